@@ -1,0 +1,107 @@
+import { parseArgs } from 'node:util';
+
+export type OptimizerName = 'adam' | 'sgd' | 'rmsprop';
+export type LrSchedule = 'constant' | 'cosine' | 'step';
+export type ThresholdRule = { kind: 'youden' } | { kind: 'sens-target'; target: number };
+
+export interface TrainOptions {
+  data: string;
+  out: string;
+  seed: number;
+  valFraction: number;
+  augmentCopies: number;
+  classWeights: 'auto' | 'none';
+  optimizer: OptimizerName;
+  lr: number;
+  batchSize: number;
+  epochs: number;
+  lrSchedule: LrSchedule;
+  clipNorm: number; // 0 = off
+  weightDecay: number; // L2 on the dense kernel
+  dropout: number;
+  minEpochs: number;
+  patience: number;
+  thresholdRule: ThresholdRule;
+  limit: number; // 0 = all
+  workers: number;
+  extractOnly: boolean;
+  featuresReadyOnly: boolean;
+  version: string;
+}
+
+export function parseThresholdRule(s: string): ThresholdRule {
+  if (s === 'youden') return { kind: 'youden' };
+  const m = /^sens-target:(0?\.\d+|1(\.0*)?)$/.exec(s);
+  if (m) return { kind: 'sens-target', target: Number(m[1]) };
+  throw new Error(`--threshold-rule ${s}: expected youden or sens-target:<0..1>`);
+}
+
+function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(v)) throw new Error(`--${name} ${v}: expected one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+function num(name: string, v: string, min = -Infinity): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} ${v}: not a number >= ${min}`);
+  return n;
+}
+
+/** Parses the training CLI arguments (pure). */
+export function parseTrainArgs(argv: string[]): TrainOptions {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string' },
+      out: { type: 'string', default: 'models/pneumonia-resnet50' },
+      seed: { type: 'string', default: '42' },
+      'val-fraction': { type: 'string', default: '0.2' },
+      'augment-copies': { type: 'string', default: '1' },
+      'class-weights': { type: 'string', default: 'auto' },
+      optimizer: { type: 'string', default: 'adam' },
+      lr: { type: 'string', default: '0.001' },
+      'batch-size': { type: 'string', default: '64' },
+      epochs: { type: 'string', default: '60' },
+      'lr-schedule': { type: 'string', default: 'cosine' },
+      'clip-norm': { type: 'string', default: '0' },
+      'weight-decay': { type: 'string', default: '0.0001' },
+      dropout: { type: 'string', default: '0.3' },
+      'min-epochs': { type: 'string', default: '5' },
+      patience: { type: 'string', default: '10' },
+      'threshold-rule': { type: 'string', default: 'youden' },
+      limit: { type: 'string', default: '0' },
+      workers: { type: 'string', default: '2' },
+      'extract-only': { type: 'boolean', default: false },
+      'features-ready-only': { type: 'boolean', default: false },
+      version: { type: 'string', default: '1.0.0' },
+    },
+    strict: true,
+  });
+  if (!v.data) throw new Error('--data DIR is required (folder with NORMAL/ and PNEUMONIA/)');
+  const dropout = num('dropout', v.dropout!, 0);
+  if (dropout >= 1) throw new Error('--dropout must be < 1');
+  return {
+    data: v.data,
+    out: v.out!,
+    seed: Math.trunc(num('seed', v.seed!)),
+    valFraction: num('val-fraction', v['val-fraction']!, 0),
+    augmentCopies: Math.trunc(num('augment-copies', v['augment-copies']!, 0)),
+    classWeights: oneOf('class-weights', v['class-weights']!, ['auto', 'none'] as const),
+    optimizer: oneOf('optimizer', v.optimizer!, ['adam', 'sgd', 'rmsprop'] as const),
+    lr: num('lr', v.lr!, 0),
+    batchSize: Math.trunc(num('batch-size', v['batch-size']!, 1)),
+    epochs: Math.trunc(num('epochs', v.epochs!, 1)),
+    lrSchedule: oneOf('lr-schedule', v['lr-schedule']!, ['constant', 'cosine', 'step'] as const),
+    clipNorm: num('clip-norm', v['clip-norm']!, 0),
+    weightDecay: num('weight-decay', v['weight-decay']!, 0),
+    dropout,
+    minEpochs: Math.trunc(num('min-epochs', v['min-epochs']!, 0)),
+    patience: Math.trunc(num('patience', v.patience!, 1)),
+    thresholdRule: parseThresholdRule(v['threshold-rule']!),
+    limit: Math.trunc(num('limit', v.limit!, 0)),
+    workers: Math.trunc(num('workers', v.workers!, 1)),
+    extractOnly: v['extract-only']!,
+    featuresReadyOnly: v['features-ready-only']!,
+    version: v.version!,
+  };
+}

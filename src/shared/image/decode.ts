@@ -25,7 +25,7 @@ const MAX_PIXELS = 100_000_000;
  */
 export async function decodeToRgb(bytes: Uint8Array, size = 224): Promise<DecodedImage> {
   if (bytes.byteLength === 0) throw new ImageDecodeError('empty object (0 bytes)');
-  let meta: sharp.Metadata;
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
     meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
   } catch (err) {

@@ -1,0 +1,80 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { uploadStratifiedSample } from '../../demo/upload-sample.js';
+import { createRun } from '../../producer/create-run.js';
+import { newRunId } from '../../shared/run/batching.js';
+import { repoRoot } from '../../shared/paths.js';
+import { ensureBucket } from '../../shared/s3/bucket.js';
+import { ensureLocalStack } from '../../shared/services/local-stack.js';
+import { readRunMetrics } from '../../worker/finalize-run.js';
+import { startWorkers } from '../../worker/start-worker.js';
+import { metricsTable } from '../metrics-table.js';
+import { positiveInt } from '../parse.js';
+import { watchRun } from '../progress.js';
+import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
+
+interface DemoFlags {
+  images: string;
+  limit: number;
+  batchSize: number;
+  metricsOut?: string;
+  dataDir: string;
+  concurrency?: number;
+}
+
+const DEFAULT_IMAGES = path.resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train');
+
+export function registerDemo(program: Command, globals: () => GlobalFlags): void {
+  program
+    .command('demo')
+    .description('the whole pipeline on one machine: local Redis and S3 unless REDIS_URL/S3_ENDPOINT are set, a labelled sample, a producer and a worker')
+    .option('--images <dir>', 'folder with NORMAL/ and PNEUMONIA/ subfolders', DEFAULT_IMAGES)
+    .option('--limit <n>', 'stratified sample size', positiveInt('--limit'), 200)
+    .option('--batch-size <n>', 'images per batch job', positiveInt('--batch-size'), 16)
+    .option('--metrics-out <file>', 'also write the run metrics JSON here')
+    .option('--data-dir <dir>', 'where the local S3 server keeps its objects', path.join(repoRoot(), '.cxr', 's3'))
+    .option('--concurrency <n>', 'worker sandboxes (default: one per core)', positiveInt('--concurrency'))
+    .action(async (flags: DemoFlags) => {
+      const stack = await ensureLocalStack(process.env, flags.dataDir);
+      const g = globals();
+      const rt = openRuntime(configFrom({ ...g, redisUrl: g.redisUrl ?? stack.redisUrl, s3Endpoint: g.s3Endpoint ?? stack.s3Endpoint }), 'demo');
+      for (const s of stack.started) rt.logger.info(`started ${s}`);
+      // Sandboxed worker processes read the same settings from the environment.
+      process.env.REDIS_URL = rt.config.redisUrl;
+      if (rt.config.s3.endpoint) process.env.S3_ENDPOINT = rt.config.s3.endpoint;
+      const workers = startWorkers({
+        redisUrl: rt.config.redisUrl,
+        prefix: rt.config.queuePrefix,
+        logger: rt.logger,
+        concurrency: flags.concurrency,
+      });
+      try {
+        const runId = newRunId();
+        const bucket = 'cxr-demo';
+        await ensureBucket(rt.s3, bucket);
+        const uploaded = await uploadStratifiedSample(rt.s3, flags.images, { bucket, prefix: `xrays/${runId}` }, flags.limit);
+        rt.logger.info({ images: uploaded.length, from: flags.images }, 'sample uploaded');
+        await createRun(rt, {
+          runId,
+          source: { bucket, prefix: `xrays/${runId}/` },
+          out: { bucket, prefix: 'results' },
+          batchSize: flags.batchSize,
+        });
+        process.stdout.write(`run ${runId}: ${uploaded.length} images from ${flags.images}\n`);
+        const state = await watchRun(rt.store, runId);
+        const metrics = await readRunMetrics(rt.s3, { out: state.out, runId });
+        if (!metrics) throw new Error(`run ${runId} ended without metrics.json`);
+        process.stdout.write(metricsTable(metrics) + '\n');
+        process.stdout.write(`outputs: s3://${bucket}/results/${runId}/ at ${rt.config.s3.endpoint ?? 'AWS'}\n`);
+        if (flags.metricsOut) {
+          await mkdir(path.dirname(path.resolve(flags.metricsOut)), { recursive: true });
+          await writeFile(flags.metricsOut, JSON.stringify(metrics, null, 2) + '\n');
+        }
+      } finally {
+        await Promise.all(workers.map((w) => w.close()));
+        await rt.close();
+        await stack.stop();
+      }
+    });
+}

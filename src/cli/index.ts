@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { ConfigError } from '../shared/config.js';
+import { registerDemo } from './commands/demo.js';
+import { registerScore } from './commands/score.js';
+import { registerStatus } from './commands/status.js';
+import { registerWorker } from './commands/worker.js';
+import type { GlobalFlags } from './runtime.js';
+
+const program = new Command('cxr')
+  .description('chest X-ray pneumonia screening: S3 -> BullMQ on Redis -> ResNet50 workers -> S3')
+  .option('--redis-url <url>', 'Redis URL (env REDIS_URL, default redis://127.0.0.1:6379)')
+  .option('--s3-endpoint <url>', 'S3-compatible endpoint (env S3_ENDPOINT; default AWS)')
+  .option('--region <region>', 'S3 region (env AWS_REGION, default us-east-1)')
+  .option('--path-style', 'path-style S3 addressing (env S3_FORCE_PATH_STYLE; default on when an endpoint is set)')
+  .showHelpAfterError();
+
+const globals = () => program.opts<GlobalFlags>();
+registerScore(program, globals);
+registerStatus(program, globals);
+registerWorker(program, globals);
+registerDemo(program, globals);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`cxr: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+import Table from 'cli-table3';
+import type { RunMetrics } from '../worker/run-metrics.js';
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** The run's metrics as a terminal table. */
+export function metricsTable(m: RunMetrics): string {
+  const t = new Table({ head: ['metric', 'value'] });
+  t.push(
+    ['run', m.runId],
+    ['model', m.model ? `${m.model.name} ${m.model.version} (${m.model.id}), threshold ${m.model.threshold.toFixed(3)}` : '-'],
+    ['backend', m.backends.join(', ') || '-'],
+    ['images', `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed`],
+    ['end to end', `${m.throughput.endToEndImagesPerSec.toFixed(2)} images/s over ${m.throughput.wallSeconds.toFixed(1)} s`],
+  );
+  for (const [stage, s] of Object.entries(m.throughput.stages)) t.push([`  ${stage}`, `${s.imagesPerSec.toFixed(1)} images/s (${(s.totalMs / 1000).toFixed(1)} s busy)`]);
+  const c = m.classification;
+  if (c) {
+    t.push(
+      ['labelled', String(c.n)],
+      ['accuracy', pct(c.accuracy)],
+      ['precision', pct(c.precision)],
+      ['recall (sensitivity)', pct(c.recall)],
+      ['specificity', pct(c.specificity)],
+      ['F1', pct(c.f1)],
+      ['ROC AUC', c.rocAuc === null ? '-' : c.rocAuc.toFixed(4)],
+      ['confusion', `TP ${c.confusion.tp}  FP ${c.confusion.fp}  TN ${c.confusion.tn}  FN ${c.confusion.fn}`],
+    );
+  }
+  return t.toString();
+}

@@ -1,0 +1,50 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
+import { CLASS_NAMES, type ClassName } from '../shared/labels.js';
+import { putObject } from '../shared/s3/objects.js';
+import { joinKey, type S3Location } from '../shared/s3/uri.js';
+import { stratifiedSample } from '../shared/sampling.js';
+
+export interface LocalImage {
+  file: string;
+  label: ClassName;
+}
+
+const IMAGE = /\.(jpe?g|png)$/i;
+
+/** Images of a folder with one subfolder per class (NORMAL/, PNEUMONIA/). */
+export async function listClassFolders(dir: string): Promise<Map<ClassName, LocalImage[]>> {
+  const groups = new Map<ClassName, LocalImage[]>();
+  for (const label of CLASS_NAMES) {
+    const folder = path.join(dir, label);
+    const names = await readdir(folder).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`${folder}: ${err.code === 'ENOENT' ? 'missing (expected one subfolder per class: NORMAL/, PNEUMONIA/)' : err.message}`);
+    });
+    groups.set(label, names.filter((n) => IMAGE.test(n)).sort().map((n) => ({ file: path.join(folder, n), label })));
+  }
+  return groups;
+}
+
+/** Uploads a stratified sample, keeping the class folder in each key so runs have labels. Returns the keys. */
+export async function uploadStratifiedSample(
+  s3: S3Client,
+  dir: string,
+  dest: S3Location,
+  limit: number,
+  seed = 42,
+): Promise<{ key: string; label: ClassName }[]> {
+  const sample = stratifiedSample(await listClassFolders(dir), limit, seed);
+  const items = [...sample.values()].flat();
+  const upload = pLimit(8);
+  return Promise.all(
+    items.map((img) =>
+      upload(async () => {
+        const key = joinKey(dest.prefix, img.label, path.basename(img.file));
+        await putObject(s3, dest.bucket, key, await readFile(img.file), img.file.toLowerCase().endsWith('.png') ? 'image/png' : 'image/jpeg');
+        return { key, label: img.label };
+      }),
+    ),
+  );
+}

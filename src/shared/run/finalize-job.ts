@@ -1,0 +1,10 @@
+import type { Queue } from 'bullmq';
+import { JOB_FINALIZE } from '../queue.js';
+import type { S3Location } from '../s3/uri.js';
+import type { FinalizeJobData } from './types.js';
+
+/** One finalize job per run generation: whoever sees the last batch finish may call this; duplicates are ignored. */
+export async function scheduleFinalize(queue: Queue, runId: string, out: S3Location, generation: number): Promise<void> {
+  const data: FinalizeJobData = { runId, out, generation };
+  await queue.add(JOB_FINALIZE, data, { jobId: `${runId}-finalize-g${generation}`, priority: 1 });
+}

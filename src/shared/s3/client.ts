@@ -1,0 +1,15 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Settings } from '../config.js';
+
+/** Credentials come from the AWS SDK's default chain (env, profile, instance role). */
+export function createS3Client(settings: S3Settings): S3Client {
+  return new S3Client({
+    region: settings.region,
+    endpoint: settings.endpoint,
+    forcePathStyle: settings.forcePathStyle,
+    // Flexible checksums break several S3-compatible servers; send them only when an API requires one.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 4,
+  });
+}

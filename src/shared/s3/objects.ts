@@ -1,0 +1,63 @@
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+export interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+}
+
+/** Every object under a prefix, across all ListObjectsV2 pages, passed through `keep`. */
+export async function listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  keep: (key: string) => boolean = () => true,
+  onPage?: (count: number) => void,
+): Promise<ListedObject[]> {
+  const out: ListedObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) {
+      if (o.Key && keep(o.Key)) out.push({ key: o.Key, etag: stripQuotes(o.ETag), size: o.Size ?? 0 });
+    }
+    onPage?.(out.length);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+export async function getObjectBytes(s3: S3Client, bucket: string, key: string): Promise<{ bytes: Uint8Array; etag: string }> {
+  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!res.Body) return { bytes: new Uint8Array(0), etag: stripQuotes(res.ETag) };
+  return { bytes: await res.Body.transformToByteArray(), etag: stripQuotes(res.ETag) };
+}
+
+/** The object's text, or undefined when it does not exist. */
+export async function getTextIfExists(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const { bytes } = await getObjectBytes(s3, bucket, key);
+    return Buffer.from(bytes).toString('utf8');
+  } catch (err) {
+    if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
+}
+
+export async function putObject(s3: S3Client, bucket: string, key: string, body: string | Uint8Array, contentType: string): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+}
+
+export function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
+  return putObject(s3, bucket, key, JSON.stringify(value, null, 2) + '\n', 'application/json');
+}
+
+function stripQuotes(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"|"$/g, '');
+}

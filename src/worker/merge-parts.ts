@@ -1,0 +1,54 @@
+import type { FailureLine, PartLine, PredictionLine, RunItem } from '../shared/run/types.js';
+
+export interface MergedRun {
+  predictions: PredictionLine[];
+  failures: FailureLine[];
+}
+
+/**
+ * Every manifest key exactly once: its latest prediction if any part has one, else its latest failure,
+ * else a failure saying no result was recorded. Parts must be given in batch order. Pure.
+ */
+export function mergeParts(items: readonly RunItem[], parts: readonly PartLine[][]): MergedRun {
+  const prediction = new Map<string, PredictionLine>();
+  const failure = new Map<string, FailureLine>();
+  for (const part of parts) {
+    for (const line of part) {
+      if (line.type === 'prediction') prediction.set(line.key, line);
+      else failure.set(line.key, line);
+    }
+  }
+  const predictions: PredictionLine[] = [];
+  const failures: FailureLine[] = [];
+  for (const item of items) {
+    const p = prediction.get(item.key);
+    if (p) {
+      predictions.push(p);
+      continue;
+    }
+    failures.push(
+      failure.get(item.key) ?? {
+        type: 'failure',
+        key: item.key,
+        etag: item.etag,
+        stage: 'download',
+        reason: 'no result was recorded for this key',
+        ...(item.label ? { trueLabel: item.label } : {}),
+      },
+    );
+  }
+  return { predictions, failures };
+}
+
+export function parsePart(text: string, name: string): PartLine[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as PartLine;
+      } catch {
+        throw new Error(`${name} line ${i + 1} is not JSON`);
+      }
+    });
+}

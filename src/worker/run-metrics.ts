@@ -1,0 +1,66 @@
+import { binaryMetrics, type BinaryMetrics } from '../shared/metrics.js';
+import type { PartMeta, RunManifest, StageMs } from '../shared/run/types.js';
+import type { MergedRun } from './merge-parts.js';
+
+export interface StageThroughput {
+  totalMs: number;
+  /** Images per second of busy time in this stage, summed over workers. */
+  imagesPerSec: number;
+}
+
+export interface RunMetrics {
+  runId: string;
+  source: string;
+  createdAt: string;
+  finishedAt: string;
+  model: { id: string; name: string; version: string; threshold: number } | null;
+  backends: string[];
+  counts: { total: number; scored: number; failed: number; labelled: number; batches: number };
+  throughput: {
+    wallSeconds: number;
+    endToEndImagesPerSec: number;
+    stages: Record<keyof StageMs, StageThroughput>;
+  };
+  /** Over the scored keys that have a label; null when none do. */
+  classification: BinaryMetrics | null;
+}
+
+/** Counts, throughput and (when labels are known) quality of a finished run. Pure. */
+export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas: readonly PartMeta[], finishedAt: Date): RunMetrics {
+  const wallSeconds = Math.max(1e-3, (finishedAt.getTime() - Date.parse(manifest.createdAt)) / 1000);
+  const stageNames: (keyof StageMs)[] = ['download', 'decode', 'inference', 'upload'];
+  const imagesSeen = metas.reduce((s, m) => s + m.images, 0);
+  const stages = Object.fromEntries(
+    stageNames.map((name) => {
+      const totalMs = metas.reduce((s, m) => s + m.stageMs[name], 0);
+      return [name, { totalMs, imagesPerSec: totalMs > 0 ? (imagesSeen * 1000) / totalMs : 0 }];
+    }),
+  ) as Record<keyof StageMs, StageThroughput>;
+
+  const labelled = merged.predictions.filter((p) => p.trueLabel !== undefined);
+  const first = merged.predictions[0];
+  return {
+    runId: manifest.runId,
+    source: `s3://${manifest.source.bucket}/${manifest.source.prefix}`,
+    createdAt: manifest.createdAt,
+    finishedAt: finishedAt.toISOString(),
+    model: first ? { id: first.modelId, name: first.modelName, version: first.modelVersion, threshold: first.threshold } : null,
+    backends: [...new Set(metas.map((m) => m.backend))].sort(),
+    counts: {
+      total: manifest.items.length,
+      scored: merged.predictions.length,
+      failed: merged.failures.length,
+      labelled: labelled.length,
+      batches: metas.length,
+    },
+    throughput: { wallSeconds, endToEndImagesPerSec: merged.predictions.length / wallSeconds, stages },
+    classification:
+      labelled.length === 0
+        ? null
+        : binaryMetrics(
+            labelled.map((p) => p.trueLabel === 'PNEUMONIA'),
+            labelled.map((p) => p.probability),
+            labelled.map((p) => p.label === 'PNEUMONIA'),
+          ),
+  };
+}

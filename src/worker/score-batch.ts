@@ -1,0 +1,138 @@
+import os from 'node:os';
+import type { S3Client } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
+import type { Logger } from '../shared/logger.js';
+import { decodeToRgb, ImageDecodeError } from '../shared/image/decode.js';
+import { caffePreprocess } from '../model/preprocess.js';
+import type { PneumoniaClassifier } from '../model/classifier.js';
+import { putJson, putObject } from '../shared/s3/objects.js';
+import { runLayout } from '../shared/run/layout.js';
+import type { BatchJobData, FailureLine, PartLine, PartMeta, PredictionLine, RunItem } from '../shared/run/types.js';
+import { downloadObject, ObjectReadError } from './download.js';
+
+export interface ScoreDeps {
+  s3: S3Client;
+  classifier: PneumoniaClassifier;
+  logger: Logger;
+  downloadConcurrency?: number;
+}
+
+export interface BatchResult {
+  lines: PartLine[];
+  meta: PartMeta;
+}
+
+interface Decoded {
+  item: RunItem;
+  etag: string;
+  rgb: Uint8Array;
+  downloadMs: number;
+  decodeMs: number;
+}
+
+/**
+ * Downloads, decodes and scores one batch as a single tensor, then writes its part (idempotent overwrite).
+ * An unreadable or undecodable object becomes a failure line; S3 or model errors fail the batch for a retry.
+ */
+export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<BatchResult> {
+  const startedAt = new Date();
+  const failures: FailureLine[] = [];
+  const fail = (item: RunItem, etag: string, stage: FailureLine['stage'], reason: string) =>
+    failures.push({ type: 'failure', key: item.key, etag, stage, reason, ...(item.label ? { trueLabel: item.label } : {}) });
+
+  const limit = pLimit(deps.downloadConcurrency ?? 8);
+  const decodeLimit = pLimit(Math.max(2, os.availableParallelism()));
+  let t = performance.now();
+  const downloaded = await Promise.all(
+    job.items.map((item) =>
+      limit(async () => {
+        const t0 = performance.now();
+        try {
+          const obj = await downloadObject(deps.s3, job.source.bucket, item.key);
+          return { item, ...obj, downloadMs: performance.now() - t0 };
+        } catch (err) {
+          if (!(err instanceof ObjectReadError)) throw err;
+          fail(item, item.etag, 'download', err.reason);
+          return undefined;
+        }
+      }),
+    ),
+  );
+  const downloadMs = performance.now() - t;
+
+  t = performance.now();
+  const decoded = (
+    await Promise.all(
+      downloaded.map((d) =>
+        d
+          ? decodeLimit(async (): Promise<Decoded | undefined> => {
+              const t0 = performance.now();
+              try {
+                const { rgb } = await decodeToRgb(d.bytes, deps.classifier.info.inputSize);
+                return { item: d.item, etag: d.etag, rgb, downloadMs: d.downloadMs, decodeMs: performance.now() - t0 };
+              } catch (err) {
+                if (!(err instanceof ImageDecodeError)) throw err;
+                fail(d.item, d.etag, 'decode', err.reason);
+                return undefined;
+              }
+            })
+          : undefined,
+      ),
+    )
+  ).filter((d): d is Decoded => d !== undefined);
+  const decodeMs = performance.now() - t;
+
+  t = performance.now();
+  const probabilities = await predictAll(deps.classifier, decoded);
+  const inferenceMs = performance.now() - t;
+
+  const { info } = deps.classifier;
+  const predictions: PredictionLine[] = decoded.map((d, i) => {
+    const probability = probabilities[i];
+    return {
+      type: 'prediction',
+      key: d.item.key,
+      etag: d.etag,
+      label: probability >= info.threshold ? 'PNEUMONIA' : 'NORMAL',
+      probability,
+      threshold: info.threshold,
+      modelId: info.id,
+      modelName: info.name,
+      modelVersion: info.version,
+      ...(d.item.label ? { trueLabel: d.item.label } : {}),
+      timings: { downloadMs: round(d.downloadMs), decodeMs: round(d.decodeMs), inferenceMs: round(inferenceMs / decoded.length) },
+    };
+  });
+  const lines: PartLine[] = [...predictions, ...failures];
+
+  t = performance.now();
+  const layout = runLayout(job.out, job.runId);
+  await putObject(deps.s3, layout.bucket, layout.part(job.batch), lines.map((l) => JSON.stringify(l)).join('\n') + '\n', 'application/x-ndjson');
+  const uploadMs = performance.now() - t;
+
+  const meta: PartMeta = {
+    runId: job.runId,
+    batch: job.batch,
+    images: job.items.length,
+    scored: predictions.length,
+    failed: failures.length,
+    stageMs: { download: round(downloadMs), decode: round(decodeMs), inference: round(inferenceMs), upload: round(uploadMs) },
+    backend: deps.classifier.backend,
+    host: os.hostname(),
+    pid: process.pid,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+  await putJson(deps.s3, layout.bucket, layout.partMeta(job.batch), meta);
+  return { lines, meta };
+}
+
+async function predictAll(classifier: PneumoniaClassifier, decoded: readonly Decoded[]): Promise<Float32Array> {
+  if (decoded.length === 0) return new Float32Array(0);
+  const size = classifier.info.inputSize * classifier.info.inputSize * 3;
+  const input = new Float32Array(decoded.length * size);
+  decoded.forEach((d, i) => caffePreprocess(d.rgb, input, i * size));
+  return classifier.predict(input, decoded.length);
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;

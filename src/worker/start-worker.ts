@@ -1,0 +1,43 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'bullmq';
+import { repoRoot } from '../shared/paths.js';
+import type { Logger } from '../shared/logger.js';
+import { createRedis, SCORE_QUEUE } from '../shared/queue.js';
+
+export interface WorkerOptions {
+  redisUrl: string;
+  prefix: string;
+  logger: Logger;
+  /** Sandboxed processes running jobs at once; default one per core. */
+  concurrency?: number;
+  lockDurationMs?: number;
+  queues?: string[];
+}
+
+/** The compiled sandbox entry; it runs in child processes, so it must be JavaScript. */
+export function sandboxFile(): string {
+  return path.join(repoRoot(), 'dist', 'worker', 'sandbox.js');
+}
+
+/** Starts workers for the requested queues; model work runs in BullMQ sandboxed child processes. */
+export function startWorkers(opts: WorkerOptions): Worker[] {
+  const queues = opts.queues ?? [SCORE_QUEUE];
+  const unknown = queues.filter((q) => q !== SCORE_QUEUE);
+  if (unknown.length) throw new Error(`unknown queue(s): ${unknown.join(', ')} (known: ${SCORE_QUEUE})`);
+  const concurrency = opts.concurrency ?? os.availableParallelism();
+  return queues.map((name) => {
+    const worker = new Worker(name, sandboxFile(), {
+      connection: createRedis(opts.redisUrl),
+      prefix: opts.prefix,
+      concurrency,
+      lockDuration: opts.lockDurationMs ?? 30_000,
+      useWorkerThreads: false,
+    });
+    worker.on('failed', (job, err) => opts.logger.error({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed'));
+    worker.on('stalled', (jobId) => opts.logger.warn({ jobId }, 'job stalled'));
+    worker.on('error', (err) => opts.logger.error({ err: err.message }, 'worker error'));
+    opts.logger.info({ queue: name, concurrency, pid: process.pid }, 'worker started');
+    return worker;
+  });
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/shared/config.js';
+import { labelFromKey, parseLabelsFile } from '../../src/shared/labels.js';
+import { parseS3Uri } from '../../src/shared/s3/uri.js';
+import { stratifiedSample } from '../../src/shared/sampling.js';
+import { isImageKey } from '../../src/producer/list-images.js';
+
+describe('configuration', () => {
+  it('names each bad setting', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://x', S3_ENDPOINT: 'nope', S3_FORCE_PATH_STYLE: 'maybe' })).toThrow(
+      /REDIS_URL="http:\/\/x".*\n.*S3_ENDPOINT="nope".*\n.*S3_FORCE_PATH_STYLE="maybe"/,
+    );
+  });
+
+  it('defaults to path-style addressing when an endpoint is given', () => {
+    expect(loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:9000' }).s3.forcePathStyle).toBe(true);
+    expect(loadConfig({}).s3.forcePathStyle).toBe(false);
+    expect(loadConfig({ S3_ENDPOINT: 'http://h', S3_FORCE_PATH_STYLE: 'false' }).s3.forcePathStyle).toBe(false);
+  });
+});
+
+describe('labels and keys', () => {
+  it('reads the class from the nearest class folder', () => {
+    expect(labelFromKey('x/train/PNEUMONIA/p1.jpeg')).toBe('PNEUMONIA');
+    expect(labelFromKey('x/normal/a.png')).toBe('NORMAL');
+    expect(labelFromKey('x/NORMAL.jpeg')).toBeUndefined();
+  });
+
+  it('parses CSV and JSON-lines labels files and names a bad line', () => {
+    const m = parseLabelsFile('key,label\na/1.jpg,PNEUMONIA\n"b,2.jpg",normal\nc.jpg,1\n');
+    expect([...m]).toEqual([
+      ['a/1.jpg', 'PNEUMONIA'],
+      ['b,2.jpg', 'NORMAL'],
+      ['c.jpg', 'PNEUMONIA'],
+    ]);
+    expect([...parseLabelsFile('{"key":"c.jpg","label":"NORMAL"}\n')]).toEqual([['c.jpg', 'NORMAL']]);
+    expect(() => parseLabelsFile('a.jpg,cat', 'l.csv')).toThrow(/l.csv line 1: label "cat"/);
+    expect(() => parseLabelsFile('key,label\nonly-one-field\n', 'l.csv')).toThrow(/l.csv line 2: expected/);
+  });
+
+  it('parses S3 URIs and refuses others', () => {
+    expect(parseS3Uri('s3://my-bucket/a/b/')).toEqual({ bucket: 'my-bucket', prefix: 'a/b/' });
+    expect(parseS3Uri('s3://my-bucket')).toEqual({ bucket: 'my-bucket', prefix: '' });
+    expect(() => parseS3Uri('http://x/y')).toThrow(/not an S3 URI/);
+  });
+
+  it('keeps image keys only', () => {
+    expect(['a.JPG', 'b.jpeg', 'c.png', 'd.txt', 'e/', 'f.tiff'].filter(isImageKey)).toEqual(['a.JPG', 'b.jpeg', 'c.png', 'f.tiff']);
+  });
+});
+
+describe('stratifiedSample', () => {
+  it('keeps class shares, is seeded, and never repeats an item', () => {
+    const groups = new Map([
+      ['NORMAL', Array.from({ length: 1341 }, (_, i) => `n${i}`)],
+      ['PNEUMONIA', Array.from({ length: 3875 }, (_, i) => `p${i}`)],
+    ]);
+    const s = stratifiedSample(groups, 200, 1);
+    expect(s.get('NORMAL')!.length).toBe(51);
+    expect(s.get('PNEUMONIA')!.length).toBe(149);
+    expect(new Set(s.get('PNEUMONIA')).size).toBe(149);
+    expect(stratifiedSample(groups, 200, 1)).toEqual(s);
+    expect(stratifiedSample(groups, 200, 2)).not.toEqual(s);
+  });
+});

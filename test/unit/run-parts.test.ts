@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { mergeParts } from '../../src/worker/merge-parts.js';
+import { planBatches } from '../../src/producer/enqueue-batches.js';
+import { batchJobId, chunk, assertRunId } from '../../src/shared/run/batching.js';
+import { batchOfPartKey, runLayout } from '../../src/shared/run/layout.js';
+import type { FailureLine, PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
+
+const item = (key: string): RunItem => ({ key, etag: `e-${key}`, size: 1 });
+const pred = (key: string, probability = 0.9): PredictionLine => ({
+  type: 'prediction', key, etag: `e-${key}`, label: probability >= 0.5 ? 'PNEUMONIA' : 'NORMAL', probability, threshold: 0.5,
+  modelId: 'm', modelName: 'n', modelVersion: '1', timings: { downloadMs: 1, decodeMs: 1, inferenceMs: 1 },
+});
+const failure = (key: string): FailureLine => ({ type: 'failure', key, etag: `e-${key}`, stage: 'decode', reason: 'bad' });
+
+describe('mergeParts', () => {
+  it('puts every key exactly once, a later prediction beating an earlier failure', () => {
+    const items = ['a', 'b', 'c', 'd'].map(item);
+    const merged = mergeParts(items, [[pred('a'), failure('b')], [failure('c')], [pred('b', 0.1)]]);
+    expect(merged.predictions.map((p) => p.key)).toEqual(['a', 'b']);
+    expect(merged.predictions[1].probability).toBe(0.1);
+    expect(merged.failures.map((f) => [f.key, f.reason])).toEqual([
+      ['c', 'bad'],
+      ['d', 'no result was recorded for this key'],
+    ]);
+  });
+
+  it('ignores keys that are not in the manifest', () => {
+    const merged = mergeParts([item('a')], [[pred('a'), pred('zzz')]]);
+    expect(merged.predictions.map((p) => p.key)).toEqual(['a']);
+  });
+});
+
+describe('batches and layout', () => {
+  it('chunks and numbers batches with deterministic job ids', () => {
+    expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(() => chunk([1], 0)).toThrow(/positive integer/);
+    const manifest = { runId: 'r1', batchSize: 2, source: { bucket: 'b', prefix: 'in/' }, out: { bucket: 'b', prefix: 'out' } } as RunManifest;
+    const batches = planBatches(manifest, ['a', 'b', 'c'].map(item), 5);
+    expect(batches.map((b) => [b.jobId, b.data.batch, b.data.items.length])).toEqual([
+      ['r1-b000005', 5, 2],
+      ['r1-b000006', 6, 1],
+    ]);
+    expect(batchJobId('r1', 5)).not.toContain(':');
+  });
+
+  it('rejects run ids that would break keys or job ids', () => {
+    expect(() => assertRunId('a:b')).toThrow(/invalid run id/);
+    expect(() => assertRunId('../x')).toThrow(/invalid run id/);
+    expect(assertRunId('run-2026.1_x')).toBe('run-2026.1_x');
+  });
+
+  it('lays out run objects and recognises part keys', () => {
+    const l = runLayout({ bucket: 'b', prefix: 'results/' }, 'r1');
+    expect(l.part(3)).toBe('results/r1/parts/000003.jsonl');
+    expect(l.metrics).toBe('results/r1/metrics.json');
+    expect(batchOfPartKey(l.part(12))).toBe(12);
+    expect(batchOfPartKey(l.partMeta(12))).toBeUndefined();
+  });
+});

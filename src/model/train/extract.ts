@@ -1,4 +1,6 @@
 import { fork } from 'node:child_process';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../shared/logger.js';
 import { featurePath, hasFeature, type FeatureJob } from './features.js';
@@ -44,5 +46,9 @@ export async function extractFeatures(jobs: FeatureJob[], o: ExtractOptions): Pr
     const task: WorkerTask = { jobs: part, backboneDir: o.backboneDir, backboneHash: o.backboneHash, featureRoot: o.featureRoot, batchSize: o.batchSize ?? 8 };
     child.send(task);
   })));
-  return { computed: todo.length, seconds: (Date.now() - started) / 1000 };
+  const result = { computed: todo.length, seconds: (Date.now() - started) / 1000 };
+  const logDir = join(o.featureRoot, o.backboneHash.slice(0, 16));
+  await mkdir(logDir, { recursive: true });
+  await appendFile(join(logDir, 'extract-runs.jsonl'), JSON.stringify({ ...result, workers: n, at: new Date().toISOString() }) + '\n');
+  return result;
 }

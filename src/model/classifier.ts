@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../shared/logger.js';
+import { repoRoot } from '../shared/paths.js';
+import { ensureBackbone } from './backbone-fetch.js';
+import { backboneHash, loadBackbone } from './backbone.js';
+import { ensureBackend } from './backend.js';
+import { fsIO } from './io/fs-io.js';
+import { cachedS3Model } from './io/s3-io.js';
+import { readMetadata } from './metadata.js';
+import { computeModelId } from './model-id.js';
+
+export interface ModelInfo {
+  /** sha256 hex (first 16) of backbone sums + head weights + metadata. */
+  id: string;
+  name: string;
+  version: string;
+  threshold: number;
+  /** ['NORMAL', 'PNEUMONIA'] */
+  classNames: [string, string];
+  /** 224 */
+  inputSize: number;
+}
+
+export interface PneumoniaClassifier {
+  readonly info: ModelInfo;
+  readonly backend: string;
+  /** input: n images, each inputSize*inputSize*3 floats already caffe-preprocessed, NHWC. Returns P(PNEUMONIA) per image. Runs as ONE batch tensor. */
+  predict(input: Float32Array, n: number): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export const defaultModelDir = (): string => join(repoRoot(), 'models', 'pneumonia-resnet50');
+export const defaultS3ModelCache = (): string => join(repoRoot(), 'models', '.cache', 's3-models');
+
+/** Resolves a model URI to a local folder (downloading s3:// once into the cache). */
+async function localModelDir(uri: string, s3: S3Client | undefined): Promise<string> {
+  if (!uri.startsWith('s3://')) return uri;
+  if (!s3) throw new Error(`loadClassifier: modelUri ${uri} needs an S3Client (opts.s3)`);
+  return cachedS3Model(s3, uri, defaultS3ModelCache());
+}
+
+/**
+ * Loads the frozen ResNet50 backbone (verified ImageNet weights) and the trained head, checking that
+ * the head was trained on this backbone and that its id matches its content.
+ */
+export async function loadClassifier(opts: { modelUri?: string; s3?: S3Client; logger?: Logger } = {}): Promise<PneumoniaClassifier> {
+  const started = Date.now();
+  const log = opts.logger;
+  const backend = await ensureBackend(log);
+  const dir = await localModelDir(opts.modelUri ?? defaultModelDir(), opts.s3);
+  const meta = await readMetadata(dir);
+  const bbSha = await backboneHash();
+  if (meta.backbone.sha256 !== bbSha) {
+    throw new Error(`model ${dir} was trained on backbone ${meta.backbone.sha256.slice(0, 16)}, but models/resnet50-imagenet.sha256 is ${bbSha.slice(0, 16)}`);
+  }
+  const weightBytes = await readFile(join(dir, 'weights.bin'));
+  const id = computeModelId(bbSha, weightBytes, meta);
+  if (id !== meta.id) throw new Error(`model ${dir}: content id ${id} does not match metadata id ${meta.id} (files changed?)`);
+  const [backbone, head] = await Promise.all([
+    ensureBackbone(undefined, { logger: log }).then((d) => loadBackbone(d, 'activation_48')),
+    tf.loadLayersModel(fsIO(dir)),
+  ]);
+  const size = meta.inputSize;
+  const info: ModelInfo = { id, name: meta.name, version: meta.version, threshold: meta.threshold, classNames: meta.classNames, inputSize: size };
+  log?.info({ model: info, backend: backend.name, loadMs: Date.now() - started }, 'classifier loaded');
+  let disposed = false;
+  return {
+    info,
+    backend: backend.name,
+    async predict(input: Float32Array, n: number): Promise<Float32Array> {
+      if (disposed) throw new Error('classifier disposed');
+      if (!Number.isInteger(n) || n < 1) throw new Error(`predict: n must be a positive integer, got ${n}`);
+      if (input.length !== n * size * size * 3) throw new Error(`predict: input has ${input.length} floats, expected ${n}x${size}x${size}x3 = ${n * size * size * 3}`);
+      const out = tf.tidy(() => head.predict(backbone.predict(tf.tensor4d(input, [n, size, size, 3])) as tf.Tensor) as tf.Tensor);
+      try {
+        return new Float32Array(await out.data());
+      } finally {
+        out.dispose();
+      }
+    },
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      backbone.dispose();
+      head.dispose();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeModelDir } from './fs-io.js';
+
+export interface S3Prefix { bucket: string; prefix: string }
+
+/** s3://bucket/prefix/ -> { bucket, prefix } with prefix ending in "/" (or empty). */
+export function parseModelUri(uri: string): S3Prefix {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!m || !m[1]) throw new Error(`not an S3 model URI (expected s3://bucket/prefix/): ${uri}`);
+  const prefix = m[2].replace(/^\/+/, '');
+  return { bucket: m[1], prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+}
+
+async function getBytes(client: S3Client, bucket: string, key: string): Promise<Uint8Array> {
+  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!r.Body) throw new Error(`s3://${bucket}/${key}: empty body`);
+  return r.Body.transformToByteArray();
+}
+
+interface ManifestJson { weightsManifest: tf.io.WeightsManifestConfig; [k: string]: unknown }
+
+/** TF.js IOHandler over s3://bucket/prefix/ (model.json + weight shards), using the given client. */
+export function s3IO(client: S3Client, uri: string): tf.io.IOHandler {
+  const { bucket, prefix } = parseModelUri(uri);
+  return {
+    async load() {
+      const json = JSON.parse(Buffer.from(await getBytes(client, bucket, `${prefix}model.json`)).toString('utf8')) as ManifestJson;
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const bufs: ArrayBuffer[] = [];
+      for (const g of json.weightsManifest) {
+        specs.push(...g.weights);
+        for (const p of g.paths) { const b = await getBytes(client, bucket, prefix + p); bufs.push(b.slice().buffer as ArrayBuffer); }
+      }
+      return {
+        modelTopology: json.modelTopology as object,
+        format: json.format as string | undefined,
+        generatedBy: json.generatedBy as string | undefined,
+        convertedBy: json.convertedBy as string | null | undefined,
+        weightSpecs: specs,
+        weightData: tf.io.concatenateArrayBuffers(bufs),
+      };
+    },
+    async save(a) {
+      const data = a.weightData === undefined ? new ArrayBuffer(0) : Array.isArray(a.weightData) ? tf.io.concatenateArrayBuffers(a.weightData) : a.weightData;
+      const json = {
+        modelTopology: a.modelTopology, format: a.format, generatedBy: a.generatedBy, convertedBy: a.convertedBy ?? null,
+        weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs ?? [] }],
+      };
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}weights.bin`, Body: new Uint8Array(data), ContentType: 'application/octet-stream' }));
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}model.json`, Body: JSON.stringify(json), ContentType: 'application/json' }));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.byteLength } };
+    },
+  };
+}
+
+async function loadArtifacts(io: tf.io.IOHandler): Promise<tf.io.ModelArtifacts> {
+  if (!io.load) throw new Error('IOHandler cannot load');
+  return io.load();
+}
+
+const SIDE_FILES = ['metadata.json', 'MODEL_CARD.md'];
+
+/** Uploads a local model folder's files (model.json, shards, metadata) to s3://bucket/prefix/. */
+export async function uploadModelDir(client: S3Client, dir: string, uri: string, files: string[]): Promise<void> {
+  const { bucket, prefix } = parseModelUri(uri);
+  for (const f of files) await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + f, Body: await readFile(join(dir, f)) }));
+}
+
+/**
+ * Downloads model.json, its shards and metadata.json once into cacheDir/<hash of uri + model.json ETag>/
+ * and returns that folder; later calls (any process) reuse it. Written to a temp dir, then renamed.
+ */
+export async function cachedS3Model(client: S3Client, uri: string, cacheDir: string): Promise<string> {
+  const { bucket, prefix } = parseModelUri(uri);
+  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}model.json` }));
+  const tag = head.ETag ?? head.LastModified?.toISOString() ?? '';
+  const key = createHash('sha256').update(`${bucket}/${prefix}\n${tag}`).digest('hex').slice(0, 16);
+  const dir = join(cacheDir, key);
+  if (await stat(join(dir, 'model.json')).then(() => true, () => false)) return dir;
+  await mkdir(cacheDir, { recursive: true });
+  const tmp = await mkdtemp(join(cacheDir, '.dl-'));
+  try {
+    const artifacts = await loadArtifacts(s3IO(client, uri));
+    await writeModelDir(tmp, artifacts);
+    for (const f of SIDE_FILES) {
+      try { await writeFile(join(tmp, f), await getBytes(client, bucket, prefix + f)); } catch (err) { if (!isNotFound(err)) throw err; }
+    }
+    try {
+      await rename(tmp, dir);
+    } catch (err) {
+      if (!(await stat(join(dir, 'model.json')).then(() => true, () => false))) throw err; // lost a benign race
+    }
+    return dir;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

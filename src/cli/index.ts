@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { ConfigError } from '../shared/config.js';
 import { registerDemo } from './commands/demo.js';
+import { registerModels } from './commands/models.js';
 import { registerScore } from './commands/score.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
@@ -20,6 +21,7 @@ registerScore(program, globals);
 registerStatus(program, globals);
 registerWorker(program, globals);
 registerDemo(program, globals);
+registerModels(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -33,7 +33,7 @@ export function parseLabelsFile(text: string, name = 'labels file'): Map<string,
     });
     return labels;
   }
-  const rows = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: true, info: true }) as { record: string[]; info: { lines: number } }[];
+  const rows = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: true, info: true }) as unknown as { record: string[]; info: { lines: number } }[];
   rows.forEach(({ record, info }, i) => {
     const where = `${name} line ${info.lines}`;
     if (record.length !== 2) throw new Error(`${where}: expected "key,label", got ${record.length} fields`);

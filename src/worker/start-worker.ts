@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Worker } from 'bullmq';
 import { repoRoot } from '../shared/paths.js';
 import type { Logger } from '../shared/logger.js';
-import { createRedis, SCORE_QUEUE } from '../shared/queue.js';
+import { redisConnectionOptions, SCORE_QUEUE } from '../shared/queue.js';
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -28,7 +28,7 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
   const concurrency = opts.concurrency ?? os.availableParallelism();
   return queues.map((name) => {
     const worker = new Worker(name, sandboxFile(), {
-      connection: createRedis(opts.redisUrl),
+      connection: redisConnectionOptions(opts.redisUrl),
       prefix: opts.prefix,
       concurrency,
       lockDuration: opts.lockDurationMs ?? 30_000,

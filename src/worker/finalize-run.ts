@@ -61,7 +61,7 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
   ]);
   await putJson(deps.s3, layout.bucket, layout.metrics, metrics);
   await deps.store.setStatus(job.runId, 'done', metrics.finishedAt);
-  deps.logger.info({ runId: job.runId, scored: metrics.counts.scored, failed: metrics.counts.failed }, 'run finalized');
+  deps.logger.info({ scored: metrics.counts.scored, failed: metrics.counts.failed }, 'run finalized');
   return metrics;
 }
 

@@ -36,6 +36,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
     .option('--data-dir <dir>', 'where the local S3 server keeps its objects', path.join(repoRoot(), '.cxr', 's3'))
     .option('--concurrency <n>', 'worker sandboxes (default: one per core)', positiveInt('--concurrency'))
     .action(async (flags: DemoFlags) => {
+      process.env.LOG_LEVEL ??= 'warn'; // keep the progress bar readable; LOG_LEVEL=info shows every batch
       const stack = await ensureLocalStack(process.env, flags.dataDir);
       const g = globals();
       const rt = openRuntime(configFrom({ ...g, redisUrl: g.redisUrl ?? stack.redisUrl, s3Endpoint: g.s3Endpoint ?? stack.s3Endpoint }), 'demo');

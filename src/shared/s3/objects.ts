@@ -51,7 +51,9 @@ export async function getTextIfExists(s3: S3Client, bucket: string, key: string)
 }
 
 export async function putObject(s3: S3Client, bucket: string, key: string, body: string | Uint8Array, contentType: string): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+  // A Buffer has a known length (an empty string does not, to the SDK).
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType }));
 }
 
 export function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {

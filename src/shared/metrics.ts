@@ -71,3 +71,43 @@ export function binaryMetrics(truth: readonly boolean[], scores: readonly number
     confusion: c,
   };
 }
+
+export interface CurvePoint {
+  /** Scores >= threshold are called positive. */
+  threshold: number;
+  /** False positive rate (ROC x). */
+  fpr: number;
+  /** True positive rate = recall (ROC y, PR x). */
+  tpr: number;
+  /** PR y; 1 when nothing is called positive. */
+  precision: number;
+}
+
+/**
+ * ROC and precision-recall points at every distinct score (plus the "call nothing" end), sorted by
+ * descending threshold. Null when one class is absent.
+ */
+export function curvePoints(truth: readonly boolean[], scores: readonly number[]): CurvePoint[] | null {
+  const pos = truth.filter(Boolean).length;
+  const neg = truth.length - pos;
+  if (pos === 0 || neg === 0) return null;
+  const order = scores.map((s, i) => [s, truth[i]] as const).sort((a, b) => b[0] - a[0]);
+  const points: CurvePoint[] = [{ threshold: Infinity, fpr: 0, tpr: 0, precision: 1 }];
+  let tp = 0;
+  let fp = 0;
+  for (let i = 0; i < order.length; ) {
+    const s = order[i][0];
+    while (i < order.length && order[i][0] === s) order[i++][1] ? tp++ : fp++;
+    points.push({ threshold: s, fpr: fp / neg, tpr: tp / pos, precision: tp / (tp + fp) });
+  }
+  return points;
+}
+
+/** The operating point at `threshold` (scores >= threshold positive). Null when one class is absent. */
+export function operatingPoint(truth: readonly boolean[], scores: readonly number[], threshold: number): CurvePoint | null {
+  const pos = truth.filter(Boolean).length;
+  const neg = truth.length - pos;
+  if (pos === 0 || neg === 0) return null;
+  const c = confusionMatrix(truth, scores.map((s) => s >= threshold));
+  return { threshold, fpr: c.fp / neg, tpr: c.tp / pos, precision: c.tp + c.fp === 0 ? 1 : c.tp / (c.tp + c.fp) };
+}

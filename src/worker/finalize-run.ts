@@ -9,6 +9,7 @@ import type { FinalizeJobData, PartLine, PartMeta, PredictionLine } from '../sha
 import { readManifest } from '../producer/create-run.js';
 import { mergeParts, parsePart } from './merge-parts.js';
 import { buildRunMetrics, type RunMetrics } from './run-metrics.js';
+import { reportAfterFinalize } from '../report/run-report-hook.js';
 
 export interface FinalizeDeps {
   s3: S3Client;
@@ -62,6 +63,7 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
   await putJson(deps.s3, layout.bucket, layout.metrics, metrics);
   await deps.store.setStatus(job.runId, 'done', metrics.finishedAt);
   deps.logger.info({ scored: metrics.counts.scored, failed: metrics.counts.failed }, 'run finalized');
+  if (metrics.classification) await reportAfterFinalize({ s3: deps.s3, logger: deps.logger }, job.out, job.runId);
   return metrics;
 }
 

@@ -114,21 +114,20 @@ export interface MetricRow {
   value: string;
 }
 
-/** The metrics table drawn as a chart (two text columns). */
+/** The metrics table drawn as a chart: two text columns at fixed x positions, zebra rows. */
 export function metricsTableSpec(rows: readonly MetricRow[]): VlSpec {
-  const values = rows.flatMap((r, i) => [
-    { row: i, col: 'metric', text: r.metric },
-    { row: i, col: 'value', text: r.value },
-  ]);
+  const values = rows.map((r, i) => ({ row: i, metric: r.metric, value: r.value, shade: i % 2 }));
+  const y = { field: 'row', type: 'ordinal', axis: null };
   return {
-    ...base('Metrics', 300, rows.length * 24),
+    ...base('Metrics', 420, rows.length * 26),
     data: { values },
-    mark: { type: 'text', align: 'left', fontSize: 14 },
-    encoding: {
-      y: { field: 'row', type: 'ordinal', axis: null },
-      x: { field: 'col', type: 'nominal', sort: ['metric', 'value'], axis: { orient: 'top', title: null, labelAngle: 0, labelFontWeight: 'bold', labelFontSize: 13 } },
-      text: { field: 'text' },
-    },
+    encoding: { y },
+    layer: [
+      { mark: { type: 'rect', color: '#f2f5f9' }, transform: [{ filter: 'datum.shade === 1' }], encoding: { x: { value: 0 }, x2: { value: 420 } } },
+      { mark: { type: 'text', align: 'left', fontSize: 14, color: '#555' }, encoding: { x: { value: 10 }, text: { field: 'metric' } } },
+      { mark: { type: 'text', align: 'left', fontSize: 14, fontWeight: 'bold' }, encoding: { x: { value: 260 }, text: { field: 'value' } } },
+    ],
+    config: { view: { stroke: '#ddd' } },
   };
 }
 
@@ -139,7 +138,7 @@ export interface EpochRecord {
 }
 
 /** Every numeric series of the training history (losses, learning rate, ...) against the epoch. */
-export function trainingCurvesSpec(history: readonly EpochRecord[]): VlSpec {
+export function trainingCurvesSpec(history: readonly EpochRecord[], bestEpoch?: number): VlSpec {
   const values = history.flatMap((h) =>
     Object.entries(h)
       .filter(([k, v]) => k !== 'epoch' && typeof v === 'number' && Number.isFinite(v))
@@ -147,7 +146,7 @@ export function trainingCurvesSpec(history: readonly EpochRecord[]): VlSpec {
   );
   return {
     $schema: SCHEMA,
-    title: 'Training curves',
+    title: bestEpoch === undefined ? 'Training curves' : `Training curves (best epoch ${bestEpoch})`,
     background: 'white',
     data: { values },
     facet: { row: { field: 'panel', type: 'nominal', title: null, sort: ['loss / metric', 'learning rate'] } },

@@ -6,6 +6,8 @@ import { registerModels } from './commands/models.js';
 import { registerScore } from './commands/score.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
+import { registerPromote } from './commands/promote.js';
+import { registerTrain } from './commands/train.js';
 import type { GlobalFlags } from './runtime.js';
 
 const program = new Command('cxr')
@@ -22,6 +24,8 @@ registerStatus(program, globals);
 registerWorker(program, globals);
 registerDemo(program, globals);
 registerModels(program);
+registerTrain(program, globals);
+registerPromote(program, globals);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);

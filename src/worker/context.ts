@@ -7,6 +7,7 @@ import { createRedis, createScoreQueue } from '../shared/queue.js';
 import { createS3Client } from '../shared/s3/client.js';
 import { RunStore } from '../shared/run/run-store.js';
 import { loadClassifier, type PneumoniaClassifier } from '../model/classifier.js';
+import { resolveModelUri } from '../train-queue/model-pointer.js';
 
 /** What a worker process needs, built once from the environment and reused across jobs. */
 export interface WorkerContext {
@@ -30,6 +31,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
     queue: createScoreQueue(redis, config.queuePrefix),
     store: new RunStore(redis, config.queuePrefix),
     logger,
-    classifier: () => (model ??= loadClassifier({ modelUri: env.CXR_MODEL_URI || undefined, s3, logger })),
+    // CXR_MODEL_URI may name a promoted pointer (s3://B/models/production/pointer.json): resolved once per process.
+    classifier: () => (model ??= resolveModelUri(s3, env.CXR_MODEL_URI || undefined).then((modelUri) => loadClassifier({ modelUri, s3, logger }))),
   };
 }

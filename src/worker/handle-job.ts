@@ -4,6 +4,7 @@ import type { BatchJobData, FinalizeJobData } from '../shared/run/types.js';
 import type { WorkerContext } from './context.js';
 import { finalizeRun } from './finalize-run.js';
 import { scoreBatch } from './score-batch.js';
+import { handleTrainJob, isTrainJob } from '../train-queue/handle-train-job.js';
 
 export interface JobLike {
   id?: string;
@@ -13,6 +14,7 @@ export interface JobLike {
 
 /** Runs one score-queue job: a batch (then, if it was the run's last, schedules the finalize) or a finalize. */
 export async function handleJob(ctx: WorkerContext, job: JobLike): Promise<unknown> {
+  if (isTrainJob(job.name)) return handleTrainJob(ctx, job); // train queue: shard and merge jobs
   if (job.name === JOB_BATCH) {
     const data = job.data as BatchJobData;
     const logger = ctx.logger.child({ runId: data.runId, batch: data.batch, jobId: job.id });

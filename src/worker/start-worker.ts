@@ -4,6 +4,7 @@ import { Worker } from 'bullmq';
 import { repoRoot } from '../shared/paths.js';
 import type { Logger } from '../shared/logger.js';
 import { redisConnectionOptions, SCORE_QUEUE } from '../shared/queue.js';
+import { TRAIN_QUEUE } from '../train-queue/jobs.js';
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -23,8 +24,9 @@ export function sandboxFile(): string {
 /** Starts workers for the requested queues; model work runs in BullMQ sandboxed child processes. */
 export function startWorkers(opts: WorkerOptions): Worker[] {
   const queues = opts.queues ?? [SCORE_QUEUE];
-  const unknown = queues.filter((q) => q !== SCORE_QUEUE);
-  if (unknown.length) throw new Error(`unknown queue(s): ${unknown.join(', ')} (known: ${SCORE_QUEUE})`);
+  const known = [SCORE_QUEUE, TRAIN_QUEUE];
+  const unknown = queues.filter((q) => !known.includes(q));
+  if (unknown.length) throw new Error(`unknown queue(s): ${unknown.join(', ')} (known: ${known.join(', ')})`);
   const concurrency = opts.concurrency ?? os.availableParallelism();
   return queues.map((name) => {
     const worker = new Worker(name, sandboxFile(), {

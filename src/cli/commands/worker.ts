@@ -16,7 +16,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .command('worker')
     .description('run a worker process; any number of them, on any hosts, share the work through Redis')
     .option('--concurrency <n>', 'batches processed at once, each in its own sandboxed process (default: one per core)', positiveInt('--concurrency'))
-    .option('--queues <list>', 'comma-separated queues to take jobs from', 'score')
+    .option('--queues <list>', 'comma-separated queues to take jobs from: score, train', 'score')
     .option('--lock-duration <ms>', 'BullMQ job lock duration', positiveInt('--lock-duration'), 30_000)
     .option('--model <uri>', 'model folder or s3:// URI (default: CXR_MODEL_URI or the shipped model)')
     .action(async (flags: WorkerFlags) => {

@@ -1,0 +1,41 @@
+/** A head's weights with the number of samples it was trained on. */
+export interface WeightedHead {
+  kernel: Float32Array;
+  bias: number;
+  samples: number;
+}
+
+/** Sample-weighted mean of the shards' weights (federated averaging). Pure; accumulates in float64. */
+export function averageHeads(heads: readonly WeightedHead[]): { kernel: Float32Array; bias: number; samples: number } {
+  if (heads.length === 0) throw new Error('nothing to average');
+  const dim = heads[0].kernel.length;
+  const total = heads.reduce((s, h) => s + h.samples, 0);
+  if (!(total > 0)) throw new Error('shards saw no samples');
+  const acc = new Float64Array(dim);
+  let bias = 0;
+  for (const h of heads) {
+    if (h.kernel.length !== dim) throw new Error(`kernel length ${h.kernel.length} != ${dim}`);
+    const w = h.samples / total;
+    for (let j = 0; j < dim; j++) acc[j] += w * h.kernel[j];
+    bias += w * h.bias;
+  }
+  return { kernel: Float32Array.from(acc), bias, samples: total };
+}
+
+/** Exact per-column mean/std from shards' sums and sums of squares (std floored at 1e-6, as columnStats). */
+export function combineStats(parts: readonly { n: number; sum: Float64Array; sumSq: Float64Array }[]): { mean: Float32Array; std: Float32Array; n: number } {
+  const dim = parts[0].sum.length;
+  const n = parts.reduce((s, p) => s + p.n, 0);
+  if (n === 0) throw new Error('no training vectors');
+  const mean = new Float32Array(dim);
+  const std = new Float32Array(dim);
+  for (let j = 0; j < dim; j++) {
+    let s = 0;
+    let q = 0;
+    for (const p of parts) { s += p.sum[j]; q += p.sumSq[j]; }
+    const m = s / n;
+    mean[j] = m;
+    std[j] = Math.max(1e-6, Math.sqrt(Math.max(0, q / n - m * m)));
+  }
+  return { mean, std, n };
+}

@@ -1,0 +1,43 @@
+import { ensureBackbone } from '../model/backbone-fetch.js';
+import { backboneHash } from '../model/backbone.js';
+import { defaultFeatureDir } from '../model/train/features.js';
+import { loadConfig } from '../shared/config.js';
+import type { WorkerContext } from '../worker/context.js';
+import type { TrainDeps } from './deps.js';
+import { createTrainQueue, JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from './jobs.js';
+import { runMerge } from './merge-job.js';
+import { RoundStore } from './round-store.js';
+import { runShard } from './shard-job.js';
+import type { MergeJobData, ShardJobData } from './types.js';
+
+export const isTrainJob = (name: string): boolean => name === JOB_TRAIN_SHARD || name === JOB_TRAIN_MERGE;
+
+let deps: Promise<TrainDeps> | undefined;
+
+/** Training deps from the worker context and the environment (CXR_FEATURE_DIR: feature cache). */
+async function trainDeps(ctx: WorkerContext, env: NodeJS.ProcessEnv = process.env): Promise<TrainDeps> {
+  const { queuePrefix } = loadConfig(env);
+  const logger = ctx.logger.child({ queue: 'train' });
+  return {
+    s3: ctx.s3,
+    queue: createTrainQueue(ctx.redis, queuePrefix),
+    rounds: new RoundStore(ctx.redis, queuePrefix),
+    logger,
+    features: {
+      featureRoot: env.CXR_FEATURE_DIR || defaultFeatureDir(),
+      backboneHash: await backboneHash(),
+      backboneDir: () => ensureBackbone(undefined, { logger }),
+    },
+    memo: new Map(),
+  };
+}
+
+/** Runs one train-queue job: a shard of a round, or a round's merge. */
+export async function handleTrainJob(ctx: WorkerContext, job: { id?: string; name: string; data: unknown }): Promise<unknown> {
+  const d = await (deps ??= trainDeps(ctx));
+  if (job.name === JOB_TRAIN_SHARD) {
+    const r = await runShard(d, job.data as ShardJobData);
+    return { epoch: r.epoch, shard: r.shard, samples: r.samples, seconds: r.seconds };
+  }
+  return runMerge(d, job.data as MergeJobData);
+}

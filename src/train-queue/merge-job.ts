@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { joinKey } from '../shared/s3/uri.js';
+import { binaryMetrics } from '../shared/metrics.js';
+import { putObject } from '../shared/s3/objects.js';
+import { learningRateAt } from '../model/train/lr.js';
+import { chooseThreshold } from '../model/train/threshold.js';
+import type { FeatureSet } from '../model/train/head-train.js';
+import { averageHeads, combineStats } from './averaging.js';
+import {
+  decodeF64Pair, decodeFeatureSet, decodeHead, decodeNorm, encodeFeatureSet, encodeHead, encodeNorm, foldNorm, headBytes, standardise, stateId,
+} from './codec.js';
+import { curvesPng } from './curves.js';
+import { memo, type TrainDeps } from './deps.js';
+import { exportModel, MODEL_FILES } from './export-model.js';
+import { featuresForItems } from './features-s3.js';
+import { enqueueRound, reofferShard } from './jobs.js';
+import { trainLayout, type TrainLayout } from './layout.js';
+import { evaluateHead, initialHead } from './local-train.js';
+import { getBytesIfExists, getJson, putBytes, putJson, readHistory } from './run-io.js';
+import { selectBest, shouldStopEarly } from './selection.js';
+import { baseOf, specOf } from './shard-job.js';
+import { staleReason } from './stale.js';
+import type { HistoryEntry, MergeJobData, RunStatusDoc, ShardResult, TrainRunSpec } from './types.js';
+
+export interface MergeOutcome {
+  epoch: number;
+  skipped?: string;
+  history?: HistoryEntry;
+  bestEpoch?: number | null;
+  stop?: boolean;
+}
+
+interface LoadedShard { result: ShardResult; bin: Uint8Array }
+
+/** Every shard result of the round, or (after re-offering the bad ones) an error so BullMQ retries the merge. */
+async function loadShards(d: TrainDeps, data: MergeJobData, l: TrainLayout, base: string): Promise<LoadedShard[]> {
+  const loaded: LoadedShard[] = [];
+  const bad: string[] = [];
+  const expectBytes = data.epoch === 0 ? 2048 * 16 : headBytes();
+  for (let s = 0; s < data.shards; s++) {
+    const result = await getJson<ShardResult>(d.s3, l.bucket, l.shardJson(data.epoch, s));
+    const bin = result ? await getBytesIfExists(d.s3, l.bucket, l.shardBin(data.epoch, s)) : undefined;
+    const why = staleReason(result, { runId: data.runId, epoch: data.epoch, shard: s, shards: data.shards, base }, bin?.byteLength ?? 0, expectBytes);
+    if (why === null) { loaded.push({ result: result!, bin: bin! }); continue; }
+    bad.push(`shard ${s}: ${why}`);
+    await d.rounds.forgetShard(data.runId, data.epoch, s);
+    await reofferShard(d.queue, { runId: data.runId, out: data.out, epoch: data.epoch, shard: s, shards: data.shards });
+  }
+  if (bad.length) throw new Error(`round ${data.epoch} not mergeable yet (re-offered): ${bad.join('; ')}`);
+  return loaded;
+}
+
+/** Validation features: computed once per run by the round-0 merge, stored in S3, memoised per process. */
+function valSet(d: TrainDeps, spec: TrainRunSpec, l: TrainLayout): Promise<FeatureSet> {
+  return memo(d, `val:${spec.runId}`, async () => {
+    const bytes = await getBytesIfExists(d.s3, l.bucket, l.valFeatures);
+    if (!bytes) throw new Error(`run ${spec.runId}: validation features missing`);
+    return decodeFeatureSet(bytes);
+  });
+}
+
+async function commit(d: TrainDeps, data: MergeJobData, l: TrainLayout, metrics: Record<string, unknown>, status: RunStatusDoc | null): Promise<void> {
+  // The merge log gets one record per merge that did its writes; metrics.json commits the round.
+  await putJson(d.s3, l.bucket, l.mergeLogPrefix(data.epoch) + `${randomUUID()}.json`, { epoch: data.epoch, host: os.hostname(), pid: process.pid, at: new Date().toISOString() });
+  await putJson(d.s3, l.bucket, l.epochMetrics(data.epoch), metrics);
+  if (status) await putJson(d.s3, l.bucket, l.status, status);
+  await d.rounds.markMerged(data.runId, data.epoch);
+}
+
+/**
+ * Merges a finished round once. Round 0: global feature statistics, validation features, initial
+ * weights. Round E: sample-weighted average of the shards' weights, validation, epoch-E/ model folder
+ * and metrics, history.json, curves.png, best/ (best validation loss from min-epochs on), early stop,
+ * then the next round. A round already committed (Redis marker or epoch-E/metrics.json) is not merged again.
+ */
+export async function runMerge(d: TrainDeps, data: MergeJobData): Promise<MergeOutcome> {
+  const started = Date.now();
+  const spec = await specOf(d, data);
+  const l = trainLayout(data.out, data.runId);
+  const log = d.logger.child({ runId: data.runId, epoch: data.epoch, merge: true });
+  if ((await d.rounds.isMerged(data.runId, data.epoch)) || (await getBytesIfExists(d.s3, l.bucket, l.epochMetrics(data.epoch)))) {
+    await d.rounds.markMerged(data.runId, data.epoch);
+    const status = await getJson<RunStatusDoc>(d.s3, l.bucket, l.status);
+    if (status?.status !== 'done' && (status?.lastEpoch ?? 0) <= data.epoch) await enqueueRound(d.queue, spec, data.epoch + 1);
+    log.info('round already merged; not merging again');
+    return { epoch: data.epoch, skipped: 'already merged' };
+  }
+  const base = await baseOf(d, data, data.epoch);
+  const shards = await loadShards(d, data, l, base.id);
+  if (data.epoch === 0) return mergePrepare(d, spec, data, l, shards, started);
+
+  const avg = averageHeads(shards.map((s) => ({ ...decodeHead(s.bin), samples: s.result.samples })));
+  const normBytes = await getBytesIfExists(d.s3, l.bucket, l.norm);
+  if (!normBytes) throw new Error(`run ${data.runId}: norm.bin missing`);
+  const norm = decodeNorm(normBytes);
+  const val = await valSet(d, spec, l);
+  const ev = evaluateHead(standardise(val, norm.mean, norm.std), avg.kernel, avg.bias);
+  const r = spec.recipe;
+  const entry: HistoryEntry = {
+    epoch: data.epoch,
+    lr: learningRateAt(r.lrSchedule, r.lr, data.epoch - 1, r.epochs),
+    trainLoss: shards.reduce((s, x) => s + x.result.lossSum, 0) / avg.samples,
+    trainAccuracy: shards.reduce((s, x) => s + x.result.correct, 0) / avg.samples,
+    valLoss: ev.loss,
+    valAccuracy: ev.accuracy,
+  };
+  const history = [...(await readHistory(d.s3, data.out, data.runId)).filter((h) => h.epoch < data.epoch), entry];
+  const bestEpoch = selectBest(history, r.minEpochs);
+  const stoppedEarly = data.epoch < r.epochs && shouldStopEarly(history, r.minEpochs, r.patience);
+  const stop = data.epoch >= r.epochs || stoppedEarly;
+
+  const truth = Array.from(val.y, (v) => v === 1);
+  const scores = Array.from(ev.scores);
+  const th = chooseThreshold(truth, scores, r.thresholdRule);
+  const raw = foldNorm(avg.kernel, avg.bias, norm.mean, norm.std);
+  const stateBytes = encodeHead(avg.kernel, avg.bias);
+  await putBytes(d.s3, l.bucket, l.epochState(data.epoch), stateBytes);
+  const meta = await exportModel(d.s3, l.bucket, l.epochDir(data.epoch), {
+    ...raw, dropout: r.dropout, threshold: th.threshold, thresholdRule: th.rule, version: r.version, backboneSha256: spec.backboneSha256,
+    extra: {
+      recipe: { ...r, shards: spec.shards, localEpochs: spec.localEpochs, data: `s3://${spec.data.bucket}/${spec.data.prefix}` },
+      training: { runId: spec.runId, epoch: data.epoch, state: stateId(stateBytes), base: base.id, samples: avg.samples, classWeight: null },
+      split: { seed: spec.seed, valFraction: r.valFraction, train: spec.train.length, val: spec.val.length },
+      validation: { ...binaryMetrics(truth, scores, th.threshold), sensitivityAtThreshold: th.sensitivity, specificityAtThreshold: th.specificity, loss: ev.loss },
+      createdAt: new Date().toISOString(),
+    },
+  });
+  const metrics = {
+    kind: 'train', ...entry, modelId: meta.id, threshold: th.threshold, thresholdRule: th.rule,
+    validation: meta.validation, samples: avg.samples, bestEpoch, stop, stoppedEarly,
+    shards: shards.map((s) => ({ shard: s.result.shard, vectors: s.result.vectors, samples: s.result.samples, loss: s.result.lossSum / s.result.samples,
+      accuracy: s.result.correct / s.result.samples, seconds: s.result.seconds, featureSeconds: s.result.featureSeconds, extracted: s.result.extracted, host: s.result.host, pid: s.result.pid })),
+    mergeSeconds: (Date.now() - started) / 1000,
+    mergedAt: new Date().toISOString(),
+  };
+  if (bestEpoch === data.epoch) await copyEpochTo(d, l, data.epoch, l.best, metrics);
+  await putJson(d.s3, l.bucket, l.history, history);
+  try {
+    await putObject(d.s3, l.bucket, l.curves, await curvesPng(history), 'image/png');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'training curves not rendered');
+  }
+  await commit(d, data, l, metrics, {
+    runId: spec.runId, status: stop ? 'done' : 'running', lastEpoch: data.epoch, bestEpoch, stoppedEarly, updatedAt: new Date().toISOString(),
+  });
+  if (!stop) await enqueueRound(d.queue, spec, data.epoch + 1);
+  log.info({ ...entry, bestEpoch, stop, mergeSeconds: metrics.mergeSeconds }, 'round merged');
+  return { epoch: data.epoch, history: entry, bestEpoch, stop };
+}
+
+async function copyEpochTo(d: TrainDeps, l: TrainLayout, epoch: number, prefix: string, metrics: unknown): Promise<void> {
+  for (const f of MODEL_FILES) {
+    const b = await getBytesIfExists(d.s3, l.bucket, joinKey(l.epochDir(epoch), f));
+    if (!b) throw new Error(`epoch ${epoch}: ${f} missing`);
+    await putBytes(d.s3, l.bucket, joinKey(prefix, f), b);
+  }
+  await putJson(d.s3, l.bucket, joinKey(prefix, 'metrics.json'), metrics);
+}
+
+async function mergePrepare(d: TrainDeps, spec: TrainRunSpec, data: MergeJobData, l: TrainLayout, shards: LoadedShard[], started: number): Promise<MergeOutcome> {
+  const stats = combineStats(shards.map((s) => { const [sum, sumSq] = decodeF64Pair(s.bin); return { n: s.result.vectors, sum, sumSq }; }));
+  const val = await featuresForItems({ ...d.features, s3: d.s3, logger: d.logger }, spec.data.bucket, spec.val, [0]);
+  await putBytes(d.s3, l.bucket, l.valFeatures, encodeFeatureSet(val.set));
+  d.memo.set(`val:${spec.runId}`, Promise.resolve(val.set));
+  await putBytes(d.s3, l.bucket, l.norm, encodeNorm(stats.mean, stats.std));
+  const init = initialHead(stats.mean.length, spec.seed);
+  await putBytes(d.s3, l.bucket, l.epochState(0), encodeHead(init.kernel, init.bias));
+  const metrics = {
+    epoch: 0, kind: 'prepare', trainVectors: stats.n, valVectors: val.set.n, valExtracted: val.extracted,
+    shards: shards.map((s) => ({ shard: s.result.shard, vectors: s.result.vectors, seconds: s.result.seconds, extracted: s.result.extracted, host: s.result.host, pid: s.result.pid })),
+    mergeSeconds: (Date.now() - started) / 1000, mergedAt: new Date().toISOString(),
+  };
+  await commit(d, data, l, metrics, { runId: spec.runId, status: 'running', lastEpoch: 0, bestEpoch: null, stoppedEarly: false, updatedAt: new Date().toISOString() });
+  await enqueueRound(d.queue, spec, 1);
+  d.logger.info({ runId: spec.runId, trainVectors: stats.n, valVectors: val.set.n }, 'round 0 merged: statistics, validation features, initial weights');
+  return { epoch: 0 };
+}

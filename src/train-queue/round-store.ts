@@ -1,0 +1,33 @@
+import type { Redis } from 'ioredis';
+
+const MARK = `
+redis.call('SADD', KEYS[1], ARGV[1])
+return redis.call('SCARD', KEYS[1])
+`;
+
+/** Per-round bookkeeping in Redis: the set of finished shard ids and the 'round merged' marker. */
+export class RoundStore {
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  private key(runId: string, epoch: number, what: string): string {
+    return `${this.prefix}:train:${runId}:e${epoch}:${what}`;
+  }
+
+  /** Records a finished shard (idempotent) and returns how many distinct shards of the round are done. */
+  async markShardDone(runId: string, epoch: number, shard: number): Promise<number> {
+    return (await this.redis.eval(MARK, 1, this.key(runId, epoch, 'done'), String(shard))) as number;
+  }
+
+  async forgetShard(runId: string, epoch: number, shard: number): Promise<void> {
+    await this.redis.srem(this.key(runId, epoch, 'done'), String(shard));
+  }
+
+  async isMerged(runId: string, epoch: number): Promise<boolean> {
+    return (await this.redis.exists(this.key(runId, epoch, 'merged'))) === 1;
+  }
+
+  /** Sets the merged marker; true only for the first caller. */
+  async markMerged(runId: string, epoch: number): Promise<boolean> {
+    return (await this.redis.set(this.key(runId, epoch, 'merged'), new Date().toISOString(), 'NX')) === 'OK';
+  }
+}

@@ -1,0 +1,100 @@
+import * as tf from '@tensorflow/tfjs';
+import os from 'node:os';
+import { learningRateAt } from '../model/train/lr.js';
+import { seedFrom } from '../model/train/rng.js';
+import { decodeHead, decodeNorm, encodeF64Pair, encodeHead, headBytes, standardise, stateId } from './codec.js';
+import { memo, type TrainDeps } from './deps.js';
+import { featuresForItems } from './features-s3.js';
+import { enqueueMerge } from './jobs.js';
+import { trainLayout } from './layout.js';
+import { trainLocal } from './local-train.js';
+import { getBytesIfExists, getJson, putBytes, putJson, readSpec } from './run-io.js';
+import { shardsForEpoch } from './sharding.js';
+import { staleReason } from './stale.js';
+import type { ShardJobData, ShardResult, TrainRunSpec } from './types.js';
+
+export const copiesOf = (spec: TrainRunSpec) => Array.from({ length: spec.recipe.augmentCopies + 1 }, (_, c) => c);
+
+/** auto: n / (2 n_class) over the whole training set, so every shard weighs classes alike. */
+export function classWeightOf(spec: TrainRunSpec): [number, number] {
+  if (spec.recipe.classWeights === 'none') return [1, 1];
+  const n = spec.train.length;
+  const pos = spec.train.filter((i) => i.label === 1).length;
+  return [n / (2 * (n - pos)), n / (2 * pos)];
+}
+
+export const specOf = (d: TrainDeps, data: { runId: string; out: ShardJobData['out'] }) =>
+  memo(d, `spec:${data.runId}`, () => readSpec(d.s3, data.out, data.runId));
+
+/** Id of the global state a round starts from ('' for round 0). */
+export async function baseOf(d: TrainDeps, data: { runId: string; out: ShardJobData['out'] }, epoch: number): Promise<{ id: string; bytes?: Uint8Array }> {
+  if (epoch === 0) return { id: '' };
+  const l = trainLayout(data.out, data.runId);
+  const bytes = await getBytesIfExists(d.s3, l.bucket, l.epochState(epoch - 1));
+  if (!bytes) throw new Error(`round ${epoch}: global state of epoch ${epoch - 1} is missing (s3://${l.bucket}/${l.epochState(epoch - 1)})`);
+  return { id: stateId(bytes), bytes };
+}
+
+/**
+ * One shard of one round. Round 0 computes the shard's features and their column sums (for the
+ * global standardisation); later rounds train the head locally from the previous round's global
+ * state. Writes shard-S.bin then shard-S.json; when the last shard of the round finishes, enqueues
+ * the round's merge. A valid result already in S3 is reused.
+ */
+export async function runShard(d: TrainDeps, data: ShardJobData): Promise<ShardResult> {
+  const started = Date.now();
+  const spec = await specOf(d, data);
+  const l = trainLayout(data.out, data.runId);
+  const log = d.logger.child({ runId: data.runId, epoch: data.epoch, shard: data.shard });
+  const base = await baseOf(d, data, data.epoch);
+  const want = { runId: data.runId, epoch: data.epoch, shard: data.shard, shards: data.shards, base: base.id };
+  const existing = await getJson<ShardResult>(d.s3, l.bucket, l.shardJson(data.epoch, data.shard));
+  let result: ShardResult;
+  if (existing && staleReason(existing, want) === null && (await getBytesIfExists(d.s3, l.bucket, l.shardBin(data.epoch, data.shard)))) {
+    log.info('shard result already in S3; reused');
+    result = existing;
+  } else {
+    const items = shardsForEpoch(spec.train, data.shards, spec.seed, data.epoch)[data.shard];
+    const f = await featuresForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, items, copiesOf(spec));
+    let bin: Uint8Array;
+    let stats = { samples: f.set.n, lossSum: 0, correct: 0 };
+    if (data.epoch === 0) {
+      const sum = new Float64Array(f.set.dim);
+      const sumSq = new Float64Array(f.set.dim);
+      for (let i = 0; i < f.set.n; i++) for (let j = 0; j < f.set.dim; j++) { const v = f.set.x[i * f.set.dim + j]; sum[j] += v; sumSq[j] += v * v; }
+      bin = encodeF64Pair(sum, sumSq);
+    } else {
+      const normBytes = await getBytesIfExists(d.s3, l.bucket, l.norm);
+      if (!normBytes) throw new Error(`run ${data.runId}: norm.bin missing`);
+      const norm = decodeNorm(normBytes);
+      if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu'); // a 2048->1 layer: pure JS has every gradient
+      const r = recipeLocal(spec, data);
+      const out = trainLocal(standardise(f.set, norm.mean, norm.std), decodeHead(base.bytes!), r);
+      stats = { samples: out.samples, lossSum: out.lossSum, correct: out.correct };
+      bin = encodeHead(out.kernel, out.bias);
+      if (bin.byteLength !== headBytes()) throw new Error('bad head size');
+    }
+    result = {
+      ...want, vectors: f.set.n, ...stats, seconds: (Date.now() - started) / 1000, featureSeconds: f.seconds, extracted: f.extracted,
+      host: os.hostname(), pid: process.pid, finishedAt: new Date().toISOString(),
+    };
+    await putBytes(d.s3, l.bucket, l.shardBin(data.epoch, data.shard), bin);
+    await putJson(d.s3, l.bucket, l.shardJson(data.epoch, data.shard), result);
+    log.info({ vectors: result.vectors, samples: result.samples, loss: result.lossSum / Math.max(1, result.samples), extracted: f.extracted, seconds: result.seconds }, 'shard done');
+  }
+  const done = await d.rounds.markShardDone(data.runId, data.epoch, data.shard);
+  if (done >= data.shards) await enqueueMerge(d.queue, { runId: data.runId, out: data.out, epoch: data.epoch, shards: data.shards });
+  return result;
+}
+
+/** The recipe's settings for this round's local training. */
+export function recipeLocal(spec: TrainRunSpec, data: ShardJobData) {
+  const r = spec.recipe;
+  return {
+    optimizer: r.optimizer, batchSize: r.batchSize, clipNorm: r.clipNorm, weightDecay: r.weightDecay, dropout: r.dropout,
+    lr: learningRateAt(r.lrSchedule, r.lr, data.epoch - 1, r.epochs),
+    seed: seedFrom('local', spec.seed, data.epoch, data.shard),
+    passes: spec.localEpochs,
+    classWeight: classWeightOf(spec),
+  };
+}

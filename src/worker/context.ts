@@ -6,7 +6,8 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { createRedis, createScoreQueue } from '../shared/queue.js';
 import { createS3Client } from '../shared/s3/client.js';
 import { RunStore } from '../shared/run/run-store.js';
-import { loadClassifier, type PneumoniaClassifier } from '../model/classifier.js';
+import type { PneumoniaClassifier } from '../model/classifier.js';
+import { loadEngine, parseEngine } from '../model/engine.js';
 import { resolveModelUri } from '../train-queue/model-pointer.js';
 
 /** What a worker process needs, built once from the environment and reused across jobs. */
@@ -32,6 +33,6 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
     store: new RunStore(redis, config.queuePrefix),
     logger,
     // CXR_MODEL_URI may name a promoted pointer (s3://B/models/production/pointer.json): resolved once per process.
-    classifier: () => (model ??= resolveModelUri(s3, env.CXR_MODEL_URI || undefined).then((modelUri) => loadClassifier({ modelUri, s3, logger }))),
+    classifier: () => (model ??= resolveModelUri(s3, env.CXR_MODEL_URI || undefined).then((modelUri) => loadEngine({ engine: parseEngine(env.CXR_ENGINE), modelUri, s3, logger }))),
   };
 }

@@ -28,6 +28,8 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
   const unknown = queues.filter((q) => !known.includes(q));
   if (unknown.length) throw new Error(`unknown queue(s): ${unknown.join(', ')} (known: ${known.join(', ')})`);
   const concurrency = opts.concurrency ?? os.availableParallelism();
+  // Sandboxed processes inherit it and size their ONNX Runtime thread pools from it (cores / concurrency).
+  process.env.CXR_WORKER_CONCURRENCY = String(concurrency);
   return queues.map((name) => {
     const worker = new Worker(name, sandboxFile(), {
       connection: redisConnectionOptions(opts.redisUrl),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ensureBackbone } from '../../model/backbone-fetch.js';
 import { createLogger } from '../../shared/logger.js';
+import { registerExportOnnx } from './export-onnx.js';
 
 export function registerModels(program: Command): void {
   const models = program.command('models').description('model files: the ImageNet backbone cache');
@@ -11,4 +12,5 @@ export function registerModels(program: Command): void {
       const dir = await ensureBackbone(undefined, { logger: createLogger({ role: 'models' }) });
       process.stdout.write(`${dir}\n`);
     });
+  registerExportOnnx(models);
 }

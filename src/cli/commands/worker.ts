@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../shared/logger.js';
 import { startWorkers } from '../../worker/start-worker.js';
+import { parseEngine } from '../../model/engine.js';
 import { positiveInt } from '../parse.js';
 import { configFrom, type GlobalFlags } from '../runtime.js';
 
@@ -9,6 +10,7 @@ interface WorkerFlags {
   queues: string;
   lockDuration: number;
   model?: string;
+  engine?: string;
 }
 
 export function registerWorker(program: Command, globals: () => GlobalFlags): void {
@@ -19,9 +21,11 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .option('--queues <list>', 'comma-separated queues to take jobs from: score, train', 'score')
     .option('--lock-duration <ms>', 'BullMQ job lock duration', positiveInt('--lock-duration'), 30_000)
     .option('--model <uri>', 'model folder or s3:// URI (default: CXR_MODEL_URI or the shipped model)')
+    .option('--engine <name>', 'inference engine: tfjs, onnx or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto')
     .action(async (flags: WorkerFlags) => {
       const config = configFrom(globals());
       if (flags.model) process.env.CXR_MODEL_URI = flags.model;
+      process.env.CXR_ENGINE = parseEngine(flags.engine ?? process.env.CXR_ENGINE); // checked here, used by the sandboxes
       const logger = createLogger({ role: 'worker' });
       const workers = startWorkers({
         redisUrl: config.redisUrl,

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { defaultModelDir } from '../../model/classifier.js';
+import { parseModelUri } from '../../model/io/s3-io.js';
+import { exportModelToOnnx } from '../../model/onnx/export-model.js';
+import { localModelDir, ONNX_FILE } from '../../model/onnx/onnx-file.js';
+import { verifyModelDir } from '../../model/onnx/source-model.js';
+import { writeOnnx } from '../../model/onnx/writer.js';
+import { createLogger } from '../../shared/logger.js';
+import { createS3Client } from '../../shared/s3/client.js';
+import { configFrom, type GlobalFlags } from '../runtime.js';
+
+interface ExportFlags { model?: string; out?: string }
+
+/** Where model.onnx goes by default: beside the TF.js model (local folder or S3 prefix). */
+export function defaultOnnxOut(modelUri: string): string {
+  if (!modelUri.startsWith('s3://')) return join(modelUri, ONNX_FILE);
+  const { bucket, prefix } = parseModelUri(modelUri);
+  return `s3://${bucket}/${prefix}${ONNX_FILE}`;
+}
+
+/** `cxr models export-onnx`: the TF.js model (backbone + head) as one ONNX file for the onnx engine. */
+export function registerExportOnnx(models: Command): void {
+  models
+    .command('export-onnx')
+    .description(`export the model (ResNet50 + head) to ONNX; writes ${ONNX_FILE} beside it unless --out is given`)
+    .option('--model <dir|s3://…>', 'TF.js model folder or S3 prefix (default: CXR_MODEL_URI or the shipped model)')
+    .option('--out <file|s3://…>', `output file or S3 key (default: ${ONNX_FILE} beside the model)`)
+    .action(async (flags: ExportFlags, cmd: Command) => {
+      const logger = createLogger({ role: 'models' });
+      const modelUri = flags.model ?? (process.env.CXR_MODEL_URI || defaultModelDir());
+      const out = flags.out ?? defaultOnnxOut(modelUri);
+      const needsS3 = modelUri.startsWith('s3://') || out.startsWith('s3://');
+      const s3 = needsS3 ? createS3Client(configFrom(cmd.optsWithGlobals<GlobalFlags>()).s3) : undefined;
+      try {
+        const model = await verifyModelDir(await localModelDir(modelUri, s3));
+        const written = await writeOnnx(out, await exportModelToOnnx(model, logger), s3);
+        process.stdout.write(`${written}\n`);
+      } finally {
+        s3?.destroy();
+      }
+    });
+}

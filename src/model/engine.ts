@@ -1,0 +1,44 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from '../shared/logger.js';
+import { loadClassifier, type PneumoniaClassifier } from './classifier.js';
+import { importOrt, type OrtModule } from './onnx/ort-session.js';
+
+export type EngineChoice = 'tfjs' | 'onnx' | 'auto';
+export const ENGINES: readonly EngineChoice[] = ['tfjs', 'onnx', 'auto'];
+
+/** Validates CXR_ENGINE / --engine; unset means 'auto'. */
+export function parseEngine(value: string | undefined): EngineChoice {
+  const v = (value ?? '').trim().toLowerCase() || 'auto';
+  if (!(ENGINES as readonly string[]).includes(v)) throw new Error(`engine '${value}' is not one of ${ENGINES.join(', ')}`);
+  return v as EngineChoice;
+}
+
+export interface LoadEngineOptions {
+  engine: EngineChoice;
+  modelUri?: string;
+  s3?: S3Client;
+  logger?: Logger;
+  /** ONNX intra-op threads (default: cores / CXR_WORKER_CONCURRENCY). */
+  threads?: number;
+  /** For tests: how onnxruntime-node is imported. */
+  importOrt?: () => Promise<OrtModule>;
+}
+
+/** Loads the classifier on the chosen engine; 'auto' takes ONNX Runtime when onnxruntime-node loads, else TF.js. */
+export async function loadEngine(opts: LoadEngineOptions): Promise<PneumoniaClassifier> {
+  const { engine, logger } = opts;
+  let ort: OrtModule | undefined;
+  if (engine !== 'tfjs') {
+    try {
+      ort = await (opts.importOrt ?? importOrt)();
+    } catch (err) {
+      if (engine === 'onnx') throw new Error(`engine onnx: onnxruntime-node does not load: ${(err as Error).message}`);
+      logger?.info({ err: (err as Error).message }, 'engine auto: onnxruntime-node unavailable');
+    }
+  }
+  const chosen = ort ? 'onnx' : 'tfjs';
+  logger?.info({ requested: engine, engine: chosen }, 'inference engine selected');
+  if (!ort) return loadClassifier({ modelUri: opts.modelUri, s3: opts.s3, logger });
+  const { loadOnnxClassifier } = await import('./onnx/classifier.js');
+  return loadOnnxClassifier({ modelUri: opts.modelUri, s3: opts.s3, logger, threads: opts.threads, ort });
+}

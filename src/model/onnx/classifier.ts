@@ -1,0 +1,51 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from '../../shared/logger.js';
+import type { ModelInfo, PneumoniaClassifier } from '../classifier.js';
+import { ensureOnnxModel } from './onnx-file.js';
+import { createSession, importOrt, threadsPerProcess, type OrtModule } from './ort-session.js';
+
+export interface OnnxClassifierOptions {
+  modelUri?: string;
+  s3?: S3Client;
+  logger?: Logger;
+  /** intraOpNumThreads; default threadsPerProcess() (cores / CXR_WORKER_CONCURRENCY). */
+  threads?: number;
+  ort?: OrtModule;
+  cacheDir?: string;
+}
+
+/** PneumoniaClassifier on onnxruntime-node, from the model's ONNX export (checked against its TF.js id). */
+export async function loadOnnxClassifier(opts: OnnxClassifierOptions = {}): Promise<PneumoniaClassifier> {
+  const started = Date.now();
+  const ort = opts.ort ?? (await importOrt());
+  const file = await ensureOnnxModel(opts);
+  const { session, backend, threads } = await createSession(ort, file.bytes, opts.threads ?? threadsPerProcess(), opts.logger);
+  const m = file.model.meta;
+  const info: ModelInfo = { id: file.model.id, name: m.name, version: m.version, threshold: m.threshold, classNames: m.classNames, inputSize: m.inputSize };
+  const [inputName] = session.inputNames;
+  const [outputName] = session.outputNames;
+  const size = info.inputSize;
+  opts.logger?.info({ model: info, backend, threads, onnx: file.path, source: file.source, loadMs: Date.now() - started }, 'onnx classifier loaded');
+  let disposed = false;
+  return {
+    info,
+    backend,
+    async predict(input: Float32Array, n: number): Promise<Float32Array> {
+      if (disposed) throw new Error('classifier disposed');
+      if (!Number.isInteger(n) || n < 1) throw new Error(`predict: n must be a positive integer, got ${n}`);
+      if (input.length !== n * size * size * 3) throw new Error(`predict: input has ${input.length} floats, expected ${n}x${size}x${size}x3 = ${n * size * size * 3}`);
+      const out = await session.run({ [inputName]: new ort.Tensor('float32', input, [n, size, size, 3]) });
+      const y = out[outputName];
+      try {
+        return Float32Array.from(y.data as Float32Array);
+      } finally {
+        y.dispose();
+      }
+    },
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      void session.release();
+    },
+  };
+}

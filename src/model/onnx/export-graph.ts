@@ -1,0 +1,79 @@
+import { floatValueInfo, GraphBuilder } from './graph-builder.js';
+import type { KerasGraph, KerasLayer } from './keras-graph.js';
+import { MAPPERS, UnsupportedLayerError, type MapContext } from './layer-mappers.js';
+import { NCHW_TO_NHWC, NHWC_TO_NCHW } from './layout.js';
+import type { Pads2d } from './padding.js';
+import type { OnnxTypes } from './proto.js';
+
+export const ONNX_OPSET = 13;
+export const ONNX_IR_VERSION = 8;
+
+export interface ExportOptions {
+  /** Stored as metadata_props (string values). */
+  metadata: Record<string, string>;
+  graphName?: string;
+  inputName?: string;
+  outputName?: string;
+  producerVersion?: string;
+}
+
+/** Every layer the exporter cannot map, as an error naming them all; nothing when all are supported. */
+export function checkSupported(g: KerasGraph): void {
+  const bad = g.layers.slice(1).filter((l) => !MAPPERS[l.className]);
+  if (bad.length === 1) throw new UnsupportedLayerError(bad[0], 'no ONNX mapping for this layer class');
+  if (bad.length) throw new Error(`cannot export to ONNX: no mapping for layer(s) ${bad.map((l) => `${l.name} (${l.className})`).join(', ')}`);
+}
+
+const dimsOf = (shape: (number | null)[]): (number | string)[] => shape.map((d) => (d === null ? 'N' : d));
+
+/**
+ * Converts a Keras layer graph into an ONNX model. The input keeps the Keras NHWC layout; a Transpose
+ * to NCHW follows it and rank-4 tensors stay NCHW inside. BatchNormalization after a convolution and
+ * ZeroPadding2D before a Conv2D / MaxPooling2D are folded into that node.
+ */
+export function exportKerasGraph(g: KerasGraph, opts: ExportOptions): OnnxTypes.IModelProto {
+  const [input, ...rest] = g.layers;
+  if (input?.className !== 'InputLayer') throw new Error('exportKerasGraph: the first layer must be the InputLayer');
+  checkSupported(g);
+  const byName = new Map(g.layers.map((l) => [l.name, l]));
+  const users = new Map<string, KerasLayer[]>();
+  for (const l of rest) for (const i of l.inputs) users.set(i, [...(users.get(i) ?? []), l]);
+  const values = new Map<string, string>();
+  const b = new GraphBuilder();
+  const ctx: MapContext = {
+    b,
+    layer: (n) => byName.get(n) ?? (() => { throw new Error(`unknown layer ${n}`); })(),
+    consumers: (n) => users.get(n) ?? [],
+    value: (n) => values.get(n) ?? (() => { throw new Error(`layer ${n} has no ONNX value yet (graph not in topological order?)`); })(),
+    setValue: (n, t) => void values.set(n, t),
+    hasValue: (n) => values.has(n),
+    foldedPads: new Map<string, Pads2d>(),
+  };
+
+  const inputName = b.unique(opts.inputName ?? input.name);
+  const rank = input.outputShape.length;
+  values.set(input.name, rank === 4 ? b.node('Transpose', [inputName], `${input.name}_nchw`, [{ name: 'perm', ints: NHWC_TO_NCHW }]) : inputName);
+  for (const l of rest) MAPPERS[l.className](l, ctx);
+
+  const last = byName.get(g.output);
+  if (!last) throw new Error(`output layer ${g.output} is not in the graph`);
+  let y = ctx.value(last.name);
+  if (last.outputShape.length === 4) y = b.node('Transpose', [y], `${last.name}_nhwc`, [{ name: 'perm', ints: NCHW_TO_NHWC }]);
+  const outputName = b.unique(opts.outputName ?? last.name);
+  b.nodes.push({ opType: 'Identity', input: [y], output: [outputName], name: outputName });
+
+  return {
+    irVersion: ONNX_IR_VERSION,
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    producerName: 'cxr-onnx-exporter',
+    producerVersion: opts.producerVersion ?? '1',
+    graph: {
+      name: opts.graphName ?? 'graph',
+      node: b.nodes,
+      initializer: b.initializers,
+      input: [floatValueInfo(inputName, dimsOf(input.outputShape))],
+      output: [floatValueInfo(outputName, dimsOf(last.outputShape))],
+    },
+    metadataProps: Object.entries(opts.metadata).map(([key, value]) => ({ key, value })),
+  };
+}

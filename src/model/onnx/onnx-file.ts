@@ -1,0 +1,84 @@
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../../shared/logger.js';
+import { repoRoot } from '../../shared/paths.js';
+import { defaultModelDir, defaultS3ModelCache } from '../classifier.js';
+import { cachedS3Model, parseModelUri } from '../io/s3-io.js';
+import { exportModelToOnnx } from './export-model.js';
+import { onceAcrossProcesses } from './file-lock.js';
+import { verifyModelDir, type VerifiedModel } from './source-model.js';
+import { readMetadataProps, writeFileAtomic } from './writer.js';
+
+export const ONNX_FILE = 'model.onnx';
+export const defaultOnnxCache = (): string => join(repoRoot(), 'models', '.cache', 'onnx');
+
+export interface OnnxModelFile {
+  model: VerifiedModel;
+  /** The local file the bytes came from. */
+  path: string;
+  source: 'beside' | 's3' | 'exported' | 'cache';
+  bytes: Uint8Array;
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+/** Local folder of a model URI (s3:// downloaded once into the model cache). */
+export async function localModelDir(uri: string, s3?: S3Client): Promise<string> {
+  if (!uri.startsWith('s3://')) return uri;
+  if (!s3) throw new Error(`model ${uri} needs an S3 client`);
+  return cachedS3Model(s3, uri, defaultS3ModelCache());
+}
+
+/** Downloads s3://…/model.onnx beside an S3 model to `dest`; false when there is none. */
+async function downloadBeside(s3: S3Client, uri: string, dest: string): Promise<boolean> {
+  const { bucket, prefix } = parseModelUri(uri);
+  try {
+    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + ONNX_FILE }));
+    if (!r.Body) return false;
+    await writeFileAtomic(dest, await r.Body.transformToByteArray());
+    return true;
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return false;
+    throw err;
+  }
+}
+
+/** Throws unless the file's metadata_props modelId is the TF.js model's id. */
+export function checkOnnxModelId(bytes: Uint8Array, expectedId: string, where: string): void {
+  const got = readMetadataProps(bytes).modelId;
+  if (got !== expectedId) {
+    throw new Error(`${where} was exported from model ${got ?? '(no modelId)'}, but the TF.js model is ${expectedId}; re-run \`cxr models export-onnx\` (or delete the file)`);
+  }
+}
+
+/**
+ * The ONNX file for a model: model.onnx beside it (local folder, or S3 cached as
+ * <cache>/<modelId>.onnx); when there is none, <cache>/<modelId>.onnx, exported on the fly once.
+ * Its metadata model id must equal the TF.js model's id.
+ */
+export async function ensureOnnxModel(opts: { modelUri?: string; s3?: S3Client; logger?: Logger; cacheDir?: string } = {}): Promise<OnnxModelFile> {
+  const uri = opts.modelUri ?? defaultModelDir();
+  const model = await verifyModelDir(await localModelDir(uri, opts.s3));
+  const cached = join(opts.cacheDir ?? defaultOnnxCache(), `${model.id}.onnx`);
+  let path = cached;
+  let source: OnnxModelFile['source'] = 'cache';
+  if (!uri.startsWith('s3://') && (await exists(join(uri, ONNX_FILE)))) {
+    path = join(uri, ONNX_FILE);
+    source = 'beside';
+  } else if (!(await exists(cached))) {
+    await onceAcrossProcesses(cached, async () => {
+      if (uri.startsWith('s3://') && (await downloadBeside(opts.s3!, uri, cached))) {
+        source = 's3';
+        return;
+      }
+      opts.logger?.info({ modelId: model.id, to: cached }, `no ${ONNX_FILE} beside ${uri}; exporting it`);
+      await writeFileAtomic(cached, await exportModelToOnnx(model, opts.logger));
+      source = 'exported';
+    });
+  }
+  const bytes = new Uint8Array(await readFile(path));
+  checkOnnxModelId(bytes, model.id, path);
+  return { model, path, source, bytes };
+}

@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../../shared/logger.js';
+import { ensureBackbone } from '../backbone-fetch.js';
+import { backboneHash, loadBackbone } from '../backbone.js';
+import { fsIO } from '../io/fs-io.js';
+import { readMetadata, type HeadMetadata } from '../metadata.js';
+import { computeModelId } from '../model-id.js';
+import type { ResNetTop } from '../resnet50.js';
+import { chainGraphs, kerasGraphOf, type KerasGraph } from './keras-graph.js';
+
+export interface VerifiedModel { dir: string; id: string; meta: HeadMetadata }
+
+/** The same checks as loadClassifier: head trained on this backbone, content id equal to metadata id. */
+export async function verifyModelDir(dir: string): Promise<VerifiedModel> {
+  const meta = await readMetadata(dir);
+  const bbSha = await backboneHash();
+  if (meta.backbone.sha256 !== bbSha) {
+    throw new Error(`model ${dir} was trained on backbone ${meta.backbone.sha256.slice(0, 16)}, but models/resnet50-imagenet.sha256 is ${bbSha.slice(0, 16)}`);
+  }
+  const id = computeModelId(bbSha, await readFile(join(dir, 'weights.bin')), meta);
+  if (id !== meta.id) throw new Error(`model ${dir}: content id ${id} does not match metadata id ${meta.id} (files changed?)`);
+  return { dir, id, meta };
+}
+
+/** Loads backbone + head with TF.js and reads them into one Keras graph (backbone output -> head). */
+export async function loadKerasGraph(model: VerifiedModel, logger?: Logger): Promise<KerasGraph> {
+  const top = (model.meta.backbone.featureLayer || 'activation_48') as ResNetTop;
+  const [backbone, head] = await Promise.all([
+    ensureBackbone(undefined, { logger }).then((d) => loadBackbone(d, top)),
+    tf.loadLayersModel(fsIO(model.dir)),
+  ]);
+  try {
+    return chainGraphs(kerasGraphOf(backbone), kerasGraphOf(head));
+  } finally {
+    backbone.dispose();
+    head.dispose();
+  }
+}
+
+/** What an ONNX file carries about the model it was exported from (metadata_props). */
+export function onnxMetadata(model: VerifiedModel): Record<string, string> {
+  const m = model.meta;
+  return {
+    modelId: model.id,
+    name: m.name,
+    version: m.version,
+    threshold: String(m.threshold),
+    classNames: JSON.stringify(m.classNames),
+    inputSize: String(m.inputSize),
+    inputLayout: 'NHWC float32, caffe-preprocessed',
+    output: `P(${m.classNames[1]})`,
+  };
+}

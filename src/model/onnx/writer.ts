@@ -1,0 +1,43 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseModelUri } from '../io/s3-io.js';
+import { onnx, type OnnxTypes } from './proto.js';
+
+/** Protobuf bytes of a model (onnx-proto's encoder). */
+export function encodeModel(model: OnnxTypes.IModelProto): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** metadata_props of an encoded model as a plain record. */
+export function readMetadataProps(bytes: Uint8Array): Record<string, string> {
+  const m = onnx.ModelProto.decode(bytes);
+  return Object.fromEntries(m.metadataProps.map((p) => [p.key ?? '', p.value ?? '']));
+}
+
+/** Writes to a local path atomically (temp name, then rename). */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Writes the bytes to a local file or to s3://bucket/key (a URI ending in "/" gets model.onnx appended). */
+export async function writeOnnx(dest: string, bytes: Uint8Array, s3?: S3Client): Promise<string> {
+  if (!dest.startsWith('s3://')) {
+    await writeFileAtomic(dest, bytes);
+    return dest;
+  }
+  if (!s3) throw new Error(`writing ${dest} needs an S3 client`);
+  const m = /^s3:\/\/[^/]+\/(.*)$/.exec(dest);
+  const isPrefix = !m || m[1] === '' || dest.endsWith('/');
+  const { bucket, prefix } = parseModelUri(isPrefix ? dest : dest.slice(0, dest.lastIndexOf('/') + 1));
+  const key = isPrefix ? `${prefix}model.onnx` : `${prefix}${dest.slice(dest.lastIndexOf('/') + 1)}`;
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: 'application/octet-stream' }));
+  return `s3://${bucket}/${key}`;
+}

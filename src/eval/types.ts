@@ -19,6 +19,8 @@ export interface EvalJobData {
   /** A history entry or metrics.json, local path or s3:// URI. */
   baseline?: string;
   batchSize: number;
+  /** Time zone of the firing date (the schedule's). */
+  tz?: string;
 }
 
 /** One line of EVALS/history.jsonl. */

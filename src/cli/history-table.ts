@@ -1,0 +1,24 @@
+import Table from 'cli-table3';
+import type { HistoryEntry } from '../eval/types.js';
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** The evaluation history as a terminal table. */
+export function historyTable(entries: readonly HistoryEntry[]): string {
+  const t = new Table({ head: ['date', 'name', 'model', 'n', 'sensitivity', 'specificity', 'AUC', 'mean score', 'positive rate', 'alerts'] });
+  for (const e of entries) {
+    t.push([
+      e.date,
+      e.name,
+      e.model ? `${e.model.version} (${e.model.id.slice(0, 8)})` : '-',
+      String(e.metrics.n),
+      pct(e.metrics.recall),
+      pct(e.metrics.specificity),
+      e.metrics.rocAuc === null ? '-' : e.metrics.rocAuc.toFixed(4),
+      e.scores.mean.toFixed(3),
+      pct(e.scores.positiveRate),
+      e.alerts.length ? e.alerts.map((a) => `${a.metric} vs ${a.against}`).join('; ') : '-',
+    ]);
+  }
+  return t.toString();
+}

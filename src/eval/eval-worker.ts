@@ -1,0 +1,40 @@
+import { Worker, type Job } from 'bullmq';
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import { createRedis, createScoreQueue, redisConnectionOptions } from '../shared/queue.js';
+import { RunStore } from '../shared/run/run-store.js';
+import { createS3Client } from '../shared/s3/client.js';
+import { productionCamProvider } from '../report/cam-provider.js';
+import { dateIn, firingMillis } from './firing.js';
+import { runEvaluation } from './run-eval.js';
+import { EVAL_QUEUE, JOB_EVAL, type EvalJobData } from './types.js';
+
+/**
+ * Evaluations run in this process, not in a sandboxed score slot: they only do I/O and wait for
+ * their scoring run, so a worker with one score slot can still score the evaluation's batches.
+ */
+export function startEvalWorker(config: Config, logger: Logger): Worker {
+  const redis = createRedis(config.redisUrl);
+  const s3 = createS3Client(config.s3);
+  const queue = createScoreQueue(redis, config.queuePrefix);
+  const store = new RunStore(redis, config.queuePrefix);
+  const deps = { s3, queue, store, logger, camModel: productionCamProvider(s3) };
+  const worker = new Worker(
+    EVAL_QUEUE,
+    async (job: Job) => {
+      if (job.name !== JOB_EVAL) throw new Error(`unknown job name ${JSON.stringify(job.name)} on the eval queue`);
+      const data = job.data as EvalJobData;
+      const date = dateIn(firingMillis(job.id, job.timestamp), data.tz);
+      const entry = await runEvaluation(deps, data, date);
+      return { date, runId: entry.runId, alerts: entry.alerts.length };
+    },
+    { connection: redisConnectionOptions(config.redisUrl), prefix: config.queuePrefix, concurrency: 1 },
+  );
+  worker.on('closed', () => {
+    void queue.close().finally(() => {
+      redis.disconnect();
+      s3.destroy();
+    });
+  });
+  return worker;
+}

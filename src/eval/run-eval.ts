@@ -1,0 +1,92 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Queue } from 'bullmq';
+import type { Logger } from '../shared/logger.js';
+import { createRun } from '../producer/create-run.js';
+import type { RunStore } from '../shared/run/run-store.js';
+import { putJson } from '../shared/s3/objects.js';
+import { parseS3Uri } from '../shared/s3/uri.js';
+import { buildEvalReport } from '../report/eval-report.js';
+import type { CamModel } from '../report/gradcam.js';
+import { readRunData } from '../report/run-report.js';
+import { s3Sink } from '../report/sink.js';
+import { writeReport } from '../report/write-report.js';
+import { decideAlerts, type Reference } from './alert.js';
+import { loadBaseline } from './baseline.js';
+import { summarizeScores } from './drift.js';
+import { evalRunId } from './firing.js';
+import { evalLayout, previousEntry, readHistory, upsertEntry, writeHistory } from './history.js';
+import type { EvalJobData, HistoryEntry } from './types.js';
+import { postJson } from './webhook.js';
+
+export interface EvalDeps {
+  s3: S3Client;
+  /** The score queue. */
+  queue: Queue;
+  store: RunStore;
+  logger: Logger;
+  camModel?: (modelId: string) => Promise<CamModel | undefined>;
+  fetch?: typeof fetch;
+  pollMs?: number;
+  timeoutMs?: number;
+  now?: () => Date;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for the run's status to be 'done' by polling the run store. */
+async function waitDone(deps: EvalDeps, runId: string): Promise<void> {
+  const deadline = Date.now() + (deps.timeoutMs ?? 12 * 3600_000);
+  for (;;) {
+    const state = await deps.store.get(runId);
+    if (state?.status === 'done') return;
+    if (Date.now() > deadline) throw new Error(`evaluation run ${runId} not done in time (${state?.doneBatches}/${state?.totalBatches} batches)`);
+    await sleep(deps.pollMs ?? 2000);
+  }
+}
+
+/**
+ * One evaluation: scores the labelled prefix with the production model (run id from name + date, so
+ * a retry reuses the run), then writes EVALS/DATE/{metrics.json, report/}, appends history.jsonl,
+ * and alerts on drops or shifts against the previous night and the baseline.
+ */
+export async function runEvaluation(deps: EvalDeps, data: EvalJobData, date: string): Promise<HistoryEntry> {
+  const now = deps.now ?? (() => new Date());
+  const out = parseS3Uri(data.out);
+  const layout = evalLayout(out, date);
+  const runId = evalRunId(data.name, date);
+  const log = deps.logger.child({ evaluation: data.name, date, runId });
+  await createRun(deps, { runId, source: parseS3Uri(data.data), out: layout.runsOut, batchSize: data.batchSize });
+  await waitDone(deps, runId);
+
+  const run = await readRunData(deps.s3, layout.runsOut, runId);
+  const metrics = run.metrics.classification;
+  if (!metrics) throw new Error(`evaluation ${data.name}: no labelled images under ${data.data}`);
+  const threshold = run.metrics.model?.threshold ?? 0.5;
+  const scores = summarizeScores(run.predictions.map((p) => p.probability), threshold);
+  const history = await readHistory(deps.s3, out);
+  const previous = previousEntry(history, data.name, date);
+  const baseline: Reference | undefined = data.baseline ? await loadBaseline(deps.s3, data.baseline) : undefined;
+  const alerts = decideAlerts({ metrics, scores }, previous, baseline, data);
+  const entry: HistoryEntry = { date, name: data.name, runId, evaluatedAt: now().toISOString(), model: run.metrics.model, metrics, scores, alerts };
+  const updated = upsertEntry(history, entry);
+
+  await putJson(deps.s3, layout.bucket, layout.metrics, { ...entry, previous: previous?.date ?? null, baseline: data.baseline ?? null, run: run.metrics });
+  try {
+    const doc = await buildEvalReport({ s3: deps.s3, logger: log, camModel: deps.camModel }, run, entry, updated, now());
+    await writeReport(doc, s3Sink(deps.s3, layout.bucket, layout.report));
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'evaluation report failed');
+  }
+  await writeHistory(deps.s3, out, updated);
+
+  if (alerts.length) {
+    log.error({ alerts: alerts.map((a) => a.message) }, 'evaluation alert: model quality or score distribution changed');
+    if (data.webhook) {
+      const payload = { type: 'cxr.evaluation.alert', name: data.name, date, runId, model: entry.model, metrics, alerts, previous: previous?.date ?? null };
+      await postJson(data.webhook, payload, deps.fetch).catch((err: unknown) => log.error({ err: (err as Error).message }, 'evaluation alert webhook failed'));
+    }
+  } else {
+    log.info({ recall: metrics.recall, specificity: metrics.specificity, rocAuc: metrics.rocAuc }, 'evaluation done, no alert');
+  }
+  return entry;
+}

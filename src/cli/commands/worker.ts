@@ -18,7 +18,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .command('worker')
     .description('run a worker process; any number of them, on any hosts, share the work through Redis')
     .option('--concurrency <n>', 'batches processed at once, each in its own sandboxed process (default: one per core)', positiveInt('--concurrency'))
-    .option('--queues <list>', 'comma-separated queues to take jobs from: score, train', 'score')
+    .option('--queues <list>', 'comma-separated queues to take jobs from: score, train, eval (evaluations run in this process)', 'score')
     .option('--lock-duration <ms>', 'BullMQ job lock duration', positiveInt('--lock-duration'), 30_000)
     .option('--model <uri>', 'model folder or s3:// URI (default: CXR_MODEL_URI or the shipped model)')
     .option('--engine <name>', 'inference engine: tfjs, onnx or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto')
@@ -34,6 +34,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         concurrency: flags.concurrency,
         lockDurationMs: flags.lockDuration,
         queues: flags.queues.split(',').map((q) => q.trim()).filter(Boolean),
+        config,
       });
       await new Promise<void>((resolve) => {
         const stop = async (signal: string) => {

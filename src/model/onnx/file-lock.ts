@@ -1,4 +1,5 @@
-import { open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
@@ -8,6 +9,7 @@ const exists = (p: string) => stat(p).then(() => true, () => false);
  */
 export async function onceAcrossProcesses(target: string, fn: () => Promise<void>, staleMs = 15 * 60_000, pollMs = 500): Promise<void> {
   const lock = `${target}.lock`;
+  await mkdir(dirname(target), { recursive: true });
   for (;;) {
     if (await exists(target)) return;
     try {

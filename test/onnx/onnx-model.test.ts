@@ -1,0 +1,66 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultModelDir } from '../../src/model/classifier.js';
+import { loadEngine } from '../../src/model/engine.js';
+import { uploadModelDir } from '../../src/model/io/s3-io.js';
+import { loadOnnxClassifier } from '../../src/model/onnx/classifier.js';
+import { exportKerasGraph } from '../../src/model/onnx/export-graph.js';
+import { ensureOnnxModel } from '../../src/model/onnx/onnx-file.js';
+import { encodeModel, readMetadataProps } from '../../src/model/onnx/writer.js';
+import { getTextIfExists } from '../../src/shared/s3/objects.js';
+import { runCli } from '../helpers/cli.js';
+import { childEnv, freshBucket, testConfig, testS3 } from '../helpers/services.js';
+
+/** A tiny valid ONNX file claiming to be model `id`. */
+function fakeOnnx(id: string): Uint8Array {
+  const graph = { layers: [{ name: 'x', className: 'InputLayer', config: {}, inputs: [], outputShape: [null, 2], weights: new Map() }], output: 'x' };
+  return encodeModel(exportKerasGraph(graph, { metadata: { modelId: id } }));
+}
+
+describe('ONNX model files', () => {
+  let tmp: string;
+  let s3: S3Client;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'onnx-model-'));
+    const config = testConfig();
+    env = childEnv(config);
+    s3 = testS3(config);
+  });
+  afterAll(async () => { s3?.destroy(); await rm(tmp, { recursive: true, force: true }); });
+
+  it('refuses a model.onnx beside the model that was exported from another model id', async () => {
+    const dir = join(tmp, 'stale');
+    await cp(defaultModelDir(), dir, { recursive: true });
+    await writeFile(join(dir, 'model.onnx'), fakeOnnx('0123456789abcdef'));
+    await expect(loadOnnxClassifier({ modelUri: dir })).rejects.toThrow(/exported from model 0123456789abcdef, but the TF\.js model is [0-9a-f]{16}/);
+  });
+
+  it('export-onnx writes model.onnx beside an S3 model; a worker cache picks it up by model id', async () => {
+    const bucket = await freshBucket(s3);
+    const uri = `s3://${bucket}/models/pn/`;
+    await uploadModelDir(s3, defaultModelDir(), uri, ['model.json', 'weights.bin', 'metadata.json']);
+    const { stdout } = await runCli(['models', 'export-onnx', '--model', uri], env);
+    expect(stdout.trim()).toBe(`${uri}model.onnx`);
+    const meta = JSON.parse((await getTextIfExists(s3, bucket, 'models/pn/metadata.json'))!) as { id: string };
+    const cacheDir = join(tmp, 'cache');
+    const f = await ensureOnnxModel({ modelUri: uri, s3, cacheDir });
+    expect(f.source).toBe('s3');
+    expect(f.path).toBe(join(cacheDir, `${meta.id}.onnx`));
+    expect(readMetadataProps(new Uint8Array(await readFile(f.path)))).toMatchObject({ modelId: meta.id, classNames: '["NORMAL","PNEUMONIA"]' });
+    expect((await ensureOnnxModel({ modelUri: uri, s3, cacheDir })).source).toBe('cache');
+  });
+
+  it("engine 'auto' falls back to TF.js when onnxruntime-node does not load", async () => {
+    const c = await loadEngine({ engine: 'auto', importOrt: () => Promise.reject(new Error('no binding')) });
+    try {
+      expect(c.backend).not.toMatch(/onnxruntime/);
+    } finally {
+      c.dispose();
+    }
+    await expect(loadEngine({ engine: 'onnx', importOrt: () => Promise.reject(new Error('no binding')) })).rejects.toThrow(/onnxruntime-node does not load: no binding/);
+  });
+});

@@ -17,7 +17,7 @@ import { runCli, startCliWorker, stopProcess, waitFor } from '../helpers/cli.js'
 
 const RUN = 'it-run-1';
 
-describe('scoring a bucket end to end (real Redis, real S3 server, two worker processes)', () => {
+describe.each(['tfjs', 'onnx'])('scoring a bucket end to end on the %s engine (real Redis, real S3 server, two worker processes)', (engine) => {
   let config: Config;
   let s3: S3Client;
   let redis: Redis;
@@ -36,7 +36,7 @@ describe('scoring a bucket end to end (real Redis, real S3 server, two worker pr
 
   beforeAll(async () => {
     config = testConfig();
-    env = childEnv(config);
+    env = { ...childEnv(config), CXR_ENGINE: engine };
     s3 = testS3(config);
     redis = testRedis(config);
     queue = new Queue(SCORE_QUEUE, { connection: redis, prefix: config.queuePrefix });
@@ -107,6 +107,8 @@ describe('scoring a bucket end to end (real Redis, real S3 server, two worker pr
     expect(metrics.classification?.accuracy).toBeCloseTo((c.tp + c.tn) / predictions.length, 10);
     expect(metrics.counts).toMatchObject({ total: 15, scored: 12, failed: 3, labelled: 12 });
     expect(metrics.throughput.stages.inference.imagesPerSec).toBeGreaterThan(0);
+    expect(metrics.backends.length).toBeGreaterThan(0);
+    expect(metrics.backends.every((b) => b.startsWith('onnxruntime'))).toBe(engine === 'onnx');
     const state = await store.get(RUN);
     expect(state).toMatchObject({ scored: 12, failed: 3, doneBatches: 4, totalBatches: 4 });
   });

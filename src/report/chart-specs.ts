@@ -175,11 +175,14 @@ export function trendSpec(points: readonly TrendPoint[]): VlSpec {
   return {
     ...base('Night-over-night trend', 520, 240),
     data: { values: points },
-    mark: { type: 'line', point: true },
+    mark: { type: 'line', point: true, strokeWidth: 2 },
     encoding: {
-      x: { field: 'date', type: 'temporal', title: 'date', timeUnit: 'yearmonthdate' },
-      y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+      // One tick per evaluated night (ordinal: no repeated or invented dates).
+      x: { field: 'date', type: 'ordinal', title: 'night', axis: { labelAngle: -30 } },
+      y: { field: 'value', type: 'quantitative', title: null, scale: { domain: [0, 1] } },
       color: { field: 'metric', type: 'nominal' },
+      // Dashes keep equal series (e.g. all at 1.0) distinguishable.
+      strokeDash: { field: 'metric', type: 'nominal' },
     },
   };
 }

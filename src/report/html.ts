@@ -12,9 +12,9 @@ table.metrics{border-collapse:collapse;margin:8px 0}table.metrics td,table.metri
 .alerts{background:#fdecea;border:1px solid #f5c2c0;padding:8px 16px;border-radius:6px}
 .charts{display:flex;flex-wrap:wrap;gap:16px}.charts figure{margin:0}.charts img{max-width:100%;height:auto;border:1px solid #eee}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:12px}
-.grid figure{margin:0;border:3px solid #ccc;border-radius:6px;overflow:hidden;background:#000}
+.grid figure{margin:0;border:3px solid #ccc;border-radius:6px;overflow:hidden;background:#fff;align-self:start}
 .grid figure.ok{border-color:#2ca02c}.grid figure.bad{border-color:#d62728}
-.grid img{width:100%;height:auto;display:block}.grid figcaption{background:#fff;font-size:12px;padding:4px 6px;line-height:1.35;word-break:break-all}
+.grid img{width:100%;height:auto;display:block;background:#000}.grid figcaption{background:#fff;font-size:12px;padding:4px 6px;line-height:1.35;word-break:break-all}
 `;
 
 /** The report page; every image is embedded as a data URI, so the file opens anywhere. Pure. */

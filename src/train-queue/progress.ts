@@ -3,6 +3,16 @@ import type { S3Location } from '../shared/s3/uri.js';
 import { finishedEpochs, readHistory, readStatus } from './run-io.js';
 import type { HistoryEntry, RunStatusDoc } from './types.js';
 
+/** A poll that reads an object while it is being rewritten (some S3 servers serve partial bodies) tries again next tick. */
+export async function tolerant<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
 export function formatEpoch(h: HistoryEntry, epochs: number, bestEpoch: number | null): string {
   const f = (x: number) => x.toFixed(4);
   return `epoch ${h.epoch}/${epochs}  lr ${h.lr.toExponential(2)}  train loss ${f(h.trainLoss)} acc ${f(h.trainAccuracy)}  ` +
@@ -14,12 +24,12 @@ export async function watchTraining(s3: S3Client, out: S3Location, runId: string
   let shown = 0;
   let prepared = false;
   for (;;) {
-    const status = await readStatus(s3, out, runId);
+    const status = await tolerant(() => readStatus(s3, out, runId));
     if (!prepared && (await finishedEpochs(s3, out, runId)).includes(0)) {
       prepared = true;
       write('round 0: features, statistics and validation set ready');
     }
-    const history = await readHistory(s3, out, runId);
+    const history = (await tolerant(() => readHistory(s3, out, runId))) ?? [];
     for (const h of history.filter((x) => x.epoch > shown)) {
       write(formatEpoch(h, epochs, status?.bestEpoch ?? null));
       shown = h.epoch;

@@ -36,7 +36,7 @@ export function renderModelCard(i: CardInput): string {
   return `# ${i.meta.name} ${i.meta.version}
 
 Model id \`${i.meta.id}\` (sha256 over backbone checksum file hash + head weights + metadata).
-${i.partial ? '\n**Interim model:** trained on a partial feature cache (see counts). Replace with a full run.\n' : ''}
+${i.partial ? '\n**Interim model:** trained on a partial feature cache (not every image has its un-augmented features; see counts). Replace with a full run.\n' : ''}
 Screens a frontal paediatric chest X-ray for pneumonia: P(PNEUMONIA), positive when P >= **${i.meta.threshold.toFixed(6)}**.
 Not a medical device; validated only on a held-out part of the training split, not on the official test split.
 
@@ -51,7 +51,7 @@ Not a medical device; validated only on a held-out part of the training split, n
 - Chest X-Ray Images (Pneumonia), Kermany et al. 2018 (CC BY 4.0), official *train* split only: ${i.counts.images} images used${o.limit ? ` (--limit ${o.limit})` : ''}.
 - Seeded stratified split (seed ${o.seed}, validation fraction ${o.valFraction}); byte-identical files are grouped so they never straddle the split.
 - Train ${i.counts.train} images, validation ${i.counts.val} images. Validation images are never augmented.
-- Feature vectors: train ${i.counts.trainVectors} (per copy index 0..${o.augmentCopies}: ${i.counts.trainByCopy.join(' / ')}), validation ${i.counts.valVectors}; ${i.counts.missing} missing from the cache were skipped.
+- Feature vectors: train ${i.counts.trainVectors} (per copy index 0..${o.augmentCopies}: ${i.counts.trainByCopy.join(' / ')}), validation ${i.counts.valVectors}; ${i.counts.missing} vectors missing from the cache were skipped${i.counts.missing > 0 && !i.partial ? ' (augmented copies only: extraction had not finished them)' : ''}.
 
 ## Training recipe
 - Backbone frozen; GAP features (exact: GAP is linear) cached per (backbone hash, image sha256, augmentation copy) in models/.cache/features/.

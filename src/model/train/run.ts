@@ -65,7 +65,8 @@ export async function runTraining({ opts, plan, featureRoot, backboneHash, logge
   setHeadDense(head, result.kernel, result.bias);
   await head.save(fsIO(opts.out));
   head.dispose();
-  const partial = train.missing + val.missing > 0;
+  // interim = some un-augmented image is missing; missing augmented copies are only reported
+  const partial = train.byCopy[0] < plan.split.train.length || val.set.n < plan.split.val.length;
   const meta: HeadMetadata = {
     id: '',
     name: 'pneumonia-resnet50',

@@ -1,4 +1,4 @@
-// npm run bench: raw model vs. pipeline images/s on the same backend and batch size, and list+enqueue time.
+// npm run bench: raw model vs. pipeline images/s per inference engine (same batch size), and list+enqueue time.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -21,11 +21,15 @@ import { ensureLocalStack } from '../shared/services/local-stack.js';
 import { repoRoot } from '../shared/paths.js';
 import { startWorkers } from '../worker/start-worker.js';
 import { listClassFolders } from '../demo/upload-sample.js';
+import { parseEngine, type EngineChoice } from '../model/engine.js';
+import { ensureOnnxModel } from '../model/onnx/onnx-file.js';
+import { importOrt } from '../model/onnx/ort-session.js';
 
-const arg = (name: string, fallback: number) => {
+const argText = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  return i > 0 ? process.argv[i + 1] : undefined;
 };
+const arg = (name: string, fallback: number) => Number(argText(name) ?? fallback);
 const batchSize = arg('batch-size', 16);
 const images = arg('images', 96);
 const concurrency = arg('concurrency', os.availableParallelism());
@@ -34,11 +38,20 @@ const enqueueKeys = arg('enqueue-keys', 100_000);
 const run = promisify(execFile);
 const log = (s: string) => process.stderr.write(s + '\n');
 
-async function rawImagesPerSec(): Promise<{ backend: string; imagesPerSec: number }> {
+/** Engines to measure: --engines tfjs,onnx, default every engine that loads here. */
+async function enginesToRun(): Promise<Array<Exclude<EngineChoice, 'auto'>>> {
+  const asked = argText('engines');
+  if (asked) return asked.split(',').map((e) => parseEngine(e)).filter((e): e is 'tfjs' | 'onnx' => e !== 'auto');
+  return importOrt().then(() => ['tfjs', 'onnx'] as const, () => ['tfjs'] as const).then((e) => [...e]);
+}
+
+async function rawImagesPerSec(engine: string): Promise<{ backend: string; imagesPerSec: number }> {
   const child = path.join(repoRoot(), 'dist', 'bench', 'raw-model.js');
   const perProcess = Math.max(1, Math.round(images / batchSize / concurrency));
+  // Same thread sizing as a worker with this many sandboxed processes.
+  const env = { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) };
   const results = await Promise.all(
-    Array.from({ length: concurrency }, () => run(process.execPath, [child, String(batchSize), String(perProcess)], { env: process.env, maxBuffer: 1 << 24 })),
+    Array.from({ length: concurrency }, () => run(process.execPath, [child, String(batchSize), String(perProcess), engine], { env, maxBuffer: 1 << 24 })),
   );
   const parsed = results.map((r) => JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; images: number; seconds: number });
   return { backend: parsed[0].backend, imagesPerSec: parsed.reduce((s, p) => s + p.images / p.seconds, 0) };
@@ -73,21 +86,29 @@ async function main(): Promise<void> {
     const mainCount = files.length - warmCount;
     log(`uploaded ${files.length} images (1600x1300 JPEG): ${warmCount} warm-up, ${mainCount} measured`);
 
-    log(`raw model: ${concurrency} process(es), batch ${batchSize} ...`);
-    const raw = await rawImagesPerSec();
-
-    const workers = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency });
     const waitDone = async (runId: string) => {
       while ((await store.get(runId))?.status !== 'done') await new Promise((r) => setTimeout(r, 200));
     };
-    await createRun({ s3, queue, store, logger }, { runId: 'warm', source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize });
-    await waitDone('warm');
-    log('pipeline: measuring ...');
-    const t0 = performance.now();
-    await createRun({ s3, queue, store, logger }, { runId: 'main', source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize });
-    await waitDone('main');
-    const pipelineImagesPerSec = mainCount / ((performance.now() - t0) / 1000);
-    await Promise.all(workers.map((w) => w.close()));
+    const engines: Record<string, { backend: string; rawImagesPerSec: number; pipelineImagesPerSec: number; ratio: number }> = {};
+    for (const engine of await enginesToRun()) {
+      if (engine === 'onnx') await ensureOnnxModel({ logger }); // export once, outside the timings
+      log(`${engine}: raw model, ${concurrency} process(es), batch ${batchSize} ...`);
+      const raw = await rawImagesPerSec(engine);
+      process.env.CXR_ENGINE = engine; // inherited by the sandboxed processes
+      const workers = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency });
+      await createRun({ s3, queue, store, logger }, { runId: `warm-${engine}`, source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize });
+      await waitDone(`warm-${engine}`);
+      log(`${engine}: pipeline, measuring ...`);
+      const t0 = performance.now();
+      await createRun({ s3, queue, store, logger }, { runId: `main-${engine}`, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize });
+      await waitDone(`main-${engine}`);
+      const pipelineImagesPerSec = mainCount / ((performance.now() - t0) / 1000);
+      await Promise.all(workers.map((w) => w.close()));
+      engines[engine] = { backend: raw.backend, rawImagesPerSec: round(raw.imagesPerSec), pipelineImagesPerSec: round(pipelineImagesPerSec), ratio: round(pipelineImagesPerSec / raw.imagesPerSec) };
+    }
+    // The default engine is what 'auto' picks: ONNX Runtime when it loads.
+    const defaultEngine = engines.onnx ? 'onnx' : Object.keys(engines)[0];
+    const main = engines[defaultEngine];
 
     log(`listing ${listKeys} keys ...`);
     const lim = pLimit(32);
@@ -106,22 +127,25 @@ async function main(): Promise<void> {
     await benchQueue.close();
 
     const result = {
-      backend: raw.backend,
+      engine: defaultEngine,
+      backend: main.backend,
       batchSize,
       concurrency,
       images: mainCount,
-      rawImagesPerSec: round(raw.imagesPerSec),
-      pipelineImagesPerSec: round(pipelineImagesPerSec),
-      ratio: round(pipelineImagesPerSec / raw.imagesPerSec),
+      rawImagesPerSec: main.rawImagesPerSec,
+      pipelineImagesPerSec: main.pipelineImagesPerSec,
+      ratio: main.ratio,
       enqueue100kSeconds: round(enqueue100kSeconds),
       listKeys: listed.length,
       listSeconds: round(listSeconds),
       listKeysPerSec: Math.round(listed.length / listSeconds),
+      engines,
+      loadAverage: os.loadavg().map(round),
     };
-    console.log(`backend                 ${result.backend} (batch ${batchSize}, ${concurrency} inference processes)`);
-    console.log(`raw model               ${result.rawImagesPerSec} images/s`);
-    console.log(`pipeline (S3->S3)       ${result.pipelineImagesPerSec} images/s over ${mainCount} 1600x1300 JPEGs`);
-    console.log(`ratio                   ${result.ratio}`);
+    console.log(`batch ${batchSize}, ${concurrency} inference processes, ${mainCount} 1600x1300 JPEGs in the pipeline; default engine ${defaultEngine}`);
+    for (const [name, e] of Object.entries(engines)) {
+      console.log(`${name.padEnd(5)} ${e.backend.padEnd(16)} raw ${e.rawImagesPerSec} images/s, pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio}`);
+    }
     console.log(`enqueue 100k keys       ${result.enqueue100kSeconds} s (plan + BullMQ addBulk, ${enqueueKeys} keys)`);
     console.log(`list ${listed.length} keys         ${result.listSeconds} s (${result.listKeysPerSec} keys/s on this S3 server)`);
     console.log(JSON.stringify(result));

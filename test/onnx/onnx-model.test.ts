@@ -9,6 +9,8 @@ import { uploadModelDir } from '../../src/model/io/s3-io.js';
 import { loadOnnxClassifier } from '../../src/model/onnx/classifier.js';
 import { exportKerasGraph } from '../../src/model/onnx/export-graph.js';
 import { ensureOnnxModel } from '../../src/model/onnx/onnx-file.js';
+import { createSession, importOrt } from '../../src/model/onnx/ort-session.js';
+import type { Logger } from '../../src/shared/logger.js';
 import { encodeModel, readMetadataProps } from '../../src/model/onnx/writer.js';
 import { getTextIfExists } from '../../src/shared/s3/objects.js';
 import { runCli } from '../helpers/cli.js';
@@ -52,6 +54,15 @@ describe('ONNX model files', () => {
     expect(f.path).toBe(join(cacheDir, `${meta.id}.onnx`));
     expect(readMetadataProps(new Uint8Array(await readFile(f.path)))).toMatchObject({ modelId: meta.id, classNames: '["NORMAL","PNEUMONIA"]' });
     expect((await ensureOnnxModel({ modelUri: uri, s3, cacheDir })).source).toBe('cache');
+  });
+
+  it('falls back to the CPU with a warning when the CUDA provider cannot start', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg), info: () => {} } as unknown as Logger;
+    const s = await createSession(await importOrt(), fakeOnnx('x'), 1, logger, true); // no CUDA libraries on this machine
+    expect(s.backend).toBe('onnxruntime-cpu');
+    expect(warnings).toEqual(['onnxruntime: CUDA execution provider failed to start; using the CPU']);
+    await s.session.release();
   });
 
   it("engine 'auto' falls back to TF.js when onnxruntime-node does not load", async () => {

@@ -7,7 +7,7 @@ const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
 export function metricRows(m: BinaryMetrics, threshold: number | undefined): MetricRow[] {
   const c = m.confusion;
   return [
-    { metric: 'images (labelled, scored)', value: String(m.n) },
+    { metric: 'labelled images', value: String(m.n) },
     { metric: 'threshold', value: threshold === undefined ? 'n/a' : threshold.toFixed(4) },
     { metric: 'accuracy', value: pct(m.accuracy) },
     { metric: 'sensitivity (recall)', value: pct(m.recall) },

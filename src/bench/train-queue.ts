@@ -1,7 +1,7 @@
 // Experiment: sharded training through the train queue (K = 1, 2, 4) vs single-process trainHead on the
 // same split and epoch budget, plus trainer throughput (one vs two trainers) and merge overhead per round.
 // Uses cached GAP features only (models/.cache/features, copy 0), so it runs in minutes. Not a timed test.
-//   npx tsc -p . && node dist/bench/train-queue.js [--images 1000] [--epochs 15] [--out FILE]
+//   npx tsc -p . && node dist/bench/train-queue.js [--images 1000] [--epochs 15] [--seed 42] [--out FILE]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -33,6 +33,7 @@ const arg = (name: string, fallback: string) => { const i = process.argv.indexOf
 const N = Number(arg('images', '1000'));
 const EPOCHS = Number(arg('epochs', '15'));
 const OUT = arg('out', '');
+const SEED = Number(arg('seed', '42'));
 const DATASET = path.resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train');
 const log = (s: string) => process.stderr.write(s + '\n');
 const CLI = path.join(repoRoot(), 'dist', 'cli', 'index.js');
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   const all = await listDataset(DATASET);
   const cached: ImageItem[] = [];
   for (const it of all) if (await hasFeature(featurePath(root, bb, it.sha256, 0))) cached.push(it);
-  const items = limitItems(cached, N, 42);
+  const items = limitItems(cached, N, SEED);
   log(`dataset: ${all.length} images, ${cached.length} with cached features; using ${items.length}`);
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'cxr-bench-train-'));
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
       byKey.set(key, it);
       await putObject(s3, bucket, key, readFileSync(it.path), 'image/jpeg');
     }
-    const base = parseTrainArgs(['--data', 'x', '--epochs', String(EPOCHS), '--augment-copies', '0']);
+    const base = parseTrainArgs(['--data', 'x', '--epochs', String(EPOCHS), '--augment-copies', '0', '--seed', String(SEED)]);
     const { data: _d, out: _o, workers: _w, extractOnly: _e, featuresReadyOnly: _f, ...recipe } = base;
     const out = { bucket, prefix: 'runs' };
 

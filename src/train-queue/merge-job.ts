@@ -141,6 +141,7 @@ export async function runMerge(d: TrainDeps, data: MergeJobData): Promise<MergeO
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'training curves not rendered');
   }
+  metrics.mergeSeconds = (Date.now() - started) / 1000; // all of the merge but the three commit writes
   await commit(d, data, l, metrics, {
     runId: spec.runId, status: stop ? 'done' : 'running', lastEpoch: data.epoch, bestEpoch, stoppedEarly, updatedAt: new Date().toISOString(),
   });

@@ -114,6 +114,11 @@ describe('nightly evaluation (real Redis, S3 server, worker process, headless ch
     expect(table).toContain(next);
     expect(table).toMatch(/KS vs baseline/);
     expect(posts).toHaveLength(1);
+    // The report command regenerates a run's report on demand (here into a local folder).
+    const local = path.join(tmp, 'regenerated');
+    expect((await runCli(['report', 'run', evalRunId('nightly', firstDate), '--dir', local], env)).stdout.trim()).toBe(path.join(local, 'index.html'));
+    expect(readFileSync(path.join(local, 'index.html'), 'utf8')).toContain('Sample X-rays');
+    expect(readFileSync(path.join(local, 'roc.png')).subarray(1, 4).toString()).toBe('PNG');
     await downloadPrefix(s3, bucket, `evals/${next}/report`, path.join(tmp, 'eval-report'));
     await downloadPrefix(s3, bucket, `evals/runs/${evalRunId('nightly', firstDate)}/report`, path.join(tmp, 'run-report'));
   });

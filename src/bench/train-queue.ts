@@ -2,6 +2,7 @@
 // same split and epoch budget, plus trainer throughput (one vs two trainers) and merge overhead per round.
 // Uses cached GAP features only (models/.cache/features, copy 0), so it runs in minutes. Not a timed test.
 //   npx tsc -p . && node dist/bench/train-queue.js [--images 1000] [--epochs 15] [--seed 42] [--out FILE]
+//   node dist/bench/train-queue.js --images 200 --extract 64     (round 0 only: extraction images/s, 1 vs 2 trainers)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -34,6 +35,8 @@ const N = Number(arg('images', '1000'));
 const EPOCHS = Number(arg('epochs', '15'));
 const OUT = arg('out', '');
 const SEED = Number(arg('seed', '42'));
+/** > 0: only measure round 0 (feature extraction from S3 images) on this many images, 1 vs 2 trainers, empty feature cache. */
+const EXTRACT = Number(arg('extract', '0'));
 const DATASET = path.resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train');
 const log = (s: string) => process.stderr.write(s + '\n');
 const CLI = path.join(repoRoot(), 'dist', 'cli', 'index.js');
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.REDIS_URL; delete env.S3_ENDPOINT;
   const stack = await ensureLocalStack(env, path.join(tmp, 's3'));
-  const childEnv = { ...env, REDIS_URL: stack.redisUrl, S3_ENDPOINT: stack.s3Endpoint, CXR_QUEUE_PREFIX: 'bench', LOG_LEVEL: 'warn', CXR_FEATURE_DIR: root };
+  const childEnv: NodeJS.ProcessEnv = { ...env, REDIS_URL: stack.redisUrl, S3_ENDPOINT: stack.s3Endpoint, CXR_QUEUE_PREFIX: 'bench', LOG_LEVEL: 'warn', CXR_FEATURE_DIR: root };
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY });
   const s3 = createS3Client({ endpoint: stack.s3Endpoint, region: 'us-east-1', forcePathStyle: true });
   const redis = createRedis(stack.redisUrl);
@@ -113,6 +116,32 @@ async function main(): Promise<void> {
       };
     };
 
+    if (EXTRACT > 0) {
+      // Round 0 only: every shard downloads and decodes its images and runs the frozen backbone.
+      const subset = limitItems([...byKey.values()], EXTRACT, SEED);
+      const rows: unknown[] = [];
+      for (const n of [1, 2]) {
+        childEnv.CXR_FEATURE_DIR = mkdtempSync(path.join(tmp, 'feat-'));
+        startTrainers(n);
+        const runId = `bench-extract-${n}`;
+        const t0 = Date.now();
+        await startTrainRun({ s3, queue, logger }, { runId, data: { bucket, prefix: 'data/' }, out, shards: 2, localEpochs: 1, recipe: { ...recipe, epochs: 1, limit: subset.length, valFraction: 0.05 }, backboneSha256: bb });
+        const l = trainLayout(out, runId);
+        const results = await (async () => { for (;;) {
+          const r = await Promise.all([0, 1].map((s) => tolerant(() => getJson<{ extracted: number; finishedAt: string; seconds: number }>(s3, bucket, l.shardJson(0, s)))));
+          if (r.every(Boolean)) return r.map((x) => x!);
+          await new Promise((res) => setTimeout(res, 250));
+        } })();
+        await stopTrainers();
+        await queue.obliterate({ force: true }); // the run's later jobs must not warm the next measurement's cache
+        const wall = (Math.max(...results.map((r) => Date.parse(r.finishedAt))) - t0) / 1000;
+        const extracted = results.reduce((a, r) => a + r.extracted, 0);
+        rows.push({ trainers: n, extracted, wallSeconds: wall, imagesPerSec: extracted / wall, shardSeconds: results.map((r) => r.seconds) });
+        log(`extract with ${n} trainer(s): ${extracted} feature vectors in ${wall.toFixed(1)} s = ${(extracted / wall).toFixed(2)} images/s`);
+      }
+      process.stdout.write(JSON.stringify({ extract: rows }, null, 2) + '\n');
+      return;
+    }
     const reports: RunReport[] = [];
     for (const k of [1, 2, 4]) reports.push(await runOnce(`k${k}`, k, 2, EPOCHS));
     reports.push(await runOnce('k2-one-trainer', 2, 1, Math.min(EPOCHS, 5)));

@@ -1,9 +1,7 @@
 // npm run bench: raw model vs. pipeline images/s per inference engine (same batch size), and list+enqueue time.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { createRun } from '../producer/create-run.js';
@@ -22,6 +20,7 @@ import type { RunMetrics } from '../worker/run-metrics.js';
 import { ensureLocalStack } from '../shared/services/local-stack.js';
 import { repoRoot } from '../shared/paths.js';
 import { startWorkers } from '../worker/start-worker.js';
+import { rawImagesPerSec } from './raw-children.js';
 import { listClassFolders } from '../demo/upload-sample.js';
 import { parseEngine, type EngineChoice } from '../model/engine.js';
 import { ensureOnnxModel } from '../model/onnx/onnx-file.js';
@@ -33,11 +32,10 @@ const argText = (name: string): string | undefined => {
 };
 const arg = (name: string, fallback: number) => Number(argText(name) ?? fallback);
 const batchSize = arg('batch-size', 16);
-const images = arg('images', 96);
+const images = arg('images', 192); // 160 measured after the warm-up: enough batches that start-up and finalize do not dominate
 const concurrency = arg('concurrency', os.availableParallelism());
 const listKeys = arg('list-keys', 5000);
 const enqueueKeys = arg('enqueue-keys', 100_000);
-const run = promisify(execFile);
 const log = (s: string) => process.stderr.write(s + '\n');
 
 /** Engines to measure: --engines tfjs,onnx, default every engine that loads here. */
@@ -45,18 +43,6 @@ async function enginesToRun(): Promise<Array<Exclude<EngineChoice, 'auto'>>> {
   const asked = argText('engines');
   if (asked) return asked.split(',').map((e) => parseEngine(e)).filter((e): e is 'tfjs' | 'onnx' => e !== 'auto');
   return importOrt().then(() => ['tfjs', 'onnx'] as const, () => ['tfjs'] as const).then((e) => [...e]);
-}
-
-async function rawImagesPerSec(engine: string): Promise<{ backend: string; imagesPerSec: number }> {
-  const child = path.join(repoRoot(), 'dist', 'bench', 'raw-model.js');
-  const perProcess = Math.max(1, Math.round(images / batchSize / concurrency));
-  // Same thread sizing as a worker with this many sandboxed processes.
-  const env = { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) };
-  const results = await Promise.all(
-    Array.from({ length: concurrency }, () => run(process.execPath, [child, String(batchSize), String(perProcess), engine], { env, maxBuffer: 1 << 24 })),
-  );
-  const parsed = results.map((r) => JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; images: number; seconds: number });
-  return { backend: parsed[0].backend, imagesPerSec: parsed.reduce((s, p) => s + p.images / p.seconds, 0) };
 }
 
 async function main(): Promise<void> {
@@ -96,7 +82,10 @@ async function main(): Promise<void> {
     for (const engine of await enginesToRun()) {
       if (engine === 'onnx') await ensureOnnxModel({ logger }); // export once, outside the timings
       log(`${engine}: raw model, ${concurrency} process(es), batch ${batchSize} ...`);
-      const raw = await rawImagesPerSec(engine);
+      // Same thread sizing as a worker with this many sandboxed processes.
+      const raw = await rawImagesPerSec({
+        engine, processes: concurrency, batchSize, batches: Math.max(2, Math.round(images / batchSize / concurrency)), env: { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) },
+      });
       process.env.CXR_ENGINE = engine; // inherited by the sandboxed processes
       const workers = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency });
       await createRun({ s3, queue, store, logger }, { runId: `warm-${engine}`, source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize });

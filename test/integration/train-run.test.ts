@@ -151,6 +151,21 @@ describe('sharded training rounds on the train queue (real Redis, S3 server, tra
     expect(meta.id).toBe(pointer.modelId);
     expect(computeModelId(await backboneHash(), await readFile(path.join(dir, 'weights.bin')), meta)).toBe(meta.id);
     expect(await resolveModelUri(s3, `s3://${bucket}/runs/tr-1/best`)).toBe(`s3://${bucket}/runs/tr-1/best`);
+
+    // A scoring worker given the pointer name scores with the promoted model.
+    for (const f of [...datasetFiles('NORMAL', 1, 0), ...datasetFiles('PNEUMONIA', 1, 0)]) {
+      await putObject(s3, bucket, `score-in/${path.basename(path.dirname(f))}/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
+    }
+    await runCli(['score', `s3://${bucket}/score-in/`, '--out', `s3://${bucket}/score-out`, '--run-id', 'sc-1'], env);
+    const scorer = spawn(process.execPath, [CLI, 'worker', '--concurrency', '1'], { env: { ...env, CXR_MODEL_URI: `s3://${bucket}/models/production` }, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+    trainers.push(scorer);
+    const preds = await waitFor('scoring with the promoted model', async () => {
+      const text = await getBytesIfExists(s3, bucket, 'score-out/sc-1/predictions.jsonl');
+      return text ? Buffer.from(text).toString().trim().split('\n').map((x) => JSON.parse(x) as { modelId: string }) : undefined;
+    });
+    await killGroup(scorer, 'SIGTERM');
+    expect(preds).toHaveLength(2);
+    for (const p of preds) expect(p.modelId).toBe(pointer.modelId);
   });
 
   it('resumes from S3 after every trainer and Redis are killed mid-round; each round is merged exactly once', async () => {

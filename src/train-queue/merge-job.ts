@@ -19,7 +19,7 @@ import { trainLayout, type TrainLayout } from './layout.js';
 import { evaluateHead, initialHead } from './local-train.js';
 import { getBytesIfExists, getJson, putBytes, putJson, readHistory } from './run-io.js';
 import { selectBest, shouldStopEarly } from './selection.js';
-import { baseOf, specOf } from './shard-job.js';
+import { baseOf, classWeightOf, specOf } from './shard-job.js';
 import { staleReason } from './stale.js';
 import type { HistoryEntry, MergeJobData, RunStatusDoc, ShardResult, TrainRunSpec } from './types.js';
 
@@ -120,7 +120,7 @@ export async function runMerge(d: TrainDeps, data: MergeJobData): Promise<MergeO
     ...raw, dropout: r.dropout, threshold: th.threshold, thresholdRule: th.rule, version: r.version, backboneSha256: spec.backboneSha256,
     extra: {
       recipe: { ...r, shards: spec.shards, localEpochs: spec.localEpochs, data: `s3://${spec.data.bucket}/${spec.data.prefix}` },
-      training: { runId: spec.runId, epoch: data.epoch, state: stateId(stateBytes), base: base.id, samples: avg.samples, classWeight: null },
+      training: { runId: spec.runId, epoch: data.epoch, state: stateId(stateBytes), base: base.id, samples: avg.samples, classWeight: classWeightOf(spec) },
       split: { seed: spec.seed, valFraction: r.valFraction, train: spec.train.length, val: spec.val.length },
       validation: { ...binaryMetrics(truth, scores, th.threshold), sensitivityAtThreshold: th.sensitivity, specificityAtThreshold: th.specificity, loss: ev.loss },
       createdAt: new Date().toISOString(),

@@ -20,6 +20,8 @@ export interface LoadEngineOptions {
   logger?: Logger;
   /** ONNX intra-op threads (default: cores / CXR_WORKER_CONCURRENCY). */
   threads?: number;
+  /** Where exported / downloaded ONNX files are kept (default models/.cache/onnx). */
+  cacheDir?: string;
   /** For tests: how onnxruntime-node is imported. */
   importOrt?: () => Promise<OrtModule>;
 }
@@ -40,5 +42,13 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<PneumoniaClas
   logger?.info({ requested: engine, engine: chosen }, 'inference engine selected');
   if (!ort) return loadClassifier({ modelUri: opts.modelUri, s3: opts.s3, logger });
   const { loadOnnxClassifier } = await import('./onnx/classifier.js');
-  return loadOnnxClassifier({ modelUri: opts.modelUri, s3: opts.s3, logger, threads: opts.threads, ort });
+  const { UnsupportedLayerError } = await import('./onnx/layer-mappers.js');
+  try {
+    return await loadOnnxClassifier({ modelUri: opts.modelUri, s3: opts.s3, logger, threads: opts.threads, cacheDir: opts.cacheDir, ort });
+  } catch (err) {
+    // 'auto' still scores a model the exporter cannot express; 'onnx' says why it cannot.
+    if (engine !== 'auto' || !(err instanceof UnsupportedLayerError)) throw err;
+    logger?.warn({ err: err.message }, 'engine auto: model cannot be exported to ONNX; using TF.js');
+    return loadClassifier({ modelUri: opts.modelUri, s3: opts.s3, logger });
+  }
 }

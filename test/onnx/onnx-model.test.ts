@@ -1,9 +1,13 @@
+import * as tf from '@tensorflow/tfjs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultModelDir } from '../../src/model/classifier.js';
+import { backboneHash } from '../../src/model/backbone.js';
+import { fsIO } from '../../src/model/io/fs-io.js';
+import { computeModelId } from '../../src/model/model-id.js';
 import { loadEngine } from '../../src/model/engine.js';
 import { uploadModelDir } from '../../src/model/io/s3-io.js';
 import { loadOnnxClassifier } from '../../src/model/onnx/classifier.js';
@@ -63,6 +67,27 @@ describe('ONNX model files', () => {
     expect(s.backend).toBe('onnxruntime-cpu');
     expect(warnings).toEqual(['onnxruntime: CUDA execution provider failed to start; using the CPU']);
     await s.session.release();
+  });
+
+  it("refuses a head with an unmappable layer on 'onnx', and 'auto' then scores it with TF.js", async () => {
+    const dir = join(tmp, 'odd-head');
+    const head = tf.sequential({ layers: [
+      tf.layers.globalAveragePooling2d({ inputShape: [7, 7, 2048], name: 'head_gap' }),
+      tf.layers.layerNormalization({ name: 'head_norm' }),
+      tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'head_dense' }),
+    ] });
+    await head.save(fsIO(dir));
+    const meta = JSON.parse(await readFile(join(defaultModelDir(), 'metadata.json'), 'utf8')) as Record<string, unknown>;
+    meta.id = computeModelId(await backboneHash(), await readFile(join(dir, 'weights.bin')), meta);
+    await writeFile(join(dir, 'metadata.json'), JSON.stringify(meta));
+    await expect(loadEngine({ engine: 'onnx', modelUri: dir, cacheDir: join(tmp, 'odd-cache') })).rejects.toThrow(/head_norm \(LayerNormalization\) cannot be exported/);
+    const c = await loadEngine({ engine: 'auto', modelUri: dir, cacheDir: join(tmp, 'odd-cache') });
+    try {
+      expect(c.backend).not.toMatch(/onnxruntime/);
+      expect(c.info.id).toBe(meta.id);
+    } finally {
+      c.dispose();
+    }
   });
 
   it("engine 'auto' falls back to TF.js when onnxruntime-node does not load", async () => {

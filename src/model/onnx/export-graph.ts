@@ -20,8 +20,7 @@ export interface ExportOptions {
 /** Every layer the exporter cannot map, as an error naming them all; nothing when all are supported. */
 export function checkSupported(g: KerasGraph): void {
   const bad = g.layers.slice(1).filter((l) => !MAPPERS[l.className]);
-  if (bad.length === 1) throw new UnsupportedLayerError(bad[0], 'no ONNX mapping for this layer class');
-  if (bad.length) throw new Error(`cannot export to ONNX: no mapping for layer(s) ${bad.map((l) => `${l.name} (${l.className})`).join(', ')}`);
+  if (bad.length) throw new UnsupportedLayerError(bad, 'no ONNX mapping for this layer class');
 }
 
 const dimsOf = (shape: (number | null)[]): (number | string)[] => shape.map((d) => (d === null ? 'N' : d));

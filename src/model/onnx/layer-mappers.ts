@@ -21,8 +21,9 @@ export type LayerMapper = (l: KerasLayer, ctx: MapContext) => void;
 
 /** Thrown for a layer (or a layer setting) the exporter cannot express; names the layer. */
 export class UnsupportedLayerError extends Error {
-  constructor(l: Pick<KerasLayer, 'name' | 'className'>, why: string) {
-    super(`layer ${l.name} (${l.className}) cannot be exported to ONNX: ${why}`);
+  constructor(l: Pick<KerasLayer, 'name' | 'className'> | Array<Pick<KerasLayer, 'name' | 'className'>>, why: string) {
+    const ls = Array.isArray(l) ? l : [l];
+    super(`layer${ls.length > 1 ? 's' : ''} ${ls.map((x) => `${x.name} (${x.className})`).join(', ')} cannot be exported to ONNX: ${why}`);
     this.name = 'UnsupportedLayerError';
   }
 }

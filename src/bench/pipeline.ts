@@ -17,6 +17,8 @@ import { createS3Client } from '../shared/s3/client.js';
 import { getTextIfExists, putObject } from '../shared/s3/objects.js';
 import { runLayout } from '../shared/run/layout.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
+import type { PartMeta } from '../shared/run/types.js';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ensureLocalStack } from '../shared/services/local-stack.js';
 import { repoRoot } from '../shared/paths.js';
 import { startWorkers } from '../worker/start-worker.js';
@@ -43,6 +45,25 @@ async function enginesToRun(): Promise<Array<Exclude<EngineChoice, 'auto'>>> {
   const asked = argText('engines');
   if (asked) return asked.split(',').map((e) => parseEngine(e)).filter((e): e is 'tfjs' | 'onnx' => e !== 'auto');
   return importOrt().then(() => ['tfjs', 'onnx'] as const, () => ['tfjs'] as const).then((e) => [...e]);
+}
+
+/** Where the pipeline's wall time went: before the first batch, between batches of a process, after the last. */
+async function timeline(s3: S3Client, bucket: string, runId: string, t0: number, batches: number): Promise<string> {
+  const layout = runLayout({ bucket, prefix: 'out' }, runId);
+  const metas = (await Promise.all(Array.from({ length: batches }, (_, i) => getTextIfExists(s3, bucket, layout.partMeta(i)))))
+    .filter((t): t is string => t !== undefined)
+    .map((t) => JSON.parse(t) as PartMeta);
+  const byPid = new Map<number, PartMeta[]>();
+  for (const m of metas) byPid.set(m.pid, [...(byPid.get(m.pid) ?? []), m]);
+  const ms = (iso: string) => Date.parse(iso);
+  const firstStart = Math.min(...metas.map((m) => ms(m.startedAt))) - t0;
+  const lastEnd = Math.max(...metas.map((m) => ms(m.finishedAt))) - t0;
+  let gaps = 0;
+  for (const list of byPid.values()) {
+    list.sort((a, b) => ms(a.startedAt) - ms(b.startedAt));
+    for (let i = 1; i < list.length; i++) gaps += ms(list[i].startedAt) - ms(list[i - 1].finishedAt);
+  }
+  return `first batch started after ${(firstStart / 1000).toFixed(2)} s, last ended at ${(lastEnd / 1000).toFixed(2)} s; idle between batches ${(gaps / 1000).toFixed(2)} s summed over ${byPid.size} processes`;
 }
 
 async function main(): Promise<void> {
@@ -92,6 +113,7 @@ async function main(): Promise<void> {
       await waitDone(`warm-${engine}`);
       log(`${engine}: pipeline, measuring ...`);
       const t0 = performance.now();
+      const t0Wall = Date.now();
       await createRun({ s3, queue, store, logger }, { runId: `main-${engine}`, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize });
       await waitDone(`main-${engine}`);
       const pipelineImagesPerSec = mainCount / ((performance.now() - t0) / 1000);
@@ -99,6 +121,7 @@ async function main(): Promise<void> {
       const m = JSON.parse((await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, `main-${engine}`).metrics)) ?? '{}') as Partial<RunMetrics>;
       const stages = Object.entries(m.throughput?.stages ?? {}).map(([k, v]) => `${k} ${(v.totalMs / 1000).toFixed(1)} s`).join(', ');
       log(`${engine}: busy time summed over processes: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`);
+      log(`${engine}: ${await timeline(s3, bucket, `main-${engine}`, t0Wall, Math.ceil(mainCount / batchSize))}`);
       engines[engine] = { backend: raw.backend, rawImagesPerSec: round(raw.imagesPerSec), pipelineImagesPerSec: round(pipelineImagesPerSec), ratio: round(pipelineImagesPerSec / raw.imagesPerSec) };
     }
     // The default engine is what 'auto' picks: ONNX Runtime when it loads.

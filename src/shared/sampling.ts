@@ -10,6 +10,17 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** 32-bit seed from a string (FNV-1a), to derive per-item seeds. */
+export function seedFrom(...parts: Array<string | number>): number {
+  let h = 0x811c9dc5;
+  for (const ch of parts.join('|')) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** Fisher–Yates shuffle into a new array. */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const a = [...items];
   for (let i = a.length - 1; i > 0; i--) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureSet, HeadTrainConfig } from '../model/train/head-train.js';
-import { mulberry32, shuffled } from '../model/train/rng.js';
+import { seededRandom, shuffled } from '../shared/sampling.js';
 
 export type LocalTrainConfig = Pick<HeadTrainConfig, 'optimizer' | 'batchSize' | 'clipNorm' | 'weightDecay' | 'dropout'> & {
   lr: number;
@@ -37,7 +37,7 @@ function bceSum(logits: tf.Tensor, y: tf.Tensor, w: tf.Tensor): tf.Scalar {
  * accuracy of each batch's predictions just before its update, like Keras' training metrics.
  */
 export function trainLocal(set: FeatureSet, init: { kernel: Float32Array; bias: number }, cfg: LocalTrainConfig): LocalTrainResult {
-  const rand = mulberry32(cfg.seed);
+  const rand = seededRandom(cfg.seed);
   const w = tf.variable(tf.tensor2d(init.kernel, [set.dim, 1]), true);
   const b = tf.variable(tf.tensor1d([init.bias]), true);
   const opt = makeOptimizer(cfg.optimizer, cfg.lr);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { learningRateAt } from '../model/train/lr.js';
-import { seedFrom } from '../model/train/rng.js';
+import { seedFrom } from '../shared/sampling.js';
 import { decodeHead, decodeNorm, encodeF64Pair, encodeHead, headBytes, standardise, stateId } from './codec.js';
 import { memo, type TrainDeps } from './deps.js';
 import { featuresForItems } from './features-s3.js';

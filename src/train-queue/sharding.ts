@@ -1,4 +1,4 @@
-import { mulberry32, seedFrom, shuffled } from '../model/train/rng.js';
+import { seededRandom, seedFrom, shuffled } from '../shared/sampling.js';
 
 /**
  * Splits items into k shards for one epoch, stratified by class: each class is shuffled with a seed
@@ -12,7 +12,7 @@ export function shardsForEpoch<T extends { label: number }>(items: readonly T[],
   let next = 0;
   for (const label of labels) {
     const ofClass = items.filter((i) => i.label === label);
-    for (const it of shuffled(ofClass, mulberry32(seedFrom('shard', seed, epoch, label)))) {
+    for (const it of shuffled(ofClass, seededRandom(seedFrom('shard', seed, epoch, label)))) {
       shards[next].push(it);
       next = (next + 1) % k;
     }

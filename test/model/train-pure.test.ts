@@ -6,7 +6,7 @@ import { stratifiedSplit } from '../../src/model/train/split.js';
 import { chooseThreshold } from '../../src/model/train/threshold.js';
 import { columnStats, scoreFeatures, trainHead } from '../../src/model/train/head-train.js';
 import { canonicalJson, computeModelId } from '../../src/model/model-id.js';
-import { mulberry32 } from '../../src/model/train/rng.js';
+import { seededRandom } from '../../src/shared/sampling.js';
 
 describe('stratifiedSplit', () => {
   const items = Array.from({ length: 100 }, (_, i) => ({ group: i < 10 && i % 4 !== 0 ? 'dup' : `g${i}`, label: i % 4 === 0 ? 0 : 1, i }));
@@ -72,7 +72,7 @@ describe('trainHead', () => {
   it('learns a separable problem and folds standardisation into the weights', async () => {
     const tf = await import('@tensorflow/tfjs');
     await tf.setBackend('cpu');
-    const rand = mulberry32(1);
+    const rand = seededRandom(1);
     const make = (n: number) => {
       const dim = 8;
       const x = new Float32Array(n * dim);

@@ -1,4 +1,4 @@
-import { mulberry32 } from './rng.js';
+import { seededRandom } from '../../shared/sampling.js';
 
 export interface AugmentParams {
   angleDeg: number;
@@ -19,7 +19,7 @@ export const DEFAULT_AUGMENT: AugmentRanges = { maxRotateDeg: 10, flipProb: 0.5,
 
 /** Draws augmentation parameters from a seed (deterministic). */
 export function drawAugment(seed: number, size: number, r: AugmentRanges = DEFAULT_AUGMENT): AugmentParams {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   return {
     angleDeg: (rand() * 2 - 1) * r.maxRotateDeg,
     flip: rand() < r.flipProb,

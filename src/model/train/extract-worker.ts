@@ -8,7 +8,7 @@ import { loadBackbone } from '../backbone.js';
 import { caffePreprocess } from '../preprocess.js';
 import { augmentRgb, drawAugment } from './augment.js';
 import { FEATURE_DIM, featurePath, hasFeature, writeFeature, type FeatureJob } from './features.js';
-import { seedFrom } from './rng.js';
+import { seedFrom } from '../../shared/sampling.js';
 
 export interface WorkerTask {
   jobs: FeatureJob[];

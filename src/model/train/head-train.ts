@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../../shared/logger.js';
 import { learningRateAt } from './lr.js';
 import type { LrSchedule, OptimizerName } from './options.js';
-import { mulberry32, shuffled } from './rng.js';
+import { seededRandom, shuffled } from '../../shared/sampling.js';
 
 /** Row-major feature matrix with binary labels. */
 export interface FeatureSet {
@@ -90,7 +90,7 @@ export function trainHead(train: FeatureSet, val: FeatureSet, cfg: HeadTrainConf
   const nPos = train.y.reduce((s, v) => s + v, 0);
   const classWeight: [number, number] = cfg.classWeights === 'auto'
     ? [train.n / (2 * (train.n - nPos)), train.n / (2 * nPos)] : [1, 1];
-  const rand = mulberry32(cfg.seed);
+  const rand = seededRandom(cfg.seed);
   const w = tf.variable(tf.randomNormal([train.dim, 1], 0, 0.01, 'float32', cfg.seed), true, 'head_w');
   const b = tf.variable(tf.zeros([1]), true, 'head_b');
   const opt = makeOptimizer(cfg.optimizer, cfg.lr);

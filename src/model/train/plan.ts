@@ -1,6 +1,6 @@
 import type { ImageItem } from './dataset.js';
 import type { FeatureJob } from './features.js';
-import { mulberry32, shuffled } from './rng.js';
+import { seededRandom, shuffled } from '../../shared/sampling.js';
 import { stratifiedSplit, type Split } from './split.js';
 
 /** Seeded subset of at most `limit` items, stratified by class proportion (0 = all). */
@@ -20,7 +20,7 @@ export interface Plan {
  */
 export function planFeatures(items: ImageItem[], valFraction: number, augmentCopies: number, seed: number): Plan {
   const split = stratifiedSplit(items, valFraction, seed);
-  const rand = mulberry32(seed ^ 0x9e3779b9);
+  const rand = seededRandom(seed ^ 0x9e3779b9);
   const jobs: FeatureJob[] = [];
   const seen = new Set<string>();
   for (const it of shuffled(items, rand)) {

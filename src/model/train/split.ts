@@ -1,4 +1,4 @@
-import { mulberry32, shuffled } from './rng.js';
+import { seededRandom, shuffled } from '../../shared/sampling.js';
 
 export interface LabeledItem {
   /** Grouping key: items with the same group (e.g. identical bytes) land on the same side. */
@@ -29,7 +29,7 @@ export function stratifiedSplit<T extends LabeledItem>(items: readonly T[], valF
   const val: T[] = [];
   for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
     const groups = byClass.get(label)!;
-    const keys = shuffled([...groups.keys()].sort(), mulberry32(seed + label * 7919));
+    const keys = shuffled([...groups.keys()].sort(), seededRandom(seed + label * 7919));
     const total = [...groups.values()].reduce((s, g) => s + g.length, 0);
     const wantVal = Math.round(total * valFraction);
     let nVal = 0;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureSet, HeadTrainConfig } from '../model/train/head-train.js';
-import { seededRandom, shuffled } from '../shared/sampling.js';
+import { seededRandom } from '../shared/sampling.js';
+import { makeOptimizer, trainPass } from '../model/train/head-step.js';
 
 export type LocalTrainConfig = Pick<HeadTrainConfig, 'optimizer' | 'batchSize' | 'clipNorm' | 'weightDecay' | 'dropout'> & {
   lr: number;
@@ -16,18 +17,6 @@ export interface LocalTrainResult {
   samples: number;
   lossSum: number;
   correct: number;
-}
-
-function makeOptimizer(name: LocalTrainConfig['optimizer'], lr: number): tf.Optimizer {
-  if (name === 'adam') return tf.train.adam(lr);
-  if (name === 'rmsprop') return tf.train.rmsprop(lr);
-  return tf.train.momentum(lr, 0.9);
-}
-
-/** Class-weighted binary cross-entropy on logits, summed (not averaged). */
-function bceSum(logits: tf.Tensor, y: tf.Tensor, w: tf.Tensor): tf.Scalar {
-  const l = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, y)), tf.log(tf.add(1, tf.exp(tf.neg(tf.abs(logits))))));
-  return tf.sum(tf.mul(l, w)) as tf.Scalar;
 }
 
 /**
@@ -46,35 +35,10 @@ export function trainLocal(set: FeatureSet, init: { kernel: Float32Array; bias: 
   let samples = 0;
   try {
     for (let p = 0; p < cfg.passes; p++) {
-      const order = shuffled(Array.from({ length: set.n }, (_, i) => i), rand);
-      for (let s = 0; s < set.n; s += cfg.batchSize) {
-        const idx = order.slice(s, s + cfg.batchSize);
-        const xb = new Float32Array(idx.length * set.dim);
-        const yb = new Float32Array(idx.length);
-        const wb = new Float32Array(idx.length);
-        idx.forEach((r, k) => { xb.set(set.x.subarray(r * set.dim, (r + 1) * set.dim), k * set.dim); yb[k] = set.y[r]; wb[k] = cfg.classWeight[set.y[r]]; });
-        const stepSeed = Math.floor(rand() * 2 ** 31);
-        tf.tidy(() => {
-          const x = tf.tensor2d(xb, [idx.length, set.dim]);
-          const y = tf.tensor2d(yb, [idx.length, 1]);
-          const sw = tf.tensor2d(wb, [idx.length, 1]);
-          const before = tf.add(tf.matMul(x, w), b).dataSync();
-          before.forEach((z, k) => { if ((z >= 0 ? 1 : 0) === yb[k]) correct++; });
-          const { value, grads } = tf.variableGrads(() => {
-            const xd = cfg.dropout > 0 ? tf.dropout(x, cfg.dropout, undefined, stepSeed) : x;
-            const data = tf.div(bceSum(tf.add(tf.matMul(xd, w), b), y, sw), tf.sum(sw)) as tf.Scalar;
-            return cfg.weightDecay > 0 ? tf.add(data, tf.mul(cfg.weightDecay, tf.sum(tf.square(w)))) as tf.Scalar : data;
-          }, [w, b]);
-          let g = grads;
-          if (cfg.clipNorm > 0) {
-            const norm = Math.sqrt(Object.values(grads).reduce((acc, t) => acc + tf.sum(tf.square(t)).dataSync()[0], 0));
-            if (norm > cfg.clipNorm) g = Object.fromEntries(Object.entries(grads).map(([k, t]) => [k, tf.mul(t, cfg.clipNorm / norm)]));
-          }
-          opt.applyGradients(g);
-          lossSum += value.dataSync()[0] * idx.length;
-        });
-        samples += idx.length;
-      }
+      const r = trainPass(set, w, b, opt, cfg, rand);
+      lossSum += r.lossSum;
+      correct += r.correct;
+      samples += r.samples;
     }
     return { kernel: new Float32Array(w.dataSync()), bias: b.dataSync()[0], samples, lossSum, correct };
   } finally {

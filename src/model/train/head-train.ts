@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../../shared/logger.js';
 import { learningRateAt } from './lr.js';
 import type { LrSchedule, OptimizerName } from './options.js';
-import { seededRandom, shuffled } from '../../shared/sampling.js';
+import { seededRandom } from '../../shared/sampling.js';
+import { makeOptimizer, trainPass, weightedBce } from './head-step.js';
 
 /** Row-major feature matrix with binary labels. */
 export interface FeatureSet {
@@ -58,22 +59,10 @@ function standardise(s: FeatureSet, mean: Float32Array, std: Float32Array): Floa
   return out;
 }
 
-function makeOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
-  if (name === 'adam') return tf.train.adam(lr);
-  if (name === 'rmsprop') return tf.train.rmsprop(lr);
-  return tf.train.momentum(lr, 0.9);
-}
-
 function setLr(opt: tf.Optimizer, lr: number): void {
   const o = opt as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
   if (o.setLearningRate) o.setLearningRate(lr);
   else o.learningRate = lr;
-}
-
-/** Numerically stable binary cross-entropy on logits, weighted per sample. */
-function bce(logits: tf.Tensor, y: tf.Tensor, w: tf.Tensor): tf.Scalar {
-  const l = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, y)), tf.log(tf.add(1, tf.exp(tf.neg(tf.abs(logits))))));
-  return tf.div(tf.sum(tf.mul(l, w)), tf.sum(w)) as tf.Scalar;
 }
 
 /**
@@ -105,35 +94,10 @@ export function trainHead(train: FeatureSet, val: FeatureSet, cfg: HeadTrainConf
   for (; epoch < cfg.epochs; epoch++) {
     const lr = learningRateAt(cfg.lrSchedule, cfg.lr, epoch, cfg.epochs);
     setLr(opt, lr);
-    const order = shuffled(Array.from({ length: train.n }, (_, i) => i), rand);
-    let lossSum = 0;
-    for (let s = 0; s < train.n; s += cfg.batchSize) {
-      const idx = order.slice(s, s + cfg.batchSize);
-      const xb = new Float32Array(idx.length * train.dim);
-      const yb = new Float32Array(idx.length);
-      const wb = new Float32Array(idx.length);
-      idx.forEach((r, k) => { xb.set(xt.subarray(r * train.dim, (r + 1) * train.dim), k * train.dim); yb[k] = train.y[r]; wb[k] = classWeight[train.y[r]]; });
-      const stepSeed = Math.floor(rand() * 2 ** 31);
-      tf.tidy(() => {
-        const x = tf.tensor2d(xb, [idx.length, train.dim]);
-        const y = tf.tensor2d(yb, [idx.length, 1]);
-        const sw = tf.tensor2d(wb, [idx.length, 1]);
-        const { value, grads } = tf.variableGrads(() => {
-          const xd = cfg.dropout > 0 ? tf.dropout(x, cfg.dropout, undefined, stepSeed) : x;
-          const data = bce(tf.add(tf.matMul(xd, w), b), y, sw);
-          return cfg.weightDecay > 0 ? tf.add(data, tf.mul(cfg.weightDecay, tf.sum(tf.square(w)))) as tf.Scalar : data;
-        }, [w, b]);
-        let g = grads;
-        if (cfg.clipNorm > 0) {
-          const norm = Math.sqrt(Object.values(grads).reduce((acc, t) => acc + (tf.sum(tf.square(t)).dataSync()[0]), 0));
-          if (norm > cfg.clipNorm) g = Object.fromEntries(Object.entries(grads).map(([k, t]) => [k, tf.mul(t, cfg.clipNorm / norm)]));
-        }
-        opt.applyGradients(g);
-        lossSum += value.dataSync()[0] * idx.length;
-      });
-      steps += idx.length;
-    }
-    const valLoss = tf.tidy(() => bce(tf.add(tf.matMul(xvT, w), b), yvT, onesV).dataSync()[0]);
+    const pass = trainPass({ x: xt, y: train.y, n: train.n, dim: train.dim }, w, b, opt, { ...cfg, classWeight }, rand);
+    const lossSum = pass.lossSum;
+    steps += pass.samples;
+    const valLoss = tf.tidy(() => weightedBce(tf.add(tf.matMul(xvT, w), b), yvT, onesV).dataSync()[0]);
     history.push({ epoch: epoch + 1, lr, trainLoss: lossSum / train.n, valLoss });
     log?.debug(history[history.length - 1], 'head epoch');
     if (epoch + 1 >= cfg.minEpochs) {

@@ -47,6 +47,16 @@ async function enginesToRun(): Promise<Array<Exclude<EngineChoice, 'auto'>>> {
   return importOrt().then(() => ['tfjs', 'onnx'] as const, () => ['tfjs'] as const).then((e) => [...e]);
 }
 
+/** Busy CPU seconds of the whole machine so far (Linux /proc/stat; NaN elsewhere). */
+function machineCpuSeconds(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (f.reduce((a, b) => a + b, 0) - f[3] - f[4]) / 100; // minus idle and iowait; USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
 /** Where the pipeline's wall time went: before the first batch, between batches of a process, after the last. */
 async function timeline(s3: S3Client, bucket: string, runId: string, t0: number, batches: number): Promise<string> {
   const layout = runLayout({ bucket, prefix: 'out' }, runId);
@@ -114,13 +124,16 @@ async function main(): Promise<void> {
       log(`${engine}: pipeline, measuring ...`);
       const t0 = performance.now();
       const t0Wall = Date.now();
+      const cpu0 = machineCpuSeconds();
       await createRun({ s3, queue, store, logger }, { runId: `main-${engine}`, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize });
       await waitDone(`main-${engine}`);
       const pipelineImagesPerSec = mainCount / ((performance.now() - t0) / 1000);
+      const cpuBusy = machineCpuSeconds() - cpu0;
       await Promise.all(workers.map((w) => w.close()));
       const m = JSON.parse((await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, `main-${engine}`).metrics)) ?? '{}') as Partial<RunMetrics>;
       const stages = Object.entries(m.throughput?.stages ?? {}).map(([k, v]) => `${k} ${(v.totalMs / 1000).toFixed(1)} s`).join(', ');
       log(`${engine}: busy time summed over processes: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`);
+      log(`${engine}: all processes on this machine used ${cpuBusy.toFixed(1)} CPU s of ${(os.availableParallelism() * mainCount / pipelineImagesPerSec).toFixed(1)} available during the run`);
       log(`${engine}: ${await timeline(s3, bucket, `main-${engine}`, t0Wall, Math.ceil(mainCount / batchSize))}`);
       engines[engine] = { backend: raw.backend, rawImagesPerSec: round(raw.imagesPerSec), pipelineImagesPerSec: round(pipelineImagesPerSec), ratio: round(pipelineImagesPerSec / raw.imagesPerSec) };
     }

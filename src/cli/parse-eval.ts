@@ -10,18 +10,8 @@ export function nonNegative(flag: string) {
   };
 }
 
-export interface EvalFlags {
-  data: string;
-  out: string;
-  name: string;
-  margin: number;
-  psiLimit: number;
-  ksLimit: number;
-  webhook?: string;
-  baseline?: string;
-  batchSize: number;
-  tz?: string;
-}
+/** Commander's parsed flags of `schedule eval` / `eval run`: the job's fields, not yet validated. */
+export type EvalFlags = EvalJobData;
 
 /** Validates the flags shared by `schedule eval` and `eval run` into job data. */
 export function evalJobData(f: EvalFlags): EvalJobData {

@@ -20,12 +20,12 @@ import { repoRoot } from '../shared/paths.js';
 import { createRedis } from '../shared/queue.js';
 import { ensureBucket } from '../shared/s3/bucket.js';
 import { createS3Client } from '../shared/s3/client.js';
-import { putObject } from '../shared/s3/objects.js';
+import { getJsonIfExists, putObject } from '../shared/s3/objects.js';
 import { ensureLocalStack } from '../shared/services/local-stack.js';
 import { createTrainQueue } from '../train-queue/jobs.js';
 import { trainLayout } from '../train-queue/layout.js';
 import { evaluateHead } from '../train-queue/local-train.js';
-import { getJson, readHistory, readStatus } from '../train-queue/run-io.js';
+import { readHistory, readStatus } from '../train-queue/run-io.js';
 import { tolerant } from '../train-queue/progress.js';
 import { startTrainRun } from '../train-queue/start-run.js';
 import type { HistoryEntry, TrainRunSpec } from '../train-queue/types.js';
@@ -97,14 +97,14 @@ async function main(): Promise<void> {
       await stopTrainers();
       const l = trainLayout(out, runId);
       const history = await readHistory(s3, out, runId);
-      const metrics = await Promise.all(Array.from({ length: history.length + 1 }, (_, e) => getJson<{ mergedAt: string; mergeSeconds: number; samples?: number; shards: { samples?: number; seconds: number }[] }>(s3, bucket, l.epochMetrics(e))));
+      const metrics = await Promise.all(Array.from({ length: history.length + 1 }, (_, e) => getJsonIfExists<{ mergedAt: string; mergeSeconds: number; samples?: number; shards: { samples?: number; seconds: number }[] }>(s3, bucket, l.epochMetrics(e))));
       const at = metrics.map((m) => Date.parse(m!.mergedAt));
       const rounds = at.slice(1).map((t, i) => (t - at[i]) / 1000);
       const med = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
       const trained = metrics.slice(1);
       const samples = trained.reduce((s, m) => s + (m!.samples ?? 0), 0);
       const shardSecs = trained.reduce((s, m) => s + m!.shards.reduce((a, x) => a + x.seconds, 0), 0);
-      const spec = (await getJson<TrainRunSpec>(s3, bucket, l.spec))!;
+      const spec = (await getJsonIfExists<TrainRunSpec>(s3, bucket, l.spec))!;
       const bestEpoch = (await readStatus(s3, out, runId))!.bestEpoch!;
       const b = history.find((h) => h.epoch === bestEpoch)!;
       log(`${label}: ${((Date.now() - started) / 1000).toFixed(1)} s, train ${spec.train.length}, best epoch ${bestEpoch} val loss ${b.valLoss.toFixed(4)} acc ${b.valAccuracy.toFixed(4)}`);
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
         await startTrainRun({ s3, queue, logger }, { runId, data: { bucket, prefix: 'data/' }, out, shards: 2, localEpochs: 1, recipe: { ...recipe, epochs: 1, limit: subset.length, valFraction: 0.05 }, backboneSha256: bb });
         const l = trainLayout(out, runId);
         const results = await (async () => { for (;;) {
-          const r = await Promise.all([0, 1].map((s) => tolerant(() => getJson<{ extracted: number; finishedAt: string; seconds: number }>(s3, bucket, l.shardJson(0, s)))));
+          const r = await Promise.all([0, 1].map((s) => tolerant(() => getJsonIfExists<{ extracted: number; finishedAt: string; seconds: number }>(s3, bucket, l.shardJson(0, s)))));
           if (r.every(Boolean)) return r.map((x) => x!);
           await new Promise((res) => setTimeout(res, 250));
         } })();
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     reports.push(await runOnce('k2-one-trainer', 2, 1, Math.min(EPOCHS, 5)));
 
     // Single process on the same split (run.json of the K=1 run), same recipe and epoch budget.
-    const spec = (await getJson<TrainRunSpec>(s3, bucket, trainLayout(out, 'bench-k1').spec))!;
+    const spec = (await getJsonIfExists<TrainRunSpec>(s3, bucket, trainLayout(out, 'bench-k1').spec))!;
     const toItems = (xs: TrainRunSpec['train']) => xs.map((x) => byKey.get(x.key)!);
     const train = await loadFeatureSet(toItems(spec.train), [0], root, bb, false);
     const val = await loadFeatureSet(toItems(spec.val), [0], root, bb, false);

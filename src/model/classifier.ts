@@ -8,7 +8,7 @@ import { ensureBackbone } from './backbone-fetch.js';
 import { backboneHash, loadBackbone } from './backbone.js';
 import { ensureBackend } from './backend.js';
 import { fsIO } from './io/fs-io.js';
-import { cachedS3Model } from './io/s3-io.js';
+import { localModelDir } from './io/s3-io.js';
 import { readMetadata } from './metadata.js';
 import { computeModelId } from './model-id.js';
 
@@ -33,14 +33,6 @@ export interface PneumoniaClassifier {
 }
 
 export const defaultModelDir = (): string => join(repoRoot(), 'models', 'pneumonia-resnet50');
-export const defaultS3ModelCache = (): string => join(repoRoot(), 'models', '.cache', 's3-models');
-
-/** Resolves a model URI to a local folder (downloading s3:// once into the cache). */
-async function localModelDir(uri: string, s3: S3Client | undefined): Promise<string> {
-  if (!uri.startsWith('s3://')) return uri;
-  if (!s3) throw new Error(`loadClassifier: modelUri ${uri} needs an S3Client (opts.s3)`);
-  return cachedS3Model(s3, uri, defaultS3ModelCache());
-}
 
 /**
  * Loads the frozen ResNet50 backbone (verified ImageNet weights) and the trained head, checking that

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { joinKey } from '../shared/s3/uri.js';
 import { binaryMetrics } from '../shared/metrics.js';
-import { putObject } from '../shared/s3/objects.js';
+import { getBytesIfExists, getJsonIfExists, putObject } from '../shared/s3/objects.js';
 import { learningRateAt } from '../model/train/lr.js';
 import { chooseThreshold } from '../model/train/threshold.js';
 import type { FeatureSet } from '../model/train/head-train.js';
@@ -17,7 +17,7 @@ import { featuresForItems } from './features-s3.js';
 import { enqueueRound, reofferShard } from './jobs.js';
 import { trainLayout, type TrainLayout } from './layout.js';
 import { evaluateHead, initialHead } from './local-train.js';
-import { getBytesIfExists, getJson, putBytes, putJson, readHistory } from './run-io.js';
+import { putBytes, putJson, readHistory } from './run-io.js';
 import { selectBest, shouldStopEarly } from './selection.js';
 import { baseOf, classWeightOf, specOf } from './shard-job.js';
 import { staleReason } from './stale.js';
@@ -39,7 +39,7 @@ async function loadShards(d: TrainDeps, data: MergeJobData, l: TrainLayout, base
   const bad: string[] = [];
   const expectBytes = data.epoch === 0 ? 2048 * 16 : headBytes();
   for (let s = 0; s < data.shards; s++) {
-    const result = await getJson<ShardResult>(d.s3, l.bucket, l.shardJson(data.epoch, s));
+    const result = await getJsonIfExists<ShardResult>(d.s3, l.bucket, l.shardJson(data.epoch, s));
     const bin = result ? await getBytesIfExists(d.s3, l.bucket, l.shardBin(data.epoch, s)) : undefined;
     const why = staleReason(result, { runId: data.runId, epoch: data.epoch, shard: s, shards: data.shards, base }, bin?.byteLength ?? 0, expectBytes);
     if (why === null) { loaded.push({ result: result!, bin: bin! }); continue; }
@@ -81,7 +81,7 @@ export async function runMerge(d: TrainDeps, data: MergeJobData): Promise<MergeO
   const log = d.logger.child({ runId: data.runId, epoch: data.epoch, merge: true });
   if ((await d.rounds.isMerged(data.runId, data.epoch)) || (await getBytesIfExists(d.s3, l.bucket, l.epochMetrics(data.epoch)))) {
     await d.rounds.markMerged(data.runId, data.epoch);
-    const status = await getJson<RunStatusDoc>(d.s3, l.bucket, l.status);
+    const status = await getJsonIfExists<RunStatusDoc>(d.s3, l.bucket, l.status);
     if (status?.status !== 'done' && (status?.lastEpoch ?? 0) <= data.epoch) await enqueueRound(d.queue, spec, data.epoch + 1);
     log.info('round already merged; not merging again');
     return { epoch: data.epoch, skipped: 'already merged' };

@@ -1,41 +1,27 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { getObjectBytes, getTextIfExists, listObjects, putJson, putObject } from '../shared/s3/objects.js';
+import { getJsonIfExists, listObjects, putJson, putObject } from '../shared/s3/objects.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import { epochOfMetricsKey, trainLayout } from './layout.js';
 import type { HistoryEntry, RunStatusDoc, TrainRunSpec } from './types.js';
-
-export async function getBytesIfExists(s3: S3Client, bucket: string, key: string): Promise<Uint8Array | undefined> {
-  try {
-    return (await getObjectBytes(s3, bucket, key)).bytes;
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NoSuchKey' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
-    throw err;
-  }
-}
-
-export async function getJson<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
-  const text = await getTextIfExists(s3, bucket, key);
-  return text === undefined ? undefined : (JSON.parse(text) as T);
-}
 
 export const putBytes = (s3: S3Client, bucket: string, key: string, bytes: Uint8Array) => putObject(s3, bucket, key, bytes, 'application/octet-stream');
 export { putJson };
 
 export async function readSpec(s3: S3Client, out: S3Location, runId: string): Promise<TrainRunSpec> {
   const l = trainLayout(out, runId);
-  const spec = await getJson<TrainRunSpec>(s3, l.bucket, l.spec);
+  const spec = await getJsonIfExists<TrainRunSpec>(s3, l.bucket, l.spec);
   if (!spec) throw new Error(`training run ${runId}: s3://${l.bucket}/${l.spec} does not exist`);
   return spec;
 }
 
 export async function readHistory(s3: S3Client, out: S3Location, runId: string): Promise<HistoryEntry[]> {
   const l = trainLayout(out, runId);
-  return (await getJson<HistoryEntry[]>(s3, l.bucket, l.history)) ?? [];
+  return (await getJsonIfExists<HistoryEntry[]>(s3, l.bucket, l.history)) ?? [];
 }
 
 export async function readStatus(s3: S3Client, out: S3Location, runId: string): Promise<RunStatusDoc | undefined> {
   const l = trainLayout(out, runId);
-  return getJson<RunStatusDoc>(s3, l.bucket, l.status);
+  return getJsonIfExists<RunStatusDoc>(s3, l.bucket, l.status);
 }
 
 /** Rounds whose merge committed (epoch-E/metrics.json exists), ascending. */

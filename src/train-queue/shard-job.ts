@@ -8,7 +8,8 @@ import { featuresForItems } from './features-s3.js';
 import { enqueueMerge } from './jobs.js';
 import { trainLayout } from './layout.js';
 import { trainLocal } from './local-train.js';
-import { getBytesIfExists, getJson, putBytes, putJson, readSpec } from './run-io.js';
+import { putBytes, putJson, readSpec } from './run-io.js';
+import { getBytesIfExists, getJsonIfExists } from '../shared/s3/objects.js';
 import { shardsForEpoch } from './sharding.js';
 import { staleReason } from './stale.js';
 import type { ShardJobData, ShardResult, TrainRunSpec } from './types.js';
@@ -48,7 +49,7 @@ export async function runShard(d: TrainDeps, data: ShardJobData): Promise<ShardR
   const log = d.logger.child({ runId: data.runId, epoch: data.epoch, shard: data.shard });
   const base = await baseOf(d, data, data.epoch);
   const want = { runId: data.runId, epoch: data.epoch, shard: data.shard, shards: data.shards, base: base.id };
-  const existing = await getJson<ShardResult>(d.s3, l.bucket, l.shardJson(data.epoch, data.shard));
+  const existing = await getJsonIfExists<ShardResult>(d.s3, l.bucket, l.shardJson(data.epoch, data.shard));
   let result: ShardResult;
   if (existing && staleReason(existing, want) === null && (await getBytesIfExists(d.s3, l.bucket, l.shardBin(data.epoch, data.shard)))) {
     log.info('shard result already in S3; reused');

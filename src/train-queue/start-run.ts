@@ -7,7 +7,8 @@ import { listImages } from '../producer/list-images.js';
 import { enqueueRound } from './jobs.js';
 import { mergeJobId, shardJobId, trainLayout } from './layout.js';
 import { labelItems, splitRun } from './plan-run.js';
-import { finishedEpochs, getJson, putJson, readHistory, readSpec, readStatus } from './run-io.js';
+import { finishedEpochs, putJson, readHistory, readSpec, readStatus } from './run-io.js';
+import { getJsonIfExists } from '../shared/s3/objects.js';
 import { selectBest, shouldStopEarly } from './selection.js';
 import type { TrainRecipe, TrainRunSpec } from './types.js';
 
@@ -27,7 +28,7 @@ export interface StartRequest {
 /** Lists and splits the images, writes run.json and enqueues round 0. Repeating it for an existing run id only re-offers its next round. */
 export async function startTrainRun(d: ProducerDeps, req: StartRequest): Promise<{ spec: TrainRunSpec; existed: boolean }> {
   const l = trainLayout(req.out, req.runId);
-  const existing = await getJson<TrainRunSpec>(d.s3, l.bucket, l.spec);
+  const existing = await getJsonIfExists<TrainRunSpec>(d.s3, l.bucket, l.spec);
   if (existing) {
     await resumeTrainRun(d, req.out, req.runId);
     return { spec: existing, existed: true };

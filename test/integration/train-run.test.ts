@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/shared/config.js';
 import { startRedisServer } from '../../src/shared/services/redis-server.js';
 import type { LocalService } from '../../src/shared/services/child-service.js';
-import { listObjects, putObject } from '../../src/shared/s3/objects.js';
+import { getBytesIfExists, getJsonIfExists, listObjects, putObject } from '../../src/shared/s3/objects.js';
 import { backboneHash } from '../../src/model/backbone.js';
 import { cachedS3Model } from '../../src/model/io/s3-io.js';
 import { readMetadata } from '../../src/model/metadata.js';
@@ -18,7 +18,6 @@ import { decodeHead, decodeNorm, foldNorm } from '../../src/train-queue/codec.js
 import { TRAIN_QUEUE } from '../../src/train-queue/jobs.js';
 import { trainLayout } from '../../src/train-queue/layout.js';
 import { resolveModelUri } from '../../src/train-queue/model-pointer.js';
-import { getBytesIfExists, getJson } from '../../src/train-queue/run-io.js';
 import { selectBest } from '../../src/train-queue/selection.js';
 import type { HistoryEntry, RunStatusDoc, ShardJobData, ShardResult } from '../../src/train-queue/types.js';
 import { CLI, runCli, waitFor } from '../helpers/cli.js';
@@ -50,7 +49,7 @@ describe('sharded training rounds on the train queue (real Redis, S3 server, tra
   const trainers: ChildProcess[] = [];
   let redis2: LocalService | undefined;
 
-  const status = (runId: string) => getJson<RunStatusDoc>(s3, bucket, trainLayout({ bucket, prefix: 'runs' }, runId).status);
+  const status = (runId: string) => getJsonIfExists<RunStatusDoc>(s3, bucket, trainLayout({ bucket, prefix: 'runs' }, runId).status);
   const f32 = (b: Uint8Array) => new Float32Array(b.slice().buffer);
 
   /** Checks every merged epoch: state = sample-weighted mean of its shards' weights (computed here), exported head = folded state. */
@@ -59,7 +58,7 @@ describe('sharded training rounds on the train queue (real Redis, S3 server, tra
     const norm = decodeNorm((await getBytesIfExists(s3, bucket, l.norm))!);
     for (let e = 1; e <= epochs; e++) {
       const shards = await Promise.all(Array.from({ length: K }, async (_, s) => ({
-        r: (await getJson<ShardResult>(s3, bucket, l.shardJson(e, s)))!,
+        r: (await getJsonIfExists<ShardResult>(s3, bucket, l.shardJson(e, s)))!,
         w: f32((await getBytesIfExists(s3, bucket, l.shardBin(e, s)))!),
       })));
       const total = shards.reduce((t, s) => t + s.r.samples, 0);
@@ -114,28 +113,28 @@ describe('sharded training rounds on the train queue (real Redis, S3 server, tra
     expect(lines.at(-1)).toMatch(/^done: 3 epochs, best epoch \d/);
 
     const l = trainLayout({ bucket, prefix: 'runs' }, 'tr-1');
-    const history = (await getJson<HistoryEntry[]>(s3, bucket, l.history))!;
+    const history = (await getJsonIfExists<HistoryEntry[]>(s3, bucket, l.history))!;
     expect(history.map((h) => h.epoch)).toEqual([1, 2, 3]);
     for (const h of history) {
       expect(h.trainLoss).toBeGreaterThan(0);
       expect(h.valLoss).toBeGreaterThan(0);
       for (const a of [h.trainAccuracy, h.valAccuracy]) { expect(a).toBeGreaterThanOrEqual(0); expect(a).toBeLessThanOrEqual(1); }
     }
-    const spec = (await getJson<{ train: unknown[]; val: unknown[] }>(s3, bucket, l.spec))!;
+    const spec = (await getJsonIfExists<{ train: unknown[]; val: unknown[] }>(s3, bucket, l.spec))!;
     expect(spec.train).toHaveLength(24);
     expect(spec.val).toHaveLength(8);
     for (let e = 1; e <= 3; e++) {
-      const m = (await getJson<{ epoch: number; samples: number; modelId: string }>(s3, bucket, l.epochMetrics(e)))!;
+      const m = (await getJsonIfExists<{ epoch: number; samples: number; modelId: string }>(s3, bucket, l.epochMetrics(e)))!;
       expect(m.epoch).toBe(e);
       expect(m.samples).toBe(24 * 2); // every training image x (original + 1 augmented copy), once per round
-      const meta = (await getJson<{ id: string }>(s3, bucket, `${l.epochDir(e)}/metadata.json`))!;
+      const meta = (await getJsonIfExists<{ id: string }>(s3, bucket, `${l.epochDir(e)}/metadata.json`))!;
       expect(meta.id).toBe(m.modelId);
     }
     await checkMerges('tr-1', 3);
     expect(await mergeLogCounts('tr-1', 3)).toEqual([1, 1, 1, 1]);
 
     const best = selectBest(history, 1);
-    const bestMetrics = (await getJson<{ epoch: number }>(s3, bucket, `${l.best}/metrics.json`))!;
+    const bestMetrics = (await getJsonIfExists<{ epoch: number }>(s3, bucket, `${l.best}/metrics.json`))!;
     expect(bestMetrics.epoch).toBe(best);
     expect(Buffer.from((await getBytesIfExists(s3, bucket, l.curves))!.subarray(0, 8)).toString('hex')).toBe('89504e470d0a1a0a');
     expect((await status('tr-1'))).toMatchObject({ status: 'done', lastEpoch: 3, bestEpoch: best });
@@ -196,7 +195,7 @@ describe('sharded training rounds on the train queue (real Redis, S3 server, tra
     await waitFor('the resumed run to finish', async () => ((await status('tr-2'))?.status === 'done' ? true : undefined), 300_000, 500);
 
     const l = trainLayout({ bucket, prefix: 'runs' }, 'tr-2');
-    const history = (await getJson<HistoryEntry[]>(s3, bucket, l.history))!;
+    const history = (await getJsonIfExists<HistoryEntry[]>(s3, bucket, l.history))!;
     expect(history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
     expect(await mergeLogCounts('tr-2', 4)).toEqual([1, 1, 1, 1, 1]);
     await checkMerges('tr-2', 4);

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { defaultModelDir } from '../../model/classifier.js';
-import { parseModelUri } from '../../model/io/s3-io.js';
+import { localModelDir, parseModelUri } from '../../model/io/s3-io.js';
 import { exportModelToOnnx } from '../../model/onnx/export-model.js';
-import { localModelDir, ONNX_FILE } from '../../model/onnx/onnx-file.js';
+import { ONNX_FILE } from '../../model/onnx/onnx-file.js';
 import { verifyModelDir } from '../../model/onnx/source-model.js';
 import { writeOnnx } from '../../model/onnx/writer.js';
 import { createLogger } from '../../shared/logger.js';

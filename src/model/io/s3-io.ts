@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getBytesIfExists, getObjectBytes, putObject } from '../../shared/s3/objects.js';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { repoRoot } from '../../shared/paths.js';
 import { writeModelDir } from './fs-io.js';
 
 export interface S3Prefix { bucket: string; prefix: string }
@@ -15,15 +17,8 @@ export function parseModelUri(uri: string): S3Prefix {
   return { bucket: m[1], prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
 }
 
-function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
-}
-
 async function getBytes(client: S3Client, bucket: string, key: string): Promise<Uint8Array> {
-  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  if (!r.Body) throw new Error(`s3://${bucket}/${key}: empty body`);
-  return r.Body.transformToByteArray();
+  return (await getObjectBytes(client, bucket, key)).bytes;
 }
 
 interface ManifestJson { weightsManifest: tf.io.WeightsManifestConfig; [k: string]: unknown }
@@ -55,8 +50,8 @@ export function s3IO(client: S3Client, uri: string): tf.io.IOHandler {
         modelTopology: a.modelTopology, format: a.format, generatedBy: a.generatedBy, convertedBy: a.convertedBy ?? null,
         weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs ?? [] }],
       };
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}weights.bin`, Body: new Uint8Array(data), ContentType: 'application/octet-stream' }));
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}model.json`, Body: JSON.stringify(json), ContentType: 'application/json' }));
+      await putObject(client, bucket, `${prefix}weights.bin`, new Uint8Array(data), 'application/octet-stream');
+      await putObject(client, bucket, `${prefix}model.json`, JSON.stringify(json), 'application/json');
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.byteLength } };
     },
   };
@@ -72,7 +67,7 @@ const SIDE_FILES = ['metadata.json', 'MODEL_CARD.md'];
 /** Uploads a local model folder's files (model.json, shards, metadata) to s3://bucket/prefix/. */
 export async function uploadModelDir(client: S3Client, dir: string, uri: string, files: string[]): Promise<void> {
   const { bucket, prefix } = parseModelUri(uri);
-  for (const f of files) await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + f, Body: await readFile(join(dir, f)) }));
+  for (const f of files) await putObject(client, bucket, prefix + f, await readFile(join(dir, f)), f.endsWith('.json') ? 'application/json' : 'application/octet-stream');
 }
 
 /**
@@ -92,7 +87,8 @@ export async function cachedS3Model(client: S3Client, uri: string, cacheDir: str
     const artifacts = await loadArtifacts(s3IO(client, uri));
     await writeModelDir(tmp, artifacts);
     for (const f of SIDE_FILES) {
-      try { await writeFile(join(tmp, f), await getBytes(client, bucket, prefix + f)); } catch (err) { if (!isNotFound(err)) throw err; }
+      const bytes = await getBytesIfExists(client, bucket, prefix + f);
+      if (bytes) await writeFile(join(tmp, f), bytes);
     }
     try {
       await rename(tmp, dir);
@@ -103,4 +99,13 @@ export async function cachedS3Model(client: S3Client, uri: string, cacheDir: str
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+export const defaultS3ModelCache = (): string => join(repoRoot(), 'models', '.cache', 's3-models');
+
+/** Local folder of a model URI: a folder as is, an s3:// model downloaded once into the model cache. */
+export async function localModelDir(uri: string, s3?: S3Client): Promise<string> {
+  if (!uri.startsWith('s3://')) return uri;
+  if (!s3) throw new Error(`model ${uri} needs an S3 client`);
+  return cachedS3Model(s3, uri, defaultS3ModelCache());
 }

@@ -1,10 +1,11 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { getBytesIfExists } from '../../shared/s3/objects.js';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
 import { repoRoot } from '../../shared/paths.js';
-import { defaultModelDir, defaultS3ModelCache } from '../classifier.js';
-import { cachedS3Model, parseModelUri } from '../io/s3-io.js';
+import { defaultModelDir } from '../classifier.js';
+import { localModelDir, parseModelUri } from '../io/s3-io.js';
 import { exportModelToOnnx } from './export-model.js';
 import { onceAcrossProcesses } from './file-lock.js';
 import { verifyModelDir, type VerifiedModel } from './source-model.js';
@@ -23,26 +24,14 @@ export interface OnnxModelFile {
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
-/** Local folder of a model URI (s3:// downloaded once into the model cache). */
-export async function localModelDir(uri: string, s3?: S3Client): Promise<string> {
-  if (!uri.startsWith('s3://')) return uri;
-  if (!s3) throw new Error(`model ${uri} needs an S3 client`);
-  return cachedS3Model(s3, uri, defaultS3ModelCache());
-}
 
 /** Downloads s3://…/model.onnx beside an S3 model to `dest`; false when there is none. */
 async function downloadBeside(s3: S3Client, uri: string, dest: string): Promise<boolean> {
   const { bucket, prefix } = parseModelUri(uri);
-  try {
-    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + ONNX_FILE }));
-    if (!r.Body) return false;
-    await writeFileAtomic(dest, await r.Body.transformToByteArray());
-    return true;
-  } catch (err) {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return false;
-    throw err;
-  }
+  const bytes = await getBytesIfExists(s3, bucket, prefix + ONNX_FILE);
+  if (!bytes) return false;
+  await writeFileAtomic(dest, bytes);
+  return true;
 }
 
 /** Throws unless the file's metadata_props modelId is the TF.js model's id. */

@@ -1,4 +1,5 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { putObject } from '../../shared/s3/objects.js';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseModelUri } from '../io/s3-io.js';
@@ -38,6 +39,6 @@ export async function writeOnnx(dest: string, bytes: Uint8Array, s3?: S3Client):
   const isPrefix = !m || m[1] === '' || dest.endsWith('/');
   const { bucket, prefix } = parseModelUri(isPrefix ? dest : dest.slice(0, dest.lastIndexOf('/') + 1));
   const key = isPrefix ? `${prefix}model.onnx` : `${prefix}${dest.slice(dest.lastIndexOf('/') + 1)}`;
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: 'application/octet-stream' }));
+  await putObject(s3, bucket, key, bytes, 'application/octet-stream');
   return `s3://${bucket}/${key}`;
 }

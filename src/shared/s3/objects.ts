@@ -39,15 +39,32 @@ export async function getObjectBytes(s3: S3Client, bucket: string, key: string):
   return { bytes: await res.Body.transformToByteArray(), etag: stripQuotes(res.ETag) };
 }
 
-/** The object's text, or undefined when it does not exist. */
-export async function getTextIfExists(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+/** True for the errors S3 and S3-compatible servers give for a missing object. */
+export function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return err instanceof NoSuchKey || e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** The object's bytes, or undefined when it does not exist. */
+export async function getBytesIfExists(s3: S3Client, bucket: string, key: string): Promise<Uint8Array | undefined> {
   try {
-    const { bytes } = await getObjectBytes(s3, bucket, key);
-    return Buffer.from(bytes).toString('utf8');
+    return (await getObjectBytes(s3, bucket, key)).bytes;
   } catch (err) {
-    if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+/** The object's text, or undefined when it does not exist. */
+export async function getTextIfExists(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  const bytes = await getBytesIfExists(s3, bucket, key);
+  return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8');
+}
+
+/** The object parsed as JSON, or undefined when it does not exist. */
+export async function getJsonIfExists<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
+  const text = await getTextIfExists(s3, bucket, key);
+  return text === undefined ? undefined : (JSON.parse(text) as T);
 }
 
 export async function putObject(s3: S3Client, bucket: string, key: string, body: string | Uint8Array, contentType: string): Promise<void> {

@@ -11,6 +11,7 @@ import { fsIO } from './io/fs-io.js';
 import { localModelDir } from './io/s3-io.js';
 import { readMetadata } from './metadata.js';
 import { computeModelId } from './model-id.js';
+import type { ResNetTop } from './resnet50.js';
 
 export interface ModelInfo {
   /** sha256 hex (first 16) of backbone sums + head weights + metadata. */
@@ -52,7 +53,7 @@ export async function loadClassifier(opts: { modelUri?: string; s3?: S3Client; l
   const id = computeModelId(bbSha, weightBytes, meta);
   if (id !== meta.id) throw new Error(`model ${dir}: content id ${id} does not match metadata id ${meta.id} (files changed?)`);
   const [backbone, head] = await Promise.all([
-    ensureBackbone(undefined, { logger: log }).then((d) => loadBackbone(d, 'activation_48')),
+    ensureBackbone(undefined, { logger: log }).then((d) => loadBackbone(d, (meta.backbone.featureLayer || 'activation_48') as ResNetTop)),
     tf.loadLayersModel(fsIO(dir)),
   ]);
   const size = meta.inputSize;

@@ -39,3 +39,18 @@ export function combineStats(parts: readonly { n: number; sum: Float64Array; sum
   }
   return { mean, std, n };
 }
+
+/** Sample-weighted mean of equally long weight vectors (every weight of a fine-tuned suffix). Pure; float64 accumulation. */
+export function averageVectors(parts: readonly { values: Float32Array; samples: number }[]): { values: Float32Array; samples: number } {
+  if (parts.length === 0) throw new Error('nothing to average');
+  const len = parts[0].values.length;
+  const total = parts.reduce((s, p) => s + p.samples, 0);
+  if (!(total > 0)) throw new Error('shards saw no samples');
+  const acc = new Float64Array(len);
+  for (const p of parts) {
+    if (p.values.length !== len) throw new Error(`weight vector length ${p.values.length} != ${len}`);
+    const w = p.samples / total;
+    for (let j = 0; j < len; j++) acc[j] += w * p.values[j];
+  }
+  return { values: Float32Array.from(acc), samples: total };
+}

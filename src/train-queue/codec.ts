@@ -79,3 +79,32 @@ export function foldNorm(kernel: Float32Array, bias: number, mean: Float32Array,
   for (let j = 0; j < kernel.length; j++) { k[j] = kernel[j] / std[j]; b -= (kernel[j] * mean[j]) / std[j]; }
   return { kernel: k, bias: b };
 }
+
+/** Several byte blobs as one: [count u32][length u32 each][blobs]. Pure. */
+export function packParts(parts: readonly Uint8Array[]): Uint8Array {
+  const head = new Uint32Array(1 + parts.length);
+  head[0] = parts.length;
+  parts.forEach((p, i) => { head[1 + i] = p.byteLength; });
+  const out = new Uint8Array(head.byteLength + parts.reduce((s, p) => s + p.byteLength, 0));
+  out.set(new Uint8Array(head.buffer));
+  let o = head.byteLength;
+  for (const p of parts) { out.set(p, o); o += p.byteLength; }
+  return out;
+}
+
+export function unpackParts(bytes: Uint8Array): Uint8Array[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(0, true);
+  let o = 4 * (1 + count);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = view.getUint32(4 * (1 + i), true);
+    if (o + len > bytes.byteLength) throw new Error('packed parts: truncated');
+    parts.push(bytes.slice(o, o + len));
+    o += len;
+  }
+  return parts;
+}
+
+export const f32Bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+export const bytesF32 = (b: Uint8Array): Float32Array => new Float32Array(b.slice().buffer);

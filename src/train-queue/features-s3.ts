@@ -18,6 +18,8 @@ export interface FeatureDeps {
   /** Verified backbone folder (fetched on first use). */
   backboneDir: () => Promise<string>;
   logger: Logger;
+  /** Prefix-activation cache for fine-tuning (activations.ts); default models/.cache/activations. */
+  activationRoot?: string;
   /** Child processes for extraction (each its own tfjs + WASM); default 1. */
   workers?: number;
 }
@@ -35,23 +37,25 @@ async function writeAtomic(p: string, data: string | Uint8Array): Promise<void> 
   await rename(tmp, p);
 }
 
+/** Content hashes of items (local index, else download) and, for those `missing` says need it, a downloaded file. */
+export interface LocalImages { sha: Map<TrainItem, string>; file: Map<string, string>; cleanup: () => Promise<void> }
+
 /**
- * Features of items x copies, in that order, from the local cache (keyed by backbone hash + image
- * sha256 + augmentation copy, as features.ts). Missing ones are computed: the images are downloaded
- * to a temp folder and run through the frozen backbone by extract.ts in a child process.
+ * Resolves each item's content sha256 through the local index (downloading unknown objects) and makes
+ * sure every item for which `missing(sha)` is true has a local file to compute from.
  */
-export async function featuresForItems(d: FeatureDeps, bucket: string, items: readonly TrainItem[], copies: readonly number[]): Promise<{ set: FeatureSet; extracted: number; seconds: number }> {
-  const started = Date.now();
+export async function localImages(d: FeatureDeps, bucket: string, items: readonly TrainItem[], missing: (sha: string) => Promise<boolean>): Promise<LocalImages> {
   const limit = pLimit(8);
   const sha = new Map<TrainItem, string>();
   const tmp = await mkdtemp(join(tmpdir(), 'cxr-train-'));
-  const local = new Map<string, string>(); // sha256 -> downloaded file
+  const file = new Map<string, string>(); // sha256 -> downloaded file
+  const cleanup = () => rm(tmp, { recursive: true, force: true });
   const download = async (it: TrainItem): Promise<string> => {
     const { bytes } = await getObjectBytes(d.s3, bucket, it.key);
     const h = createHash('sha256').update(bytes).digest('hex');
-    const file = join(tmp, `${h}${/\.[a-z]+$/i.exec(it.key)?.[0] ?? ''}`);
-    await writeFile(file, bytes);
-    local.set(h, file);
+    const f = join(tmp, `${h}${/\.[a-z]+$/i.exec(it.key)?.[0] ?? ''}`);
+    await writeFile(f, bytes);
+    file.set(h, f);
     await writeAtomic(indexPath(d, bucket, it), h);
     return h;
   };
@@ -60,19 +64,39 @@ export async function featuresForItems(d: FeatureDeps, bucket: string, items: re
       const known = await readFile(indexPath(d, bucket, it), 'utf8').catch(() => null);
       sha.set(it, known && /^[0-9a-f]{64}$/.test(known) ? known : await download(it));
     })));
-    const missing: { it: TrainItem; copy: number }[] = [];
-    for (const it of items) for (const c of copies) if (!(await hasFeature(featurePath(d.featureRoot, d.backboneHash, sha.get(it)!, c)))) missing.push({ it, copy: c });
-    let extracted = 0;
-    if (missing.length > 0) {
-      await Promise.all([...new Set(missing.map((m) => m.it))].filter((it) => !local.has(sha.get(it)!)).map((it) => limit(() => download(it))));
-      const jobs: FeatureJob[] = [];
-      const seen = new Set<string>();
-      for (const m of missing) {
-        const h = sha.get(m.it)!;
-        if (seen.has(`${h}-${m.copy}`)) continue;
-        seen.add(`${h}-${m.copy}`);
-        jobs.push({ path: local.get(h)!, sha256: h, copy: m.copy });
+    const need: TrainItem[] = [];
+    for (const it of items) if (!file.has(sha.get(it)!) && (await missing(sha.get(it)!))) need.push(it);
+    await Promise.all([...new Set(need)].map((it) => limit(async () => { if (!file.has(sha.get(it)!)) await download(it); })));
+    return { sha, file, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/**
+ * Features of items x copies, in that order, from the local cache (keyed by backbone hash + image
+ * sha256 + augmentation copy, as features.ts). Missing ones are computed: the images are downloaded
+ * to a temp folder and run through the frozen backbone by extract.ts in a child process.
+ */
+export async function featuresForItems(d: FeatureDeps, bucket: string, items: readonly TrainItem[], copies: readonly number[]): Promise<{ set: FeatureSet; extracted: number; seconds: number }> {
+  const started = Date.now();
+  const path = (h: string, c: number) => featurePath(d.featureRoot, d.backboneHash, h, c);
+  const missingAny = async (h: string) => { for (const c of copies) if (!(await hasFeature(path(h, c)))) return true; return false; };
+  const local = await localImages(d, bucket, items, missingAny);
+  try {
+    const jobs: FeatureJob[] = [];
+    const seen = new Set<string>();
+    for (const it of items) {
+      const h = local.sha.get(it)!;
+      for (const c of copies) {
+        if (seen.has(`${h}-${c}`) || (await hasFeature(path(h, c)))) continue;
+        seen.add(`${h}-${c}`);
+        jobs.push({ path: local.file.get(h)!, sha256: h, copy: c });
       }
+    }
+    let extracted = 0;
+    if (jobs.length > 0) {
       const r = await extractFeatures(jobs, { backboneDir: await d.backboneDir(), backboneHash: d.backboneHash, featureRoot: d.featureRoot, workers: d.workers ?? 1, logger: d.logger });
       extracted = r.computed;
     }
@@ -82,12 +106,12 @@ export async function featuresForItems(d: FeatureDeps, bucket: string, items: re
     let row = 0;
     for (const it of items) {
       for (const c of copies) {
-        x.set(await readFeature(featurePath(d.featureRoot, d.backboneHash, sha.get(it)!, c)), row * FEATURE_DIM);
+        x.set(await readFeature(path(local.sha.get(it)!, c)), row * FEATURE_DIM);
         y[row++] = it.label;
       }
     }
     return { set: { x, y, n, dim: FEATURE_DIM }, extracted, seconds: (Date.now() - started) / 1000 };
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await local.cleanup();
   }
 }

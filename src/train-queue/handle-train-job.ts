@@ -1,6 +1,7 @@
 import { ensureBackbone } from '../model/backbone-fetch.js';
 import { backboneHash } from '../model/backbone.js';
 import { defaultFeatureDir } from '../model/train/features.js';
+import { defaultActivationDir } from '../model/finetune/activations.js';
 import { loadConfig } from '../shared/config.js';
 import type { WorkerContext } from '../worker/context.js';
 import type { TrainDeps } from './deps.js';
@@ -25,6 +26,7 @@ async function trainDeps(ctx: WorkerContext, env: NodeJS.ProcessEnv = process.en
     logger,
     features: {
       featureRoot: env.CXR_FEATURE_DIR || defaultFeatureDir(),
+      activationRoot: defaultActivationDir(env),
       backboneHash: await backboneHash(),
       backboneDir: () => ensureBackbone(undefined, { logger }),
     },

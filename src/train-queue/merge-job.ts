@@ -3,7 +3,10 @@ import os from 'node:os';
 import { joinKey } from '../shared/s3/uri.js';
 import { binaryMetrics } from '../shared/metrics.js';
 import { getBytesIfExists, getJsonIfExists, putObject } from '../shared/s3/objects.js';
-import { learningRateAt } from '../model/train/lr.js';
+import { learningRateWithWarmup } from '../model/train/lr.js';
+import type { HeadMetadata } from '../model/metadata.js';
+import type { Logger } from '../shared/logger.js';
+import { finetuneStateBytes, mergeFinetuneRound, prepareFinetune } from './finetune/ft-merge.js';
 import { chooseThreshold } from '../model/train/threshold.js';
 import type { FeatureSet } from '../model/train/head-train.js';
 import { averageHeads, combineStats } from './averaging.js';
@@ -19,7 +22,7 @@ import { trainLayout, type TrainLayout } from './layout.js';
 import { evaluateHead, initialHead } from './local-train.js';
 import { putBytes, putJson, readHistory } from './run-io.js';
 import { selectBest, shouldStopEarly } from './selection.js';
-import { baseOf, classWeightOf, specOf } from './shard-job.js';
+import { baseOf, classWeightOf, isFinetune, normOf, specOf } from './shard-job.js';
 import { staleReason } from './stale.js';
 import type { HistoryEntry, MergeJobData, RunStatusDoc, ShardResult, TrainRunSpec } from './types.js';
 
@@ -34,10 +37,9 @@ export interface MergeOutcome {
 interface LoadedShard { result: ShardResult; bin: Uint8Array }
 
 /** Every shard result of the round, or (after re-offering the bad ones) an error so BullMQ retries the merge. */
-async function loadShards(d: TrainDeps, data: MergeJobData, l: TrainLayout, base: string): Promise<LoadedShard[]> {
+async function loadShards(d: TrainDeps, data: MergeJobData, l: TrainLayout, base: string, expectBytes: number | undefined): Promise<LoadedShard[]> {
   const loaded: LoadedShard[] = [];
   const bad: string[] = [];
-  const expectBytes = data.epoch === 0 ? 2048 * 16 : headBytes();
   for (let s = 0; s < data.shards; s++) {
     const result = await getJsonIfExists<ShardResult>(d.s3, l.bucket, l.shardJson(data.epoch, s));
     const bin = result ? await getBytesIfExists(d.s3, l.bucket, l.shardBin(data.epoch, s)) : undefined;
@@ -87,21 +89,67 @@ export async function runMerge(d: TrainDeps, data: MergeJobData): Promise<MergeO
     return { epoch: data.epoch, skipped: 'already merged' };
   }
   const base = await baseOf(d, data, data.epoch);
-  const shards = await loadShards(d, data, l, base.id);
-  if (data.epoch === 0) return mergePrepare(d, spec, data, l, shards, started);
+  const ft = isFinetune(spec);
+  const expectBytes = ft ? (data.epoch === 0 ? undefined : finetuneStateBytes(spec)) : data.epoch === 0 ? 2048 * 16 : headBytes();
+  const shards = await loadShards(d, data, l, base.id, expectBytes);
+  if (data.epoch === 0) return mergePrepare(d, spec, data, l, shards, started, log);
 
+  const norm = await normOf(d, l, data.runId);
+  const round = ft ? await mergeFinetuneRound(d, spec, shards, norm, log) : await mergeHeadRound(d, spec, l, shards, norm);
+  try {
+    return await finishRound(d, spec, data, l, shards, base.id, round, started, log);
+  } finally {
+    round.dispose();
+  }
+}
+
+/** What a merged round hands to the common tail: averaged state, validation scores, and its model export. */
+interface MergedRound {
+  samples: number;
+  state: Uint8Array;
+  val: { scores: Float32Array; truth: Uint8Array };
+  files: string[];
+  exportTo: (bucket: string, prefix: string, e: { threshold: number; thresholdRule: string; version: string; backboneSha256: string; extra: Record<string, unknown> }) => Promise<HeadMetadata>;
+  dispose: () => void;
+}
+
+/** A head-only round: averaged linear head on standardised features. */
+async function mergeHeadRound(d: TrainDeps, spec: TrainRunSpec, l: TrainLayout, shards: LoadedShard[], norm: { mean: Float32Array; std: Float32Array }): Promise<MergedRound> {
   const avg = averageHeads(shards.map((s) => ({ ...decodeHead(s.bin), samples: s.result.samples })));
-  const normBytes = await getBytesIfExists(d.s3, l.bucket, l.norm);
-  if (!normBytes) throw new Error(`run ${data.runId}: norm.bin missing`);
-  const norm = decodeNorm(normBytes);
   const val = await valSet(d, spec, l);
   const ev = evaluateHead(standardise(val, norm.mean, norm.std), avg.kernel, avg.bias);
+  const raw = foldNorm(avg.kernel, avg.bias, norm.mean, norm.std);
+  return {
+    samples: avg.samples,
+    state: encodeHead(avg.kernel, avg.bias),
+    val: { scores: ev.scores, truth: val.y },
+    files: MODEL_FILES,
+    exportTo: (bucket, prefix, e) => exportModel(d.s3, bucket, prefix, { ...raw, dropout: spec.recipe.dropout, ...e }),
+    dispose: () => undefined,
+  };
+}
+
+/** Mean unweighted BCE and accuracy at 0.5. Pure. */
+function lossAndAccuracy(scores: Float32Array, truth: Uint8Array): { loss: number; accuracy: number } {
+  let loss = 0;
+  let correct = 0;
+  const eps = 1e-7;
+  for (let i = 0; i < scores.length; i++) {
+    const p = Math.min(1 - eps, Math.max(eps, scores[i]));
+    loss -= truth[i] ? Math.log(p) : Math.log(1 - p);
+    if ((scores[i] >= 0.5 ? 1 : 0) === truth[i]) correct++;
+  }
+  return { loss: loss / Math.max(1, scores.length), accuracy: correct / Math.max(1, scores.length) };
+}
+
+async function finishRound(d: TrainDeps, spec: TrainRunSpec, data: MergeJobData, l: TrainLayout, shards: LoadedShard[], baseId: string, round: MergedRound, started: number, log: Logger): Promise<MergeOutcome> {
+  const ev = lossAndAccuracy(round.val.scores, round.val.truth);
   const r = spec.recipe;
   const entry: HistoryEntry = {
     epoch: data.epoch,
-    lr: learningRateAt(r.lrSchedule, r.lr, data.epoch - 1, r.epochs),
-    trainLoss: shards.reduce((s, x) => s + x.result.lossSum, 0) / avg.samples,
-    trainAccuracy: shards.reduce((s, x) => s + x.result.correct, 0) / avg.samples,
+    lr: learningRateWithWarmup(r.lrSchedule, r.lr, data.epoch - 1, r.epochs, r.warmupEpochs ?? 0),
+    trainLoss: shards.reduce((s, x) => s + x.result.lossSum, 0) / round.samples,
+    trainAccuracy: shards.reduce((s, x) => s + x.result.correct, 0) / round.samples,
     valLoss: ev.loss,
     valAccuracy: ev.accuracy,
   };
@@ -110,17 +158,15 @@ export async function runMerge(d: TrainDeps, data: MergeJobData): Promise<MergeO
   const stoppedEarly = data.epoch < r.epochs && shouldStopEarly(history, r.minEpochs, r.patience);
   const stop = data.epoch >= r.epochs || stoppedEarly;
 
-  const truth = Array.from(val.y, (v) => v === 1);
-  const scores = Array.from(ev.scores);
+  const truth = Array.from(round.val.truth, (v) => v === 1);
+  const scores = Array.from(round.val.scores);
   const th = chooseThreshold(truth, scores, r.thresholdRule);
-  const raw = foldNorm(avg.kernel, avg.bias, norm.mean, norm.std);
-  const stateBytes = encodeHead(avg.kernel, avg.bias);
-  await putBytes(d.s3, l.bucket, l.epochState(data.epoch), stateBytes);
-  const meta = await exportModel(d.s3, l.bucket, l.epochDir(data.epoch), {
-    ...raw, dropout: r.dropout, threshold: th.threshold, thresholdRule: th.rule, version: r.version, backboneSha256: spec.backboneSha256,
+  await putBytes(d.s3, l.bucket, l.epochState(data.epoch), round.state);
+  const meta = await round.exportTo(l.bucket, l.epochDir(data.epoch), {
+    threshold: th.threshold, thresholdRule: th.rule, version: r.version, backboneSha256: spec.backboneSha256,
     extra: {
       recipe: { ...r, shards: spec.shards, localEpochs: spec.localEpochs, data: `s3://${spec.data.bucket}/${spec.data.prefix}` },
-      training: { runId: spec.runId, epoch: data.epoch, state: stateId(stateBytes), base: base.id, samples: avg.samples, classWeight: classWeightOf(spec) },
+      training: { runId: spec.runId, epoch: data.epoch, state: stateId(round.state), base: baseId, samples: round.samples, classWeight: classWeightOf(spec) },
       split: { seed: spec.seed, valFraction: r.valFraction, train: spec.train.length, val: spec.val.length },
       validation: { ...binaryMetrics(truth, scores, th.threshold), sensitivityAtThreshold: th.sensitivity, specificityAtThreshold: th.specificity, loss: ev.loss },
       createdAt: new Date().toISOString(),
@@ -128,13 +174,13 @@ export async function runMerge(d: TrainDeps, data: MergeJobData): Promise<MergeO
   });
   const metrics = {
     kind: 'train', ...entry, modelId: meta.id, threshold: th.threshold, thresholdRule: th.rule,
-    validation: meta.validation, samples: avg.samples, bestEpoch, stop, stoppedEarly,
+    validation: meta.validation, samples: round.samples, bestEpoch, stop, stoppedEarly,
     shards: shards.map((s) => ({ shard: s.result.shard, vectors: s.result.vectors, samples: s.result.samples, loss: s.result.lossSum / s.result.samples,
       accuracy: s.result.correct / s.result.samples, seconds: s.result.seconds, featureSeconds: s.result.featureSeconds, extracted: s.result.extracted, host: s.result.host, pid: s.result.pid })),
     mergeSeconds: (Date.now() - started) / 1000,
     mergedAt: new Date().toISOString(),
   };
-  if (bestEpoch === data.epoch) await copyEpochTo(d, l, data.epoch, l.best, metrics);
+  if (bestEpoch === data.epoch) await copyEpochTo(d, l, data.epoch, l.best, metrics, round.files);
   await putJson(d.s3, l.bucket, l.history, history);
   try {
     await putObject(d.s3, l.bucket, l.curves, await curvesPng(history), 'image/png');
@@ -150,8 +196,8 @@ export async function runMerge(d: TrainDeps, data: MergeJobData): Promise<MergeO
   return { epoch: data.epoch, history: entry, bestEpoch, stop };
 }
 
-async function copyEpochTo(d: TrainDeps, l: TrainLayout, epoch: number, prefix: string, metrics: unknown): Promise<void> {
-  for (const f of MODEL_FILES) {
+async function copyEpochTo(d: TrainDeps, l: TrainLayout, epoch: number, prefix: string, metrics: unknown, files: string[]): Promise<void> {
+  for (const f of files) {
     const b = await getBytesIfExists(d.s3, l.bucket, joinKey(l.epochDir(epoch), f));
     if (!b) throw new Error(`epoch ${epoch}: ${f} missing`);
     await putBytes(d.s3, l.bucket, joinKey(prefix, f), b);
@@ -159,7 +205,19 @@ async function copyEpochTo(d: TrainDeps, l: TrainLayout, epoch: number, prefix: 
   await putJson(d.s3, l.bucket, joinKey(prefix, 'metrics.json'), metrics);
 }
 
-async function mergePrepare(d: TrainDeps, spec: TrainRunSpec, data: MergeJobData, l: TrainLayout, shards: LoadedShard[], started: number): Promise<MergeOutcome> {
+async function mergePrepare(d: TrainDeps, spec: TrainRunSpec, data: MergeJobData, l: TrainLayout, shards: LoadedShard[], started: number, log: Logger): Promise<MergeOutcome> {
+  if (isFinetune(spec)) {
+    const prepared = await prepareFinetune(d, spec, l, shards, log);
+    const metrics = {
+      epoch: 0, kind: 'prepare', ...prepared,
+      shards: shards.map((s) => ({ shard: s.result.shard, vectors: s.result.vectors, seconds: s.result.seconds, featureSeconds: s.result.featureSeconds, extracted: s.result.extracted, host: s.result.host, pid: s.result.pid })),
+      mergeSeconds: (Date.now() - started) / 1000, mergedAt: new Date().toISOString(),
+    };
+    await commit(d, data, l, metrics, { runId: spec.runId, status: 'running', lastEpoch: 0, bestEpoch: null, stoppedEarly: false, updatedAt: new Date().toISOString() });
+    await enqueueRound(d.queue, spec, 1);
+    log.info(prepared, 'round 0 merged: BatchNorm statistics, feature standardisation, warm-started head');
+    return { epoch: 0 };
+  }
   const stats = combineStats(shards.map((s) => { const [sum, sumSq] = decodeF64Pair(s.bin); return { n: s.result.vectors, sum, sumSq }; }));
   const val = await featuresForItems({ ...d.features, s3: d.s3, logger: d.logger }, spec.data.bucket, spec.val, [0]);
   await putBytes(d.s3, l.bucket, l.valFeatures, encodeFeatureSet(val.set));

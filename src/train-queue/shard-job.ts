@@ -12,6 +12,7 @@ import { putBytes, putJson, readSpec } from './run-io.js';
 import { getBytesIfExists, getJsonIfExists } from '../shared/s3/objects.js';
 import { shardsForEpoch } from './sharding.js';
 import { staleReason } from './stale.js';
+import { prepareShard, trainShard } from './finetune/ft-shard.js';
 import type { ShardJobData, ShardResult, TrainRunSpec } from './types.js';
 
 export const copiesOf = (spec: TrainRunSpec) => Array.from({ length: spec.recipe.augmentCopies + 1 }, (_, c) => c);
@@ -56,36 +57,57 @@ export async function runShard(d: TrainDeps, data: ShardJobData): Promise<ShardR
     result = existing;
   } else {
     const items = shardsForEpoch(spec.train, data.shards, spec.seed, data.epoch)[data.shard];
-    const f = await featuresForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, items, copiesOf(spec));
+    const fd = { ...d.features, s3: d.s3, logger: log };
     let bin: Uint8Array;
-    let stats = { samples: f.set.n, lossSum: 0, correct: 0 };
-    if (data.epoch === 0) {
-      const sum = new Float64Array(f.set.dim);
-      const sumSq = new Float64Array(f.set.dim);
-      for (let i = 0; i < f.set.n; i++) for (let j = 0; j < f.set.dim; j++) { const v = f.set.x[i * f.set.dim + j]; sum[j] += v; sumSq[j] += v * v; }
-      bin = encodeF64Pair(sum, sumSq);
+    let stats = { vectors: items.length, samples: items.length, lossSum: 0, correct: 0, featureSeconds: 0, extracted: 0 };
+    if (isFinetune(spec)) {
+      if (data.epoch === 0) {
+        const r = await prepareShard(fd, spec, items, copiesOf(spec), log);
+        bin = r.bin;
+        stats = { ...stats, featureSeconds: r.featureSeconds, extracted: r.extracted };
+      } else {
+        const r = await trainShard(fd, spec, data, items, copiesOf(spec), base.bytes!, await normOf(d, l, data.runId), log);
+        bin = r.bin;
+        stats = { ...stats, samples: r.samples, lossSum: r.lossSum, correct: r.correct, featureSeconds: r.featureSeconds, extracted: r.extracted };
+      }
     } else {
-      const normBytes = await getBytesIfExists(d.s3, l.bucket, l.norm);
-      if (!normBytes) throw new Error(`run ${data.runId}: norm.bin missing`);
-      const norm = decodeNorm(normBytes);
-      if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu'); // a 2048->1 layer: pure JS has every gradient
-      const r = recipeLocal(spec, data);
-      const out = trainLocal(standardise(f.set, norm.mean, norm.std), decodeHead(base.bytes!), r);
-      stats = { samples: out.samples, lossSum: out.lossSum, correct: out.correct };
-      bin = encodeHead(out.kernel, out.bias);
-      if (bin.byteLength !== headBytes()) throw new Error('bad head size');
+      const f = await featuresForItems(fd, spec.data.bucket, items, copiesOf(spec));
+      stats = { ...stats, vectors: f.set.n, samples: f.set.n, featureSeconds: f.seconds, extracted: f.extracted };
+      if (data.epoch === 0) {
+        const sum = new Float64Array(f.set.dim);
+        const sumSq = new Float64Array(f.set.dim);
+        for (let i = 0; i < f.set.n; i++) for (let j = 0; j < f.set.dim; j++) { const v = f.set.x[i * f.set.dim + j]; sum[j] += v; sumSq[j] += v * v; }
+        bin = encodeF64Pair(sum, sumSq);
+      } else {
+        const norm = await normOf(d, l, data.runId);
+        if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu'); // a 2048->1 layer: pure JS has every gradient
+        const out = trainLocal(standardise(f.set, norm.mean, norm.std), decodeHead(base.bytes!), recipeLocal(spec, data));
+        stats = { ...stats, samples: out.samples, lossSum: out.lossSum, correct: out.correct };
+        bin = encodeHead(out.kernel, out.bias);
+        if (bin.byteLength !== headBytes()) throw new Error('bad head size');
+      }
     }
     result = {
-      ...want, vectors: f.set.n, ...stats, seconds: (Date.now() - started) / 1000, featureSeconds: f.seconds, extracted: f.extracted,
+      ...want, ...stats, seconds: (Date.now() - started) / 1000,
       host: os.hostname(), pid: process.pid, finishedAt: new Date().toISOString(),
     };
     await putBytes(d.s3, l.bucket, l.shardBin(data.epoch, data.shard), bin);
     await putJson(d.s3, l.bucket, l.shardJson(data.epoch, data.shard), result);
-    log.info({ vectors: result.vectors, samples: result.samples, loss: result.lossSum / Math.max(1, result.samples), extracted: f.extracted, seconds: result.seconds }, 'shard done');
+    log.info({ vectors: result.vectors, samples: result.samples, loss: result.lossSum / Math.max(1, result.samples), extracted: result.extracted, seconds: result.seconds }, 'shard done');
   }
   const done = await d.rounds.markShardDone(data.runId, data.epoch, data.shard);
   if (done >= data.shards) await enqueueMerge(d.queue, { runId: data.runId, out: data.out, epoch: data.epoch, shards: data.shards });
   return result;
+}
+
+/** A run that fine-tunes backbone stages (recipe trainFrom conv5/conv4/all) rather than the head alone. */
+export const isFinetune = (spec: TrainRunSpec): boolean => !!spec.recipe.trainFrom && spec.recipe.trainFrom !== 'head';
+
+/** The run's feature standardisation (norm.bin, written by the round-0 merge). */
+export async function normOf(d: TrainDeps, l: ReturnType<typeof trainLayout>, runId: string): Promise<{ mean: Float32Array; std: Float32Array }> {
+  const normBytes = await getBytesIfExists(d.s3, l.bucket, l.norm);
+  if (!normBytes) throw new Error(`run ${runId}: norm.bin missing`);
+  return decodeNorm(normBytes);
 }
 
 /** The recipe's settings for this round's local training. */

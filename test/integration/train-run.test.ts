@@ -25,7 +25,7 @@ import { datasetFiles } from '../helpers/dataset.js';
 import { childEnv, freshBucket, testConfig, testRedis, testS3 } from '../helpers/services.js';
 
 const K = 2;
-const COMMON = ['--shards', String(K), '--val-fraction', '0.25', '--batch-size', '8', '--min-epochs', '1', '--lr', '0.01', '--lr-schedule', 'constant'];
+const COMMON = ['--train-from', 'head', '--shards', String(K), '--val-fraction', '0.25', '--batch-size', '8', '--min-epochs', '1', '--lr', '0.01', '--lr-schedule', 'constant'];
 
 /** A trainer in its own process group, so SIGKILL also takes its sandbox and extraction children. */
 function startTrainer(env: NodeJS.ProcessEnv): ChildProcess {

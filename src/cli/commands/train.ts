@@ -16,13 +16,13 @@ import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 
 /** Recipe flags passed through to the training recipe's own parser (src/model/train/options.ts). */
 const RECIPE_FLAGS = ['seed', 'val-fraction', 'augment-copies', 'class-weights', 'optimizer', 'lr', 'batch-size', 'epochs', 'lr-schedule',
-  'clip-norm', 'weight-decay', 'dropout', 'min-epochs', 'patience', 'threshold-rule', 'limit', 'version'] as const;
+  'clip-norm', 'weight-decay', 'dropout', 'min-epochs', 'patience', 'threshold-rule', 'limit', 'version', 'train-from', 'warmup-epochs'] as const;
 
 const camel = (f: string) => f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** Recipe from the flags given, with the recipe's defaults and validation. Pure. */
 export function recipeFromFlags(data: string, flags: Record<string, unknown>): TrainRecipe {
-  const argv = ['--data', data];
+  const argv = ['--data', data, '--train-from', 'conv5'];
   for (const f of RECIPE_FLAGS) if (flags[camel(f)] !== undefined) argv.push(`--${f}`, String(flags[camel(f)]));
   const { data: _d, out: _o, workers: _w, extractOnly: _e, featuresReadyOnly: _f, ...recipe } = parseTrainArgs(argv);
   return recipe;

@@ -1,4 +1,4 @@
-import { floatValueInfo, GraphBuilder } from './graph-builder.js';
+import { floatValueInfo, GraphBuilder, valueInfo } from './graph-builder.js';
 import type { KerasGraph, KerasLayer } from './keras-graph.js';
 import { MAPPERS, UnsupportedLayerError, type MapContext } from './layer-mappers.js';
 import { NCHW_TO_NHWC, NHWC_TO_NCHW } from './layout.js';
@@ -15,6 +15,8 @@ export interface ExportOptions {
   inputName?: string;
   outputName?: string;
   producerVersion?: string;
+  /** More graph outputs: a layer's value (NHWC for rank 4), optionally cast to float16. */
+  extraOutputs?: Array<{ layer: string; name: string; float16?: boolean }>;
 }
 
 /** Every layer the exporter cannot map, as an error naming them all; nothing when all are supported. */
@@ -54,12 +56,17 @@ export function exportKerasGraph(g: KerasGraph, opts: ExportOptions): OnnxTypes.
   values.set(input.name, rank === 4 ? b.node('Transpose', [inputName], `${input.name}_nchw`, [{ name: 'perm', ints: NHWC_TO_NCHW }]) : inputName);
   for (const l of rest) MAPPERS[l.className](l, ctx);
 
-  const last = byName.get(g.output);
-  if (!last) throw new Error(`output layer ${g.output} is not in the graph`);
-  let y = ctx.value(last.name);
-  if (last.outputShape.length === 4) y = b.node('Transpose', [y], `${last.name}_nhwc`, [{ name: 'perm', ints: NCHW_TO_NHWC }]);
-  const outputName = b.unique(opts.outputName ?? last.name);
-  b.nodes.push({ opType: 'Identity', input: [y], output: [outputName], name: outputName });
+  const output = (layerName: string, name: string, float16 = false): OnnxTypes.IValueInfoProto => {
+    const layer = byName.get(layerName);
+    if (!layer) throw new Error(`output layer ${layerName} is not in the graph`);
+    let y = ctx.value(layer.name);
+    if (layer.outputShape.length === 4) y = b.node('Transpose', [y], `${layer.name}_nhwc`, [{ name: 'perm', ints: NCHW_TO_NHWC }]);
+    if (float16) y = b.node('Cast', [y], `${layer.name}_f16`, [{ name: 'to', int: 10 }]); // TensorProto FLOAT16
+    const outName = b.unique(name);
+    b.nodes.push({ opType: 'Identity', input: [y], output: [outName], name: outName });
+    return valueInfo(outName, dimsOf(layer.outputShape), float16);
+  };
+  const outputs = [output(g.output, opts.outputName ?? g.output), ...(opts.extraOutputs ?? []).map((o) => output(o.layer, o.name, o.float16))];
 
   return {
     irVersion: ONNX_IR_VERSION,
@@ -71,7 +78,7 @@ export function exportKerasGraph(g: KerasGraph, opts: ExportOptions): OnnxTypes.
       node: b.nodes,
       initializer: b.initializers,
       input: [floatValueInfo(inputName, dimsOf(input.outputShape))],
-      output: [floatValueInfo(outputName, dimsOf(last.outputShape))],
+      output: outputs,
     },
     metadataProps: Object.entries(opts.metadata).map(([key, value]) => ({ key, value })),
   };

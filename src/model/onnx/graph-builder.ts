@@ -57,8 +57,13 @@ export type Dim = number | string;
 
 /** A float32 tensor value description; string dims are symbolic (e.g. the batch 'N'). */
 export function floatValueInfo(name: string, dims: Dim[]): OnnxTypes.IValueInfoProto {
+  return valueInfo(name, dims, false);
+}
+
+/** A float32 (or float16) tensor value description. */
+export function valueInfo(name: string, dims: Dim[], float16: boolean): OnnxTypes.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType: DT.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: { tensorType: { elemType: float16 ? DT.FLOAT16 : DT.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
   };
 }

@@ -8,3 +8,9 @@ export function learningRateAt(schedule: LrSchedule, base: number, epoch: number
     case 'step': return base * Math.pow(0.1, Math.floor((3 * epoch) / Math.max(1, epochs)));
   }
 }
+
+/** The schedule after `warmup` rounds of linear warm-up (round e < warmup gets base * (e + 1) / (warmup + 1)). */
+export function learningRateWithWarmup(schedule: LrSchedule, base: number, epoch: number, epochs: number, warmup: number): number {
+  if (epoch < warmup) return (base * (epoch + 1)) / (warmup + 1);
+  return learningRateAt(schedule, base, epoch - warmup, Math.max(1, epochs - warmup));
+}

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { TRAIN_FROM, type TrainFrom } from '../resnet50.js';
 
 export type OptimizerName = 'adam' | 'sgd' | 'rmsprop';
 export type LrSchedule = 'constant' | 'cosine' | 'step';
@@ -27,6 +28,10 @@ export interface TrainOptions {
   extractOnly: boolean;
   featuresReadyOnly: boolean;
   version: string;
+  /** head: frozen backbone, cached GAP features; conv5/conv4/all: fine-tune from that stage on. */
+  trainFrom: 'head' | TrainFrom;
+  /** Rounds of linear learning-rate warm-up before the schedule. */
+  warmupEpochs: number;
 }
 
 export function parseThresholdRule(s: string): ThresholdRule {
@@ -74,6 +79,8 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
       'extract-only': { type: 'boolean', default: false },
       'features-ready-only': { type: 'boolean', default: false },
       version: { type: 'string', default: '1.0.0' },
+      'train-from': { type: 'string', default: 'head' },
+      'warmup-epochs': { type: 'string', default: '0' },
     },
     strict: true,
   });
@@ -103,5 +110,7 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
     extractOnly: v['extract-only']!,
     featuresReadyOnly: v['features-ready-only']!,
     version: v.version!,
+    trainFrom: oneOf('train-from', v['train-from']!, ['head', ...TRAIN_FROM] as const),
+    warmupEpochs: Math.trunc(num('warmup-epochs', v['warmup-epochs']!, 0)),
   };
 }

@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs';
+import { addBnSums, decodeBnSums, emptyBnSums, setBnStats } from '../../model/finetune/bn-stats.js';
+import { exportFinetunedModel, FINETUNE_FILES } from '../../model/finetune/export-finetuned.js';
+import { normTensors, predictBatch, type FeatureNorm } from '../../model/finetune/finetune-step.js';
+import { assignWeights, buildSuffixModel, disposeSuffix, flattenWeights, weightCount, type SuffixModel } from '../../model/finetune/suffix-model.js';
+import { ensureTrainingBackend } from '../../model/finetune/training-backend.js';
+import { FEATURE_DIM } from '../../model/train/features.js';
+import type { FeatureSet } from '../../model/train/head-train.js';
+import type { HeadMetadata } from '../../model/metadata.js';
+import type { Logger } from '../../shared/logger.js';
+import { averageVectors, combineStats } from '../averaging.js';
+import { bytesF32, decodeFeatureSet, encodeNorm, f32Bytes, standardise, unpackParts } from '../codec.js';
+import type { TrainDeps } from '../deps.js';
+import type { TrainLayout } from '../layout.js';
+import { trainLocal } from '../local-train.js';
+import { putBytes } from '../run-io.js';
+import { classWeightOf } from '../shard-job.js';
+import type { ShardResult, TrainRunSpec } from '../types.js';
+import { activationsForItems, readActivationBatch } from './activations-s3.js';
+import { finetuneConfig, imagenetSuffix, prefixLayerOf, trainFromOf } from './ft-shard.js';
+
+interface LoadedShard { result: ShardResult; bin: Uint8Array }
+
+/** Passes of full-batch-ish logistic-regression warm start for the head, on standardised AdaBN features. */
+const HEAD_WARM_START_PASSES = 30;
+
+/**
+ * Round-0 merge of a fine-tune: pooled BatchNorm statistics into the ImageNet suffix (AdaBN onto the
+ * training X-rays), the GAP features' standardisation, and a head warm-started by logistic regression
+ * on those features, so that fine-tuning starts from a sensible classifier. Writes norm.bin and epoch-0/state.bin.
+ */
+export async function prepareFinetune(d: TrainDeps, spec: TrainRunSpec, l: TrainLayout, shards: LoadedShard[], log: Logger) {
+  await ensureTrainingBackend(log);
+  const m = await imagenetSuffix(d.features, trainFromOf(spec));
+  try {
+    let sums = emptyBnSums(m);
+    const sets: FeatureSet[] = [];
+    for (const s of shards) {
+      const [bn, feats] = unpackParts(s.bin);
+      sums = addBnSums(sums, decodeBnSums(bn, sums));
+      sets.push(decodeFeatureSet(feats));
+    }
+    setBnStats(m, sums);
+    const n = sets.reduce((a, s) => a + s.n, 0);
+    const all: FeatureSet = { n, dim: FEATURE_DIM, x: new Float32Array(n * FEATURE_DIM), y: new Uint8Array(n) };
+    let row = 0;
+    for (const s of sets) { all.x.set(s.x, row * FEATURE_DIM); all.y.set(s.y, row); row += s.n; }
+    const sum = new Float64Array(FEATURE_DIM);
+    const sumSq = new Float64Array(FEATURE_DIM);
+    for (let i = 0; i < n; i++) for (let j = 0; j < FEATURE_DIM; j++) { const v = all.x[i * FEATURE_DIM + j]; sum[j] += v; sumSq[j] += v * v; }
+    const norm = combineStats([{ n, sum, sumSq }]);
+    const cfg = finetuneConfig(spec, 1, 0);
+    const head = trainLocal(standardise(all, norm.mean, norm.std), { kernel: new Float32Array(FEATURE_DIM), bias: 0 }, {
+      optimizer: 'adam', batchSize: 64, clipNorm: 0, weightDecay: spec.recipe.weightDecay, dropout: 0, lr: 1e-3,
+      seed: cfg.seed, passes: HEAD_WARM_START_PASSES, classWeight: classWeightOf(spec),
+    });
+    m.dense.setWeights([tf.tensor2d(head.kernel, [FEATURE_DIM, 1]), tf.tensor1d([head.bias])]);
+    await putBytes(d.s3, l.bucket, l.norm, encodeNorm(norm.mean, norm.std));
+    await putBytes(d.s3, l.bucket, l.epochState(0), f32Bytes(flattenWeights(m)));
+    const val = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, [0], prefixLayerOf(spec));
+    return { trainVectors: n, valVectors: spec.val.length, valExtracted: val.extracted, bnImages: sums.n, headWarmStartLoss: head.lossSum / head.samples };
+  } finally {
+    disposeSuffix(m);
+  }
+}
+
+const VAL_BATCH = 32;
+
+/** Validation scores of a suffix model on the clean validation images (activations cached on this host). */
+async function validate(d: TrainDeps, spec: TrainRunSpec, m: SuffixModel, norm: FeatureNorm, log: Logger): Promise<{ scores: Float32Array; truth: Uint8Array }> {
+  const layer = prefixLayerOf(spec);
+  const acts = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, [0], layer);
+  const nt = normTensors(norm);
+  const scores = new Float32Array(spec.val.length);
+  try {
+    for (let i = 0; i < spec.val.length; i += VAL_BATCH) {
+      const batch = spec.val.slice(i, i + VAL_BATCH);
+      const x = await readActivationBatch(d.features, layer, batch.map((it) => ({ sha: acts.sha.get(it)!, copy: 0 })));
+      scores.set(predictBatch(m, nt, x, batch.length), i);
+    }
+  } finally {
+    tf.dispose([nt.mean, nt.std]);
+  }
+  return { scores, truth: Uint8Array.from(spec.val, (it) => it.label) };
+}
+
+/** A merged fine-tune round: the averaged state, its validation scores, and how to export it as a model folder. */
+export async function mergeFinetuneRound(d: TrainDeps, spec: TrainRunSpec, shards: LoadedShard[], norm: FeatureNorm, log: Logger) {
+  await ensureTrainingBackend(log);
+  const avg = averageVectors(shards.map((s) => ({ values: bytesF32(s.bin), samples: s.result.samples })));
+  const m = buildSuffixModel(trainFromOf(spec));
+  assignWeights(m, avg.values);
+  const val = await validate(d, spec, m, norm, log);
+  return {
+    samples: avg.samples,
+    state: f32Bytes(avg.values),
+    val,
+    files: FINETUNE_FILES,
+    exportTo: (bucket: string, prefix: string, e: Parameters<typeof exportFinetunedModel>[5]): Promise<HeadMetadata> => exportFinetunedModel(d.s3, bucket, prefix, m, norm, e),
+    dispose: () => disposeSuffix(m),
+  };
+}
+
+/** Bytes of a round >= 1 shard result of this run's model. */
+export const finetuneStateBytes = (spec: TrainRunSpec): number => {
+  const m = buildSuffixModel(trainFromOf(spec));
+  try { return weightCount(m) * 4; } finally { disposeSuffix(m); }
+};

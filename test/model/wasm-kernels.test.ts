@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/model/backend.js';
+import { buildResNet50 } from '../../src/model/resnet50.js';
 import { registerWasmTrainingKernels } from '../../src/model/wasm-kernels/index.js';
 
 /** Deterministic uniform [-1, 1) values (mulberry32). */
@@ -32,10 +33,10 @@ function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const size = (s: number[]): number => s.reduce((p, d) => p * d, 1);
 
 /** Runs fn on a backend, leaving wasm selected afterwards. */
-async function on<T>(backend: 'cpu' | 'wasm', fn: () => T): Promise<T> {
+async function on<T>(backend: 'cpu' | 'wasm', fn: () => T | Promise<T>): Promise<T> {
   await tf.setBackend(backend);
   try {
-    return fn();
+    return await fn();
   } finally {
     await tf.setBackend('wasm');
   }
@@ -83,10 +84,47 @@ const OTHER: ConvCase[] = [
   { name: '1x1 s2 same 32->16 on 15x15', x: [2, 15, 15, 32], filter: [1, 1, 32, 16], stride: 2, pad: 'same' },
 ];
 
+const KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'Sum'];
+
 beforeAll(async () => {
   await selectBackend(undefined, { TFJS_BACKEND: 'wasm' });
   registerWasmTrainingKernels();
-  registerWasmTrainingKernels();
+});
+
+describe('registerWasmTrainingKernels', () => {
+  it('is idempotent: a second call keeps the registered kernel functions', () => {
+    const before = KERNELS.map((k) => tf.getKernel(k, 'wasm')?.kernelFunc);
+    expect(before.every((f) => typeof f === 'function')).toBe(true);
+    registerWasmTrainingKernels();
+    expect(KERNELS.map((k) => tf.getKernel(k, 'wasm')?.kernelFunc)).toEqual(before);
+  });
+
+  it('rejects NCHW with a message naming the kernel and the format', () => {
+    const x = tf.zeros([1, 4, 4, 4]);
+    expect(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: x }, { strides: 1, pad: 'valid', dataFormat: 'NCHW', filterShape: [1, 1, 4, 4] }))
+      .toThrow(/Conv2DBackpropFilter.*NCHW/);
+    x.dispose();
+  });
+});
+
+describe('wasm training kernels: forward kernels match the cpu backend', () => {
+  const cases: Array<{ name: string; run: () => tf.Tensor }> = [
+    { name: 'Tile [1,1,1,64] as a broadcast', run: () => tf.tile(tf.tensor(rand(64, 4), [1, 1, 1, 64]), [2, 7, 7, 1]) },
+    { name: 'Tile that repeats data (fallback)', run: () => tf.tile(tf.tensor(rand(24, 5), [2, 3, 4]), [2, 1, 3]) },
+    { name: 'BatchMatMul transposeA', run: () => tf.matMul(tf.tensor(rand(98 * 64, 6), [1, 98, 64]), tf.tensor(rand(98 * 32, 7), [1, 98, 32]), true, false) },
+    { name: 'BatchMatMul transposeB', run: () => tf.matMul(tf.tensor(rand(40 * 64, 8), [40, 64]), tf.tensor(rand(16 * 64, 9), [16, 64]), false, true) },
+    { name: 'BatchMatMul both, batch 3', run: () => tf.matMul(tf.tensor(rand(3 * 64 * 40, 10), [3, 64, 40]), tf.tensor(rand(3 * 16 * 64, 11), [3, 16, 64]), true, true) },
+    { name: 'Sum over N,H,W', run: () => tf.sum(tf.tensor(rand(2 * 7 * 7 * 96, 12), [2, 7, 7, 96]), [0, 1, 2]) },
+    { name: 'Sum over N,H keepDims', run: () => tf.sum(tf.tensor(rand(2 * 5 * 6 * 8, 13), [2, 5, 6, 8]), [1, 0], true) },
+    { name: 'Sum over the last axis (fallback)', run: () => tf.sum(tf.tensor(rand(30 * 8, 14), [30, 8]), -1) },
+  ];
+  it.each(cases)('$name', async ({ run }) => {
+    const read = (): { shape: number[]; data: Float32Array } => tf.tidy(() => { const t = run(); return { shape: t.shape, data: t.dataSync() as Float32Array }; });
+    const ref = await on('cpu', read);
+    const got = read();
+    expect(got.shape).toEqual(ref.shape);
+    expect(relError(got.data, ref.data)).toBeLessThanOrEqual(1e-5);
+  });
 });
 
 /** The cpu backend's Conv2DBackpropFilter needs minutes for the conv4 shapes: run them with CXR_TEST_CONV4=1. */
@@ -103,5 +141,77 @@ describe('wasm training kernels: conv gradients match the cpu backend (max|wasm-
     console.log(`${c.name}: rel error dx ${errors.dx.toExponential(2)} dW ${errors.dw.toExponential(2)}`);
     expect(errors.dx).toBeLessThanOrEqual(1e-4);
     expect(errors.dw).toBeLessThanOrEqual(1e-4);
+  });
+});
+
+type ModelConfig = { config: { layers: Array<{ class_name: string; config: Record<string, unknown> }> } };
+
+/** The conv5 suffix's config (built once: initialising its 15 M weights takes seconds). */
+let suffixConfig: ModelConfig | undefined;
+function conv5Config(): ModelConfig {
+  if (!suffixConfig) {
+    const full = buildResNet50({ from: 'activation_39', top: 'avg_pool' });
+    suffixConfig = full.toJSON(null, false) as unknown as ModelConfig;
+    full.dispose();
+  }
+  return structuredClone(suffixConfig);
+}
+
+/** The conv5 suffix + Dense(1), its channels divided by `divisor` (same layers, names and wiring), on the current backend. */
+async function narrowSuffix(divisor: number): Promise<tf.LayersModel> {
+  const cfg = conv5Config();
+  for (const l of cfg.config.layers) {
+    if (l.class_name === 'Conv2D') l.config.filters = (l.config.filters as number) / divisor;
+    if (l.class_name === 'InputLayer') {
+      const shape = l.config.batch_input_shape as number[];
+      shape[3] /= divisor;
+    }
+  }
+  const base = await tf.models.modelFromJSON({ modelTopology: cfg } as unknown as tf.io.ModelJSON);
+  const logit = tf.layers.dense({ units: 1, name: 'logit' }).apply(base.outputs[0]) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: base.inputs, outputs: logit });
+  // Same deterministic weights on every backend; BatchNorm statistics and affine terms away from identity.
+  model.setWeights(model.weights.map((w, i) => {
+    const n = size(w.shape);
+    const r = rand(n, 100 + i);
+    const name = w.originalName;
+    const v = /moving_variance/.test(name) ? r.map((u) => 0.6 + 0.4 * u)
+      : /gamma/.test(name) ? r.map((u) => 1 + 0.3 * u)
+        : /moving_mean|beta|bias/.test(name) ? r.map((u) => 0.1 * u)
+          : r.map((u) => u * Math.sqrt(3 / (n / w.shape[w.shape.length - 1])));
+    return tf.tensor(v, w.shape);
+  }));
+  return model;
+}
+
+/** Loss and gradients of every trainable weight (in model order) of BCE on the logits, BatchNorm in inference mode. */
+async function suffixGrads(divisor: number): Promise<{ names: string[]; grads: Float32Array[]; loss: number }> {
+  const model = await narrowSuffix(divisor);
+  const shape = model.inputs[0].shape.slice(1) as number[];
+  const out = tf.tidy(() => {
+    const x = tf.tensor(rand(2 * size(shape), 50).map((u) => Math.max(0, u) * 2), [2, ...shape]);
+    const y = tf.tensor2d([[1], [0]]);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => tf.losses.sigmoidCrossEntropy(y, model.apply(x, { training: false }) as tf.Tensor), vars);
+    return { names: model.trainableWeights.map((w) => w.originalName), grads: vars.map((v) => grads[v.name].dataSync() as Float32Array), loss: value.dataSync()[0] };
+  });
+  model.dispose();
+  return out;
+}
+
+describe('wasm training kernels: whole conv5 suffix', () => {
+  // The cpu backend needs minutes per image for the full-width suffix (its Conv2DBackpropFilter is a
+  // per-element loop): the check runs on a copy with 16x fewer channels in every layer.
+  it('gradients of every trainable weight match the cpu backend (BatchNorm frozen), channels / 16', async () => {
+    const ref = await on('cpu', () => suffixGrads(16));
+    const got = await suffixGrads(16);
+    expect(got.names).toEqual(ref.names);
+    expect(got.names.filter((n) => /moving/.test(n))).toEqual([]);
+    expect(got.names.filter((n) => /gamma|beta/.test(n)).length).toBe(2 * 10);
+    expect(Math.abs(got.loss - ref.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(ref.loss));
+    const errors = got.grads.map((g, i) => relError(g, ref.grads[i]));
+    const worst = errors.indexOf(Math.max(...errors));
+    console.log(`whole suffix: ${errors.length} gradients, worst rel error ${errors[worst].toExponential(2)} (${got.names[worst]})`);
+    expect(errors[worst]).toBeLessThanOrEqual(1e-4);
   });
 });

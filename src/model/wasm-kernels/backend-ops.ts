@@ -10,6 +10,7 @@ export interface KernelArgs<I extends string> {
   backend: BackendWasm;
   attrs: tf.NamedAttrMap;
 }
+export type KernelFn<I extends string> = (args: KernelArgs<I>) => Info;
 
 /** Runs another wasm kernel on tensor infos (data stays on the wasm heap). */
 export function runKernel(backend: BackendWasm, name: string, inputs: tf.NamedTensorInfoMap | Info[], attrs: tf.NamedAttrMap = {}): Info {

@@ -54,22 +54,26 @@ export function rocAuc(truth: readonly boolean[], scores: readonly number[]): nu
   return (posRankSum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
-/** `decision` is a threshold on the scores, or the positive/negative calls already made. */
-export function binaryMetrics(truth: readonly boolean[], scores: readonly number[], decision: number | readonly boolean[]): BinaryMetrics {
-  const predicted = typeof decision === 'number' ? scores.map((s) => s >= decision) : decision;
-  const c = confusionMatrix(truth, predicted);
+export type Rates = Pick<BinaryMetrics, 'accuracy' | 'precision' | 'recall' | 'specificity' | 'f1'>;
+
+/** The threshold metrics of a confusion matrix (counts may be weights); 0 where a denominator is 0. */
+export function confusionRates(c: ConfusionMatrix): Rates {
   const precision = ratio(c.tp, c.tp + c.fp);
   const recall = ratio(c.tp, c.tp + c.fn);
   return {
-    n: truth.length,
-    accuracy: ratio(c.tp + c.tn, truth.length),
+    accuracy: ratio(c.tp + c.tn, c.tp + c.tn + c.fp + c.fn),
     precision,
     recall,
     specificity: ratio(c.tn, c.tn + c.fp),
     f1: ratio(2 * precision * recall, precision + recall),
-    rocAuc: rocAuc(truth, scores),
-    confusion: c,
   };
+}
+
+/** `decision` is a threshold on the scores, or the positive/negative calls already made. */
+export function binaryMetrics(truth: readonly boolean[], scores: readonly number[], decision: number | readonly boolean[]): BinaryMetrics {
+  const predicted = typeof decision === 'number' ? scores.map((s) => s >= decision) : decision;
+  const c = confusionMatrix(truth, predicted);
+  return { n: truth.length, ...confusionRates(c), rocAuc: rocAuc(truth, scores), confusion: c };
 }
 
 export interface CurvePoint {

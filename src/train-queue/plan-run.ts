@@ -1,4 +1,5 @@
 import { CLASS_NAMES } from '../model/train/dataset.js';
+import { groupByPatient, parseGroupBy, type GroupStats } from '../model/train/groups.js';
 import { stratifiedSplit } from '../model/train/split.js';
 import type { ClassName } from '../shared/labels.js';
 import type { ListedObject } from '../shared/s3/objects.js';
@@ -16,8 +17,16 @@ export function labelItems(objects: readonly ListedObject[], labelOf: (key: stri
   return { items, unlabelled };
 }
 
-/** Seeded stratified subset (as plan.ts limitItems), then the seeded stratified train/val split. Pure. */
-export function splitRun(items: readonly TrainItem[], opts: { limit: number; valFraction: number; seed: number }): { train: TrainItem[]; val: TrainItem[] } {
-  const subset = opts.limit > 0 && opts.limit < items.length ? stratifiedSplit(items, opts.limit / items.length, opts.seed ^ 0x5bd1e995).val : items;
-  return stratifiedSplit(subset, opts.valFraction, opts.seed);
+export interface SplitRunOptions { limit: number; valFraction: number; seed: number; groupBy: string }
+
+/**
+ * Groups the items by patient (`groupBy`, or the labels file's groups) joined with identical ETags,
+ * then the seeded stratified subset (as plan.ts limitItems) and the seeded stratified train/val split
+ * of whole groups. Pure.
+ */
+export function splitRun(items: readonly TrainItem[], opts: SplitRunOptions, groups?: ReadonlyMap<string, string>): { train: TrainItem[]; val: TrainItem[]; grouping: GroupStats } {
+  const g = groupByPatient(items, (i) => i.key, parseGroupBy(opts.groupBy), groups);
+  const all = g.items;
+  const subset = opts.limit > 0 && opts.limit < all.length ? stratifiedSplit(all, opts.limit / all.length, opts.seed ^ 0x5bd1e995).val : all;
+  return { ...stratifiedSplit(subset, opts.valFraction, opts.seed), grouping: g.stats };
 }

@@ -22,7 +22,8 @@ export interface StartRequest {
   localEpochs: number;
   recipe: TrainRecipe;
   backboneSha256: string;
-  labels?: { byKey: Map<string, ClassName>; from: string };
+  /** A labels file: classes by key, optional groups (patient ids) by key. */
+  labels?: { byKey: Map<string, ClassName>; groups?: Map<string, string>; from: string };
 }
 
 /** Lists and splits the images, writes run.json and enqueues round 0. Repeating it for an existing run id only re-offers its next round. */
@@ -35,17 +36,17 @@ export async function startTrainRun(d: ProducerDeps, req: StartRequest): Promise
   }
   const listed = await listImages(d.s3, req.data);
   const { items, unlabelled } = labelItems(listed, req.labels ? (k) => req.labels!.byKey.get(k) : labelFromKey);
-  const split = splitRun(items, { limit: req.recipe.limit, valFraction: req.recipe.valFraction, seed: req.recipe.seed });
+  const { grouping, ...split } = splitRun(items, { limit: req.recipe.limit, valFraction: req.recipe.valFraction, seed: req.recipe.seed, groupBy: req.recipe.groupBy ?? 'auto' }, req.labels?.groups);
   if (split.train.length < req.shards) throw new Error(`${split.train.length} training images cannot fill ${req.shards} shards`);
   for (const [name, part] of Object.entries(split)) if (new Set(part.map((i) => i.label)).size < 2) throw new Error(`the ${name} split needs both classes (got ${part.length} images)`);
   const spec: TrainRunSpec = {
     runId: req.runId, createdAt: new Date().toISOString(), data: req.data, out: req.out, labelsFrom: req.labels?.from ?? 'key-folders',
     shards: req.shards, localEpochs: req.localEpochs, seed: req.recipe.seed, recipe: req.recipe, backboneSha256: req.backboneSha256,
-    train: split.train, val: split.val,
+    train: split.train, val: split.val, grouping,
   };
   await putJson(d.s3, l.bucket, l.spec, spec);
   await enqueueRound(d.queue, spec, 0);
-  d.logger.info({ runId: req.runId, train: split.train.length, val: split.val.length, unlabelled, shards: req.shards }, 'training run created');
+  d.logger.info({ runId: req.runId, train: split.train.length, val: split.val.length, unlabelled, shards: req.shards, grouping }, 'training run created');
   return { spec, existed: false };
 }
 

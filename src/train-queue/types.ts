@@ -1,4 +1,5 @@
 import type { S3Location } from '../shared/s3/uri.js';
+import type { GroupStats } from '../model/train/groups.js';
 import type { TrainOptions } from '../model/train/options.js';
 
 /** One training image in S3: key, ETag (also the grouping key: identical bytes, identical ETag) and class index. */
@@ -28,6 +29,8 @@ export interface TrainRunSpec {
   backboneSha256: string;
   train: TrainItem[];
   val: TrainItem[];
+  /** How the split was grouped by patient (absent in runs created before patient grouping). */
+  grouping?: GroupStats;
 }
 
 export interface ShardJobData {

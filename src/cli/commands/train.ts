@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { backboneHash } from '../../model/backbone.js';
 import { parseTrainArgs } from '../../model/train/options.js';
-import { parseLabelsFile } from '../../shared/labels.js';
+import { parseLabelsWithGroups } from '../../shared/labels.js';
 import { assertRunId, newRunId } from '../../shared/run/batching.js';
 import { getTextIfExists } from '../../shared/s3/objects.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
@@ -16,7 +16,7 @@ import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 
 /** Recipe flags passed through to the training recipe's own parser (src/model/train/options.ts). */
 const RECIPE_FLAGS = ['seed', 'val-fraction', 'augment-copies', 'class-weights', 'optimizer', 'lr', 'batch-size', 'epochs', 'lr-schedule',
-  'clip-norm', 'weight-decay', 'dropout', 'min-epochs', 'patience', 'threshold-rule', 'limit', 'version', 'train-from', 'warmup-epochs'] as const;
+  'clip-norm', 'weight-decay', 'dropout', 'min-epochs', 'patience', 'threshold-rule', 'group-by', 'limit', 'version', 'train-from', 'warmup-epochs'] as const;
 
 const camel = (f: string) => f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -50,7 +50,7 @@ export function registerTrain(program: Command, globals: () => GlobalFlags): voi
     .option('--local-epochs <n>', 'passes over its shard each shard job makes per round', positiveInt('--local-epochs'), 1)
     .option('--run-id <id>', 'run id (default: generated); repeating it enqueues nothing twice')
     .option('--resume <runId>', 'continue a run from its last merged round, from S3 alone (needs --out)')
-    .option('--labels <file>', 'labels file (local or s3://), CSV key,label or JSON lines')
+    .option('--labels <file>', 'labels file (local or s3://), CSV key,label[,group] or JSON lines (optional "group": patient id)')
     .option('--wait', 'print each round as it is merged, until the run ends');
   for (const f of RECIPE_FLAGS) cmd.option(`--${f} <v>`, `training recipe --${f} (see src/model/train/options.ts)`);
   cmd.action(async (flags: TrainFlags) => {
@@ -68,7 +68,8 @@ export function registerTrain(program: Command, globals: () => GlobalFlags): voi
       } else {
         if (!flags.data) throw new Error('train: --data s3://BUCKET/PREFIX is required (or --resume RUN_ID)');
         const recipe = recipeFromFlags(flags.data, flags);
-        const labels = flags.labels ? { byKey: parseLabelsFile(await readText(rt.s3, flags.labels), flags.labels), from: flags.labels } : undefined;
+        const file = flags.labels ? parseLabelsWithGroups(await readText(rt.s3, flags.labels), flags.labels) : undefined;
+        const labels = file ? { byKey: file.labels, groups: file.groups, from: flags.labels! } : undefined;
         runId = assertRunId(flags.runId ?? newRunId().replace(/^run-/, 'train-'));
         await startTrainRun(deps, { runId, data: parseS3Uri(flags.data), out, shards: flags.shards, localEpochs: flags.localEpochs, recipe, backboneSha256: await backboneHash(), labels });
       }

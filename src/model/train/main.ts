@@ -3,6 +3,7 @@ import { backboneHash } from '../backbone.js';
 import { createLogger } from '../../shared/logger.js';
 import { listDataset } from './dataset.js';
 import { extractFeatures } from './extract.js';
+import { groupByPatient, parseGroupBy } from './groups.js';
 import { defaultFeatureDir } from './features.js';
 import { parseTrainArgs } from './options.js';
 import { limitItems, planFeatures } from './plan.js';
@@ -13,9 +14,10 @@ async function main(): Promise<void> {
   const log = createLogger({ role: 'train' });
   const backboneDir = await ensureBackbone(undefined, { logger: log });
   const bbHash = await backboneHash();
-  const all = await listDataset(opts.data);
+  const grouped = groupByPatient(await listDataset(opts.data), (i) => i.path, parseGroupBy(opts.groupBy));
+  const all = grouped.items;
   const items = limitItems(all, opts.limit, opts.seed);
-  log.info({ images: items.length, of: all.length }, 'dataset listed');
+  log.info({ images: items.length, of: all.length, grouping: grouped.stats }, 'dataset listed');
   const plan = planFeatures(items, opts.valFraction, opts.augmentCopies, opts.seed);
   const featureRoot = defaultFeatureDir();
   if (!opts.featuresReadyOnly) {
@@ -23,7 +25,7 @@ async function main(): Promise<void> {
     log.info(r, 'features ready');
   }
   if (opts.extractOnly) return;
-  await runTraining({ opts, plan, featureRoot, backboneHash: bbHash, logger: log });
+  await runTraining({ opts, plan, featureRoot, backboneHash: bbHash, logger: log, grouping: grouped.stats });
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,7 @@
+import type { Interval } from '../../shared/bootstrap.js';
 import type { BinaryMetrics } from '../../shared/metrics.js';
+import type { GroupStats } from './groups.js';
+import { describeIntervals, renderValidationTable, type ValidationReport } from './validation-report.js';
 import type { HeadMetadata } from '../metadata.js';
 import type { HeadTrainResult } from './head-train.js';
 import type { TrainOptions } from './options.js';
@@ -14,6 +17,8 @@ export interface CardInput {
   extraction: { computed: number; seconds: number; workers: number }[];
   backend: { extraction: string; head: string };
   partial: boolean;
+  /** Reports with intervals: this model first, then the baseline; the paired AUC gain over the baseline. */
+  validation?: { rows: { name: string; report: ValidationReport }[]; aucGain?: Interval; grouping?: GroupStats };
 }
 
 const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
@@ -27,6 +32,22 @@ function metricsTable(m: BinaryMetrics): string {
     '', '| | predicted NORMAL | predicted PNEUMONIA |', '|---|---|---|',
     `| true NORMAL | ${c.tn} (TN) | ${c.fp} (FP) |`, `| true PNEUMONIA | ${c.fn} (FN) | ${c.tp} (TP) |`,
   ].join('\n');
+}
+
+/** How the split was grouped, for the card. */
+export function describeGrouping(g: GroupStats | undefined): string {
+  if (!g) return 'byte-identical files are grouped so they never straddle the split';
+  const rule = g.rule === 'auto' ? 'patient ids parsed from the file names (personNNN_…, IM-XXXX-…, NORMAL2-IM-XXXX-…)'
+    : g.rule === 'none' ? 'no patient ids (content identity only)' : `patient ids from --group-by ${g.rule}`;
+  return `grouped by patient (${rule}; ${g.patients} patients, ${g.fallbacks} images without an id kept alone) joined with byte-identical files: ` +
+    `${g.groups} groups, none straddles the split`;
+}
+
+/** The validation section with intervals: table, what the intervals mean, the gain over the baseline. */
+export function renderValidationSection(v: NonNullable<CardInput['validation']>): string {
+  const gain = v.aucGain?.value != null && v.aucGain.lo !== null
+    ? `\nROC AUC over the baseline (paired patient bootstrap): ${v.aucGain.value >= 0 ? '+' : ''}${v.aucGain.value.toFixed(4)} [${v.aucGain.lo.toFixed(4)}, ${v.aucGain.hi!.toFixed(4)}].\n` : '';
+  return `${renderValidationTable(v.rows)}\n\n${describeIntervals(v.rows[0].report)}\n${gain}`;
 }
 
 /** Renders MODEL_CARD.md from what the training run measured (pure). */
@@ -49,7 +70,7 @@ Not a medical device; validated only on a held-out part of the training split, n
 
 ## Data and split
 - Chest X-Ray Images (Pneumonia), Kermany et al. 2018 (CC BY 4.0), official *train* split only: ${i.counts.images} images used${o.limit ? ` (--limit ${o.limit})` : ''}.
-- Seeded stratified split (seed ${o.seed}, validation fraction ${o.valFraction}); byte-identical files are grouped so they never straddle the split.
+- Seeded stratified split (seed ${o.seed}, validation fraction ${o.valFraction}); ${describeGrouping(i.validation?.grouping)}.
 - Train ${i.counts.train} images, validation ${i.counts.val} images. Validation images are never augmented.
 - Feature vectors: train ${i.counts.trainVectors} (per copy index 0..${o.augmentCopies}: ${i.counts.trainByCopy.join(' / ')}), validation ${i.counts.valVectors}; ${i.counts.missing} vectors missing from the cache were skipped${i.counts.missing > 0 && !i.partial ? ' (augmented copies only: extraction had not finished them)' : ''}.
 
@@ -61,9 +82,10 @@ Not a medical device; validated only on a held-out part of the training split, n
   L2 weight decay ${o.weightDecay}, clip-norm ${o.clipNorm || 'off'}, dropout ${o.dropout}, class weights ${o.classWeights} (${i.result.classWeight.map((w) => w.toFixed(3)).join(' / ')}),
   early stopping on validation loss: min-epochs ${o.minEpochs}, patience ${o.patience}. Best epoch ${i.result.bestEpoch} of ${i.result.epochsRun} run.
 - Threshold rule: ${i.meta.thresholdRule === 'youden' ? "Youden's J — the validation score t maximising sensitivity + specificity - 1 (ties: higher t)" : `${i.meta.thresholdRule} — the highest validation score t whose sensitivity reaches the target`}.
+- Baseline: plain L2 logistic regression on the same standardised GAP features (un-augmented training images), its penalty chosen by patient-grouped 5-fold cross-validation (held-out log-loss), fitted with L-BFGS; its threshold by the same rule.
 
 ## Validation results (threshold ${i.meta.threshold.toFixed(6)}, n=${i.val.n})
-${metricsTable(i.val)}
+${i.validation ? `${renderValidationSection(i.validation)}\n` : ''}${metricsTable(i.val)}
 
 Training-set (copy 0, same threshold, optimistic): accuracy ${pct(i.train.accuracy)}, AUC ${i.train.rocAuc?.toFixed(4) ?? 'n/a'}.
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { TRAIN_FROM, type TrainFrom } from '../resnet50.js';
+import { groupByText, parseGroupBy } from './groups.js';
 
 export type OptimizerName = 'adam' | 'sgd' | 'rmsprop';
 export type LrSchedule = 'constant' | 'cosine' | 'step';
@@ -23,6 +24,8 @@ export interface TrainOptions {
   minEpochs: number;
   patience: number;
   thresholdRule: ThresholdRule;
+  /** Patient grouping of the split: auto (file-name rules), none, or a regex (see groups.ts). */
+  groupBy: string;
   limit: number; // 0 = all
   workers: number;
   extractOnly: boolean;
@@ -73,7 +76,8 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
       dropout: { type: 'string', default: '0.3' },
       'min-epochs': { type: 'string', default: '5' },
       patience: { type: 'string', default: '10' },
-      'threshold-rule': { type: 'string', default: 'youden' },
+      'threshold-rule': { type: 'string', default: 'sens-target:0.95' },
+      'group-by': { type: 'string', default: 'auto' },
       limit: { type: 'string', default: '0' },
       workers: { type: 'string', default: '2' },
       'extract-only': { type: 'boolean', default: false },
@@ -105,6 +109,7 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
     minEpochs: Math.trunc(num('min-epochs', v['min-epochs']!, 0)),
     patience: Math.trunc(num('patience', v.patience!, 1)),
     thresholdRule: parseThresholdRule(v['threshold-rule']!),
+    groupBy: groupByText(parseGroupBy(v['group-by']!)),
     limit: Math.trunc(num('limit', v.limit!, 0)),
     workers: Math.trunc(num('workers', v.workers!, 1)),
     extractOnly: v['extract-only']!,

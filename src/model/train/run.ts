@@ -15,7 +15,9 @@ import { loadFeatureSet } from './load-features.js';
 import { renderModelCard } from './model-card.js';
 import type { TrainOptions } from './options.js';
 import type { Plan } from './plan.js';
-import { chooseThreshold } from './threshold.js';
+import type { GroupStats } from './groups.js';
+import { fitLogRegCV, scoreLogReg } from './logreg.js';
+import { aucGain, ruleText, validationReport } from './validation-report.js';
 
 export interface RunInput {
   opts: TrainOptions;
@@ -23,16 +25,17 @@ export interface RunInput {
   featureRoot: string;
   backboneHash: string;
   logger: Logger;
+  /** How items were grouped by patient before the split. */
+  grouping?: GroupStats;
 }
 
 /** Reproduce command with every option spelled out. */
 export function reproduceCommand(o: TrainOptions): string {
-  const rule = o.thresholdRule.kind === 'youden' ? 'youden' : `sens-target:${o.thresholdRule.target}`;
   return ['node dist/model/train/main.js', `--data ${o.data}`, `--out ${o.out}`, `--seed ${o.seed}`, `--val-fraction ${o.valFraction}`,
     `--augment-copies ${o.augmentCopies}`, `--class-weights ${o.classWeights}`, `--optimizer ${o.optimizer}`, `--lr ${o.lr}`,
     `--batch-size ${o.batchSize}`, `--epochs ${o.epochs}`, `--lr-schedule ${o.lrSchedule}`, `--clip-norm ${o.clipNorm}`,
     `--weight-decay ${o.weightDecay}`, `--dropout ${o.dropout}`, `--min-epochs ${o.minEpochs}`, `--patience ${o.patience}`,
-    `--threshold-rule ${rule}`, `--limit ${o.limit}`, `--workers ${o.workers}`].join(' \\\n  ');
+    `--threshold-rule ${ruleText(o.thresholdRule)}`, `--group-by '${o.groupBy}'`, `--limit ${o.limit}`, `--workers ${o.workers}`].join(' \\\n  ');
 }
 
 async function readExtractionRuns(root: string, bbHash: string): Promise<{ computed: number; seconds: number; workers: number }[]> {
@@ -41,7 +44,7 @@ async function readExtractionRuns(root: string, bbHash: string): Promise<{ compu
 }
 
 /** Trains the head on cached features, picks the threshold, evaluates, and writes the model folder. */
-export async function runTraining({ opts, plan, featureRoot, backboneHash, logger: log }: RunInput): Promise<HeadMetadata> {
+export async function runTraining({ opts, plan, featureRoot, backboneHash, logger: log, grouping }: RunInput): Promise<HeadMetadata> {
   const copies = Array.from({ length: opts.augmentCopies + 1 }, (_, c) => c);
   const allow = opts.featuresReadyOnly;
   const train = await loadFeatureSet(plan.split.train, copies, featureRoot, backboneHash, allow);
@@ -55,11 +58,17 @@ export async function runTraining({ opts, plan, featureRoot, backboneHash, logge
   log.info({ bestEpoch: result.bestEpoch, epochs: result.epochsRun, seconds: result.seconds, samplesPerSec: result.samplesPerSec }, 'head trained');
   const valScores = scoreFeatures(val.set, result.kernel, result.bias);
   const valTruth = Array.from(val.set.y, (v) => v === 1);
-  const th = chooseThreshold(valTruth, Array.from(valScores), opts.thresholdRule);
-  const valM = binaryMetrics(valTruth, Array.from(valScores), th.threshold);
+  const report = validationReport(valTruth, Array.from(valScores), val.groups, opts.thresholdRule, { seed: opts.seed });
+  const th = { threshold: report.threshold, rule: report.rule };
+  const valM = report.metrics;
   const trScores = scoreFeatures(train0.set, result.kernel, result.bias);
   const trainM = binaryMetrics(Array.from(train0.set.y, (v) => v === 1), Array.from(trScores), th.threshold);
-  log.info({ threshold: th, val: valM }, 'validation');
+  log.info({ threshold: th, val: valM, intervals: report.intervals }, 'validation');
+  const lr = fitLogRegCV(train0.set.x, train0.set.y, train0.groups, train0.set.dim, { seed: opts.seed });
+  const lrScores = Array.from(scoreLogReg(lr, val.set.x, val.set.dim));
+  const baseline = validationReport(valTruth, lrScores, val.groups, opts.thresholdRule, { seed: opts.seed });
+  const gain = aucGain(valTruth, Array.from(valScores), lrScores, val.groups, { seed: opts.seed });
+  log.info({ lambda: lr.lambda, cvLoss: lr.cvLoss, val: baseline.metrics, aucGain: gain }, 'baseline: L2 logistic regression');
 
   const head = buildHead(opts.dropout);
   setHeadDense(head, result.kernel, result.bias);
@@ -80,7 +89,11 @@ export async function runTraining({ opts, plan, featureRoot, backboneHash, logge
     recipe: { ...opts, thresholdRule: th.rule, data: opts.data },
     training: { bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, seconds: result.seconds, classWeight: result.classWeight, partial },
     split: { seed: opts.seed, valFraction: opts.valFraction, train: plan.split.train.length, val: plan.split.val.length },
-    validation: { ...valM, sensitivityAtThreshold: th.sensitivity, specificityAtThreshold: th.specificity },
+    grouping: grouping ?? null,
+    validation: { ...valM, sensitivityAtThreshold: valM.recall, specificityAtThreshold: valM.specificity, intervals: report.intervals,
+      patients: report.groups, bootstrapReplicates: report.replicates, sensitivityExact: report.sensitivityExact },
+    baseline: { kind: 'L2 logistic regression, lambda by patient-grouped CV', lambda: lr.lambda, cvLoss: lr.cvLoss, folds: lr.folds,
+      threshold: baseline.threshold, validation: { ...baseline.metrics, intervals: baseline.intervals }, aucGain: gain },
     createdAt: new Date().toISOString(),
   };
   const weights = await readFile(join(opts.out, 'weights.bin'));
@@ -93,6 +106,7 @@ export async function runTraining({ opts, plan, featureRoot, backboneHash, logge
       trainVectors: train.set.n, valVectors: val.set.n, missing: train.missing + val.missing, trainByCopy: train.byCopy },
     val: valM, train: trainM, result, extraction: await readExtractionRuns(featureRoot, backboneHash),
     backend: { extraction: extractionBackend, head: 'cpu (tfjs pure JS)' }, partial,
+    validation: { rows: [{ name: 'this model', report }, { name: `baseline: L2 logistic regression (lambda ${lr.lambda})`, report: baseline }], aucGain: gain, grouping },
   });
   await writeFile(join(opts.out, 'MODEL_CARD.md'), card);
   log.info({ out: opts.out, id: meta.id }, 'model written');

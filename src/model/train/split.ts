@@ -12,18 +12,22 @@ export interface Split<T> {
 }
 
 /**
- * Seeded stratified split: per class, groups are shuffled and the first round(fraction * n) go to
- * validation. Pure; the same seed and input give the same split.
+ * Seeded stratified split of whole groups: each group belongs to the class most of its items have
+ * (ties: the lower class); per class, its groups are shuffled and the first ones go to validation
+ * until round(fraction * the class's items) are there. A group never straddles the split. Pure; the
+ * same seed and input give the same split.
  */
 export function stratifiedSplit<T extends LabeledItem>(items: readonly T[], valFraction: number, seed: number): Split<T> {
   if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`val fraction ${valFraction} must be in [0, 1)`);
-  const byClass = new Map<number, Map<string, T[]>>();
+  const byGroup = new Map<string, T[]>();
   for (const it of items) {
-    const groups = byClass.get(it.label) ?? new Map<string, T[]>();
-    byClass.set(it.label, groups);
-    const g = groups.get(it.group) ?? [];
-    g.push(it);
-    groups.set(it.group, g);
+    const g = byGroup.get(it.group);
+    if (g) g.push(it); else byGroup.set(it.group, [it]);
+  }
+  const byClass = new Map<number, Map<string, T[]>>();
+  for (const [key, g] of byGroup) {
+    const label = majorityLabel(g);
+    byClass.set(label, (byClass.get(label) ?? new Map<string, T[]>()).set(key, g));
   }
   const train: T[] = [];
   const val: T[] = [];
@@ -39,4 +43,10 @@ export function stratifiedSplit<T extends LabeledItem>(items: readonly T[], valF
     }
   }
   return { train, val };
+}
+
+function majorityLabel(g: readonly LabeledItem[]): number {
+  const counts = new Map<number, number>();
+  for (const it of g) counts.set(it.label, (counts.get(it.label) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
 }

@@ -7,6 +7,7 @@ import { loadBackbone } from '../model/backbone.js';
 import { ensureBackend } from '../model/backend.js';
 import { fsIO } from '../model/io/fs-io.js';
 import { readMetadata } from '../model/metadata.js';
+import type { ResNetTop } from '../model/resnet50.js';
 
 /**
  * Class activation map for a GAP -> Dense head: ReLU(sum_k w_k * A_k) over the h*w grid, scaled to [0, 1].
@@ -50,27 +51,33 @@ export interface CamModel {
   dispose(): void;
 }
 
-/** Loads the backbone and the head's dense kernel from a model folder. */
+/** Loads the backbone and the head's dense kernel from a model folder (a fine-tuned one: up to its last block, activation_48). */
 export async function loadCamModel(modelDir: string): Promise<CamModel & { modelId: string }> {
   await ensureBackend();
   const meta = await readMetadata(modelDir);
+  const top = (meta.backbone.featureLayer || 'activation_48') as ResNetTop;
   const [backbone, head] = await Promise.all([
-    ensureBackbone().then((d) => loadBackbone(d, 'activation_48')),
+    ensureBackbone().then((d) => loadBackbone(d, top)),
     tf.loadLayersModel(fsIO(modelDir)),
   ]);
+  // A fine-tuned model folder holds the blocks after `top`: run them up to the last block.
+  const lastBlock = top === 'activation_48' ? null : tf.model({ inputs: head.inputs, outputs: head.getLayer('activation_48').output as tf.SymbolicTensor });
   const dense = head.layers.filter((l) => l.getClassName() === 'Dense').at(-1);
   if (!dense) throw new Error(`${modelDir}: the head has no Dense layer`);
   const [k, b] = dense.getWeights();
   const kernel = new Float32Array(await k.data());
   const bias = (await b.data())[0];
-  head.dispose();
+  if (!lastBlock) head.dispose();
   const size = meta.inputSize;
   return {
     modelId: meta.id,
     inputSize: size,
     async overlay(bytes: Uint8Array, outSize = 320) {
       const { rgb } = await decodeToRgb(bytes, size);
-      const act = tf.tidy(() => backbone.predict(tf.tensor4d(caffePreprocess(rgb), [1, size, size, 3])) as tf.Tensor);
+      const act = tf.tidy(() => {
+        const a = backbone.predict(tf.tensor4d(caffePreprocess(rgb), [1, size, size, 3])) as tf.Tensor;
+        return lastBlock ? (lastBlock.predict(a) as tf.Tensor) : a;
+      });
       const [, h, w] = act.shape as number[];
       const a = new Float32Array(await act.data());
       act.dispose();
@@ -95,6 +102,7 @@ export async function loadCamModel(modelDir: string): Promise<CamModel & { model
     },
     dispose() {
       backbone.dispose();
+      if (lastBlock) head.dispose();
     },
   };
 }

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClassifier } from '../../src/model/classifier.js';
 import { loadEngine } from '../../src/model/engine.js';
@@ -61,7 +62,8 @@ describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes
     })));
     expect(new Set(shards.map((s) => s.r.pid)).size).toBe(K); // two trainer processes
     const total = shards.reduce((t, s) => t + s.r.samples, 0);
-    expect(total).toBe(24);
+    const spec = (await getJsonIfExists<{ train: unknown[] }>(s3, bucket, l.spec))!;
+    expect(total).toBe(spec.train.length); // each training image once per round (one copy drawn per round)
     const state = f32((await getBytesIfExists(s3, bucket, l.epochState(1)))!);
     const start = f32((await getBytesIfExists(s3, bucket, l.epochState(0)))!);
     expect(state.length).toBe(shards[0].w.length);
@@ -92,5 +94,27 @@ describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes
       tfjs.dispose();
       onnx.dispose();
     }
-  });
+
+    // Label-free adaptation: the training images as reference leave the weights alone; the same images as a
+    // "site" change nothing; a darker, lower-contrast site moves the model and gets a new id with provenance.
+    const ref = tmp('cxr-ref-');
+    await runCli(['models', 'adapt', '--model', dir, '--data', `s3://${bucket}/data/`, '--out', ref, '--as-reference'], env);
+    expect(Buffer.compare(readFileSync(path.join(ref, 'weights.bin')), readFileSync(path.join(dir, 'weights.bin')))).toBe(0);
+    const same = tmp('cxr-same-');
+    await runCli(['models', 'adapt', '--model', ref, '--data', `s3://${bucket}/data/`, '--out', same], env);
+    for (const f of [...datasetFiles('NORMAL', 16, 300), ...datasetFiles('PNEUMONIA', 16, 300)]) {
+      const dark = await sharp(readFileSync(f)).linear(0.6, -10).blur(1.5).jpeg().toBuffer();
+      await putObject(s3, bucket, `site/${path.basename(f)}`, dark, 'image/jpeg');
+    }
+    const site = tmp('cxr-site-');
+    await runCli(['models', 'adapt', '--model', ref, '--data', `s3://${bucket}/site/`, '--out', site], env);
+    const [mRef, mSame, mSite] = await Promise.all([ref, same, site].map((d) => readMetadata(d)));
+    expect(mSite.id).not.toBe(mRef.id);
+    expect((mSite.provenance as Array<{ from: string }>).at(-1)!.from).toBe(mRef.id);
+    const score = async (d: string) => { const c = await loadClassifier({ modelUri: d }); try { return await c.predict(input, 4); } finally { c.dispose(); } };
+    const [pRef, pSame, pSite] = [await score(ref), await score(same), await score(site)];
+    expect(Math.max(...Array.from(pRef, (p, i) => Math.abs(p - pSame[i])))).toBeLessThan(1e-3);
+    expect(Math.max(...Array.from(pRef, (p, i) => Math.abs(p - pSite[i])))).toBeGreaterThan(1e-3);
+    expect(mSame.id).not.toBe(mRef.id); // a new version even when nothing moved
+  }, 900_000);
 });

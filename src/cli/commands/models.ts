@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ensureBackbone } from '../../model/backbone-fetch.js';
 import { createLogger } from '../../shared/logger.js';
+import { registerAdapt } from './adapt.js';
 import { registerExportOnnx } from './export-onnx.js';
 
 export function registerModels(program: Command): void {
@@ -13,4 +14,5 @@ export function registerModels(program: Command): void {
       process.stdout.write(`${dir}\n`);
     });
   registerExportOnnx(models);
+  registerAdapt(models);
 }

@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { repoRoot } from '../../shared/paths.js';
 import { writeModelDir } from './fs-io.js';
+import { shippedModelDir } from './shipped-models.js';
 
 export interface S3Prefix { bucket: string; prefix: string }
 
@@ -62,7 +63,7 @@ async function loadArtifacts(io: tf.io.IOHandler): Promise<tf.io.ModelArtifacts>
   return io.load();
 }
 
-const SIDE_FILES = ['metadata.json', 'MODEL_CARD.md'];
+const SIDE_FILES = ['metadata.json', 'MODEL_CARD.md', 'feature-stats.bin', 'site-stats.bin'];
 
 /** Uploads a local model folder's files (model.json, shards, metadata) to s3://bucket/prefix/. */
 export async function uploadModelDir(client: S3Client, dir: string, uri: string, files: string[]): Promise<void> {
@@ -103,9 +104,9 @@ export async function cachedS3Model(client: S3Client, uri: string, cacheDir: str
 
 export const defaultS3ModelCache = (): string => join(repoRoot(), 'models', '.cache', 's3-models');
 
-/** Local folder of a model URI: a folder as is, an s3:// model downloaded once into the model cache. */
+/** Local folder of a model URI: a shipped model's id or name@version, a folder as is, an s3:// model downloaded once into the model cache. */
 export async function localModelDir(uri: string, s3?: S3Client): Promise<string> {
-  if (!uri.startsWith('s3://')) return uri;
+  if (!uri.startsWith('s3://')) return (await shippedModelDir(uri)) ?? uri;
   if (!s3) throw new Error(`model ${uri} needs an S3 client`);
   return cachedS3Model(s3, uri, defaultS3ModelCache());
 }

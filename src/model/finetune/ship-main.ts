@@ -22,7 +22,8 @@ import { PREFIX_TOP } from '../resnet50.js';
 import { defaultFeatureDir, featurePath, FEATURE_DIM, readFeature } from '../train/features.js';
 import { fitLogRegCV, scoreLogReg } from '../train/logreg.js';
 import { parseThresholdRule } from '../train/options.js';
-import { aucGain, renderValidationTable, describeIntervals, reportAtThreshold, validationReport } from '../train/validation-report.js';
+import { aucGain, validationReport } from '../train/validation-report.js';
+import { renderFinetuneCard } from './finetune-card.js';
 import { loadFinetuned, referenceStats, writeAdapted } from './adapt.js';
 import { defaultActivationDir } from './activations.js';
 import type { ActivationBatches } from './site-stats.js';
@@ -33,6 +34,7 @@ import * as tf from '@tensorflow/tfjs';
 const { values: v } = parseArgs({ options: {
   run: { type: 'string' }, epoch: { type: 'string' }, out: { type: 'string', default: 'models/pneumonia-resnet50' },
   'threshold-rule': { type: 'string', default: 'sens-target:0.95' }, 'reference-images': { type: 'string', default: '1000' }, command: { type: 'string', default: '' },
+  note: { type: 'string', multiple: true, default: [] }, 'prefix-images-per-sec': { type: 'string' },
 } });
 if (!v.run || !v.epoch) throw new Error('--run s3://BUCKET/RUNS/RUN_ID and --epoch E are required');
 const log = createLogger({ role: 'ship' });
@@ -107,7 +109,12 @@ const full = { ...JSON.parse(await readFile(metaPath, 'utf8')), ...extra };
 const { computeModelId } = await import('../model-id.js');
 full.id = computeModelId(bb, await readFile(join(v.out!, 'weights.bin')), full);
 await writeFile(metaPath, JSON.stringify(full, null, 2) + '\n');
-await writeFile(join(v.out!, 'validation.md'), `${renderValidationTable([{ name: `${meta.name} ${meta.version}`, report }, { name: 'baseline: L2 logistic regression, frozen features', report: baseReport }])}\n\n${describeIntervals(report)}\n\nAUC gain over the baseline: ${JSON.stringify(gain)}\n\nAt the baseline's own threshold: ${JSON.stringify(reportAtThreshold(truth, baseScores, groups, baseReport.threshold, baseReport.rule).metrics)}\n`);
+await writeFile(join(v.out!, 'MODEL_CARD.md'), renderFinetuneCard({
+  id: full.id, name: meta.name, version: meta.version, threshold: report.threshold, trainFrom: f.model.trainFrom, backboneSha: bb, command: v.command!,
+  recipe: spec.recipe as unknown as Record<string, unknown>, shards: spec.shards, train: spec.train.length, val: spec.val.length, history, epoch, rounds,
+  validation: report, baseline: { lambda: base.lambda, report: baseReport, aucGain: gain }, referenceImages: refItems.length,
+  prefixImagesPerSec: v['prefix-images-per-sec'] ? Number(v['prefix-images-per-sec']) : undefined, notes: v.note as string[],
+}));
 process.stdout.write(`${full.id} ${v.out}\n`);
 s3.destroy();
 await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,110 @@
+// Does `models adapt` help on a shifted site and do no harm on a matching one? Takes a fine-tuned model and
+// its run's patient-grouped validation split, simulates sites (brightness/contrast, gamma, blur + noise),
+// adapts on one half of the validation patients (labels unused) and scores the other half before and after.
+// node dist/bench/adapt-eval.js --model DIR --run s3://B/runs/RUN --images DATASET_ROOT [--limit 600]. Last line: JSON.
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp, { type Sharp } from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { ensureBackbone } from '../model/backbone-fetch.js';
+import { backboneHash } from '../model/backbone.js';
+import { adaptToSite, loadFinetuned, type LoadedFinetuned } from '../model/finetune/adapt.js';
+import { activationLength, activationPath, readActivationInto } from '../model/finetune/activations.js';
+import { predictBatch } from '../model/finetune/finetune-step.js';
+import { extractPrefix } from '../model/finetune/prefix-extract.js';
+import type { ActivationBatches } from '../model/finetune/site-stats.js';
+import { ensureTrainingBackend } from '../model/finetune/training-backend.js';
+import { PREFIX_TOP } from '../model/resnet50.js';
+import { binaryMetrics } from '../shared/metrics.js';
+import { loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/logger.js';
+import { getJsonIfExists } from '../shared/s3/objects.js';
+import { createS3Client } from '../shared/s3/client.js';
+import { parseS3Uri } from '../shared/s3/uri.js';
+import { seededRandom, shuffled } from '../shared/sampling.js';
+import type { TrainRunSpec } from '../train-queue/types.js';
+
+const SHIFTS: Record<string, (img: Sharp) => Sharp> = {
+  'none (matching site)': (i) => i,
+  'darker, low contrast (x0.6 - 10)': (i) => i.linear(0.6, -10),
+  'gamma 2.2 (brighter mid-tones)': (i) => i.gamma(2.2),
+  'blur 1.5 px + noise': (i) => i.blur(1.5),
+};
+
+const { values: v } = parseArgs({ options: { model: { type: 'string' }, run: { type: 'string' }, images: { type: 'string' }, limit: { type: 'string', default: '600' } } });
+if (!v.model || !v.run || !v.images) throw new Error('--model DIR --run s3://B/runs/RUN --images DATASET_ROOT are required');
+const log = createLogger({ role: 'adapt-eval' });
+await ensureTrainingBackend(log);
+const s3 = createS3Client(loadConfig(process.env).s3);
+const runLoc = parseS3Uri(v.run);
+const spec = (await getJsonIfExists<TrainRunSpec>(s3, runLoc.bucket, `${runLoc.prefix.replace(/\/$/, '')}/run.json`))!;
+s3.destroy();
+const rand = seededRandom(7);
+const groups = shuffled([...new Set(spec.val.map((i) => i.group))].sort(), rand);
+const adaptGroups = new Set(groups.slice(0, Math.floor(groups.length / 2)));
+const items = shuffled(spec.val, rand).slice(0, Number(v.limit));
+const adaptSet = items.filter((i) => adaptGroups.has(i.group));
+const evalSet = items.filter((i) => !adaptGroups.has(i.group));
+const bb = await backboneHash();
+const probe = await loadFinetuned(v.model);
+const layer = PREFIX_TOP[probe.model.trainFrom]!;
+const work = await mkdtemp(join(tmpdir(), 'cxr-adapt-eval-'));
+const id = { mean: tf.zeros([2048]), std: tf.ones([2048]) };
+const noise = (buf: Buffer): Buffer => { const r = seededRandom(1); return Buffer.from(buf.map((p) => Math.max(0, Math.min(255, p + Math.round((r() - 0.5) * 24))))); };
+
+async function shifted(name: string, list: typeof items): Promise<string[]> {
+  const jobs = [];
+  for (const it of list) {
+    const src = await readFile(join(v.images!, it.key));
+    let img = SHIFTS[name](sharp(src));
+    let bytes = await img.jpeg({ quality: 95 }).toBuffer();
+    if (name.includes('noise')) {
+      const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+      img = sharp(noise(data), { raw: { width: info.width, height: info.height, channels: info.channels } });
+      bytes = await img.jpeg({ quality: 95 }).toBuffer();
+    }
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const path = join(work, `${sha}.jpeg`);
+    await writeFile(path, bytes);
+    jobs.push({ path, sha256: sha, copy: 0 });
+  }
+  await extractPrefix(jobs, { backboneDir: await ensureBackbone(), backboneHash: bb, featureRoot: join(work, 'f'), activationRoot: join(work, 'a'), layer, logger: log });
+  return jobs.map((j) => j.sha256);
+}
+
+const batchesOf = (shas: string[]): ActivationBatches => async function* () {
+  const len = activationLength(layer);
+  for (let i = 0; i < shas.length; i += 32) {
+    const b = shas.slice(i, i + 32);
+    const x = new Float32Array(b.length * len);
+    await Promise.all(b.map((s, k) => readActivationInto(activationPath(join(work, 'a'), bb, layer, s, 0), layer, x, k * len)));
+    yield { x, n: b.length };
+  }
+};
+
+async function scores(f: LoadedFinetuned, shas: string[]): Promise<number[]> {
+  const out: number[] = [];
+  for await (const b of batchesOf(shas)()) out.push(...predictBatch(f.model, id, b.x, b.n));
+  return out;
+}
+
+const truth = evalSet.map((i) => i.label === 1);
+const rows = [];
+for (const name of Object.keys(SHIFTS)) {
+  const [a, e] = [await shifted(name, adaptSet), await shifted(name, evalSet)];
+  const before = await loadFinetuned(v.model);
+  const after = await loadFinetuned(v.model);
+  await adaptToSite(after, batchesOf(a));
+  const [sb, sa] = [await scores(before, e), await scores(after, e)];
+  const t = before.meta.threshold;
+  const mb = binaryMetrics(truth, sb, t);
+  const ma = binaryMetrics(truth, sa, t);
+  rows.push({ shift: name, adaptImages: a.length, evalImages: e.length, before: { accuracy: mb.accuracy, auc: mb.rocAuc, sensitivity: mb.recall, specificity: mb.specificity }, after: { accuracy: ma.accuracy, auc: ma.rocAuc, sensitivity: ma.recall, specificity: ma.specificity } });
+  const p = (x: number | null) => (x === null ? 'n/a' : (100 * x).toFixed(1));
+  console.log(`${name.padEnd(36)} acc ${p(mb.accuracy)} -> ${p(ma.accuracy)}  AUC ${mb.rocAuc?.toFixed(4)} -> ${ma.rocAuc?.toFixed(4)}  sens ${p(mb.recall)} -> ${p(ma.recall)}  spec ${p(mb.specificity)} -> ${p(ma.specificity)}`);
+}
+console.log(JSON.stringify({ model: probe.meta.id, threshold: probe.meta.threshold, adaptOn: 'half of the validation patients (labels unused)', evalOn: 'the other half', rows }));
+await rm(work, { recursive: true, force: true });

@@ -100,7 +100,7 @@ f.meta.threshold = report.threshold;
 f.meta.thresholdRule = report.rule;
 const meta = await writeAdapted(f, ref, v.out!, { kind: 'reference statistics (training images)', images: refItems.length }, spec.recipe.version);
 const extra = {
-  validation: { ...report, intervals: report.intervals },
+  validation: { ...report.metrics, rule: report.rule, threshold: report.threshold, patients: report.groups, intervals: report.intervals, sensitivityExact: report.sensitivityExact, replicates: report.replicates },
   baseline: { kind: 'L2 logistic regression on frozen ImageNet GAP features', lambda: base.lambda, cvLoss: base.cvLoss, report: baseReport, aucGain: gain },
   training: { runId, epoch, history, rounds, command: v.command, recipe: spec.recipe, shards: spec.shards, train: spec.train.length, val: spec.val.length },
 };
@@ -109,6 +109,7 @@ const full = { ...JSON.parse(await readFile(metaPath, 'utf8')), ...extra };
 const { computeModelId } = await import('../model-id.js');
 full.id = computeModelId(bb, await readFile(join(v.out!, 'weights.bin')), full);
 await writeFile(metaPath, JSON.stringify(full, null, 2) + '\n');
+await writeFile(join(v.out!, 'training-history.json'), JSON.stringify(history.map((h) => ({ epoch: h.epoch, lr: h.lr, trainLoss: h.trainLoss, valLoss: h.valLoss }))) + '\n');
 await writeFile(join(v.out!, 'MODEL_CARD.md'), renderFinetuneCard({
   id: full.id, name: meta.name, version: meta.version, threshold: report.threshold, trainFrom: f.model.trainFrom, backboneSha: bb, command: v.command!,
   recipe: spec.recipe as unknown as Record<string, unknown>, shards: spec.shards, train: spec.train.length, val: spec.val.length, history, epoch, rounds,

@@ -10,10 +10,8 @@ import { createS3Client } from '../shared/s3/client.js';
 import type { Claims } from '../shared/s3/put-if-absent.js';
 import { RunStore } from '../shared/run/run-store.js';
 import type { PneumoniaClassifier } from '../model/classifier.js';
-import { loadEngine } from '../model/engine.js';
 import { resolveModelUri } from '../train-queue/model-pointer.js';
-import { parseWorkerEngine } from './engine-choice.js';
-import { loadNullClassifier } from './null-classifier.js';
+import { isNullEngine } from './engine-choice.js';
 
 /** What a worker process needs, built once from the environment and reused across jobs. */
 export interface WorkerContext {
@@ -29,8 +27,10 @@ export interface WorkerContext {
 /** The classifier CXR_ENGINE and CXR_MODEL_URI name (a promoted pointer is resolved first). */
 export async function loadWorkerClassifier(env: NodeJS.ProcessEnv, s3: S3Client, logger: Logger): Promise<PneumoniaClassifier> {
   const modelUri = await resolveModelUri(s3, env.CXR_MODEL_URI || undefined);
-  const engine = parseWorkerEngine(env.CXR_ENGINE);
-  return engine === 'null' ? loadNullClassifier({ modelUri, s3, env }) : loadEngine({ engine, modelUri, s3, logger });
+  // Loaded on first use: a sandbox that only finalizes or settles never pays for TF.js or ONNX Runtime.
+  if (isNullEngine(env.CXR_ENGINE)) return (await import('./null-classifier.js')).loadNullClassifier({ modelUri, s3, env });
+  const { loadEngine, parseEngine } = await import('../model/engine.js');
+  return loadEngine({ engine: parseEngine(env.CXR_ENGINE), modelUri, s3, logger });
 }
 
 export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerContext {

@@ -1,8 +1,4 @@
-import { parseEngine, type EngineChoice } from '../model/engine.js';
-
-/** The engines a worker accepts: the model engines, plus 'null' (tests and benchmarks; see null-classifier.ts). */
-export type WorkerEngine = EngineChoice | 'null';
-
-export function parseWorkerEngine(value: string | undefined): WorkerEngine {
-  return (value ?? '').trim().toLowerCase() === 'null' ? 'null' : parseEngine(value);
+/** 'null' is the engine for tests and benchmarks (see null-classifier.ts); the model engines are parsed by model/engine.ts. */
+export function isNullEngine(value: string | undefined): boolean {
+  return (value ?? '').trim().toLowerCase() === 'null';
 }

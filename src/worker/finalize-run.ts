@@ -9,7 +9,6 @@ import { ensureRunInRedis, startGeneration, type RunDeps } from '../producer/rec
 import { loadRunRecord, predictedKeys, readManifest, readParts } from '../producer/run-record.js';
 import { mergeParts, type MissingReason } from './merge-parts.js';
 import { buildRunMetrics, type RunMetrics } from './run-metrics.js';
-import { reportAfterFinalize } from '../report/run-report-hook.js';
 
 export type FinalizeDeps = RunDeps;
 
@@ -72,7 +71,10 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
     return { kind: 'skipped', why: 'the run moved to a later generation while merging' };
   }
   deps.logger.info({ state: status, ...counts }, 'run finalized');
-  if (metrics.classification && !failed) await reportAfterFinalize({ s3: deps.s3, logger: deps.logger }, job.out, job.runId);
+  if (metrics.classification && !failed) {
+    const { reportAfterFinalize } = await import('../report/run-report-hook.js'); // charts and Grad-CAM: loaded only when needed
+    await reportAfterFinalize({ s3: deps.s3, logger: deps.logger }, job.out, job.runId);
+  }
   return { kind: 'merged', metrics };
 }
 

@@ -8,7 +8,7 @@ import { finalizeRun } from './finalize-run.js';
 import { recordBatchDone } from './record-batch.js';
 import { scoreBatch } from './score-batch.js';
 import { settleBatch } from './settle-batch.js';
-import { handleTrainJob, isTrainJob } from '../train-queue/handle-train-job.js';
+import { JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from '../train-queue/jobs.js';
 
 export interface JobLike {
   id?: string;
@@ -21,7 +21,11 @@ export interface JobLike {
 
 /** Runs one score-queue job: a batch, the record of an exhausted batch (settle), or a finalize. */
 export async function handleJob(ctx: WorkerContext, job: JobLike): Promise<unknown> {
-  if (isTrainJob(job.name)) return handleTrainJob(ctx, job); // train queue: shard and merge jobs
+  if (job.name === JOB_TRAIN_SHARD || job.name === JOB_TRAIN_MERGE) {
+    // Train queue: shard and merge jobs. Loaded on first use, so score sandboxes start without the training code.
+    const { handleTrainJob } = await import('../train-queue/handle-train-job.js');
+    return handleTrainJob(ctx, job);
+  }
   if (job.name === JOB_BATCH) {
     const data = job.data as BatchJobData;
     return runBatch(ctx, job, data, ctx.logger.child({ runId: data.runId, batch: data.batch, generation: data.generation ?? 0, jobId: job.id }));

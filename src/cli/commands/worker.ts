@@ -5,7 +5,8 @@ import { createLogger, type Logger } from '../../shared/logger.js';
 import { SCORE_QUEUE, STALLED } from '../../shared/queue.js';
 import { startWorkers } from '../../worker/start-worker.js';
 import { checkModel } from '../../worker/model-check.js';
-import { parseWorkerEngine } from '../../worker/engine-choice.js';
+import { isNullEngine } from '../../worker/engine-choice.js';
+import { parseEngine } from '../../model/engine.js';
 import { positiveInt } from '../parse.js';
 import { configFrom, type GlobalFlags } from '../runtime.js';
 
@@ -52,7 +53,8 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .action(async (flags: WorkerFlags) => {
       const config = configFrom(globals());
       if (flags.model) process.env.CXR_MODEL_URI = flags.model;
-      process.env.CXR_ENGINE = parseWorkerEngine(flags.engine ?? process.env.CXR_ENGINE); // checked here, used by the sandboxes
+      const engine = flags.engine ?? process.env.CXR_ENGINE;
+      process.env.CXR_ENGINE = isNullEngine(engine) ? 'null' : parseEngine(engine); // checked here, used by the sandboxes
       const logger = createLogger({ role: 'worker' });
       const queues = flags.queues.split(',').map((q) => q.trim()).filter(Boolean);
       if (queues.includes(SCORE_QUEUE)) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ConfigError } from '../shared/config.js';
+import { UserError } from '../shared/errors.js';
 import { registerDemo } from './commands/demo.js';
 import { registerModels } from './commands/models.js';
 import { registerScore } from './commands/score.js';
@@ -34,7 +35,8 @@ registerTrain(program, globals);
 registerPromote(program, globals);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const oneLine = err instanceof ConfigError || err instanceof UserError;
+  const message = oneLine ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
   process.stderr.write(`cxr: ${message}\n`);
-  process.exit(1);
+  process.exit(err instanceof UserError ? err.exitCode : 1);
 });

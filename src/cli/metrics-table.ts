@@ -8,9 +8,10 @@ export function metricsTable(m: RunMetrics): string {
   const t = new Table({ head: ['metric', 'value'] });
   t.push(
     ['run', m.runId],
+    ['state', `${m.state ?? 'done'}${m.reason ? `: ${m.reason}` : ''}${m.generation ? ` (attempt generation ${m.generation})` : ''}`],
     ['model', m.model ? `${m.model.name} ${m.model.version} (${m.model.id}), threshold ${m.model.threshold.toFixed(3)}` : '-'],
     ['backend', m.backends.join(', ') || '-'],
-    ['images', `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed`],
+    ['images', `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed${m.counts.skipped ? `; ${m.counts.skipped} other objects skipped (see the manifest)` : ''}`],
     ['end to end', `${m.throughput.endToEndImagesPerSec.toFixed(2)} images/s over ${m.throughput.wallSeconds.toFixed(1)} s`],
   );
   for (const [stage, s] of Object.entries(m.throughput.stages)) t.push([`  ${stage}`, `${s.imagesPerSec.toFixed(1)} images/s (${(s.totalMs / 1000).toFixed(1)} s busy)`]);

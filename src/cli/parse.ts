@@ -7,3 +7,14 @@ export function positiveInt(flag: string) {
     return n;
   };
 }
+
+/** A commander option parser from a function that throws on bad input. */
+export function parsedBy<T>(parse: (value: string) => T) {
+  return (value: string): T => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}

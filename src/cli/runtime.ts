@@ -2,9 +2,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../shared/config.js';
+import { ConnectionWatch } from '../shared/connection-watch.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { createRedis, createScoreQueue } from '../shared/queue.js';
+import { createScoreQueue } from '../shared/queue.js';
+import { connectRedis } from '../shared/redis-connection.js';
+import { RedisClaims } from '../shared/redis-claims.js';
 import { createS3Client } from '../shared/s3/client.js';
+import type { Claims } from '../shared/s3/put-if-absent.js';
 import { RunStore } from '../shared/run/run-store.js';
 
 export interface GlobalFlags {
@@ -29,14 +33,21 @@ export interface Runtime {
   redis: Redis;
   queue: Queue;
   store: RunStore;
+  claims: Claims;
   logger: Logger;
   close(): Promise<void>;
 }
 
-/** Connections for producer-side commands; close() releases them so the process can exit. */
-export function openRuntime(config: Config, role: string): Runtime {
-  const redis = createRedis(config.redisUrl);
-  const queue = createScoreQueue(redis, config.queuePrefix);
+/**
+ * Connections for commands that are not workers. Redis must answer within 5 s (CXR_REDIS_CONNECT_TIMEOUT_MS)
+ * or the command ends with one line saying so; close() releases everything so the process can exit.
+ */
+export async function openRuntime(config: Config, role: string, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+  const logger = createLogger({ role });
+  const timeoutMs = env.CXR_REDIS_CONNECT_TIMEOUT_MS ? Number(env.CXR_REDIS_CONNECT_TIMEOUT_MS) : undefined;
+  const redis = await connectRedis(config.redisUrl, { timeoutMs });
+  new ConnectionWatch(logger, config.redisUrl).attach(redis);
+  const queue = createScoreQueue(redis, config.queuePrefix, env);
   const s3 = createS3Client(config.s3);
   return {
     config,
@@ -44,9 +55,10 @@ export function openRuntime(config: Config, role: string): Runtime {
     redis,
     queue,
     store: new RunStore(redis, config.queuePrefix),
-    logger: createLogger({ role }),
+    claims: new RedisClaims(redis, config.queuePrefix),
+    logger,
     async close() {
-      await queue.close();
+      await queue.close().catch(() => undefined);
       redis.disconnect();
       s3.destroy();
     },

@@ -3,6 +3,7 @@ import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis, createScoreQueue, redisConnectionOptions } from '../shared/queue.js';
 import { RunStore } from '../shared/run/run-store.js';
+import { RedisClaims } from '../shared/redis-claims.js';
 import { createS3Client } from '../shared/s3/client.js';
 import { productionCamProvider } from '../report/cam-provider.js';
 import { dateIn, firingMillis } from './firing.js';
@@ -18,7 +19,7 @@ export function startEvalWorker(config: Config, logger: Logger): Worker {
   const s3 = createS3Client(config.s3);
   const queue = createScoreQueue(redis, config.queuePrefix);
   const store = new RunStore(redis, config.queuePrefix);
-  const deps = { s3, queue, store, logger, camModel: productionCamProvider(s3) };
+  const deps = { s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger, camModel: productionCamProvider(s3) };
   const worker = new Worker(
     EVAL_QUEUE,
     async (job: Job) => {

@@ -3,6 +3,8 @@ import type { Queue } from 'bullmq';
 import type { Logger } from '../shared/logger.js';
 import { createRun } from '../producer/create-run.js';
 import type { RunStore } from '../shared/run/run-store.js';
+import { isEnded } from '../shared/run/state.js';
+import type { Claims } from '../shared/s3/put-if-absent.js';
 import { putJson } from '../shared/s3/objects.js';
 import { parseS3Uri } from '../shared/s3/uri.js';
 import { buildEvalReport } from '../report/eval-report.js';
@@ -23,6 +25,7 @@ export interface EvalDeps {
   /** The score queue. */
   queue: Queue;
   store: RunStore;
+  claims: Claims;
   logger: Logger;
   camModel?: (modelId: string) => Promise<CamModel | undefined>;
   fetch?: typeof fetch;
@@ -33,12 +36,13 @@ export interface EvalDeps {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits for the run's status to be 'done' by polling the run store. */
+/** Waits for the run to end by polling the run store; a failed run fails the evaluation. */
 async function waitDone(deps: EvalDeps, runId: string): Promise<void> {
   const deadline = Date.now() + (deps.timeoutMs ?? 12 * 3600_000);
   for (;;) {
     const state = await deps.store.get(runId);
-    if (state?.status === 'done') return;
+    if (state?.status === 'failed') throw new Error(`evaluation run ${runId} failed: ${state.reason ?? 'no reason recorded'}`);
+    if (state && isEnded(state.status)) return;
     if (Date.now() > deadline) throw new Error(`evaluation run ${runId} not done in time (${state?.doneBatches}/${state?.totalBatches} batches)`);
     await sleep(deps.pollMs ?? 2000);
   }

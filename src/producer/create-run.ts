@@ -1,22 +1,17 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { Queue } from 'bullmq';
-import type { Logger } from '../shared/logger.js';
 import { labelFromKey, type ClassName } from '../shared/labels.js';
-import { getTextIfExists, putJson } from '../shared/s3/objects.js';
+import { UserError } from '../shared/errors.js';
+import { putIfAbsent } from '../shared/s3/put-if-absent.js';
 import { formatS3Uri, type S3Location } from '../shared/s3/uri.js';
 import { runLayout } from '../shared/run/layout.js';
-import { scheduleFinalize } from '../shared/run/finalize-job.js';
-import type { RunStore } from '../shared/run/run-store.js';
+import { batchCount } from '../shared/run/plan.js';
 import type { RunItem, RunManifest } from '../shared/run/types.js';
-import { enqueueBatches, planBatches } from './enqueue-batches.js';
-import { listImages } from './list-images.js';
+import { listSource } from './list-images.js';
+import { ensureRunInRedis, reofferPending, type RunDeps } from './reconcile.js';
+import { readManifestIfExists } from './run-record.js';
 
-export interface ProducerDeps {
-  s3: S3Client;
-  queue: Queue;
-  store: RunStore;
-  logger: Logger;
-}
+export { readManifest } from './run-record.js';
+
+export type ProducerDeps = RunDeps;
 
 export interface ScoreRequest {
   runId: string;
@@ -31,30 +26,57 @@ export interface CreatedRun {
   runId: string;
   keys: number;
   batches: number;
-  /** True when the run already existed and only its unfinished batches were (re-)offered to the queue. */
-  existed: boolean;
+  skipped: number;
+  /** How this producer came to the run: it wrote the manifest, another producer had (adopted), or it existed already. */
+  how: 'created' | 'adopted' | 'existed';
 }
 
-/** Lists the source, writes the input manifest and enqueues one job per batch. Safe to repeat for the same run id. */
-export async function createRun(deps: ProducerDeps, req: ScoreRequest): Promise<CreatedRun> {
+/**
+ * Lists the source, writes the input manifest (first producer wins; a later one adopts the winner's)
+ * and enqueues one job per batch. Safe to repeat for the same run id: a run that exists in Redis has its
+ * unfinished batches offered again; one that exists only in S3 is rebuilt from its manifest and parts.
+ */
+export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<CreatedRun> {
   const layout = runLayout(req.out, req.runId);
-  const existing = await deps.store.get(req.runId);
-  if (existing) {
-    const manifest = await readManifest(deps.s3, req.out, req.runId);
-    const done = await deps.store.doneBatchIds(req.runId);
-    const pending = planBatches(manifest, manifest.items).filter((b) => !done.has(b.jobId));
-    await enqueueBatches(deps.queue, pending);
-    deps.logger.info({ runId: req.runId, pending: pending.length }, 'run exists; unfinished batches re-offered (duplicates ignored)');
-    return { runId: req.runId, keys: manifest.items.length, batches: existing.totalBatches, existed: true };
-  }
+  const summary = (m: RunManifest, how: CreatedRun['how']): CreatedRun => ({ runId: req.runId, keys: m.items.length, batches: batchCount(m), skipped: m.skipped?.length ?? 0, how });
 
-  const started = Date.now();
-  const objects = await listImages(deps.s3, req.source);
-  const items: RunItem[] = objects.map((o) => {
+  let manifest = await readManifestIfExists(deps.s3, req.out, req.runId);
+  if (manifest && (await deps.store.get(req.runId))) {
+    assertSameSource(manifest, req);
+    const pending = await reofferPending(deps, manifest);
+    deps.logger.info({ runId: req.runId, pending }, 'run exists; unfinished batches offered again (duplicates ignored)');
+    return summary(manifest, 'existed');
+  }
+  let how: CreatedRun['how'] = 'existed';
+  if (!manifest) {
+    const started = Date.now();
+    const built = await buildManifest(deps, req);
+    const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.manifest, Buffer.from(JSON.stringify(built, null, 2) + '\n'), 'application/json');
+    manifest = put.created ? built : (JSON.parse(Buffer.from(put.bytes).toString('utf8')) as RunManifest);
+    how = put.created ? 'created' : 'adopted';
+    if (!put.created) {
+      deps.logger.warn(
+        { runId: req.runId, keys: manifest.items.length, listed: built.items.length },
+        `another producer created run ${req.runId} first; adopting its manifest (${manifest.items.length} keys; this producer listed ${built.items.length})`,
+      );
+    }
+    deps.logger.info({ runId: req.runId, keys: manifest.items.length, skipped: manifest.skipped?.length ?? 0, ms: Date.now() - started }, 'manifest written');
+  }
+  assertSameSource(manifest, req);
+  const { created, pending } = await ensureRunInRedis(deps, manifest);
+  if (how === 'existed') deps.logger.warn({ runId: req.runId, pending }, 'run was in S3 but not in Redis; rebuilt it from its manifest and parts');
+  deps.logger.info({ runId: req.runId, keys: manifest.items.length, batches: batchCount(manifest), pending, registered: created }, 'run enqueued');
+  return summary(manifest, how);
+}
+
+async function buildManifest(deps: RunDeps, req: ScoreRequest): Promise<RunManifest> {
+  const { images, skipped } = await listSource(deps.s3, req.source);
+  const items: RunItem[] = images.map((o) => {
     const label = req.labels ? req.labels.byKey.get(o.key) : labelFromKey(o.key);
     return label ? { ...o, label } : { ...o };
   });
-  const manifest: RunManifest = {
+  if (skipped.length) deps.logger.warn({ runId: req.runId, skipped: skipped.length, first: skipped[0] }, 'objects the pipeline does not score are listed in the manifest as skipped');
+  return {
     runId: req.runId,
     createdAt: new Date().toISOString(),
     source: req.source,
@@ -62,23 +84,12 @@ export async function createRun(deps: ProducerDeps, req: ScoreRequest): Promise<
     batchSize: req.batchSize,
     labelsFrom: req.labels?.from ?? 'key-folders',
     items,
+    skipped,
   };
-  const batches = planBatches(manifest, items);
-  await putJson(deps.s3, layout.bucket, layout.manifest, manifest);
-  await deps.store.create(
-    req.runId,
-    { source: formatS3Uri(req.source), out: req.out, totalKeys: items.length, createdAt: manifest.createdAt },
-    batches.map((b) => b.jobId),
-  );
-  await enqueueBatches(deps.queue, batches);
-  if (batches.length === 0) await scheduleFinalize(deps.queue, req.runId, req.out, 0);
-  deps.logger.info({ runId: req.runId, keys: items.length, batches: batches.length, ms: Date.now() - started }, 'run enqueued');
-  return { runId: req.runId, keys: items.length, batches: batches.length, existed: false };
 }
 
-export async function readManifest(s3: S3Client, out: S3Location, runId: string): Promise<RunManifest> {
-  const layout = runLayout(out, runId);
-  const text = await getTextIfExists(s3, layout.bucket, layout.manifest);
-  if (text === undefined) throw new Error(`run ${runId}: no manifest at s3://${layout.bucket}/${layout.manifest}`);
-  return JSON.parse(text) as RunManifest;
+function assertSameSource(manifest: RunManifest, req: ScoreRequest): void {
+  if (formatS3Uri(manifest.source) !== formatS3Uri(req.source)) {
+    throw new UserError(`run id ${req.runId} already belongs to ${formatS3Uri(manifest.source)}, not ${formatS3Uri(req.source)}: choose another --run-id`);
+  }
 }

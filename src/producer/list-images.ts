@@ -1,16 +1,39 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, type ListedObject } from '../shared/s3/objects.js';
 import type { S3Location } from '../shared/s3/uri.js';
+import type { SkippedObject } from '../shared/run/types.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
 
 export function isImageKey(key: string): boolean {
-  const k = key.toLowerCase();
-  return !k.endsWith('/') && IMAGE_EXTENSIONS.some((ext) => k.endsWith(ext));
+  return skipReason(key) === undefined && !key.endsWith('/');
 }
+
+/** Why an object is not scored, or undefined for an image the pipeline reads. Folder markers (keys ending in '/') are not objects to report. Pure. */
+export function skipReason(key: string): string | undefined {
+  const k = key.toLowerCase();
+  if (k.endsWith('/') || IMAGE_EXTENSIONS.some((ext) => k.endsWith(ext))) return undefined;
+  const ext = /\.[^./]+$/.exec(k)?.[0];
+  if (ext === '.dcm' || ext === '.dicom') return `DICOM (${ext}) is not supported yet`;
+  return ext ? `unsupported file type ${ext}` : 'no file extension';
+}
+
+const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /** Every image object under the prefix, sorted by key so batches are reproducible. */
 export async function listImages(s3: S3Client, source: S3Location, onPage?: (n: number) => void): Promise<ListedObject[]> {
-  const objects = await listObjects(s3, source.bucket, source.prefix, isImageKey, onPage);
-  return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return (await listSource(s3, source, onPage)).images;
+}
+
+/** The images under the prefix (sorted by key) and the other objects with the reason each is skipped. */
+export async function listSource(s3: S3Client, source: S3Location, onPage?: (n: number) => void): Promise<{ images: ListedObject[]; skipped: SkippedObject[] }> {
+  const objects = await listObjects(s3, source.bucket, source.prefix, (k) => !k.endsWith('/'), onPage);
+  const images: ListedObject[] = [];
+  const skipped: SkippedObject[] = [];
+  for (const o of objects) {
+    const reason = skipReason(o.key);
+    if (reason) skipped.push({ ...o, reason });
+    else images.push(o);
+  }
+  return { images: images.sort(byKey), skipped: skipped.sort(byKey) };
 }

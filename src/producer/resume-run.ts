@@ -1,50 +1,37 @@
-import pLimit from 'p-limit';
-import { getTextIfExists, listObjects } from '../shared/s3/objects.js';
-import { batchOfPartKey, runLayout } from '../shared/run/layout.js';
+import { UserError } from '../shared/errors.js';
 import type { S3Location } from '../shared/s3/uri.js';
-import { scheduleFinalize } from '../shared/run/finalize-job.js';
-import { parsePart } from '../worker/merge-parts.js';
-import { readManifest, type ProducerDeps } from './create-run.js';
-import { enqueueBatches, planBatches } from './enqueue-batches.js';
+import { batchCount, planKeys } from '../shared/run/plan.js';
+import { ensureRunInRedis, recordPredictions, startGeneration, type RunDeps } from './reconcile.js';
+import { loadRunRecord, readManifest } from './run-record.js';
 
 export interface ResumedRun {
   runId: string;
+  generation: number;
+  /** Keys re-enqueued: those with no prediction. */
   missing: number;
+  /** Batches re-run, of `totalBatches`, under their existing batch ids. */
   batches: number;
+  totalBatches: number;
+  /** Redis did not have the run; it was rebuilt from S3 first. */
+  rebuilt: boolean;
 }
 
-/** Enqueues, in new batches, only the run's keys that no part holds a prediction for. */
-export async function resumeRun(deps: ProducerDeps, runId: string, outHint?: S3Location): Promise<ResumedRun> {
+/**
+ * Repairs an ended or stuck run: re-enqueues exactly the keys with no prediction in any part, under their
+ * batches' existing ids in a new attempt generation. Rebuilds the run from S3 first when Redis lost it.
+ */
+export async function resumeRun(deps: RunDeps, runId: string, outHint?: S3Location): Promise<ResumedRun> {
   const state = await deps.store.get(runId);
   const out = state?.out ?? outHint;
-  if (!out) throw new Error(`run ${runId} is unknown to Redis; give --out so its manifest can be found`);
+  if (!out) throw new UserError(`run ${runId} is unknown to Redis; give --out s3://BUCKET/OUTPREFIX so its manifest can be found in S3`);
   const manifest = await readManifest(deps.s3, out, runId);
-  const layout = runLayout(out, runId);
-  const parts = await listObjects(deps.s3, layout.bucket, layout.partsPrefix, (k) => batchOfPartKey(k) !== undefined);
+  const rebuilt = !state && (await ensureRunInRedis(deps, manifest)).created;
+  if (rebuilt) deps.logger.warn({ runId }, 'run was missing from Redis; rebuilt its state from S3');
 
-  const predicted = new Set<string>();
-  const limit = pLimit(16);
-  await Promise.all(
-    parts.map((p) =>
-      limit(async () => {
-        const text = await getTextIfExists(deps.s3, layout.bucket, p.key);
-        for (const line of text ? parsePart(text, p.key) : []) if (line.type === 'prediction') predicted.add(line.key);
-      }),
-    ),
-  );
-  const missing = manifest.items.filter((i) => !predicted.has(i.key));
-  const nextBatch = Math.max(state?.totalBatches ?? 0, ...parts.map((p) => batchOfPartKey(p.key)! + 1));
-  const batches = planBatches(manifest, missing, nextBatch);
-  const scored = manifest.items.length - missing.length;
-
-  if (state) await deps.store.resume(runId, batches.map((b) => b.jobId), scored);
-  else {
-    await deps.store.create(runId, { source: `s3://${manifest.source.bucket}/${manifest.source.prefix}`, out, totalKeys: manifest.items.length, createdAt: manifest.createdAt }, []);
-    await deps.store.resume(runId, batches.map((b) => b.jobId), scored);
-    deps.logger.warn({ runId }, 'run was missing from Redis; rebuilt its state from S3');
-  }
-  await enqueueBatches(deps.queue, batches);
-  if (batches.length === 0) await scheduleFinalize(deps.queue, runId, out, nextBatch);
-  deps.logger.info({ runId, missing: missing.length, batches: batches.length, firstBatch: nextBatch }, 'run resumed');
-  return { runId, missing: missing.length, batches: batches.length };
+  const record = await loadRunRecord(deps.s3, manifest);
+  const predicted = await recordPredictions(deps.s3, record);
+  const all = Array.from({ length: batchCount(manifest) }, (_, b) => b);
+  const plan = await startGeneration(deps, record, planKeys(manifest, all, predicted), predicted, 'resume');
+  const missing = plan.batches.reduce((n, b) => n + b.items.length, 0);
+  return { runId, generation: plan.generation, missing, batches: plan.batches.length, totalBatches: all.length, rebuilt };
 }

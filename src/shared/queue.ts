@@ -1,21 +1,51 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { createWorkerRedis, isConnectionError } from './redis-connection.js';
 
 export const SCORE_QUEUE = 'score';
 export const JOB_BATCH = 'batch';
+export const JOB_SETTLE = 'settle';
 export const JOB_FINALIZE = 'finalize';
 
-/** Retries with exponential backoff for whole-batch failures (S3 or Redis down); results kept a week so re-enqueueing is a no-op. */
-export const DEFAULT_JOB_OPTIONS: JobsOptions = {
-  attempts: 6,
-  backoff: { type: 'exponential', delay: 2000 },
-  removeOnComplete: { age: 7 * 24 * 3600 },
-  removeOnFail: { age: 30 * 24 * 3600 },
-};
+/**
+ * Batch jobs: CXR_BATCH_ATTEMPTS tries (default 6), exponential backoff from CXR_BATCH_BACKOFF_MS (default
+ * 2000: 2, 4, 8, 16, 32 s, so about a minute of S3 or Redis trouble). A crash uses one attempt like a failure
+ * does (see STALLED). Results kept a week so re-enqueueing is a no-op.
+ */
+export function batchJobOptions(env: NodeJS.ProcessEnv = process.env): JobsOptions {
+  const int = (name: string, fallback: number) => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  return {
+    attempts: int('CXR_BATCH_ATTEMPTS', 6),
+    backoff: { type: 'exponential', delay: int('CXR_BATCH_BACKOFF_MS', 2000) },
+    removeOnComplete: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: 30 * 24 * 3600 },
+  };
+}
+
+/** The default batch options (the environment's overrides aside), for other queues to start from. */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = batchJobOptions({});
+
+/** Recording an exhausted batch must outlast the outage that exhausted it: 12 tries, 1 s doubling (about an hour). */
+export const SETTLE_JOB_OPTIONS: JobsOptions = { attempts: 12, backoff: { type: 'exponential', delay: 1000 } };
+
+/**
+ * Stalled-job settings of score workers. A job's lock lasts lockDuration (30 s) and is renewed every half
+ * of it; every stalledInterval (15 s) a worker moves jobs whose lock expired back to wait, so a crashed
+ * worker's batch runs again 30-45 s after the crash. maxStalledCount is above any job's attempts so that
+ * BullMQ never fails a job for stalling by itself: the batch processor counts every start (crash or
+ * failure) against the batch's attempts instead, so a crash costs one attempt, not the whole job.
+ */
+export const STALLED = { lockDurationMs: 30_000, stalledIntervalMs: 15_000, maxStalledCount: 12 } as const;
 
 /** BullMQ needs maxRetriesPerRequest: null on connections used by workers. */
 export function createRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+  return createWorkerRedis(url);
 }
 
 export function redisConnectionOptions(url: string): ConnectionOptions {
@@ -31,6 +61,15 @@ export function redisConnectionOptions(url: string): ConnectionOptions {
   };
 }
 
-export function createScoreQueue(connection: Redis, prefix: string): Queue {
-  return new Queue(SCORE_QUEUE, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+export function createScoreQueue(connection: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): Queue {
+  const queue = new Queue(SCORE_QUEUE, { connection, prefix, defaultJobOptions: batchJobOptions(env) });
+  queueErrorsTo(queue, () => undefined);
+  return queue;
+}
+
+/** A queue's errors: connection errors are the ConnectionWatch's to report (once); others go to `log`. */
+export function queueErrorsTo(emitter: { on(event: 'error', fn: (err: Error) => void): unknown }, log: (err: Error) => void): void {
+  emitter.on('error', (err) => {
+    if (!isConnectionError(err)) log(err);
+  });
 }

@@ -2,13 +2,16 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../shared/config.js';
+import { ConnectionWatch } from '../shared/connection-watch.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { createRedis, createScoreQueue } from '../shared/queue.js';
+import { RedisClaims } from '../shared/redis-claims.js';
 import { createS3Client } from '../shared/s3/client.js';
+import type { Claims } from '../shared/s3/put-if-absent.js';
 import { RunStore } from '../shared/run/run-store.js';
 import type { PneumoniaClassifier } from '../model/classifier.js';
-import { loadEngine, parseEngine } from '../model/engine.js';
 import { resolveModelUri } from '../train-queue/model-pointer.js';
+import { isNullEngine } from './engine-choice.js';
 
 /** What a worker process needs, built once from the environment and reused across jobs. */
 export interface WorkerContext {
@@ -16,23 +19,34 @@ export interface WorkerContext {
   redis: Redis;
   queue: Queue;
   store: RunStore;
+  claims: Claims;
   logger: Logger;
   classifier(): Promise<PneumoniaClassifier>;
+}
+
+/** The classifier CXR_ENGINE and CXR_MODEL_URI name (a promoted pointer is resolved first). */
+export async function loadWorkerClassifier(env: NodeJS.ProcessEnv, s3: S3Client, logger: Logger): Promise<PneumoniaClassifier> {
+  const modelUri = await resolveModelUri(s3, env.CXR_MODEL_URI || undefined);
+  // Loaded on first use: a sandbox that only finalizes or settles never pays for TF.js or ONNX Runtime.
+  if (isNullEngine(env.CXR_ENGINE)) return (await import('./null-classifier.js')).loadNullClassifier({ modelUri, s3, env });
+  const { loadEngine, parseEngine } = await import('../model/engine.js');
+  return loadEngine({ engine: parseEngine(env.CXR_ENGINE), modelUri, s3, logger });
 }
 
 export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerContext {
   const config = loadConfig(env);
   const logger = createLogger({ role: 'worker' });
   const redis = createRedis(config.redisUrl);
+  new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const s3 = createS3Client(config.s3);
   let model: Promise<PneumoniaClassifier> | undefined;
   return {
     s3,
     redis,
-    queue: createScoreQueue(redis, config.queuePrefix),
+    queue: createScoreQueue(redis, config.queuePrefix, env),
     store: new RunStore(redis, config.queuePrefix),
+    claims: new RedisClaims(redis, config.queuePrefix),
     logger,
-    // CXR_MODEL_URI may name a promoted pointer (s3://B/models/production/pointer.json): resolved once per process.
-    classifier: () => (model ??= resolveModelUri(s3, env.CXR_MODEL_URI || undefined).then((modelUri) => loadEngine({ engine: parseEngine(env.CXR_ENGINE), modelUri, s3, logger }))),
+    classifier: () => (model ??= loadWorkerClassifier(env, s3, logger)),
   };
 }

@@ -1,59 +1,64 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import pLimit from 'p-limit';
 import { stringify } from 'csv-stringify/sync';
-import type { Logger } from '../shared/logger.js';
-import { getTextIfExists, listObjects, putJson, putObject } from '../shared/s3/objects.js';
-import { batchOfPartKey, runLayout } from '../shared/run/layout.js';
-import type { RunStore } from '../shared/run/run-store.js';
-import type { FinalizeJobData, PartLine, PartMeta, PredictionLine } from '../shared/run/types.js';
-import { readManifest } from '../producer/create-run.js';
-import { mergeParts, parsePart } from './merge-parts.js';
+import { getTextIfExists, putJson, putObject } from '../shared/s3/objects.js';
+import { runLayout } from '../shared/run/layout.js';
+import { incompleteBatches, planKeys } from '../shared/run/plan.js';
+import { isEnded, mergedStatus } from '../shared/run/state.js';
+import type { FinalizeJobData, PredictionLine } from '../shared/run/types.js';
+import { ensureRunInRedis, startGeneration, type RunDeps } from '../producer/reconcile.js';
+import { loadRunRecord, predictedKeys, readManifest, readParts } from '../producer/run-record.js';
+import { mergeParts, type MissingReason } from './merge-parts.js';
 import { buildRunMetrics, type RunMetrics } from './run-metrics.js';
-import { reportAfterFinalize } from '../report/run-report-hook.js';
 
-export interface FinalizeDeps {
-  s3: S3Client;
-  store: RunStore;
-  logger: Logger;
-}
+export type FinalizeDeps = RunDeps;
 
-/** Merges a run's parts into predictions, failures and metrics objects; safe to run again. */
-export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Promise<RunMetrics | undefined> {
-  const layout = runLayout(job.out, job.runId);
-  const state = await deps.store.get(job.runId);
-  if (state && state.doneBatches < state.totalBatches) {
-    deps.logger.warn({ ...state, generation: job.generation }, 'finalize skipped: the run has unfinished batches');
-    return undefined;
-  }
-  await deps.store.setStatus(job.runId, 'finalizing');
+export type FinalizeOutcome =
+  | { kind: 'merged'; metrics: RunMetrics }
+  | { kind: 'skipped'; why: string }
+  | { kind: 'rebuilt'; pending: number }
+  | { kind: 'repaired'; batches: number };
+
+/**
+ * Ends a run from what S3 records. Merges the parts into predictions, failures and metrics only when
+ * every planned batch has its part in S3 (or the run has failed); when Redis lost the run it rebuilds it
+ * from S3 instead; when Redis counted a batch S3 has no part for, that batch runs again. Safe to repeat.
+ */
+export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Promise<FinalizeOutcome> {
   const manifest = await readManifest(deps.s3, job.out, job.runId);
-  const partKeys = (await listObjects(deps.s3, layout.bucket, layout.partsPrefix, (k) => batchOfPartKey(k) !== undefined))
-    .map((o) => ({ key: o.key, batch: batchOfPartKey(o.key)! }))
-    .sort((a, b) => a.batch - b.batch);
+  let state = await deps.store.get(job.runId);
+  if (!state) {
+    const { pending } = await ensureRunInRedis(deps, manifest);
+    deps.logger.warn({ pending }, 'the run was missing from Redis (Redis lost its data?); rebuilt it from S3');
+    return { kind: 'rebuilt', pending };
+  }
+  if (state.generation !== job.generation) return { kind: 'skipped', why: `generation ${job.generation} is not the run's current ${state.generation}` };
+  if (state.status === 'running' && state.doneBatches < state.totalBatches) return { kind: 'skipped', why: 'the run has unfinished batches' };
+  if (isEnded(state.status) && state.status !== 'failed') return { kind: 'skipped', why: `already ${state.status}` };
 
-  const limit = pLimit(16);
-  const loaded = await Promise.all(
-    partKeys.map((p) =>
-      limit(async () => {
-        const [text, meta] = await Promise.all([
-          getTextIfExists(deps.s3, layout.bucket, p.key),
-          getTextIfExists(deps.s3, layout.bucket, layout.partMeta(p.batch)),
-        ]);
-        return { lines: text ? parsePart(text, p.key) : ([] as PartLine[]), meta: meta ? (JSON.parse(meta) as PartMeta) : undefined };
-      }),
-    ),
-  );
-  const merged = mergeParts(
-    manifest.items,
-    loaded.map((l) => l.lines),
-  );
+  const failed = state.status === 'failed';
+  const record = await loadRunRecord(deps.s3, manifest);
+  const incomplete = incompleteBatches(record);
+  if (incomplete.length && !failed) {
+    deps.logger.error({ batches: incomplete.slice(0, 20), count: incomplete.length }, 'Redis counted batches as done that have no part in S3; running them again');
+    const predicted = predictedKeys(await readParts(deps.s3, manifest, record.parts));
+    const plan = await startGeneration(deps, record, planKeys(manifest, incomplete, predicted), predicted, 'repair');
+    return { kind: 'repaired', batches: plan.batches.length };
+  }
+
+  const parts = await readParts(deps.s3, manifest, record.parts, true);
+  const reason = state.reason ?? 'unknown reason';
+  const missing: MissingReason | undefined = failed ? () => ({ stage: 'batch', reason: `not scored: the run failed: ${reason}` }) : undefined;
+  const merged = mergeParts(manifest.items, parts.map((p) => p.lines), missing);
+  const status = failed ? 'failed' : mergedStatus(merged.failures.length);
   const metrics = buildRunMetrics(
     manifest,
     merged,
-    loaded.flatMap((l) => (l.meta ? [l.meta] : [])),
+    parts.flatMap((p) => (p.meta ? [p.meta] : [])),
     new Date(),
+    { state: status, reason: state.reason, generation: state.generation },
   );
 
+  const layout = runLayout(job.out, job.runId);
   const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
   await Promise.all([
     putObject(deps.s3, layout.bucket, layout.predictionsJsonl, jsonl(merged.predictions), 'application/x-ndjson'),
@@ -61,10 +66,16 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
     putObject(deps.s3, layout.bucket, layout.failures, jsonl(merged.failures), 'application/x-ndjson'),
   ]);
   await putJson(deps.s3, layout.bucket, layout.metrics, metrics);
-  await deps.store.setStatus(job.runId, 'done', metrics.finishedAt);
-  deps.logger.info({ scored: metrics.counts.scored, failed: metrics.counts.failed }, 'run finalized');
-  if (metrics.classification) await reportAfterFinalize({ s3: deps.s3, logger: deps.logger }, job.out, job.runId);
-  return metrics;
+  const counts = { scored: merged.predictions.length, failed: merged.failures.length };
+  if (!(await deps.store.finish(job.runId, state.generation, status, counts, metrics.finishedAt))) {
+    return { kind: 'skipped', why: 'the run moved to a later generation while merging' };
+  }
+  deps.logger.info({ state: status, ...counts }, 'run finalized');
+  if (metrics.classification && !failed) {
+    const { reportAfterFinalize } = await import('../report/run-report-hook.js'); // charts and Grad-CAM: loaded only when needed
+    await reportAfterFinalize({ s3: deps.s3, logger: deps.logger }, job.out, job.runId);
+  }
+  return { kind: 'merged', metrics };
 }
 
 export function predictionsCsv(rows: readonly PredictionLine[]): string {

@@ -1,33 +1,72 @@
-import { JOB_BATCH, JOB_FINALIZE } from '../shared/queue.js';
+import { UnrecoverableError } from 'bullmq';
+import type { Logger } from '../shared/logger.js';
+import { JOB_BATCH, JOB_FINALIZE, JOB_SETTLE } from '../shared/queue.js';
 import { scheduleFinalize } from '../shared/run/finalize-job.js';
-import type { BatchJobData, FinalizeJobData } from '../shared/run/types.js';
+import type { BatchJobData, FinalizeJobData, SettleJobData } from '../shared/run/types.js';
 import type { WorkerContext } from './context.js';
 import { finalizeRun } from './finalize-run.js';
+import { recordBatchDone } from './record-batch.js';
 import { scoreBatch } from './score-batch.js';
-import { handleTrainJob, isTrainJob } from '../train-queue/handle-train-job.js';
+import { settleBatch } from './settle-batch.js';
+import { JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from '../train-queue/jobs.js';
 
 export interface JobLike {
   id?: string;
   name: string;
   data: unknown;
+  /** Times BullMQ has started this job, crashes included. */
+  attemptsStarted?: number;
+  opts?: { attempts?: number };
 }
 
-/** Runs one score-queue job: a batch (then, if it was the run's last, schedules the finalize) or a finalize. */
+/** Runs one score-queue job: a batch, the record of an exhausted batch (settle), or a finalize. */
 export async function handleJob(ctx: WorkerContext, job: JobLike): Promise<unknown> {
-  if (isTrainJob(job.name)) return handleTrainJob(ctx, job); // train queue: shard and merge jobs
+  if (job.name === JOB_TRAIN_SHARD || job.name === JOB_TRAIN_MERGE) {
+    // Train queue: shard and merge jobs. Loaded on first use, so score sandboxes start without the training code.
+    const { handleTrainJob } = await import('../train-queue/handle-train-job.js');
+    return handleTrainJob(ctx, job);
+  }
   if (job.name === JOB_BATCH) {
     const data = job.data as BatchJobData;
-    const logger = ctx.logger.child({ runId: data.runId, batch: data.batch, jobId: job.id });
-    const { meta } = await scoreBatch({ s3: ctx.s3, classifier: await ctx.classifier(), logger }, data);
-    const done = await ctx.store.markBatchDone(data.runId, job.id ?? String(data.batch), meta.scored, meta.failed);
-    logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, ...done }, 'batch scored');
-    if (done.doneBatches >= done.totalBatches) await scheduleFinalize(ctx.queue, data.runId, data.out, done.totalBatches);
-    return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs };
+    return runBatch(ctx, job, data, ctx.logger.child({ runId: data.runId, batch: data.batch, generation: data.generation ?? 0, jobId: job.id }));
+  }
+  if (job.name === JOB_SETTLE) {
+    const data = job.data as SettleJobData;
+    return settleBatch(ctx, data, ctx.logger.child({ runId: data.runId, batch: data.batch, generation: data.generation ?? 0, jobId: job.id }));
   }
   if (job.name === JOB_FINALIZE) {
     const data = job.data as FinalizeJobData;
-    const metrics = await finalizeRun({ s3: ctx.s3, store: ctx.store, logger: ctx.logger.child({ runId: data.runId, jobId: job.id }) }, data);
-    return metrics ? { counts: metrics.counts } : { skipped: true };
+    const outcome = await finalizeRun(ctx, data);
+    return outcome.kind === 'merged' ? { counts: outcome.metrics.counts, state: outcome.metrics.state } : outcome;
   }
   throw new Error(`unknown job name ${JSON.stringify(job.name)} on the score queue`);
+}
+
+async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, logger: Logger): Promise<unknown> {
+  const standing = await ctx.store.batchStanding(data.runId, data.batch, data.generation ?? 0);
+  if (standing === 'stale' || standing === 'run-failed') {
+    logger.info({ standing }, 'batch skipped');
+    return { skipped: standing };
+  }
+  // Every start counts, crashes included (BullMQ counts only failures as attempts).
+  const attempts = job.opts?.attempts ?? 1;
+  if ((job.attemptsStarted ?? 1) > attempts) {
+    throw new UnrecoverableError(`the batch was started ${job.attemptsStarted} times (crashes count as attempts): its ${attempts} attempts are used up`);
+  }
+  let classifier;
+  try {
+    classifier = await ctx.classifier();
+  } catch (err) {
+    const reason = `model load failed: ${(err as Error).message}`;
+    const generation = await ctx.store.fail(data.runId, reason);
+    if (generation !== undefined) {
+      logger.error({ reason }, 'the run failed: the model cannot be loaded');
+      await scheduleFinalize(ctx.queue, data.runId, data.out, generation);
+    }
+    throw new UnrecoverableError(reason);
+  }
+  const { meta } = await scoreBatch({ s3: ctx.s3, classifier, logger }, data);
+  const mark = await recordBatchDone(ctx, data, meta, logger);
+  logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, done: mark.doneBatches, total: mark.totalBatches }, 'batch scored');
+  return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs };
 }

@@ -5,11 +5,16 @@ export interface MergedRun {
   failures: FailureLine[];
 }
 
+/** The failure of a key no part has a line for. */
+export type MissingReason = (item: RunItem) => Pick<FailureLine, 'stage' | 'reason'>;
+
+const noResult: MissingReason = () => ({ stage: 'batch', reason: 'no result was recorded for this key' });
+
 /**
  * Every manifest key exactly once: its latest prediction if any part has one, else its latest failure,
- * else a failure saying no result was recorded. Parts must be given in batch order. Pure.
+ * else a failure from `missing`. Parts must be given in merge order (generation, then batch). Pure.
  */
-export function mergeParts(items: readonly RunItem[], parts: readonly PartLine[][]): MergedRun {
+export function mergeParts(items: readonly RunItem[], parts: readonly (readonly PartLine[])[], missing: MissingReason = noResult): MergedRun {
   const prediction = new Map<string, PredictionLine>();
   const failure = new Map<string, FailureLine>();
   for (const part of parts) {
@@ -26,16 +31,7 @@ export function mergeParts(items: readonly RunItem[], parts: readonly PartLine[]
       predictions.push(p);
       continue;
     }
-    failures.push(
-      failure.get(item.key) ?? {
-        type: 'failure',
-        key: item.key,
-        etag: item.etag,
-        stage: 'download',
-        reason: 'no result was recorded for this key',
-        ...(item.label ? { trueLabel: item.label } : {}),
-      },
-    );
+    failures.push(failure.get(item.key) ?? { type: 'failure', key: item.key, etag: item.etag, ...missing(item), ...(item.label ? { trueLabel: item.label } : {}) });
   }
   return { predictions, failures };
 }
@@ -51,4 +47,9 @@ export function parsePart(text: string, name: string): PartLine[] {
         throw new Error(`${name} line ${i + 1} is not JSON`);
       }
     });
+}
+
+/** Failure lines for a whole batch, each with the batch's reason (stage 'batch'). Pure. */
+export function batchFailureLines(items: readonly RunItem[], reason: string): FailureLine[] {
+  return items.map((i) => ({ type: 'failure', key: i.key, etag: i.etag, stage: 'batch', reason, ...(i.label ? { trueLabel: i.label } : {}) }));
 }

@@ -1,5 +1,7 @@
 import { binaryMetrics, type BinaryMetrics } from '../shared/metrics.js';
 import type { PartMeta, RunManifest, StageMs } from '../shared/run/types.js';
+import type { RunStatus } from '../shared/run/state.js';
+import { batchCount } from '../shared/run/plan.js';
 import type { MergedRun } from './merge-parts.js';
 
 export interface StageThroughput {
@@ -10,12 +12,19 @@ export interface StageThroughput {
 
 export interface RunMetrics {
   runId: string;
+  /** How the run ended: done, done-with-failures or failed (same states as `cxr status`). */
+  state: Exclude<RunStatus, 'running'>;
+  /** Why the run failed. */
+  reason?: string;
+  /** Attempt generation merged (0 unless resumed or repaired). */
+  generation: number;
   source: string;
   createdAt: string;
   finishedAt: string;
   model: { id: string; name: string; version: string; threshold: number } | null;
   backends: string[];
-  counts: { total: number; scored: number; failed: number; labelled: number; batches: number };
+  /** total: keys in the manifest; skipped: objects under the prefix not scored (listed in the manifest). */
+  counts: { total: number; scored: number; failed: number; skipped: number; labelled: number; batches: number };
   throughput: {
     wallSeconds: number;
     endToEndImagesPerSec: number;
@@ -26,7 +35,13 @@ export interface RunMetrics {
 }
 
 /** Counts, throughput and (when labels are known) quality of a finished run. Pure. */
-export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas: readonly PartMeta[], finishedAt: Date): RunMetrics {
+export interface RunEnd {
+  state: RunMetrics['state'];
+  reason?: string;
+  generation: number;
+}
+
+export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas: readonly PartMeta[], finishedAt: Date, end: RunEnd): RunMetrics {
   const wallSeconds = Math.max(1e-3, (finishedAt.getTime() - Date.parse(manifest.createdAt)) / 1000);
   const stageNames: (keyof StageMs)[] = ['download', 'decode', 'inference', 'upload'];
   const imagesSeen = metas.reduce((s, m) => s + m.images, 0);
@@ -41,6 +56,9 @@ export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas:
   const first = merged.predictions[0];
   return {
     runId: manifest.runId,
+    state: end.state,
+    ...(end.reason ? { reason: end.reason } : {}),
+    generation: end.generation,
     source: `s3://${manifest.source.bucket}/${manifest.source.prefix}`,
     createdAt: manifest.createdAt,
     finishedAt: finishedAt.toISOString(),
@@ -50,8 +68,9 @@ export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas:
       total: manifest.items.length,
       scored: merged.predictions.length,
       failed: merged.failures.length,
+      skipped: manifest.skipped?.length ?? 0,
       labelled: labelled.length,
-      batches: metas.length,
+      batches: batchCount(manifest),
     },
     throughput: { wallSeconds, endToEndImagesPerSec: merged.predictions.length / wallSeconds, stages },
     classification:

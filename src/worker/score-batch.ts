@@ -107,12 +107,14 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
 
   t = performance.now();
   const layout = runLayout(job.out, job.runId);
-  await putObject(deps.s3, layout.bucket, layout.part(job.batch), lines.map((l) => JSON.stringify(l)).join('\n') + '\n', 'application/x-ndjson');
+  const generation = job.generation ?? 0;
+  await putObject(deps.s3, layout.bucket, layout.part(job.batch, generation), lines.map((l) => JSON.stringify(l)).join('\n') + '\n', 'application/x-ndjson');
   const uploadMs = performance.now() - t;
 
   const meta: PartMeta = {
     runId: job.runId,
     batch: job.batch,
+    generation,
     images: job.items.length,
     scored: predictions.length,
     failed: failures.length,
@@ -123,7 +125,7 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
   };
-  await putJson(deps.s3, layout.bucket, layout.partMeta(job.batch), meta);
+  await putJson(deps.s3, layout.bucket, layout.partMeta(job.batch, generation), meta);
   return { lines, meta };
 }
 

@@ -1,10 +1,13 @@
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'bullmq';
+import { Worker, type Job, type Queue } from 'bullmq';
 import { repoRoot } from '../shared/paths.js';
 import type { Logger } from '../shared/logger.js';
-import { redisConnectionOptions, SCORE_QUEUE } from '../shared/queue.js';
+import { ConnectionWatch } from '../shared/connection-watch.js';
+import { createScoreQueue, JOB_BATCH, JOB_SETTLE, queueErrorsTo, SCORE_QUEUE, SETTLE_JOB_OPTIONS, STALLED } from '../shared/queue.js';
+import { createWorkerRedis } from '../shared/redis-connection.js';
 import { loadConfig, type Config } from '../shared/config.js';
+import type { BatchJobData, SettleJobData } from '../shared/run/types.js';
 import { startEvalWorker } from '../eval/eval-worker.js';
 import { EVAL_QUEUE } from '../eval/types.js';
 import { TRAIN_QUEUE } from '../train-queue/jobs.js';
@@ -16,14 +19,31 @@ export interface WorkerOptions {
   /** Sandboxed processes running jobs at once; default one per core. */
   concurrency?: number;
   lockDurationMs?: number;
+  stalledIntervalMs?: number;
   queues?: string[];
   /** For the in-process eval worker (S3 access); default from the environment. */
   config?: Config;
+  /** Reports the workers' Redis connection state (one line per change); one is made when absent. */
+  watch?: ConnectionWatch;
 }
 
 /** The compiled sandbox entry; it runs in child processes, so it must be JavaScript. */
 export function sandboxFile(): string {
   return path.join(repoRoot(), 'dist', 'worker', 'sandbox.js');
+}
+
+/**
+ * A batch job that failed for good (attempts used up, stalled too often, or unrecoverable) is recorded by
+ * a settle job, so its keys become failures and the run can end. A settle job outlives a long outage.
+ */
+async function settleIfExhausted(queue: Queue, job: Job, err: Error, logger: Logger): Promise<void> {
+  try {
+    if ((await job.getState()) !== 'failed') return;
+    const data: SettleJobData = { ...(job.data as BatchJobData), reason: err.message };
+    await queue.add(JOB_SETTLE, data, { jobId: `${job.id}-settle`, ...SETTLE_JOB_OPTIONS });
+  } catch (e) {
+    logger.error({ jobId: job.id, err: (e as Error).message }, 'could not record the exhausted batch; cxr score --resume will re-run it');
+  }
 }
 
 /** Starts workers for the requested queues; model work runs in BullMQ sandboxed child processes. */
@@ -33,6 +53,7 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
   const unknown = queues.filter((q) => !known.includes(q));
   if (unknown.length) throw new Error(`unknown queue(s): ${unknown.join(', ')} (known: ${known.join(', ')})`);
   const concurrency = opts.concurrency ?? os.availableParallelism();
+  const watch = opts.watch ?? new ConnectionWatch(opts.logger, opts.redisUrl);
   // Sandboxed processes inherit it and size their ONNX Runtime thread pools from it (cores / concurrency).
   process.env.CXR_WORKER_CONCURRENCY = String(concurrency);
   return queues.map((name) => {
@@ -43,16 +64,25 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
       opts.logger.info({ queue: name, pid: process.pid }, 'eval worker started');
       return worker;
     }
+    const connection = createWorkerRedis(opts.redisUrl);
+    watch.attach(connection);
+    const queue = createScoreQueue(connection, opts.prefix);
     const worker = new Worker(name, sandboxFile(), {
-      connection: redisConnectionOptions(opts.redisUrl),
+      connection,
       prefix: opts.prefix,
       concurrency,
-      lockDuration: opts.lockDurationMs ?? 30_000,
+      lockDuration: opts.lockDurationMs ?? STALLED.lockDurationMs,
+      stalledInterval: opts.stalledIntervalMs ?? STALLED.stalledIntervalMs,
+      maxStalledCount: STALLED.maxStalledCount,
       useWorkerThreads: false,
     });
-    worker.on('failed', (job, err) => opts.logger.error({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed'));
-    worker.on('stalled', (jobId) => opts.logger.warn({ jobId }, 'job stalled'));
-    worker.on('error', (err) => opts.logger.error({ err: err.message }, 'worker error'));
+    worker.on('failed', (job, err) => {
+      opts.logger.error({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
+      if (job && name === SCORE_QUEUE && job.name === JOB_BATCH) void settleIfExhausted(queue, job, err, opts.logger);
+    });
+    worker.on('stalled', (jobId) => opts.logger.warn({ jobId }, 'job stalled (its worker stopped renewing the lock); it runs again'));
+    queueErrorsTo(worker, (err) => opts.logger.error({ err: err.message }, 'worker error'));
+    worker.on('closed', () => void queue.close().finally(() => connection.disconnect()));
     opts.logger.info({ queue: name, concurrency, pid: process.pid }, 'worker started');
     return worker;
   });

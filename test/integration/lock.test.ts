@@ -7,6 +7,7 @@ import { createLogger } from '../../src/shared/logger.js';
 import { createScoreQueue } from '../../src/shared/queue.js';
 import { batchJobId } from '../../src/shared/run/batching.js';
 import { RunStore } from '../../src/shared/run/run-store.js';
+import { RedisClaims } from '../../src/shared/redis-claims.js';
 import { putObject } from '../../src/shared/s3/objects.js';
 import { startWorkers } from '../../src/worker/start-worker.js';
 import { datasetFiles } from '../helpers/dataset.js';
@@ -41,7 +42,7 @@ describe('a batch that runs longer than the job lock', () => {
     cleanup.push(() => worker.close());
 
     const store = new RunStore(redis, config.queuePrefix);
-    await createRun({ s3, queue, store, logger }, { runId: 'lock-run', source: { bucket, prefix: 'lock/' }, out: { bucket, prefix: 'out' }, batchSize: 8 });
+    await createRun({ s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger }, { runId: 'lock-run', source: { bucket, prefix: 'lock/' }, out: { bucket, prefix: 'out' }, batchSize: 8 });
     await waitFor('the run to finish', async () => ((await store.get('lock-run'))?.status === 'done' ? true : undefined));
 
     const job = (await queue.getJob(batchJobId('lock-run', 0)))!;

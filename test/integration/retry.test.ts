@@ -8,6 +8,7 @@ import { createLogger } from '../../src/shared/logger.js';
 import { createScoreQueue } from '../../src/shared/queue.js';
 import { batchJobId } from '../../src/shared/run/batching.js';
 import { RunStore } from '../../src/shared/run/run-store.js';
+import { RedisClaims } from '../../src/shared/redis-claims.js';
 import { createS3Client } from '../../src/shared/s3/client.js';
 import { ensureBucket } from '../../src/shared/s3/bucket.js';
 import { putObject } from '../../src/shared/s3/objects.js';
@@ -40,7 +41,7 @@ describe('a batch whose S3 server is down', () => {
     await ensureBucket(s3, 'retry');
     for (const f of datasetFiles('NORMAL', 2, 50)) await putObject(s3, 'retry', `in/NORMAL/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
     const logger = createLogger({ test: 'retry' });
-    await createRun({ s3, queue, store, logger }, { runId: 'retry-run', source: { bucket: 'retry', prefix: 'in/' }, out: { bucket: 'retry', prefix: 'out' }, batchSize: 2 });
+    await createRun({ s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger }, { runId: 'retry-run', source: { bucket: 'retry', prefix: 'in/' }, out: { bucket: 'retry', prefix: 'out' }, batchSize: 2 });
 
     await server.stop();
     const [worker] = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency: 1 });

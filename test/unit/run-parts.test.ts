@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { mergeParts } from '../../src/worker/merge-parts.js';
-import { planBatches } from '../../src/producer/enqueue-batches.js';
+import { manifestJobs, batchJob } from '../../src/producer/enqueue-batches.js';
 import { batchJobId, chunk, assertRunId } from '../../src/shared/run/batching.js';
-import { batchOfPartKey, runLayout } from '../../src/shared/run/layout.js';
+import { generationOfKey, partOfKey, runLayout } from '../../src/shared/run/layout.js';
 import type { FailureLine, PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
 
 const item = (key: string): RunItem => ({ key, etag: `e-${key}`, size: 1 });
@@ -24,22 +24,23 @@ describe('mergeParts', () => {
     ]);
   });
 
-  it('ignores keys that are not in the manifest', () => {
-    const merged = mergeParts([item('a')], [[pred('a'), pred('zzz')]]);
+  it('ignores keys that are not in the manifest, and names missing keys with the given reason', () => {
+    const merged = mergeParts([item('a'), item('b')], [[pred('a'), pred('zzz')]], () => ({ stage: 'batch', reason: 'not scored: the run failed: x' }));
     expect(merged.predictions.map((p) => p.key)).toEqual(['a']);
+    expect(merged.failures).toMatchObject([{ key: 'b', stage: 'batch', reason: 'not scored: the run failed: x' }]);
   });
 });
 
 describe('batches and layout', () => {
-  it('chunks and numbers batches with deterministic job ids', () => {
+  it('chunks and numbers batches with deterministic job ids; a later generation keeps the batch id', () => {
     expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
     expect(() => chunk([1], 0)).toThrow(/positive integer/);
-    const manifest = { runId: 'r1', batchSize: 2, source: { bucket: 'b', prefix: 'in/' }, out: { bucket: 'b', prefix: 'out' } } as RunManifest;
-    const batches = planBatches(manifest, ['a', 'b', 'c'].map(item), 5);
-    expect(batches.map((b) => [b.jobId, b.data.batch, b.data.items.length])).toEqual([
-      ['r1-b000005', 5, 2],
-      ['r1-b000006', 6, 1],
+    const manifest = { runId: 'r1', batchSize: 2, source: { bucket: 'b', prefix: 'in/' }, out: { bucket: 'b', prefix: 'out' }, items: ['a', 'b', 'c'].map(item) } as RunManifest;
+    expect(manifestJobs(manifest).map((b) => [b.jobId, b.data.batch, b.data.generation, b.data.items.length])).toEqual([
+      ['r1-b000000', 0, 0, 2],
+      ['r1-b000001', 1, 0, 1],
     ]);
+    expect(batchJob(manifest, 1, 3, [item('c')]).jobId).toBe('r1-b000001-g3');
     expect(batchJobId('r1', 5)).not.toContain(':');
   });
 
@@ -49,11 +50,15 @@ describe('batches and layout', () => {
     expect(assertRunId('run-2026.1_x')).toBe('run-2026.1_x');
   });
 
-  it('lays out run objects and recognises part keys', () => {
+  it('lays out run objects and recognises part and generation keys', () => {
     const l = runLayout({ bucket: 'b', prefix: 'results/' }, 'r1');
     expect(l.part(3)).toBe('results/r1/parts/000003.jsonl');
+    expect(l.part(3, 2)).toBe('results/r1/parts/000003.g2.jsonl');
     expect(l.metrics).toBe('results/r1/metrics.json');
-    expect(batchOfPartKey(l.part(12))).toBe(12);
-    expect(batchOfPartKey(l.partMeta(12))).toBeUndefined();
+    expect(partOfKey(l.part(12))).toEqual({ batch: 12, generation: 0 });
+    expect(partOfKey(l.part(12, 4))).toEqual({ batch: 12, generation: 4 });
+    expect(partOfKey(l.partMeta(12))).toBeUndefined();
+    expect(partOfKey(l.partMeta(12, 4))).toBeUndefined();
+    expect(generationOfKey(l.generation(7))).toBe(7);
   });
 });

@@ -11,7 +11,8 @@ import { readRunMetrics } from '../../worker/finalize-run.js';
 import { startWorkers } from '../../worker/start-worker.js';
 import { metricsTable } from '../metrics-table.js';
 import { positiveInt } from '../parse.js';
-import { watchRun } from '../progress.js';
+import { waitForRun } from '../progress.js';
+import { stallLimits } from '../../shared/run/outcome.js';
 import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 
 interface DemoFlags {
@@ -39,7 +40,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
       process.env.LOG_LEVEL ??= 'warn'; // keep the progress bar readable; LOG_LEVEL=info shows every batch
       const stack = await ensureLocalStack(process.env, flags.dataDir);
       const g = globals();
-      const rt = openRuntime(configFrom({ ...g, redisUrl: g.redisUrl ?? stack.redisUrl, s3Endpoint: g.s3Endpoint ?? stack.s3Endpoint }), 'demo');
+      const rt = await openRuntime(configFrom({ ...g, redisUrl: g.redisUrl ?? stack.redisUrl, s3Endpoint: g.s3Endpoint ?? stack.s3Endpoint }), 'demo');
       for (const s of stack.started) rt.logger.info(`started ${s}`);
       // Sandboxed worker processes read the same settings from the environment.
       process.env.REDIS_URL = rt.config.redisUrl;
@@ -63,7 +64,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
           batchSize: flags.batchSize,
         });
         process.stdout.write(`run ${runId}: ${uploaded.length} images from ${flags.images}\n`);
-        const state = await watchRun(rt.store, runId);
+        const { state } = await waitForRun(rt, runId, { maxFailures: { percent: 100 }, limits: stallLimits(600_000) });
         const metrics = await readRunMetrics(rt.s3, { out: state.out, runId });
         if (!metrics) throw new Error(`run ${runId} ended without metrics.json`);
         process.stdout.write(metricsTable(metrics) + '\n');

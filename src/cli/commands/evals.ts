@@ -17,7 +17,7 @@ export function registerEvals(program: Command, globals: () => GlobalFlags): voi
       const data = evalJobData(flags);
       const date = flags.date ?? dateIn(Date.now(), data.tz);
       if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new Error(`--date must be YYYY-MM-DD, got ${date}`);
-      const rt = openRuntime(configFrom(globals()), 'eval');
+      const rt = await openRuntime(configFrom(globals()), 'eval');
       try {
         const entry = await runEvaluation({ ...rt, camModel: productionCamProvider(rt.s3) }, data, date);
         process.stdout.write(`${JSON.stringify(entry)}\n`);
@@ -34,7 +34,7 @@ export function registerEvals(program: Command, globals: () => GlobalFlags): voi
     .requiredOption('--out <s3uri>', 'evaluations root given to schedule eval / eval run')
     .option('--json', 'print history.jsonl as it is')
     .action(async (flags: { out: string; json?: boolean }) => {
-      const rt = openRuntime(configFrom(globals()), 'evals');
+      const rt = await openRuntime(configFrom(globals()), 'evals');
       try {
         const entries = await readHistory(rt.s3, parseS3Uri(flags.out));
         process.stdout.write(flags.json ? entries.map((e) => JSON.stringify(e)).join('\n') + '\n' : `${historyTable(entries)}\n`);

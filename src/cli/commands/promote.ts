@@ -11,7 +11,7 @@ export function registerPromote(program: Command, globals: () => GlobalFlags): v
     .argument('<model>', 's3://BUCKET/RUNS/RUN_ID/best (or any S3 model folder)')
     .requiredOption('--to <uri>', 's3://BUCKET/models/production: where pointer.json is written')
     .action(async (model: string, flags: { to: string }) => {
-      const rt = openRuntime(configFrom(globals()), 'models');
+      const rt = await openRuntime(configFrom(globals()), 'models');
       try {
         const p = await promoteModel(rt.s3, model, flags.to);
         process.stdout.write(JSON.stringify(p) + '\n');

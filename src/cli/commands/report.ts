@@ -19,7 +19,7 @@ export function registerReport(program: Command, globals: () => GlobalFlags): vo
     .option('--out <s3uri>', "the run's output root (default: from Redis)")
     .option('--dir <folder>', 'write to this local folder instead of next to the run')
     .action(async (runId: string, flags: { out?: string; dir?: string }) => {
-      const rt = openRuntime(configFrom(globals()), 'report');
+      const rt = await openRuntime(configFrom(globals()), 'report');
       try {
         const out: S3Location | undefined = flags.out ? parseS3Uri(flags.out) : (await rt.store.get(assertRunId(runId)))?.out;
         if (!out) throw new Error(`run ${runId} is unknown to Redis; pass --out`);

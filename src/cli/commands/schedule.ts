@@ -21,7 +21,7 @@ export function evalOptions(cmd: Command): Command {
 }
 
 async function withRuntime<T>(globals: () => GlobalFlags, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = openRuntime(configFrom(globals()), 'schedule');
+  const rt = await openRuntime(configFrom(globals()), 'schedule');
   try {
     return await fn(rt);
   } finally {

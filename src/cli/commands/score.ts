@@ -2,17 +2,19 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createRun, type ScoreRequest } from '../../producer/create-run.js';
 import { resumeRun } from '../../producer/resume-run.js';
+import { UserError } from '../../shared/errors.js';
 import { parseLabelsFile } from '../../shared/labels.js';
 import { assertRunId, newRunId } from '../../shared/run/batching.js';
+import { EXIT_CODES, parseMaxFailures, stallLimits, verdictLine, type MaxFailures } from '../../shared/run/outcome.js';
 import { getTextIfExists } from '../../shared/s3/objects.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
 import { readRunMetrics } from '../../worker/finalize-run.js';
 import { metricsTable } from '../metrics-table.js';
-import { watchRun } from '../progress.js';
+import { waitForRun } from '../progress.js';
 import { configFrom, openRuntime, type GlobalFlags, type Runtime } from '../runtime.js';
-import { positiveInt } from '../parse.js';
+import { parsedBy, positiveInt } from '../parse.js';
 
-interface ScoreFlags {
+interface ScoreFlags extends WaitFlags {
   out?: string;
   batchSize: number;
   runId?: string;
@@ -21,8 +23,24 @@ interface ScoreFlags {
   wait?: boolean;
 }
 
+export interface WaitFlags {
+  maxFailures: MaxFailures;
+  stallTimeout: number;
+}
+
+/** The options that say when waiting on a run ends, shared by `score --wait` and `status --watch`. */
+export function waitOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-failures <n|p%>', 'exit 0 only if at most this many keys (or this percentage of them) failed', parsedBy(parseMaxFailures), { count: 0 })
+    .option('--stall-timeout <seconds>', 'give up as stuck when no batch progressed for this long (or no worker was alive for a minute)', positiveInt('--stall-timeout'), 600)
+    .addHelpText(
+      'after',
+      '\nExit codes when waiting: 0 done (within --max-failures), 2 too many failures, 3 the run failed, 4 stuck (it says whether no batch progressed or no worker is alive), 1 any other error.',
+    );
+}
+
 export function registerScore(program: Command, globals: () => GlobalFlags): void {
-  program
+  const cmd = program
     .command('score')
     .description('list the images under an S3 prefix and enqueue them for scoring in batch jobs')
     .argument('[source]', 's3://BUCKET/PREFIX holding the images')
@@ -30,23 +48,23 @@ export function registerScore(program: Command, globals: () => GlobalFlags): voi
     .option('--batch-size <n>', 'images per batch job', positiveInt('--batch-size'), 16)
     .option('--run-id <id>', 'run id (default: generated); the same id never enqueues a batch twice')
     .option('--labels <file>', 'labels file (local path or s3://), CSV key,label or JSON lines; default: class folders in keys')
-    .option('--resume <runId>', 'enqueue only the keys of this run that have no prediction yet')
-    .option('--wait', 'show progress until the run ends, then print its metrics')
-    .action(async (source: string | undefined, flags: ScoreFlags) => {
-      const rt = openRuntime(configFrom(globals()), 'producer');
-      try {
-        const runId = await (flags.resume ? resume(rt, flags) : start(rt, source, flags));
-        process.stdout.write(`${runId}\n`);
-        if (flags.wait) await waitAndReport(rt, runId);
-      } finally {
-        await rt.close();
-      }
-    });
+    .option('--resume <runId>', 'repair an ended or stuck run: re-enqueue only its keys with no prediction, under the same batch ids')
+    .option('--wait', 'show progress until the run ends, then print its metrics');
+  waitOptions(cmd).action(async (source: string | undefined, flags: ScoreFlags) => {
+    const rt = await openRuntime(configFrom(globals()), 'producer');
+    try {
+      const runId = await (flags.resume ? resume(rt, flags) : start(rt, source, flags));
+      process.stdout.write(`${runId}\n`);
+      if (flags.wait) await waitAndReport(rt, runId, flags);
+    } finally {
+      await rt.close();
+    }
+  });
 }
 
 async function start(rt: Runtime, source: string | undefined, flags: ScoreFlags): Promise<string> {
-  if (!source) throw new Error('score: give the source s3://BUCKET/PREFIX (or --resume RUN_ID)');
-  if (!flags.out) throw new Error('score: --out s3://BUCKET/OUTPREFIX is required');
+  if (!source) throw new UserError('score: give the source s3://BUCKET/PREFIX (or --resume RUN_ID)');
+  if (!flags.out) throw new UserError('score: --out s3://BUCKET/OUTPREFIX is required');
   const req: ScoreRequest = {
     runId: assertRunId(flags.runId ?? newRunId()),
     source: parseS3Uri(source),
@@ -55,7 +73,7 @@ async function start(rt: Runtime, source: string | undefined, flags: ScoreFlags)
   };
   if (flags.labels) req.labels = { byKey: parseLabelsFile(await readLabels(rt, flags.labels), flags.labels), from: flags.labels };
   const run = await createRun(rt, req);
-  rt.logger.info({ ...run }, run.existed ? 'run already existed' : 'run created');
+  rt.logger.info({ ...run }, run.how === 'created' ? 'run created' : run.how === 'adopted' ? 'run adopted from the producer that created it first' : 'run already existed');
   return run.runId;
 }
 
@@ -63,6 +81,7 @@ async function resume(rt: Runtime, flags: ScoreFlags): Promise<string> {
   const runId = assertRunId(flags.resume!);
   const r = await resumeRun(rt, runId, flags.out ? parseS3Uri(flags.out) : undefined);
   rt.logger.info({ ...r }, 'run resumed');
+  process.stderr.write(`run ${runId}: attempt generation ${r.generation}: ${r.missing} keys without a prediction re-enqueued in ${r.batches} of ${r.totalBatches} batches\n`);
   return runId;
 }
 
@@ -70,12 +89,16 @@ async function readLabels(rt: Runtime, where: string): Promise<string> {
   if (!where.startsWith('s3://')) return readFile(where, 'utf8');
   const loc = parseS3Uri(where);
   const text = await getTextIfExists(rt.s3, loc.bucket, loc.prefix);
-  if (text === undefined) throw new Error(`labels file ${where} does not exist`);
+  if (text === undefined) throw new UserError(`labels file ${where} does not exist`);
   return text;
 }
 
-export async function waitAndReport(rt: Runtime, runId: string): Promise<void> {
-  const state = await watchRun(rt.store, runId);
-  const metrics = await readRunMetrics(rt.s3, { out: state.out, runId });
+/** Waits for the run, prints its metrics, and ends with the verdict line: exit 0, or a UserError with the verdict's exit code. */
+export async function waitAndReport(rt: Runtime, runId: string, flags: WaitFlags): Promise<void> {
+  const { verdict, state } = await waitForRun(rt, runId, { maxFailures: flags.maxFailures, limits: stallLimits(flags.stallTimeout * 1000) });
+  const metrics = verdict.kind === 'stuck' ? undefined : await readRunMetrics(rt.s3, { out: state.out, runId });
   if (metrics) process.stdout.write(metricsTable(metrics) + '\n');
+  const line = verdictLine(runId, verdict);
+  if (verdict.kind !== 'ok') throw new UserError(line, EXIT_CODES[verdict.kind]);
+  process.stderr.write(`${line}\n`);
 }

@@ -54,7 +54,7 @@ export function registerTrain(program: Command, globals: () => GlobalFlags): voi
     .option('--wait', 'print each round as it is merged, until the run ends');
   for (const f of RECIPE_FLAGS) cmd.option(`--${f} <v>`, `training recipe --${f} (see src/model/train/options.ts)`);
   cmd.action(async (flags: TrainFlags) => {
-    const rt = openRuntime(configFrom(globals()), 'train');
+    const rt = await openRuntime(configFrom(globals()), 'train');
     const queue = createTrainQueue(rt.redis, rt.config.queuePrefix);
     const deps = { s3: rt.s3, queue, logger: rt.logger };
     try {

@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../shared/logger.js';
+import type { Worker } from 'bullmq';
+import { ConnectionWatch } from '../../shared/connection-watch.js';
+import { createLogger, type Logger } from '../../shared/logger.js';
+import { SCORE_QUEUE, STALLED } from '../../shared/queue.js';
 import { startWorkers } from '../../worker/start-worker.js';
+import { checkModel } from '../../worker/model-check.js';
+import { isNullEngine } from '../../worker/engine-choice.js';
 import { parseEngine } from '../../model/engine.js';
 import { positiveInt } from '../parse.js';
 import { configFrom, type GlobalFlags } from '../runtime.js';
@@ -9,8 +14,30 @@ interface WorkerFlags {
   concurrency?: number;
   queues: string;
   lockDuration: number;
+  stalledInterval: number;
   model?: string;
   engine?: string;
+}
+
+/**
+ * Waits for SIGINT/SIGTERM, then closes the workers: gracefully (running jobs finish) while Redis is
+ * reachable; at once while it is not, since nothing could be recorded anyway. A second signal exits at once.
+ */
+function untilSignal(workers: Worker[], watch: ConnectionWatch, logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      const graceful = watch.connected;
+      logger.info({ signal, graceful }, graceful ? 'closing workers (finishing jobs in progress)' : 'closing workers now (Redis unreachable)');
+      const closed = Promise.all(workers.map((w) => w.close(!graceful)));
+      await (graceful ? closed : Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]));
+      resolve();
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
 }
 
 export function registerWorker(program: Command, globals: () => GlobalFlags): void {
@@ -19,31 +46,35 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .description('run a worker process; any number of them, on any hosts, share the work through Redis')
     .option('--concurrency <n>', 'batches processed at once, each in its own sandboxed process (default: one per core)', positiveInt('--concurrency'))
     .option('--queues <list>', 'comma-separated queues to take jobs from: score, train, eval (evaluations run in this process)', 'score')
-    .option('--lock-duration <ms>', 'BullMQ job lock duration', positiveInt('--lock-duration'), 30_000)
+    .option('--lock-duration <ms>', 'BullMQ job lock duration (renewed every half of it)', positiveInt('--lock-duration'), STALLED.lockDurationMs)
+    .option('--stalled-interval <ms>', 'how often to re-queue jobs whose worker died (their lock expired)', positiveInt('--stalled-interval'), STALLED.stalledIntervalMs)
     .option('--model <uri>', 'model folder or s3:// URI (default: CXR_MODEL_URI or the shipped model)')
     .option('--engine <name>', 'inference engine: tfjs, onnx or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto')
     .action(async (flags: WorkerFlags) => {
       const config = configFrom(globals());
       if (flags.model) process.env.CXR_MODEL_URI = flags.model;
-      process.env.CXR_ENGINE = parseEngine(flags.engine ?? process.env.CXR_ENGINE); // checked here, used by the sandboxes
+      const engine = flags.engine ?? process.env.CXR_ENGINE;
+      process.env.CXR_ENGINE = isNullEngine(engine) ? 'null' : parseEngine(engine); // checked here, used by the sandboxes
       const logger = createLogger({ role: 'worker' });
+      const queues = flags.queues.split(',').map((q) => q.trim()).filter(Boolean);
+      if (queues.includes(SCORE_QUEUE)) {
+        // Before taking jobs: a worker that cannot score says so now and exits non-zero.
+        const { info, backend } = await checkModel(process.env);
+        logger.info({ model: info, backend }, 'model loaded and checked');
+      }
+      const watch = new ConnectionWatch(logger, config.redisUrl);
       const workers = startWorkers({
         redisUrl: config.redisUrl,
         prefix: config.queuePrefix,
         logger,
         concurrency: flags.concurrency,
         lockDurationMs: flags.lockDuration,
-        queues: flags.queues.split(',').map((q) => q.trim()).filter(Boolean),
+        stalledIntervalMs: flags.stalledInterval,
+        queues,
         config,
+        watch,
       });
-      await new Promise<void>((resolve) => {
-        const stop = async (signal: string) => {
-          logger.info({ signal }, 'closing workers (finishing jobs in progress)');
-          await Promise.all(workers.map((w) => w.close()));
-          resolve();
-        };
-        process.once('SIGINT', () => void stop('SIGINT'));
-        process.once('SIGTERM', () => void stop('SIGTERM'));
-      });
+      await untilSignal(workers, watch, logger);
+      process.exit(0);
     });
 }

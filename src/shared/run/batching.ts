@@ -18,9 +18,12 @@ export function newRunId(now = new Date(), random = Math.random): string {
   return `run-${stamp}-${Math.floor(random() * 0xffffff).toString(16).padStart(6, '0')}`;
 }
 
-/** BullMQ job ids may not contain ':'; run id plus batch index keeps re-enqueueing idempotent. */
-export function batchJobId(runId: string, batchIndex: number): string {
-  return `${runId}-b${String(batchIndex).padStart(6, '0')}`;
+/**
+ * BullMQ job ids may not contain ':'. Run id plus batch index keeps re-enqueueing idempotent; a later
+ * attempt generation of the same batch gets its own job id (`-gN`), so BullMQ does not take it for a duplicate.
+ */
+export function batchJobId(runId: string, batchIndex: number, generation = 0): string {
+  return `${runId}-b${batchName(batchIndex)}${generation > 0 ? `-g${generation}` : ''}`;
 }
 
 export function batchName(batchIndex: number): string {

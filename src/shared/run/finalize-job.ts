@@ -3,8 +3,11 @@ import { JOB_FINALIZE } from '../queue.js';
 import type { S3Location } from '../s3/uri.js';
 import type { FinalizeJobData } from './types.js';
 
-/** One finalize job per run generation: whoever sees the last batch finish may call this; duplicates are ignored. */
-export async function scheduleFinalize(queue: Queue, runId: string, out: S3Location, generation: number): Promise<void> {
+/**
+ * One finalize job per run generation: whoever sees the last batch finish may call this; duplicates are
+ * ignored. `kind` 'recover' is asked for when Redis no longer has the run: the job rebuilds it from S3.
+ */
+export async function scheduleFinalize(queue: Queue, runId: string, out: S3Location, generation: number, kind: 'finalize' | 'recover' = 'finalize'): Promise<void> {
   const data: FinalizeJobData = { runId, out, generation };
-  await queue.add(JOB_FINALIZE, data, { jobId: `${runId}-finalize-g${generation}`, priority: 1 });
+  await queue.add(JOB_FINALIZE, data, { jobId: `${runId}-${kind}-g${generation}`, priority: 1 });
 }

@@ -1,6 +1,9 @@
 import { batchName } from './batching.js';
 import { joinKey, type S3Location } from '../s3/uri.js';
 
+/** Part file stem of a batch in an attempt generation: 000123 (generation 0) or 000123.g2. */
+const partStem = (batch: number, generation: number) => `${batchName(batch)}${generation > 0 ? `.g${generation}` : ''}`;
+
 /** Where a run's objects live under its output prefix. Pure. */
 export function runLayout(out: S3Location, runId: string) {
   const root = joinKey(out.prefix, runId);
@@ -9,8 +12,10 @@ export function runLayout(out: S3Location, runId: string) {
     root,
     manifest: joinKey(root, 'manifest.json'),
     partsPrefix: joinKey(root, 'parts') + '/',
-    part: (batch: number) => joinKey(root, 'parts', `${batchName(batch)}.jsonl`),
-    partMeta: (batch: number) => joinKey(root, 'parts', `${batchName(batch)}.meta.json`),
+    part: (batch: number, generation = 0) => joinKey(root, 'parts', `${partStem(batch, generation)}.jsonl`),
+    partMeta: (batch: number, generation = 0) => joinKey(root, 'parts', `${partStem(batch, generation)}.meta.json`),
+    generationsPrefix: joinKey(root, 'generations') + '/',
+    generation: (generation: number) => joinKey(root, 'generations', `${String(generation).padStart(6, '0')}.json`),
     predictionsJsonl: joinKey(root, 'predictions.jsonl'),
     predictionsCsv: joinKey(root, 'predictions.csv'),
     failures: joinKey(root, 'failures.jsonl'),
@@ -20,8 +25,19 @@ export function runLayout(out: S3Location, runId: string) {
 
 export type RunLayout = ReturnType<typeof runLayout>;
 
-/** Batch index of a part object key, or undefined for other objects. */
-export function batchOfPartKey(key: string): number | undefined {
-  const m = /\/parts\/(\d+)\.jsonl$/.exec(key);
+export interface PartRef {
+  batch: number;
+  generation: number;
+}
+
+/** Batch and generation of a part object key, or undefined for other objects (metas included). */
+export function partOfKey(key: string): PartRef | undefined {
+  const m = /\/parts\/(\d+)(?:\.g(\d+))?\.jsonl$/.exec(key);
+  return m ? { batch: Number(m[1]), generation: m[2] ? Number(m[2]) : 0 } : undefined;
+}
+
+/** Generation number of a generation plan key, or undefined. */
+export function generationOfKey(key: string): number | undefined {
+  const m = /\/generations\/(\d+)\.json$/.exec(key);
   return m ? Number(m[1]) : undefined;
 }

@@ -1,5 +1,6 @@
 import type { ClassName } from '../labels.js';
 import type { S3Location } from '../s3/uri.js';
+import type { RunStatus } from './state.js';
 
 export interface RunItem {
   key: string;
@@ -8,7 +9,15 @@ export interface RunItem {
   label?: ClassName;
 }
 
-/** The input manifest: every key of the run, fixed when the run is created. */
+/** An object under the source prefix that the pipeline does not score, kept in the manifest with the reason. */
+export interface SkippedObject {
+  key: string;
+  etag: string;
+  size: number;
+  reason: string;
+}
+
+/** The input manifest: every key of the run, fixed when the run is created. Batch b holds items [b*batchSize, (b+1)*batchSize). */
 export interface RunManifest {
   runId: string;
   createdAt: string;
@@ -17,20 +26,41 @@ export interface RunManifest {
   batchSize: number;
   labelsFrom: 'key-folders' | string;
   items: RunItem[];
+  skipped?: SkippedObject[];
+}
+
+/**
+ * A later attempt generation (written by resume or repair before its jobs are enqueued): the batches it
+ * re-runs, each with only its keys that had no prediction. A batch's current generation is the latest
+ * plan naming it, else 0 (the manifest).
+ */
+export interface GenerationPlan {
+  runId: string;
+  generation: number;
+  createdAt: string;
+  reason: 'resume' | 'repair';
+  batches: { batch: number; items: RunItem[] }[];
 }
 
 export interface BatchJobData {
   runId: string;
   batch: number;
+  /** Attempt generation; absent means 0. */
+  generation?: number;
   source: S3Location;
   out: S3Location;
   items: RunItem[];
 }
 
+/** Records a batch that used up its attempts: its keys become failures with this reason. */
+export interface SettleJobData extends BatchJobData {
+  reason: string;
+}
+
 export interface FinalizeJobData {
   runId: string;
   out: S3Location;
-  /** Number of batches the run had when this finalize was scheduled (grows on resume). */
+  /** The run's generation when this finalize was scheduled. */
   generation: number;
 }
 
@@ -52,7 +82,8 @@ export interface FailureLine {
   type: 'failure';
   key: string;
   etag: string;
-  stage: 'download' | 'decode' | 'inference';
+  /** 'batch': the whole batch failed (attempts used up, or the run failed) and each key carries its reason. */
+  stage: 'download' | 'decode' | 'inference' | 'batch';
   reason: string;
   trueLabel?: ClassName;
 }
@@ -63,6 +94,7 @@ export type PartLine = PredictionLine | FailureLine;
 export interface PartMeta {
   runId: string;
   batch: number;
+  generation: number;
   images: number;
   scored: number;
   failed: number;
@@ -80,3 +112,5 @@ export interface StageMs {
   inference: number;
   upload: number;
 }
+
+export type { RunStatus };

@@ -1,10 +1,14 @@
 import { startChildService, type LocalService } from './child-service.js';
 import { freeLoopbackPort } from './free-port.js';
 
-/** A private, non-persistent redis-server on a free loopback port. */
-export async function startRedisServer(port?: number): Promise<LocalService> {
+/**
+ * A private redis-server on a free loopback port: without persistence, or with an append-only file in
+ * `aofDir` (fsync on every write) so that a restart keeps its data.
+ */
+export async function startRedisServer(port?: number, opts: { aofDir?: string } = {}): Promise<LocalService> {
   const p = port ?? (await freeLoopbackPort());
-  const args = ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  const persistence = opts.aofDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.aofDir] : ['--appendonly', 'no'];
+  const args = ['--port', String(p), '--bind', '127.0.0.1', '--save', '', ...persistence, '--daemonize', 'no'];
   try {
     return await startChildService('redis-server', process.env.REDIS_SERVER_BIN ?? 'redis-server', args, p, `redis://127.0.0.1:${p}`);
   } catch (err) {

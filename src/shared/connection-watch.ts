@@ -1,0 +1,41 @@
+import type { EventEmitter } from 'node:events';
+import type { Logger } from './logger.js';
+import { describeRedisError, redisDisplayUrl } from './redis-connection.js';
+
+/**
+ * Logs a process's Redis connections going down and coming back, one line per change of the state of all
+ * of them together, instead of an error per reconnect attempt.
+ */
+export class ConnectionWatch {
+  private readonly ready = new Map<EventEmitter, boolean>();
+  private up: boolean | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly url: string,
+  ) {}
+
+  /** Every client is connected (false before the first connection). */
+  get connected(): boolean {
+    return this.up === true;
+  }
+
+  attach(client: EventEmitter): this {
+    this.ready.set(client, false);
+    client.on('ready', () => this.set(client, true));
+    client.on('error', (err: Error) => this.set(client, false, err));
+    client.on('close', () => this.set(client, false));
+    return this;
+  }
+
+  private set(client: EventEmitter, ready: boolean, err?: Error): void {
+    this.ready.set(client, ready);
+    const up = [...this.ready.values()].every(Boolean);
+    if (up === this.up || (!up && this.up === undefined && !err)) return;
+    const first = this.up === undefined;
+    this.up = up;
+    const where = redisDisplayUrl(this.url);
+    if (up) this.logger.info({ redis: where }, first ? 'connected to Redis' : 'Redis connection restored');
+    else this.logger.warn({ redis: where, reason: err ? describeRedisError(err) : 'connection closed' }, `cannot reach Redis at ${where}; reconnecting with backoff`);
+  }
+}

@@ -1,0 +1,23 @@
+import type { Logger } from '../shared/logger.js';
+import { scheduleFinalize } from '../shared/run/finalize-job.js';
+import type { MarkResult } from '../shared/run/run-store.js';
+import type { BatchJobData } from '../shared/run/types.js';
+import type { WorkerContext } from './context.js';
+
+/**
+ * Counts a batch whose part is in S3, then asks for the finalize when it was the run's last one, or for
+ * a rebuild from S3 when Redis no longer has the run.
+ */
+export async function recordBatchDone(ctx: Pick<WorkerContext, 'store' | 'queue'>, data: BatchJobData, counts: { scored: number; failed: number }, logger: Logger): Promise<MarkResult> {
+  const generation = data.generation ?? 0;
+  const mark = await ctx.store.markBatchDone(data.runId, data.batch, generation, counts.scored, counts.failed);
+  if (mark.outcome === -1) {
+    logger.warn('the run is missing from Redis (Redis lost its data?); asking a worker to rebuild it from S3');
+    await scheduleFinalize(ctx.queue, data.runId, data.out, generation, 'recover');
+  } else if (mark.outcome === -2) {
+    logger.info('batch not counted: the run re-planned it in a later attempt generation (its part stays in S3)');
+  } else if (mark.status === 'running' && mark.doneBatches >= mark.totalBatches) {
+    await scheduleFinalize(ctx.queue, data.runId, data.out, mark.generation);
+  }
+  return mark;
+}

@@ -1,0 +1,347 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { putObject } from '../../src/shared/s3/objects.js';
+import { freeLoopbackPort } from '../../src/shared/services/free-port.js';
+import type { RunStatus } from '../../src/shared/run/state.js';
+import type { FailureLine } from '../../src/shared/run/types.js';
+import { FaultStack, WorkerProc, alive, cli, freshBucket, imagePool, plainLines, putImages, sleep, startCli, testClients, waitFor, type CliResult } from './harness.js';
+import { countsConsistent, inspectRun, record, summaryLines, type RunCheck } from './inspect.js';
+
+/**
+ * The fault campaign of issue 10, on real processes: a redis-server with an append-only file, an S3
+ * server, `cxr worker` and `cxr score` processes. Each case asserts on the finished run: every manifest
+ * key exactly once in predictions ∪ failures, no false failures, the final state (S3 and Redis agree),
+ * and records the wall time to recover. Most cases use the null engine (a fixed probability after a
+ * delay) because their subject is the orchestration; the first scores with the real model on ONNX Runtime.
+ * Workers run with a 4 s lock and a 2 s stalled check so crashes are noticed in seconds.
+ */
+describe('fault campaign (real redis-server, S3 server and worker processes)', () => {
+  let stack: FaultStack;
+  let bucket: string;
+  let t: ReturnType<typeof testClients>;
+  const prefix = `f${randomUUID().slice(0, 6)}`;
+  const env = (extra: NodeJS.ProcessEnv = {}) => stack.env(prefix, extra);
+  const NULL_ENGINE = { CXR_ENGINE: 'null', CXR_NULL_DELAY_MS: '300' };
+
+  const startWorkers = (n: number, extra: NodeJS.ProcessEnv = NULL_ENGINE, concurrency = 1, args: string[] = []) =>
+    Promise.all(
+      Array.from({ length: n }, () =>
+        new WorkerProc(['--concurrency', String(concurrency), '--lock-duration', '4000', '--stalled-interval', '2000', ...args], env(extra)).ready(),
+      ),
+    );
+  const score = (runId: string, src: string, ...extra: string[]) => ['score', `s3://${bucket}/${src}`, '--out', `s3://${bucket}/out`, '--batch-size', '8', '--run-id', runId, ...extra];
+  const WAIT = ['--wait', '--stall-timeout', '120'];
+  const state = (runId: string) => t.store.get(runId);
+  const doneBatches = (runId: string, n: number) => waitFor(`${n} batches of ${runId} done`, async () => ((await state(runId))?.doneBatches ?? 0) >= n || undefined, 240_000, 100);
+  const ended = (runId: string) => waitFor(`${runId} to end`, async () => ((await state(runId))?.status ?? 'running') !== 'running' || undefined, 240_000, 200);
+  const exitLine = (r: CliResult) => plainLines(r.stderr).at(-1) ?? '';
+
+  /** Inspects a finished run and records its summary line, then asserts that nothing was lost, duplicated or falsely failed. */
+  async function verify(name: string, runId: string, status: RunStatus, recoveryMs: number, expected: (f: FailureLine) => boolean = () => false, note = ''): Promise<RunCheck> {
+    const check = await inspectRun(stack.s3, bucket, 'out', runId, expected);
+    record(name, check, recoveryMs, note);
+    expect(check.metrics?.state).toBe(status);
+    expect((await state(runId))?.status).toBe(status);
+    expect(check.lost).toEqual([]);
+    expect(check.duplicated).toEqual([]);
+    expect(check.falseFailures).toEqual([]);
+    expect(countsConsistent(await state(runId), check)).toEqual([]);
+    return check;
+  }
+
+  beforeAll(async () => {
+    stack = await FaultStack.start();
+    bucket = await freshBucket(stack.s3);
+    t = testClients(stack, prefix);
+  });
+
+  afterEach(() => WorkerProc.killAll());
+
+  afterAll(async () => {
+    await WorkerProc.killAll();
+    await t?.close();
+    await stack?.close();
+    // eslint-disable-next-line no-console
+    console.log(summaryLines().join('\n'));
+  });
+
+  it('real model (ONNX): a worker killed -9 mid-run loses nothing; bad images fail alone; .dcm and .txt are skipped and counted', async () => {
+    await putImages(stack.s3, bucket, 'real/', 40);
+    await putObject(stack.s3, bucket, 'real/img-corrupt.jpeg', imageHead(), 'image/jpeg');
+    await putObject(stack.s3, bucket, 'real/img-empty.jpeg', new Uint8Array(0), 'image/jpeg');
+    await putObject(stack.s3, bucket, 'real/scan-0001.dcm', 'DICM', 'application/dicom');
+    await putObject(stack.s3, bucket, 'real/notes.txt', 'notes', 'text/plain');
+    const [victim] = await startWorkers(2, { CXR_ENGINE: 'onnx' });
+    const producer = startCli([...score('real', 'real/'), ...WAIT, '--max-failures', '2'], env());
+    await doneBatches('real', 1);
+    const killedAt = Date.now();
+    await victim.crash();
+    const r = await producer.result;
+    expect(r.code, r.stderr).toBe(0);
+    const check = await verify('real model, one worker kill -9', 'real', 'done-with-failures', Date.now() - killedAt, (f) => /img-(corrupt|empty)/.test(f.key));
+    expect(check.failures.map((f) => f.key).sort()).toEqual(['real/img-corrupt.jpeg', 'real/img-empty.jpeg']);
+    expect(check.predictions.every((p) => p.modelId.length >= 16 && p.probability >= 0 && p.probability <= 1)).toBe(true);
+    expect(check.metrics.backends.every((b) => b.startsWith('onnxruntime'))).toBe(true);
+    expect(check.manifest.skipped?.map((s) => [s.key, s.reason])).toEqual([
+      ['real/notes.txt', 'unsupported file type .txt'],
+      ['real/scan-0001.dcm', 'DICOM (.dcm) is not supported yet'],
+    ]);
+    expect(check.metrics.counts).toMatchObject({ total: 42, scored: 40, failed: 2, skipped: 2 });
+    record('row 7: .dcm in the prefix', { lost: [], duplicated: [], falseFailures: [] }, 0, `skipped ${check.metrics.counts.skipped} (listed in the manifest with the reason, counted in metrics.json)`);
+  });
+
+  it('all workers killed -9 and restarted: nothing lost; their sandboxes exit within seconds (row 4)', async () => {
+    await putImages(stack.s3, bucket, 'all/', 64);
+    const workers = await startWorkers(2, NULL_ENGINE, 2);
+    const producer = startCli([...score('all', 'all/'), ...WAIT], env());
+    await doneBatches('all', 2);
+    const sandboxes = workers.flatMap((w) => w.sandboxPids());
+    expect(sandboxes.length).toBeGreaterThan(0);
+    const killedAt = Date.now();
+    await Promise.all(workers.map((w) => w.crash()));
+    await waitFor('the orphaned sandboxes to exit', async () => (sandboxes.some(alive) ? undefined : true), 20_000, 50);
+    const orphanMs = Date.now() - killedAt;
+    expect(orphanMs).toBeLessThan(5000);
+    record('row 4: worker parents kill -9, sandboxes exit', undefined, orphanMs, `${sandboxes.length} sandboxes gone ${(orphanMs / 1000).toFixed(1)} s after their parents`);
+    const restartedAt = Date.now();
+    await startWorkers(2);
+    const r = await producer.result;
+    expect(r.code, r.stderr).toBe(0);
+    await verify('all workers kill -9, restarted', 'all', 'done', Date.now() - restartedAt);
+  });
+
+  it('row 1: the same batch interrupted twice (kill -9 both workers, again once re-taken) still completes; repeated over at least 18 batches', async () => {
+    // With BullMQ's default maxStalledCount of 1 a second interruption failed the batch for good. Each
+    // round interrupts (nearly) every batch of a 10-batch run twice; at least 18 double interruptions in
+    // all catch a 1-in-6 race with 96% probability.
+    const slow = { CXR_ENGINE: 'null', CXR_NULL_DELAY_MS: '5000' };
+    let doubled = 0;
+    let worstMs = 0;
+    for (let round = 0; doubled < 18; round++) {
+      expect(round, `only ${doubled} double interruptions in ${round} rounds`).toBeLessThan(3);
+      const runId = `twice-${round}`;
+      await putImages(stack.s3, bucket, `${runId}/`, 80);
+      expect((await cli(score(runId, `${runId}/`), env())).code).toBe(0);
+      const active = async (minStarts: number) => (await t.queue.getActive()).filter((j) => j.id?.startsWith(`${runId}-b`) && j.attemptsStarted >= minStarts).map((j) => j.id!);
+      await startWorkers(2, slow, 5);
+      await waitFor('9 active batches', async () => ((await active(1)).length >= 9 ? true : undefined), 240_000, 100);
+      await WorkerProc.killAll();
+      await startWorkers(2, slow, 5);
+      const retaken = await waitFor('the batches to be taken again', async () => {
+        const ids = await active(2);
+        return ids.length >= 9 ? ids : undefined;
+      }, 240_000, 100);
+      await WorkerProc.killAll();
+      const restartedAt = Date.now();
+      await startWorkers(2, slow, 5);
+      await ended(runId);
+      worstMs = Math.max(worstMs, Date.now() - restartedAt);
+      const jobs = await Promise.all(retaken.map((id) => t.queue.getJob(id)));
+      doubled += jobs.filter((j) => j && j.attemptsStarted >= 3 && j.finishedOn).length;
+      await verify(`row 1: batch interrupted twice (round ${round + 1})`, runId, 'done', Date.now() - restartedAt);
+      await WorkerProc.killAll();
+    }
+    record('row 1: batches interrupted twice, total', undefined, worstMs, `${doubled} batches each started 3+ times (2 kills), all completed, 0 failed`);
+  }, 1_200_000);
+
+  it('row 1: S3 down until batches use up their attempts: the run ends done-with-failures, --wait exits 2, --resume repairs under the same batch ids', async () => {
+    await putImages(stack.s3, bucket, 'exhaust/', 48);
+    await startWorkers(2);
+    // Short retries so that attempts run out while S3 is down (the defaults give about a minute).
+    const producer = startCli([...score('exhaust', 'exhaust/'), ...WAIT], env({ CXR_BATCH_ATTEMPTS: '3', CXR_BATCH_BACKOFF_MS: '250' }));
+    await doneBatches('exhaust', 1);
+    await stack.stopS3();
+    await sleep(8000);
+    await stack.startS3();
+    const restoredAt = Date.now();
+    const first = await producer.result;
+    expect(first.code, first.stderr).toBe(2);
+    expect(exitLine(first)).toMatch(/^cxr: run exhaust: too many failures: \d+ of 48 keys failed \(--max-failures allows 0\)/);
+    const before = await verify('row 1: S3 down 8 s, attempts used up (before resume)', 'exhaust', 'done-with-failures', Date.now() - restoredAt, (f) => f.stage === 'batch');
+    expect(before.failures.length).toBeGreaterThanOrEqual(8);
+    expect(before.failures[0].reason).toMatch(/ECONNREFUSED|connect|socket/i);
+    expect(await state('exhaust')).toMatchObject({ totalBatches: 6, doneBatches: 6 });
+
+    const resumed = await cli(['score', '--resume', 'exhaust', ...WAIT], env());
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`attempt generation 1: ${before.failures.length} keys without a prediction re-enqueued in \\d of 6 batches`));
+    await verify('row 1: exhausted batches, then score --resume', 'exhaust', 'done', Date.now() - restoredAt, undefined, `${before.failures.length} keys failed (stage batch), --wait exit 2; resume -> done`);
+    expect(await state('exhaust')).toMatchObject({ totalBatches: 6, doneBatches: 6, generation: 1, scored: 48, failed: 0 });
+    // Exhausted batches were recorded by settle jobs; the resume re-ran batches under their own ids (-g1), no new batch ids.
+    const ids = (await t.queue.getJobs(['completed'])).map((j) => j.id!).filter((id) => id.startsWith('exhaust-b'));
+    expect(ids.filter((id) => id.endsWith('-settle')).length).toBeGreaterThan(0);
+    expect(ids.filter((id) => id.endsWith('-g1')).length).toBeGreaterThan(0);
+    expect(ids.filter((id) => !id.endsWith('-settle')).every((id) => /^exhaust-b00000[0-5](-g1)?$/.test(id))).toBe(true);
+  });
+
+  for (const keepData of [true, false]) {
+    const name = keepData ? 'Redis restarted with AOF' : 'row 2: Redis restarted without its data';
+    it(`${name}: the run completes exactly once${keepData ? '' : ', rebuilt from S3'}`, async () => {
+      const runId = keepData ? 'redis-aof' : 'redis-wiped';
+      await putImages(stack.s3, bucket, `${runId}/`, 64);
+      await startWorkers(2);
+      const producer = startCli([...score(runId, `${runId}/`), ...WAIT], env());
+      await doneBatches(runId, 2);
+      await stack.restartRedis(keepData);
+      const restartedAt = Date.now();
+      const r = await producer.result;
+      expect(r.code, r.stderr).toBe(0);
+      await verify(name, runId, 'done', Date.now() - restartedAt);
+      expect(await state(runId)).toMatchObject({ totalBatches: 8, doneBatches: 8, scored: 64, failed: 0 });
+    });
+  }
+
+  it('S3 down 20 s: batches retry with backoff and the run completes', async () => {
+    await putImages(stack.s3, bucket, 's3down/', 64);
+    await startWorkers(2);
+    const producer = startCli([...score('s3down', 's3down/'), ...WAIT], env({ CXR_BATCH_BACKOFF_MS: '1000' }));
+    await doneBatches('s3down', 2);
+    await stack.stopS3();
+    await sleep(20_000);
+    await stack.startS3();
+    const restoredAt = Date.now();
+    const r = await producer.result;
+    expect(r.code, r.stderr).toBe(0);
+    await verify('S3 down 20 s', 's3down', 'done', Date.now() - restoredAt);
+  });
+
+  it('a producer killed -9 mid-enqueue and run again: the run completes exactly once', async () => {
+    await putImages(stack.s3, bucket, 'killprod/', 96);
+    await startWorkers(2, { CXR_ENGINE: 'null' });
+    const points = {
+      'after its manifest': async (runId: string) => (await stack.s3.send(head(bucket, `out/${runId}/manifest.json`)).then(() => true, () => undefined)),
+      'after Redis knew the run': async (runId: string) => ((await state(runId)) ? true : undefined),
+    };
+    for (const [point, reached] of Object.entries(points)) {
+      const runId = `killprod-${point.split(' ').at(-1)}`;
+      const p = startCli(score(runId, 'killprod/', '--batch-size', '2'), env());
+      await waitFor(point, () => reached(runId), 60_000, 5);
+      p.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      const enqueued = (await t.redis.keys(`${prefix}:score:${runId}-b*`)).filter((k) => /-b\d+(-g\d+)?$/.test(k)).length;
+      const again = await cli([...score(runId, 'killprod/', '--batch-size', '2'), ...WAIT], env());
+      expect(again.code, again.stderr).toBe(0);
+      await verify(`producer kill -9 ${point}`, runId, 'done', Date.now() - killedAt, undefined, `${enqueued}/48 batch jobs enqueued at the kill`);
+    }
+  });
+
+  it('two producers with the same --run-id on a fixed listing, and (row 3) while keys are being added, 18 times: one manifest wins, the other adopts it', async () => {
+    // A 1-in-6 race is caught with 96% probability in 18 tries.
+    await startWorkers(2, { CXR_ENGINE: 'null' });
+    await putImages(stack.s3, bucket, 'race-fixed/', 24);
+    let adoptedOther = 0;
+    let worstMs = 0;
+    for (let rep = 0; rep < 19; rep++) {
+      const fixed = rep === 0;
+      const runId = fixed ? 'race-fixed' : `race-${rep}`;
+      const src = fixed ? 'race-fixed/' : `${runId}/`;
+      if (!fixed) await putImages(stack.s3, bucket, src, 24);
+      const started = Date.now();
+      const producers = [startCli(score(runId, src), env()), startCli(score(runId, src), env())];
+      const adding = fixed ? Promise.resolve([]) : (async () => {
+        for (let i = 0; i < 12; i++) {
+          await putImages(stack.s3, bucket, src, 1, 24 + i);
+          await sleep(60);
+        }
+      })();
+      const results = await Promise.all(producers.map((p) => p.result));
+      await adding;
+      for (const r of results) {
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout.trim()).toBe(runId);
+      }
+      const adopted = results.map((r) => /adopting its manifest \((\d+) keys; this producer listed (\d+)\)/.exec(r.stderr)).filter(Boolean);
+      if (adopted.some((m) => m![1] !== m![2])) adoptedOther++;
+      await ended(runId);
+      worstMs = Math.max(worstMs, Date.now() - started);
+      const check = await verify(fixed ? 'two producers, fixed listing' : `row 3: two producers while keys are added (${rep})`, runId, 'done', Date.now() - started);
+      expect(check.manifest.items.length).toBeGreaterThanOrEqual(24);
+    }
+    record('row 3: two racing producers, total', undefined, worstMs, `18 races while adding keys; in ${adoptedOther} the loser had listed different keys and adopted the winner's manifest`);
+  });
+
+  it('stuck: no batch progresses (workers frozen) -> --wait exits 4 saying so; --resume repairs the stuck run', async () => {
+    await putImages(stack.s3, bucket, 'frozen/', 40);
+    const [w] = await startWorkers(1);
+    const producer = startCli([...score('frozen', 'frozen/'), '--wait', '--stall-timeout', '8'], env());
+    await doneBatches('frozen', 1);
+    w.signal('SIGSTOP', true);
+    const r = await producer.result;
+    expect(r.code, r.stderr).toBe(4);
+    expect(exitLine(r)).toMatch(/^cxr: run frozen: stuck: no batch progressed for \d+ s/);
+    w.signal('SIGCONT', true);
+    const resumedAt = Date.now();
+    const resumed = await cli(['score', '--resume', 'frozen', ...WAIT], env());
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await verify('stuck (frozen worker), --wait exit 4, then --resume', 'frozen', 'done', Date.now() - resumedAt);
+  });
+
+  it('row 6: a worker whose model does not exist says so and exits 1; --wait then says no worker is alive; a batch failing on model load fails the run', async () => {
+    const badWorker = new WorkerProc(['--model', '/nonexistent/model', '--engine', 'onnx'], env());
+    const bad = await badWorker.exited;
+    expect(bad.code).toBe(1);
+    const badLine = badWorker.raw.filter((l) => l.startsWith('cxr: ')).join(' / ');
+    expect(badLine).toMatch(/^cxr: cannot load the model \/nonexistent\/model \(engine onnx\): .*ENOENT/);
+    expect(badWorker.lines.some((l) => l.msg === 'worker started')).toBe(false);
+    await putImages(stack.s3, bucket, 'nomodel/', 24);
+    const lonely = await cli([...score('nomodel', 'nomodel/'), '--wait', '--stall-timeout', '8'], env());
+    expect(lonely.code, lonely.stderr).toBe(4);
+    expect(exitLine(lonely)).toMatch(/^cxr: run nomodel: stuck: no worker is alive on the score queue/);
+    await startWorkers(1);
+    const resumed = await cli(['score', '--resume', 'nomodel', ...WAIT], env());
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await verify('row 6: no worker alive (bad model), then --resume', 'nomodel', 'done', resumed.ms);
+    await WorkerProc.killAll();
+
+    // The model is there when the worker checks it, and gone when a batch loads it.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cxr-model-'));
+    cpSync(path.resolve('models/pneumonia-resnet50'), dir, { recursive: true });
+    await startWorkers(1, NULL_ENGINE, 1, ['--model', dir]);
+    rmSync(dir, { recursive: true, force: true });
+    await putImages(stack.s3, bucket, 'modelgone/', 24);
+    const failed = await cli([...score('modelgone', 'modelgone/'), ...WAIT], env());
+    expect(failed.code, failed.stderr).toBe(3);
+    expect(exitLine(failed)).toMatch(/^cxr: run modelgone: failed: model load failed: .*ENOENT/);
+    await verify('row 6: batch fails on model load -> run failed', 'modelgone', 'failed', failed.ms, (f) => f.stage === 'batch' && /model load failed/.test(f.reason));
+    await WorkerProc.killAll();
+    await startWorkers(1);
+    const repaired = await cli(['score', '--resume', 'modelgone', ...WAIT], env());
+    expect(repaired.code, repaired.stderr).toBe(0);
+    await verify('row 6: failed run, then --resume with a good model', 'modelgone', 'done', repaired.ms);
+    record('row 6: worker with a missing model', undefined, 0, `exits ${bad.code} at start: ${badLine}`);
+  });
+
+  it('row 5: REDIS_URL at a closed port: commands end with one line after 5 s; a worker logs one line and stops on SIGTERM', async () => {
+    const url = `redis://127.0.0.1:${await freeLoopbackPort()}`;
+    const closed = env({ REDIS_URL: url, ...NULL_ENGINE });
+    const expected = `cxr: cannot reach Redis at ${url} (connection refused) after 5 s`;
+    const results = await Promise.all([cli(score('x', 'all/'), closed), cli(['status', 'x'], closed), cli(['schedule', 'list'], closed)]);
+    for (const r of results) {
+      expect(r.code).toBe(1);
+      expect(plainLines(r.stderr)).toEqual([expected]);
+    }
+    const w = await new WorkerProc(['--concurrency', '1'], closed).ready();
+    await sleep(6000);
+    const redisLines = w.lines.filter((l) => /Redis/.test(l.msg));
+    expect(redisLines.map((l) => l.msg)).toEqual([`cannot reach Redis at ${url}; reconnecting with backoff`]);
+    const termAt = Date.now();
+    w.signal('SIGTERM');
+    const exit = await w.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - termAt).toBeLessThan(5000);
+    const slowest = Math.max(...results.map((r) => r.ms));
+    record('row 5: REDIS_URL at a closed port', undefined, slowest, `score/status/schedule list exit 1 with one line in <= ${(slowest / 1000).toFixed(1)} s; worker: ${redisLines.length} log line in 6 s, SIGTERM -> exit in ${((exit.at - termAt) / 1000).toFixed(1)} s`);
+  });
+});
+
+/** A JPEG cut to a third: a corrupt image. */
+function imageHead(): Uint8Array {
+  const jpeg = imagePool()[0];
+  return jpeg.subarray(0, Math.floor(jpeg.length / 3));
+}
+
+const head = (Bucket: string, Key: string) => new HeadObjectCommand({ Bucket, Key });

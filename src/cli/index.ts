@@ -10,6 +10,7 @@ import { registerEvals } from './commands/evals.js';
 import { registerReport } from './commands/report.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerPromote } from './commands/promote.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { registerTrain } from './commands/train.js';
 import type { GlobalFlags } from './runtime.js';
 
@@ -32,6 +33,7 @@ registerEvals(program, globals);
 registerReport(program, globals);
 registerTrain(program, globals);
 registerPromote(program, globals);
+registerCalibrate(program, globals);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);

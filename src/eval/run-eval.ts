@@ -34,12 +34,12 @@ export interface EvalDeps {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits for the run's status to be 'done' by polling the run store. */
-async function waitDone(deps: EvalDeps, runId: string): Promise<void> {
+export async function waitDone(deps: Pick<EvalDeps, 'store' | 'pollMs' | 'timeoutMs'>, runId: string): Promise<void> {
   const deadline = Date.now() + (deps.timeoutMs ?? 12 * 3600_000);
   for (;;) {
     const state = await deps.store.get(runId);
     if (state?.status === 'done') return;
-    if (Date.now() > deadline) throw new Error(`evaluation run ${runId} not done in time (${state?.doneBatches}/${state?.totalBatches} batches)`);
+    if (Date.now() > deadline) throw new Error(`scoring run ${runId} not done in time (${state?.doneBatches}/${state?.totalBatches} batches)`);
     await sleep(deps.pollMs ?? 2000);
   }
 }

@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createRun, type ScoreRequest } from '../../producer/create-run.js';
 import { resumeRun } from '../../producer/resume-run.js';
 import { parseLabelsFile } from '../../shared/labels.js';
+import { readLabelsText } from '../labels-file.js';
 import { assertRunId, newRunId } from '../../shared/run/batching.js';
-import { getTextIfExists } from '../../shared/s3/objects.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
 import { readRunMetrics } from '../../worker/finalize-run.js';
 import { metricsTable } from '../metrics-table.js';
@@ -53,7 +52,7 @@ async function start(rt: Runtime, source: string | undefined, flags: ScoreFlags)
     out: parseS3Uri(flags.out),
     batchSize: flags.batchSize,
   };
-  if (flags.labels) req.labels = { byKey: parseLabelsFile(await readLabels(rt, flags.labels), flags.labels), from: flags.labels };
+  if (flags.labels) req.labels = { byKey: parseLabelsFile(await readLabelsText(rt.s3, flags.labels), flags.labels), from: flags.labels };
   const run = await createRun(rt, req);
   rt.logger.info({ ...run }, run.existed ? 'run already existed' : 'run created');
   return run.runId;
@@ -64,14 +63,6 @@ async function resume(rt: Runtime, flags: ScoreFlags): Promise<string> {
   const r = await resumeRun(rt, runId, flags.out ? parseS3Uri(flags.out) : undefined);
   rt.logger.info({ ...r }, 'run resumed');
   return runId;
-}
-
-async function readLabels(rt: Runtime, where: string): Promise<string> {
-  if (!where.startsWith('s3://')) return readFile(where, 'utf8');
-  const loc = parseS3Uri(where);
-  const text = await getTextIfExists(rt.s3, loc.bucket, loc.prefix);
-  if (text === undefined) throw new Error(`labels file ${where} does not exist`);
-  return text;
 }
 
 export async function waitAndReport(rt: Runtime, runId: string): Promise<void> {

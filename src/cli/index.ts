@@ -11,6 +11,7 @@ import { registerEvals } from './commands/evals.js';
 import { registerReport } from './commands/report.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerPromote } from './commands/promote.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { registerTrain } from './commands/train.js';
 import type { GlobalFlags } from './runtime.js';
 
@@ -33,6 +34,7 @@ registerEvals(program, globals);
 registerReport(program, globals);
 registerTrain(program, globals);
 registerPromote(program, globals);
+registerCalibrate(program, globals);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const oneLine = err instanceof ConfigError || err instanceof UserError;

@@ -37,7 +37,7 @@ export interface EvalDeps {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits for the run to end by polling the run store; a failed run fails the evaluation. */
-async function waitDone(deps: EvalDeps, runId: string): Promise<void> {
+export async function waitDone(deps: Pick<EvalDeps, 'store' | 'pollMs' | 'timeoutMs'>, runId: string): Promise<void> {
   const deadline = Date.now() + (deps.timeoutMs ?? 12 * 3600_000);
   for (;;) {
     const state = await deps.store.get(runId);

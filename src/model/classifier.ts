@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../shared/logger.js';
 import { repoRoot } from '../shared/paths.js';
@@ -10,7 +9,7 @@ import { ensureBackend } from './backend.js';
 import { fsIO } from './io/fs-io.js';
 import { localModelDir } from './io/s3-io.js';
 import { readMetadata } from './metadata.js';
-import { computeModelId } from './model-id.js';
+import { modelIdOfDir } from './model-id.js';
 import type { ResNetTop } from './resnet50.js';
 
 export interface ModelInfo {
@@ -49,8 +48,7 @@ export async function loadClassifier(opts: { modelUri?: string; s3?: S3Client; l
   if (meta.backbone.sha256 !== bbSha) {
     throw new Error(`model ${dir} was trained on backbone ${meta.backbone.sha256.slice(0, 16)}, but models/resnet50-imagenet.sha256 is ${bbSha.slice(0, 16)}`);
   }
-  const weightBytes = await readFile(join(dir, 'weights.bin'));
-  const id = computeModelId(bbSha, weightBytes, meta);
+  const id = await modelIdOfDir(dir, bbSha, meta);
   if (id !== meta.id) throw new Error(`model ${dir}: content id ${id} does not match metadata id ${meta.id} (files changed?)`);
   const [backbone, head] = await Promise.all([
     ensureBackbone(undefined, { logger: log }).then((d) => loadBackbone(d, (meta.backbone.featureLayer || 'activation_48') as ResNetTop)),

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** JSON with object keys sorted at every level, so equal values hash equally. */
 export function canonicalJson(v: unknown): string {
@@ -18,4 +20,9 @@ const sha = (b: string | Uint8Array): string => createHash('sha256').update(b).d
 export function computeModelId(backboneSha256: string, headWeights: Uint8Array, metadata: Record<string, unknown>): string {
   const { id: _omit, ...rest } = metadata;
   return sha(`${backboneSha256}\n${sha(headWeights)}\n${sha(canonicalJson(rest))}`).slice(0, 16);
+}
+
+/** The content id of a local model folder with this metadata: the one place that says which files it covers. */
+export async function modelIdOfDir(dir: string, backboneSha256: string, metadata: Record<string, unknown>): Promise<string> {
+  return computeModelId(backboneSha256, await readFile(join(dir, 'weights.bin')), metadata);
 }

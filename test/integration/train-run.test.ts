@@ -120,13 +120,18 @@ describe('sharded training rounds on the train queue (real Redis, S3 server, tra
       expect(h.valLoss).toBeGreaterThan(0);
       for (const a of [h.trainAccuracy, h.valAccuracy]) { expect(a).toBeGreaterThanOrEqual(0); expect(a).toBeLessThanOrEqual(1); }
     }
-    const spec = (await getJsonIfExists<{ train: unknown[]; val: unknown[] }>(s3, bucket, l.spec))!;
-    expect(spec.train).toHaveLength(24);
-    expect(spec.val).toHaveLength(8);
+    const spec = (await getJsonIfExists<{ train: { key: string; group: string }[]; val: { key: string; group: string }[]; grouping: { patients: number } }>(s3, bucket, l.spec))!;
+    // split by patient (24 patients among the 32 images): no patient on both sides
+    expect(spec.train).toHaveLength(23);
+    expect(spec.val).toHaveLength(9);
+    expect(spec.grouping.patients).toBe(24);
+    const patient = (k: string) => /(person\d+|IM-\d+)/.exec(k)![1];
+    const valPatients = new Set(spec.val.map((i) => patient(i.key)));
+    expect(spec.train.filter((i) => valPatients.has(patient(i.key)))).toEqual([]);
     for (let e = 1; e <= 3; e++) {
       const m = (await getJsonIfExists<{ epoch: number; samples: number; modelId: string }>(s3, bucket, l.epochMetrics(e)))!;
       expect(m.epoch).toBe(e);
-      expect(m.samples).toBe(24 * 2); // every training image x (original + 1 augmented copy), once per round
+      expect(m.samples).toBe(23 * 2); // every training image x (original + 1 augmented copy), once per round
       const meta = (await getJsonIfExists<{ id: string }>(s3, bucket, `${l.epochDir(e)}/metadata.json`))!;
       expect(meta.id).toBe(m.modelId);
     }

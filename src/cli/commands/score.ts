@@ -1,12 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createRun, type ScoreRequest } from '../../producer/create-run.js';
 import { resumeRun } from '../../producer/resume-run.js';
 import { UserError } from '../../shared/errors.js';
 import { parseLabelsFile } from '../../shared/labels.js';
+import { readLabelsText } from '../labels-file.js';
 import { assertRunId, newRunId } from '../../shared/run/batching.js';
 import { EXIT_CODES, parseMaxFailures, stallLimits, verdictLine, type MaxFailures } from '../../shared/run/outcome.js';
-import { getTextIfExists } from '../../shared/s3/objects.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
 import { readRunMetrics } from '../../worker/finalize-run.js';
 import { metricsTable } from '../metrics-table.js';
@@ -71,7 +70,7 @@ async function start(rt: Runtime, source: string | undefined, flags: ScoreFlags)
     out: parseS3Uri(flags.out),
     batchSize: flags.batchSize,
   };
-  if (flags.labels) req.labels = { byKey: parseLabelsFile(await readLabels(rt, flags.labels), flags.labels), from: flags.labels };
+  if (flags.labels) req.labels = { byKey: parseLabelsFile(await readLabelsText(rt.s3, flags.labels), flags.labels), from: flags.labels };
   const run = await createRun(rt, req);
   rt.logger.info({ ...run }, run.how === 'created' ? 'run created' : run.how === 'adopted' ? 'run adopted from the producer that created it first' : 'run already existed');
   return run.runId;
@@ -83,14 +82,6 @@ async function resume(rt: Runtime, flags: ScoreFlags): Promise<string> {
   rt.logger.info({ ...r }, 'run resumed');
   process.stderr.write(`run ${runId}: attempt generation ${r.generation}: ${r.missing} keys without a prediction re-enqueued in ${r.batches} of ${r.totalBatches} batches\n`);
   return runId;
-}
-
-async function readLabels(rt: Runtime, where: string): Promise<string> {
-  if (!where.startsWith('s3://')) return readFile(where, 'utf8');
-  const loc = parseS3Uri(where);
-  const text = await getTextIfExists(rt.s3, loc.bucket, loc.prefix);
-  if (text === undefined) throw new UserError(`labels file ${where} does not exist`);
-  return text;
 }
 
 /** Waits for the run, prints its metrics, and ends with the verdict line: exit 0, or a UserError with the verdict's exit code. */

@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { backboneHash } from '../../model/backbone.js';
 import { parseTrainArgs } from '../../model/train/options.js';
-import { parseLabelsWithGroups } from '../../shared/labels.js';
+import { loadLabelsFile } from '../labels-file.js';
 import { assertRunId, newRunId } from '../../shared/run/batching.js';
-import { getTextIfExists } from '../../shared/s3/objects.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
 import { createTrainQueue } from '../../train-queue/jobs.js';
 import { watchTraining } from '../../train-queue/progress.js';
@@ -68,8 +66,8 @@ export function registerTrain(program: Command, globals: () => GlobalFlags): voi
       } else {
         if (!flags.data) throw new Error('train: --data s3://BUCKET/PREFIX is required (or --resume RUN_ID)');
         const recipe = recipeFromFlags(flags.data, flags);
-        const file = flags.labels ? parseLabelsWithGroups(await readText(rt.s3, flags.labels), flags.labels) : undefined;
-        const labels = file ? { byKey: file.labels, groups: file.groups, from: flags.labels! } : undefined;
+        const file = flags.labels ? await loadLabelsFile(rt.s3, flags.labels) : undefined;
+        const labels = file ? { byKey: file.labels, groups: file.groups, from: file.from } : undefined;
         runId = assertRunId(flags.runId ?? newRunId().replace(/^run-/, 'train-'));
         await startTrainRun(deps, { runId, data: parseS3Uri(flags.data), out, shards: flags.shards, localEpochs: flags.localEpochs, recipe, backboneSha256: await backboneHash(), labels });
       }
@@ -85,12 +83,4 @@ export function registerTrain(program: Command, globals: () => GlobalFlags): voi
       await rt.close();
     }
   });
-}
-
-async function readText(s3: Parameters<typeof getTextIfExists>[0], where: string): Promise<string> {
-  if (!where.startsWith('s3://')) return readFile(where, 'utf8');
-  const loc = parseS3Uri(where);
-  const text = await getTextIfExists(s3, loc.bucket, loc.prefix);
-  if (text === undefined) throw new Error(`labels file ${where} does not exist`);
-  return text;
 }

@@ -1,12 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
 import { ensureBackbone } from '../backbone-fetch.js';
 import { backboneHash, loadBackbone } from '../backbone.js';
 import { fsIO } from '../io/fs-io.js';
 import { readMetadata, type HeadMetadata } from '../metadata.js';
-import { computeModelId } from '../model-id.js';
+import { modelIdOfDir } from '../model-id.js';
 import type { ResNetTop } from '../resnet50.js';
 import { chainGraphs, kerasGraphOf, type KerasGraph } from './keras-graph.js';
 
@@ -19,7 +17,7 @@ export async function verifyModelDir(dir: string): Promise<VerifiedModel> {
   if (meta.backbone.sha256 !== bbSha) {
     throw new Error(`model ${dir} was trained on backbone ${meta.backbone.sha256.slice(0, 16)}, but models/resnet50-imagenet.sha256 is ${bbSha.slice(0, 16)}`);
   }
-  const id = computeModelId(bbSha, await readFile(join(dir, 'weights.bin')), meta);
+  const id = await modelIdOfDir(dir, bbSha, meta);
   if (id !== meta.id) throw new Error(`model ${dir}: content id ${id} does not match metadata id ${meta.id} (files changed?)`);
   return { dir, id, meta };
 }

@@ -16,6 +16,14 @@ export function readMetadataProps(bytes: Uint8Array): Record<string, string> {
   return Object.fromEntries(m.metadataProps.map((p) => [p.key ?? '', p.value ?? '']));
 }
 
+/** The same encoded model with these metadata_props set (others kept), e.g. a new model id and threshold. */
+export function withMetadataProps(bytes: Uint8Array, props: Record<string, string>): Uint8Array {
+  const m = onnx.ModelProto.decode(bytes);
+  const merged = { ...Object.fromEntries(m.metadataProps.map((p) => [p.key ?? '', p.value ?? ''])), ...props };
+  m.metadataProps = Object.entries(merged).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value }));
+  return encodeModel(m);
+}
+
 /** Writes to a local path atomically (temp name, then rename). */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });

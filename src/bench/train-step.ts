@@ -30,7 +30,7 @@ async function main(): Promise<void> {
       console.log(`${trainFrom} suffix, batch ${String(batch).padStart(2)}, ${processes} process(es): ${r.imagesPerSec.toFixed(2)} img/s total`
         + ` (${p.map((x) => x.imagesPerCpuSec.toFixed(2)).join(' / ')} img per CPU-second)`
         + ` (median step ${p.map((x) => (x.stepMs / 1000).toFixed(2)).join(' / ')} s; wasm heap ${p.map((x) => gib(x.wasmHeapBytes)).join(' / ')} GiB;`
-        + ` peak RSS ${p.map((x) => gib(x.peakRssBytes)).join(' / ')} GiB; tensors ${p.map((x) => x.tensors.join('->')).join(' / ')})`);
+        + ` peak RSS ${p.map((x) => gib(x.peakRssBytes)).join(' / ')} GiB; tensors ${p.map((x) => x.tensors.join('->')).join(' / ')}, wasm data ids ${p.map((x) => x.dataIds.join('->')).join(' / ')})`);
     }
   }
   console.log(JSON.stringify({ trainFrom, backend: runs[0]?.perProcess[0]?.backend, params: runs[0]?.perProcess[0]?.params, runs: runs.map((r) => ({

@@ -27,6 +27,9 @@ export interface SuffixTrainingResult {
   imagesPerSec: number;
   /** Median step time, ms. */
   stepMs: number;
+  /** CPU time this process used over the timed steps (on a shared machine, wall time includes waiting). */
+  cpuSeconds: number;
+  imagesPerCpuSec: number;
   params: number;
   /** WASM linear memory after the run (it never shrinks: the peak), bytes; null off wasm. */
   wasmHeapBytes: number | null;
@@ -90,6 +93,7 @@ export async function measureSuffixTraining(opts: SuffixTrainingOptions, ready?:
   const tensors: [number, number] = [0, 0];
   const dataIds: [number, number] = [0, 0];
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < opts.steps; i++) {
     const s = performance.now();
     await step(i);
@@ -97,12 +101,16 @@ export async function measureSuffixTraining(opts: SuffixTrainingOptions, ready?:
     if (i === 0) { tensors[0] = tf.memory().numTensors; dataIds[0] = numDataIds(); }
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   tensors[1] = tf.memory().numTensors;
   dataIds[1] = numDataIds();
   const result: SuffixTrainingResult = {
     backend, batch: opts.batch, trainFrom: opts.trainFrom, steps: opts.steps, seconds,
     imagesPerSec: (opts.batch * opts.steps) / seconds,
     stepMs: times.sort((a, b) => a - b)[Math.floor(times.length / 2)],
+    cpuSeconds,
+    imagesPerCpuSec: (opts.batch * opts.steps) / cpuSeconds,
     params: model.countParams(),
     wasmHeapBytes: wasmHeapBytes(),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -28,13 +28,15 @@ async function main(): Promise<void> {
       runs.push(r);
       const p = r.perProcess;
       console.log(`${trainFrom} suffix, batch ${String(batch).padStart(2)}, ${processes} process(es): ${r.imagesPerSec.toFixed(2)} img/s total`
+        + ` (${p.map((x) => x.imagesPerCpuSec.toFixed(2)).join(' / ')} img per CPU-second)`
         + ` (median step ${p.map((x) => (x.stepMs / 1000).toFixed(2)).join(' / ')} s; wasm heap ${p.map((x) => gib(x.wasmHeapBytes)).join(' / ')} GiB;`
-        + ` peak RSS ${p.map((x) => gib(x.peakRssBytes)).join(' / ')} GiB; tensors ${p.map((x) => x.tensors.join('->')).join(' / ')})`);
+        + ` peak RSS ${p.map((x) => gib(x.peakRssBytes)).join(' / ')} GiB; tensors ${p.map((x) => x.tensors.join('->')).join(' / ')}, wasm data ids ${p.map((x) => x.dataIds.join('->')).join(' / ')})`);
     }
   }
   console.log(JSON.stringify({ trainFrom, backend: runs[0]?.perProcess[0]?.backend, params: runs[0]?.perProcess[0]?.params, runs: runs.map((r) => ({
     batch: r.perProcess[0].batch, processes: r.processes, imagesPerSec: r.imagesPerSec,
     stepMs: r.perProcess.map((p) => p.stepMs),
+    imagesPerCpuSec: r.perProcess.map((p) => p.imagesPerCpuSec),
     wasmHeapBytes: Math.max(...r.perProcess.map((p) => p.wasmHeapBytes ?? 0)) || null,
     peakRssBytes: Math.max(...r.perProcess.map((p) => p.peakRssBytes)),
   })) }));

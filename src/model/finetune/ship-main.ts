@@ -80,12 +80,14 @@ const baseReport = validationReport(truth, baseScores, groups, rule);
 const gain = aucGain(truth, scores, baseScores, groups);
 log.info({ lambda: base.lambda, baseline: baseReport.metrics, gain }, 'baseline');
 
-// Reference statistics: a seeded sample of the clean training images.
-const refItems = spec.train.slice(0, Number(v['reference-images']));
+// Reference statistics on the held-out validation images: the model has fitted its training images, which
+// therefore look unlike a new patient's to it (measured: adapting a matching site against a training-image
+// reference shifted every score below the threshold).
+const refItems = spec.val.slice(0, Number(v['reference-images']));
 const batches: ActivationBatches = async function* () {
   for (let i = 0; i < refItems.length; i += 32) {
     const b = refItems.slice(i, i + 32);
-    yield { x: await readActivationBatch(fd, layer, b.map((it) => ({ sha: trainSha.sha.get(it)!, copy: 0 }))), n: b.length };
+    yield { x: await readActivationBatch(fd, layer, b.map((it) => ({ sha: val.sha.get(it)!, copy: 0 }))), n: b.length };
   }
 };
 const ref = await referenceStats(f, batches);
@@ -98,7 +100,7 @@ for (let e = 0; e <= (history.at(-1)?.epoch ?? epoch); e++) {
 }
 f.meta.threshold = report.threshold;
 f.meta.thresholdRule = report.rule;
-const meta = await writeAdapted(f, ref, v.out!, { kind: 'reference statistics (training images)', images: refItems.length }, spec.recipe.version);
+const meta = await writeAdapted(f, ref, v.out!, { kind: 'reference statistics (validation images, labels unused)', images: refItems.length }, spec.recipe.version);
 const extra = {
   validation: { ...report.metrics, rule: report.rule, threshold: report.threshold, patients: report.groups, intervals: report.intervals, sensitivityExact: report.sensitivityExact, replicates: report.replicates },
   baseline: { kind: 'L2 logistic regression on frozen ImageNet GAP features', lambda: base.lambda, cvLoss: base.cvLoss, report: baseReport, aucGain: gain },

@@ -4,7 +4,7 @@ import { groupByText, parseGroupBy } from './groups.js';
 
 export type OptimizerName = 'adam' | 'sgd' | 'rmsprop';
 export type LrSchedule = 'constant' | 'cosine' | 'step';
-export type ThresholdRule = { kind: 'youden' } | { kind: 'sens-target'; target: number };
+export type ThresholdRule = { kind: 'youden' } | { kind: 'sens-target'; target: number } | { kind: 'sens-bound'; target: number };
 
 export interface TrainOptions {
   data: string;
@@ -39,9 +39,9 @@ export interface TrainOptions {
 
 export function parseThresholdRule(s: string): ThresholdRule {
   if (s === 'youden') return { kind: 'youden' };
-  const m = /^sens-target:(0?\.\d+|1(\.0*)?)$/.exec(s);
-  if (m) return { kind: 'sens-target', target: Number(m[1]) };
-  throw new Error(`--threshold-rule ${s}: expected youden or sens-target:<0..1>`);
+  const m = /^(sens-target|sens-bound):(0?\.\d+|1(\.0*)?)$/.exec(s);
+  if (m) return { kind: m[1] as 'sens-target' | 'sens-bound', target: Number(m[2]) };
+  throw new Error(`--threshold-rule ${s}: expected youden, sens-target:<0..1> or sens-bound:<0..1>`);
 }
 
 function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {

@@ -1,3 +1,4 @@
+import { clopperPearson } from '../../shared/binomial.js';
 import type { ThresholdRule } from './options.js';
 
 export interface ThresholdChoice {
@@ -11,6 +12,8 @@ export interface ThresholdChoice {
  * Picks the decision threshold t (positive iff score >= t) on validation scores.
  * youden: maximise J = sensitivity + specificity - 1 over every distinct score; ties -> higher t.
  * sens-target:s: the highest t whose sensitivity >= s (so specificity is as high as possible).
+ * sens-bound:s: the highest t whose exact (Clopper–Pearson, 95%) lower bound on sensitivity >= s: the target
+ * held with confidence rather than on the point estimate, for validation sets too separable to place the threshold.
  */
 export function chooseThreshold(truth: readonly boolean[], scores: readonly number[], rule: ThresholdRule): ThresholdChoice {
   const pos = truth.filter(Boolean).length;
@@ -27,8 +30,8 @@ export function chooseThreshold(truth: readonly boolean[], scores: readonly numb
     const spec = 1 - fp / neg;
     if (rule.kind === 'youden') {
       if (!best || sens + spec - 1 > best.sensitivity + best.specificity - 1) best = { threshold: t, sensitivity: sens, specificity: spec, rule: 'youden' };
-    } else if (sens >= rule.target) {
-      return { threshold: t, sensitivity: sens, specificity: spec, rule: `sens-target:${rule.target}` };
+    } else if (rule.kind === 'sens-target' ? sens >= rule.target : clopperPearson(tp, pos).lo >= rule.target) {
+      return { threshold: t, sensitivity: sens, specificity: spec, rule: `${rule.kind}:${rule.target}` };
     }
   }
   if (!best) throw new Error('no threshold found');

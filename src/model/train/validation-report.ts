@@ -24,7 +24,7 @@ export interface ValidationReport {
   sensitivityExact: { lo: number; hi: number };
 }
 
-export const ruleText = (r: ThresholdRule): string => (r.kind === 'youden' ? 'youden' : `sens-target:${r.target}`);
+export const ruleText = (r: ThresholdRule): string => (r.kind === 'youden' ? 'youden' : `${r.kind}:${r.target}`);
 
 /** Metrics with intervals at a given threshold (e.g. a model's shipped one). */
 export function reportAtThreshold(truth: readonly boolean[], scores: readonly number[], groups: readonly string[] | undefined,

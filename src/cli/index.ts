@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigError } from '../shared/config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerModels } from './commands/models.js';
 import { registerScore } from './commands/score.js';
@@ -11,6 +10,8 @@ import { registerReport } from './commands/report.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerPromote } from './commands/promote.js';
 import { registerTrain } from './commands/train.js';
+import { registerS3Server } from './commands/s3-server.js';
+import { exitWithError } from './errors.js';
 import type { GlobalFlags } from './runtime.js';
 
 const program = new Command('cxr')
@@ -19,7 +20,9 @@ const program = new Command('cxr')
   .option('--s3-endpoint <url>', 'S3-compatible endpoint (env S3_ENDPOINT; default AWS)')
   .option('--region <region>', 'S3 region (env AWS_REGION, default us-east-1)')
   .option('--path-style', 'path-style S3 addressing (env S3_FORCE_PATH_STYLE; default on when an endpoint is set)')
-  .showHelpAfterError();
+  // Commander's errors come back as exceptions (inherited by every subcommand), printed below as one line.
+  .exitOverride()
+  .configureOutput({ outputError: () => {} });
 
 const globals = () => program.opts<GlobalFlags>();
 registerScore(program, globals);
@@ -32,9 +35,6 @@ registerEvals(program, globals);
 registerReport(program, globals);
 registerTrain(program, globals);
 registerPromote(program, globals);
+registerS3Server(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
-  process.stderr.write(`cxr: ${message}\n`);
-  process.exit(1);
-});
+program.parseAsync(process.argv).catch((err: unknown) => exitWithError(err));

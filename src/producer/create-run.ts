@@ -5,11 +5,10 @@ import { labelFromKey, type ClassName } from '../shared/labels.js';
 import { getTextIfExists, putJson } from '../shared/s3/objects.js';
 import { formatS3Uri, type S3Location } from '../shared/s3/uri.js';
 import { runLayout } from '../shared/run/layout.js';
-import { scheduleFinalize } from '../shared/run/finalize-job.js';
 import type { RunStore } from '../shared/run/run-store.js';
 import type { RunItem, RunManifest } from '../shared/run/types.js';
 import { enqueueBatches, planBatches } from './enqueue-batches.js';
-import { listImages } from './list-images.js';
+import { listImagesOrFail } from './list-images.js';
 
 export interface ProducerDeps {
   s3: S3Client;
@@ -49,7 +48,7 @@ export async function createRun(deps: ProducerDeps, req: ScoreRequest): Promise<
   }
 
   const started = Date.now();
-  const objects = await listImages(deps.s3, req.source);
+  const objects = await listImagesOrFail(deps.s3, req.source);
   const items: RunItem[] = objects.map((o) => {
     const label = req.labels ? req.labels.byKey.get(o.key) : labelFromKey(o.key);
     return label ? { ...o, label } : { ...o };
@@ -71,7 +70,6 @@ export async function createRun(deps: ProducerDeps, req: ScoreRequest): Promise<
     batches.map((b) => b.jobId),
   );
   await enqueueBatches(deps.queue, batches);
-  if (batches.length === 0) await scheduleFinalize(deps.queue, req.runId, req.out, 0);
   deps.logger.info({ runId: req.runId, keys: items.length, batches: batches.length, ms: Date.now() - started }, 'run enqueued');
   return { runId: req.runId, keys: items.length, batches: batches.length, existed: false };
 }

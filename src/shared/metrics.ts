@@ -72,6 +72,18 @@ export function binaryMetrics(truth: readonly boolean[], scores: readonly number
   };
 }
 
+export type RateName = 'accuracy' | 'precision' | 'recall' | 'specificity' | 'f1';
+
+/**
+ * The rate, or null where it is undefined because its denominator is zero (precision with no positive
+ * calls, recall with no positive labels, ...); binaryMetrics stores 0 there. Pure.
+ */
+export function definedRate(m: Pick<BinaryMetrics, 'confusion' | RateName>, name: RateName): number | null {
+  const { tp, fp, tn, fn } = m.confusion;
+  const denominator = { accuracy: tp + fp + tn + fn, precision: tp + fp, recall: tp + fn, specificity: tn + fp, f1: 2 * tp + fp + fn }[name];
+  return denominator === 0 ? null : m[name];
+}
+
 export interface CurvePoint {
   /** Scores >= threshold are called positive. */
   threshold: number;

@@ -15,14 +15,14 @@ table.metrics{border-collapse:collapse;margin:8px 0}table.metrics td,table.metri
 .grid figure{margin:0;border:3px solid #ccc;border-radius:6px;overflow:hidden;background:#fff;align-self:start}
 .grid figure.ok{border-color:#2ca02c}.grid figure.bad{border-color:#d62728}
 .grid img{width:100%;height:auto;display:block;background:#000}
-.grid figcaption{background:#fff;font-size:12px;padding:4px 6px;line-height:1.35;overflow-wrap:anywhere}.grid figcaption .key{color:#555}
+.grid figcaption{background:#fff;font-size:12px;padding:4px 6px;line-height:1.35;overflow-wrap:anywhere}.grid figcaption .key{color:#555;font-size:11px}
 `;
 
 /** The report page; every image is embedded as a data URI, so the file opens anywhere. Pure. */
-/** A caption's lines; the key (first line) may break after each '/', the other lines only between words. */
+/** A caption's lines; the key (first line) may also break after each '/' and '_' (and '-', as text does). */
 function captionHtml(caption: string): string {
   const [key, ...rest] = caption.split('\n');
-  const keyHtml = `<span class="key">${escapeHtml(key).replace(/\//g, '/<wbr>')}</span>`;
+  const keyHtml = `<span class="key">${escapeHtml(key).replace(/[/_]/g, '$&<wbr>')}</span>`;
   return [keyHtml, ...rest.map(escapeHtml)].join('<br>');
 }
 

@@ -146,17 +146,18 @@ describe('nightly evaluation (real Redis, S3 server, worker process, headless ch
           expect(img.src).toMatch(/^data:image\/(png|jpeg);base64/);
         }
         expect(failed).toEqual([]);
-        // Captions: the key with its folders first; no word of the call line is split across lines.
+        // Captions: the key with its folders first; no piece of a word (of the key: between '/', '_', '-') split across lines.
         const captions = await page.$$eval('figcaption', (fcs) =>
           fcs.map((fc) => {
-            const callLine = fc.lastChild as Text;
             const split: string[] = [];
-            const text = callLine.textContent ?? '';
-            for (const m of text.matchAll(/\S+/g)) {
-              const range = document.createRange();
-              range.setStart(callLine, m.index);
-              range.setEnd(callLine, m.index + m[0].length);
-              if (range.getClientRects().length !== 1) split.push(m[0]);
+            const walker = document.createTreeWalker(fc, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+              for (const m of (node.textContent ?? '').matchAll(/[^\s/_-]+[/_-]?/g)) {
+                const range = document.createRange();
+                range.setStart(node, m.index);
+                range.setEnd(node, m.index + m[0].length);
+                if (range.getClientRects().length !== 1) split.push(m[0]);
+              }
             }
             return { key: fc.querySelector('.key')?.textContent ?? '', split };
           }),

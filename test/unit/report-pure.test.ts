@@ -110,11 +110,11 @@ it('escapes HTML', () => {
 
 describe('report page', () => {
   const doc = { title: 't', generatedAt: 'now', facts: [], charts: [], galleries: [] };
-  const item = { file: 'images/001.jpg', dataUri: 'data:image/jpeg;base64,AA', alt: 'a', tone: 'ok', caption: 'xrays/2026-11/NORMAL/IM-1.jpeg\ntrue NORMAL · predicted NORMAL (p=0.012)' };
+  const item = { file: 'images/001.jpg', dataUri: 'data:image/jpeg;base64,AA', alt: 'a', tone: 'ok', caption: 'xrays/2026-11/NORMAL/person1_virus_6.jpeg\ntrue NORMAL · predicted NORMAL (p=0.012)' };
 
-  it('captions show the whole key, breakable only after its slashes, and the call on its own line', () => {
+  it('captions show the whole key, breakable after its slashes and underscores, and the call on its own line', () => {
     const html = renderHtml(doc, [], [{ title: 'Sample X-rays', items: [item] }]);
-    expect(html).toContain('<figcaption><span class="key">xrays/<wbr>2026-11/<wbr>NORMAL/<wbr>IM-1.jpeg</span><br>true NORMAL · predicted NORMAL (p=0.012)</figcaption>');
+    expect(html).toContain('<figcaption><span class="key">xrays/<wbr>2026-11/<wbr>NORMAL/<wbr>person1_<wbr>virus_<wbr>6.jpeg</span><br>true NORMAL · predicted NORMAL (p=0.012)</figcaption>');
     expect(html).not.toContain('break-all');
   });
 

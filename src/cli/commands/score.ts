@@ -7,7 +7,6 @@ import { newRunId } from '../../shared/run/batching.js';
 import { assertBucket } from '../../shared/s3/bucket.js';
 import { getTextIfExists } from '../../shared/s3/objects.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
-import { readRunMetrics } from '../../worker/finalize-run.js';
 import { metricsTable } from '../metrics-table.js';
 import { watchRun } from '../progress.js';
 import { configFrom, openRuntime, type GlobalFlags, type Runtime } from '../runtime.js';
@@ -83,6 +82,8 @@ async function readLabels(rt: Runtime, where: string): Promise<string> {
 
 export async function waitAndReport(rt: Runtime, runId: string): Promise<void> {
   const state = await watchRun(rt.store, runId);
+  // Imported here: finalize-run brings the report code (TF.js, Vega), which score itself never needs.
+  const { readRunMetrics } = await import('../../worker/finalize-run.js');
   const metrics = await readRunMetrics(rt.s3, { out: state.out, runId });
   if (metrics) process.stdout.write(metricsTable(metrics) + '\n');
 }

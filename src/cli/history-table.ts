@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import type { HistoryEntry } from '../eval/types.js';
-
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+import { fixed, percent } from '../shared/format.js';
+import { definedRate } from '../shared/metrics.js';
 
 /** The evaluation history as a terminal table. */
 export function historyTable(entries: readonly HistoryEntry[]): string {
@@ -12,11 +12,11 @@ export function historyTable(entries: readonly HistoryEntry[]): string {
       e.name,
       e.model ? `${e.model.version} (${e.model.id.slice(0, 8)})` : '-',
       String(e.metrics.n),
-      pct(e.metrics.recall),
-      pct(e.metrics.specificity),
-      e.metrics.rocAuc === null ? '-' : e.metrics.rocAuc.toFixed(4),
+      percent(definedRate(e.metrics, 'recall')),
+      percent(definedRate(e.metrics, 'specificity')),
+      fixed(e.metrics.rocAuc, 4),
       e.scores.mean.toFixed(3),
-      pct(e.scores.positiveRate),
+      percent(e.scores.positiveRate),
       e.alerts.length ? e.alerts.map((a) => `${a.metric} vs ${a.against}`).join('; ') : '-',
     ]);
   }

@@ -1,19 +1,31 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigError } from '../shared/config.js';
-import { UserError } from '../shared/errors.js';
-import { registerDemo } from './commands/demo.js';
-import { registerModels } from './commands/models.js';
-import { registerScore } from './commands/score.js';
-import { registerStatus } from './commands/status.js';
-import { registerWorker } from './commands/worker.js';
-import { registerEvals } from './commands/evals.js';
-import { registerReport } from './commands/report.js';
-import { registerSchedule } from './commands/schedule.js';
-import { registerPromote } from './commands/promote.js';
-import { registerCalibrate } from './commands/calibrate.js';
-import { registerTrain } from './commands/train.js';
+import { exitWithError } from '../shared/errors.js';
 import type { GlobalFlags } from './runtime.js';
+
+type Register = (program: Command, globals: () => GlobalFlags) => void;
+
+/**
+ * Each top-level command's registration, imported only when that command runs, so that `cxr score` or
+ * `cxr schedule` start without loading TF.js, Vega or sharp. Help and unknown commands load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register[]>> = {
+  score: async () => [(await import('./commands/score.js')).registerScore],
+  status: async () => [(await import('./commands/status.js')).registerStatus],
+  worker: async () => [(await import('./commands/worker.js')).registerWorker],
+  demo: async () => [(await import('./commands/demo.js')).registerDemo],
+  models: async () => [
+    (await import('./commands/models.js')).registerModels,
+    (await import('./commands/promote.js')).registerPromote,
+    (await import('./commands/calibrate.js')).registerCalibrate,
+  ],
+  schedule: async () => [(await import('./commands/schedule.js')).registerSchedule],
+  eval: async () => [(await import('./commands/evals.js')).registerEvals],
+  report: async () => [(await import('./commands/report.js')).registerReport],
+  train: async () => [(await import('./commands/train.js')).registerTrain],
+  's3-server': async () => [(await import('./commands/s3-server.js')).registerS3Server],
+};
+COMMANDS.evals = COMMANDS.eval; // one module registers both
 
 const program = new Command('cxr')
   .description('chest X-ray pneumonia screening: S3 -> BullMQ on Redis -> ResNet50 workers -> S3')
@@ -21,24 +33,26 @@ const program = new Command('cxr')
   .option('--s3-endpoint <url>', 'S3-compatible endpoint (env S3_ENDPOINT; default AWS)')
   .option('--region <region>', 'S3 region (env AWS_REGION, default us-east-1)')
   .option('--path-style', 'path-style S3 addressing (env S3_FORCE_PATH_STYLE; default on when an endpoint is set)')
-  .showHelpAfterError();
+  // Commander's errors come back as exceptions (inherited by every subcommand), printed below as one line.
+  .exitOverride()
+  .configureOutput({ outputError: () => {} });
 
-const globals = () => program.opts<GlobalFlags>();
-registerScore(program, globals);
-registerStatus(program, globals);
-registerWorker(program, globals);
-registerDemo(program, globals);
-registerModels(program);
-registerSchedule(program, globals);
-registerEvals(program, globals);
-registerReport(program, globals);
-registerTrain(program, globals);
-registerPromote(program, globals);
-registerCalibrate(program, globals);
+/** The command the arguments name: the first one that is neither a global option nor its value. */
+function commandIn(args: readonly string[]): string | undefined {
+  const withValue = new Set(program.options.filter((o) => o.required || o.optional).map((o) => o.long));
+  for (let i = 0; i < args.length; i++) {
+    if (!args[i].startsWith('-')) return args[i];
+    if (withValue.has(args[i])) i++;
+  }
+  return undefined;
+}
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  const oneLine = err instanceof ConfigError || err instanceof UserError;
-  const message = oneLine ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
-  process.stderr.write(`cxr: ${message}\n`);
-  process.exit(err instanceof UserError ? err.exitCode : 1);
-});
+async function main(): Promise<void> {
+  const name = commandIn(process.argv.slice(2));
+  const loaders = name && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]] : [...new Set(Object.values(COMMANDS))];
+  const globals = () => program.opts<GlobalFlags>();
+  for (const load of loaders) for (const register of await load()) register(program, globals);
+  await program.parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => exitWithError(err));

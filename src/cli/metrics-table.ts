@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
+import { fixed, percent } from '../shared/format.js';
+import { definedRate } from '../shared/metrics.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
-
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /** The run's metrics as a terminal table. */
 export function metricsTable(m: RunMetrics): string {
@@ -19,12 +19,12 @@ export function metricsTable(m: RunMetrics): string {
   if (c) {
     t.push(
       ['labelled', String(c.n)],
-      ['accuracy', pct(c.accuracy)],
-      ['precision', pct(c.precision)],
-      ['recall (sensitivity)', pct(c.recall)],
-      ['specificity', pct(c.specificity)],
-      ['F1', pct(c.f1)],
-      ['ROC AUC', c.rocAuc === null ? '-' : c.rocAuc.toFixed(4)],
+      ['accuracy', percent(definedRate(c, 'accuracy'))],
+      ['precision', percent(definedRate(c, 'precision'))],
+      ['recall (sensitivity)', percent(definedRate(c, 'recall'))],
+      ['specificity', percent(definedRate(c, 'specificity'))],
+      ['F1', percent(definedRate(c, 'f1'))],
+      ['ROC AUC', fixed(c.rocAuc, 4)],
       ['confusion', `TP ${c.confusion.tp}  FP ${c.confusion.fp}  TN ${c.confusion.tn}  FN ${c.confusion.fn}`],
     );
   }

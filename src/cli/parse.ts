@@ -1,4 +1,22 @@
 import { InvalidArgumentError } from 'commander';
+import { CronExpressionParser } from 'cron-parser';
+import { assertRunId } from '../shared/run/batching.js';
+import { parseS3Uri } from '../shared/s3/uri.js';
+
+/**
+ * A commander value parser from a function that throws on bad input. Commander reports the thrown
+ * InvalidArgumentError as `option '--tz <zone>' argument 'Mars/Olympus' is invalid. <reason>`, i.e. naming
+ * the flag and the value.
+ */
+export function parsedBy<T>(check: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return check(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
 
 export function positiveInt(flag: string) {
   return (value: string): number => {
@@ -8,13 +26,47 @@ export function positiveInt(flag: string) {
   };
 }
 
-/** A commander option parser from a function that throws on bad input. */
-export function parsedBy<T>(parse: (value: string) => T) {
-  return (value: string): T => {
-    try {
-      return parse(value);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
+export function nonNegative(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number >= 0, got ${JSON.stringify(value)}`);
+    return n;
   };
 }
+
+/** s3://bucket/prefix, kept as text. */
+export const s3Uri = parsedBy((v) => {
+  try {
+    parseS3Uri(v);
+  } catch {
+    throw new Error('expected s3://BUCKET/PREFIX');
+  }
+  return v;
+});
+
+export const runIdArg = parsedBy(assertRunId);
+
+export const httpUrl = parsedBy((v) => {
+  if (!URL.canParse(v) || !['http:', 'https:'].includes(new URL(v).protocol)) throw new Error('expected an http:// or https:// URL');
+  return v;
+});
+
+/** An IANA time zone name, e.g. Europe/Berlin. */
+export const timeZone = parsedBy((v) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: v });
+  } catch {
+    throw new Error('unknown time zone; use an IANA name such as UTC or Europe/Berlin');
+  }
+  return v;
+});
+
+/** A cron pattern as BullMQ's job schedulers read it (same cron-parser). */
+export const cronPattern = parsedBy((v) => {
+  try {
+    CronExpressionParser.parse(v);
+  } catch (err) {
+    throw new Error(`not a cron pattern (${(err as Error).message}); e.g. "0 2 * * *" is 02:00 every day`);
+  }
+  return v;
+});

@@ -5,7 +5,7 @@ import { formatS3Uri, type S3Location } from '../shared/s3/uri.js';
 import { runLayout } from '../shared/run/layout.js';
 import { batchCount } from '../shared/run/plan.js';
 import type { RunItem, RunManifest } from '../shared/run/types.js';
-import { listSource } from './list-images.js';
+import { listSourceOrFail } from './list-images.js';
 import { ensureRunInRedis, reofferPending, type RunDeps } from './reconcile.js';
 import { readManifestIfExists } from './run-record.js';
 
@@ -70,7 +70,7 @@ export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<Creat
 }
 
 async function buildManifest(deps: RunDeps, req: ScoreRequest): Promise<RunManifest> {
-  const { images, skipped } = await listSource(deps.s3, req.source);
+  const { images, skipped } = await listSourceOrFail(deps.s3, req.source);
   const items: RunItem[] = images.map((o) => {
     const label = req.labels ? req.labels.byKey.get(o.key) : labelFromKey(o.key);
     return label ? { ...o, label } : { ...o };

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, type ListedObject } from '../shared/s3/objects.js';
-import type { S3Location } from '../shared/s3/uri.js';
+import { UserError } from '../shared/errors.js';
+import { formatS3Uri, type S3Location } from '../shared/s3/uri.js';
 import type { SkippedObject } from '../shared/run/types.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
@@ -18,6 +19,11 @@ export function skipReason(key: string): string | undefined {
   return ext ? `unsupported file type ${ext}` : 'no file extension';
 }
 
+export interface SourceListing {
+  images: ListedObject[];
+  skipped: SkippedObject[];
+}
+
 const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /** Every image object under the prefix, sorted by key so batches are reproducible. */
@@ -26,7 +32,7 @@ export async function listImages(s3: S3Client, source: S3Location, onPage?: (n: 
 }
 
 /** The images under the prefix (sorted by key) and the other objects with the reason each is skipped. */
-export async function listSource(s3: S3Client, source: S3Location, onPage?: (n: number) => void): Promise<{ images: ListedObject[]; skipped: SkippedObject[] }> {
+export async function listSource(s3: S3Client, source: S3Location, onPage?: (n: number) => void): Promise<SourceListing> {
   const objects = await listObjects(s3, source.bucket, source.prefix, (k) => !k.endsWith('/'), onPage);
   const images: ListedObject[] = [];
   const skipped: SkippedObject[] = [];
@@ -36,4 +42,15 @@ export async function listSource(s3: S3Client, source: S3Location, onPage?: (n: 
     else images.push(o);
   }
   return { images: images.sort(byKey), skipped: skipped.sort(byKey) };
+}
+
+/** listSource, but a prefix without images is an error that says how many objects it holds (skipped ones included). */
+export async function listSourceOrFail(s3: S3Client, source: S3Location): Promise<SourceListing> {
+  const listed = await listSource(s3, source);
+  if (listed.images.length === 0) {
+    throw new UserError(
+      `no images under ${formatS3Uri(source)}: ${listed.images.length + listed.skipped.length} objects seen, none with a supported extension (${IMAGE_EXTENSIONS.join(' ')})`,
+    );
+  }
+  return listed;
 }

@@ -114,23 +114,6 @@ export interface MetricRow {
   value: string;
 }
 
-/** The metrics table drawn as a chart: two text columns at fixed x positions, zebra rows. */
-export function metricsTableSpec(rows: readonly MetricRow[]): VlSpec {
-  const values = rows.map((r, i) => ({ row: i, metric: r.metric, value: r.value, shade: i % 2 }));
-  const y = { field: 'row', type: 'ordinal', axis: null };
-  return {
-    ...base('Metrics', 420, rows.length * 26),
-    data: { values },
-    encoding: { y },
-    layer: [
-      { mark: { type: 'rect', color: '#f2f5f9' }, transform: [{ filter: 'datum.shade === 1' }], encoding: { x: { value: 0 }, x2: { value: 420 } } },
-      { mark: { type: 'text', align: 'left', fontSize: 14, color: '#555' }, encoding: { x: { value: 10 }, text: { field: 'metric' } } },
-      { mark: { type: 'text', align: 'left', fontSize: 14, fontWeight: 'bold' }, encoding: { x: { value: 260 }, text: { field: 'value' } } },
-    ],
-    config: { view: { stroke: '#ddd' } },
-  };
-}
-
 /** One record of models/.../training-history.json. */
 export interface EpochRecord {
   epoch: number;

@@ -22,11 +22,14 @@ export interface Gallery {
   title: string;
   note?: string;
   items: GalleryItem[];
+  /** Shown instead of the pictures when there are none; without it an empty gallery is left out. */
+  empty?: string;
 }
 
 export interface GalleryItem {
   image: Buffer;
   mime: 'image/png' | 'image/jpeg';
+  /** Lines separated by \n. */
   caption: string;
   tone: 'ok' | 'bad' | 'neutral';
 }

@@ -14,11 +14,26 @@ table.metrics{border-collapse:collapse;margin:8px 0}table.metrics td,table.metri
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:12px}
 .grid figure{margin:0;border:3px solid #ccc;border-radius:6px;overflow:hidden;background:#fff;align-self:start}
 .grid figure.ok{border-color:#2ca02c}.grid figure.bad{border-color:#d62728}
-.grid img{width:100%;height:auto;display:block;background:#000}.grid figcaption{background:#fff;font-size:12px;padding:4px 6px;line-height:1.35;word-break:break-all}
+.grid img{width:100%;height:auto;display:block;background:#000}
+.grid figcaption{background:#fff;font-size:12px;padding:4px 6px;line-height:1.35;overflow-wrap:anywhere}.grid figcaption .key{color:#555;font-size:11px}
 `;
 
 /** The report page; every image is embedded as a data URI, so the file opens anywhere. Pure. */
-export function renderHtml(doc: ReportDoc, charts: RenderedImage[], galleries: { title: string; note?: string; items: (RenderedImage & { caption: string; tone: string })[] }[]): string {
+/** A caption's lines; the key (first line) may also break after each '/' and '_' (and '-', as text does). */
+function captionHtml(caption: string): string {
+  const [key, ...rest] = caption.split('\n');
+  const keyHtml = `<span class="key">${escapeHtml(key).replace(/[/_]/g, '$&<wbr>')}</span>`;
+  return [keyHtml, ...rest.map(escapeHtml)].join('<br>');
+}
+
+export interface HtmlGallery {
+  title: string;
+  note?: string;
+  empty?: string;
+  items: (RenderedImage & { caption: string; tone: string })[];
+}
+
+export function renderHtml(doc: ReportDoc, charts: RenderedImage[], galleries: HtmlGallery[]): string {
   const e = escapeHtml;
   const facts = doc.facts.map(([k, v]) => `<tr><td>${e(k)}</td><td>${e(v)}</td></tr>`).join('');
   const alerts = doc.alerts?.length ? `<div class="alerts"><h2>Alerts</h2><ul>${doc.alerts.map((a) => `<li>${e(a)}</li>`).join('')}</ul></div>` : '';
@@ -29,12 +44,13 @@ export function renderHtml(doc: ReportDoc, charts: RenderedImage[], galleries: {
     ? `<h2>Charts</h2><div class="charts">${charts.map((c) => `<figure><img class="chart" src="${c.dataUri}" alt="${e(c.alt)}" data-file="${e(c.file)}"></figure>`).join('')}</div>`
     : '';
   const galleryHtml = galleries
-    .filter((g) => g.items.length)
-    .map(
-      (g) =>
-        `<h2>${e(g.title)}</h2>${g.note ? `<p>${e(g.note)}</p>` : ''}<div class="grid">${g.items
-          .map((i) => `<figure class="${e(i.tone)}"><img class="xray" src="${i.dataUri}" alt="${e(i.alt)}" data-file="${e(i.file)}"><figcaption>${e(i.caption)}</figcaption></figure>`)
-          .join('')}</div>`,
+    .filter((g) => g.items.length || g.empty)
+    .map((g) =>
+      g.items.length
+        ? `<h2>${e(g.title)}</h2>${g.note ? `<p>${e(g.note)}</p>` : ''}<div class="grid">${g.items
+            .map((i) => `<figure class="${e(i.tone)}"><img class="xray" src="${i.dataUri}" alt="${e(i.alt)}" data-file="${e(i.file)}"><figcaption>${captionHtml(i.caption)}</figcaption></figure>`)
+            .join('')}</div>`
+        : `<h2>${e(g.title)}</h2><p class="empty">${e(g.empty!)}</p>`,
     )
     .join('');
   return `<!doctype html>

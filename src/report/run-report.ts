@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
@@ -10,7 +9,7 @@ import type { PredictionLine } from '../shared/run/types.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
 import { readManifest } from '../producer/create-run.js';
-import { confusionSpec, metricsTableSpec, prSpec, rocSpec, scoreHistogramSpec } from './chart-specs.js';
+import { confusionSpec, prSpec, rocSpec, scoreHistogramSpec } from './chart-specs.js';
 import type { ChartItem, Gallery, GalleryItem, ReportDoc } from './document.js';
 import type { CamModel } from './gradcam.js';
 import { metricRows } from './metric-rows.js';
@@ -45,8 +44,8 @@ export async function readRunData(s3: S3Client, out: S3Location, runId: string):
 
 const thumb = (bytes: Uint8Array) => sharp(bytes).rotate().resize(256, 256, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
 
-const caption = (p: PredictionLine) =>
-  `${path.basename(p.key)} · true ${p.trueLabel ?? '?'} · predicted ${p.label} (p=${p.probability.toFixed(3)})`;
+/** The full key (folders included) on the first line, the call on the second. */
+const caption = (p: PredictionLine) => `${p.key}\ntrue ${p.trueLabel ?? '?'} · predicted ${p.label} (p=${p.probability.toFixed(3)})`;
 
 /** Metrics, charts and picture sections for a run with labels; shared by run and evaluation reports. */
 export async function classificationSections(deps: RunReportDeps, run: RunData): Promise<Pick<ReportDoc, 'metrics' | 'charts' | 'galleries'>> {
@@ -62,7 +61,6 @@ export async function classificationSections(deps: RunReportDeps, run: RunData):
   const charts: ChartItem[] = [
     { name: 'confusion-matrix', spec: confusionSpec(m.confusion) },
     ...(points ? [{ name: 'roc', spec: rocSpec(points, op, m.rocAuc) }, { name: 'precision-recall', spec: prSpec(points, op) }] : []),
-    { name: 'metrics-table', spec: metricsTableSpec(rows) },
   ];
   if (threshold !== undefined) {
     charts.push({ name: 'score-histogram', spec: scoreHistogramSpec(labelled.map((p) => ({ probability: p.probability, actual: p.trueLabel! })), threshold) });
@@ -109,7 +107,7 @@ async function camGalleries(
   const errorItems: GalleryItem[] = [];
   for (const p of errors) errorItems.push(await render(p, 'bad'));
   out.push({ title: 'Grad-CAM: most confident pneumonia calls', note, items: confidentItems });
-  out.push({ title: 'Grad-CAM: errors', note, items: errorItems });
+  out.push({ title: 'Grad-CAM: errors', note, items: errorItems, empty: 'No errors: every labelled image was called right.' });
   return out;
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BinaryMetrics } from '../shared/metrics.js';
-import { confusionSpec, metricsTableSpec, trainingCurvesSpec, type EpochRecord } from './chart-specs.js';
+import { confusionSpec, trainingCurvesSpec, type EpochRecord } from './chart-specs.js';
 import type { ChartItem, ReportDoc } from './document.js';
 import { metricRows } from './metric-rows.js';
 
@@ -36,7 +36,7 @@ export function buildTrainingReport(meta: TrainingMeta, history: readonly EpochR
   if (history.length) charts.push({ name: 'training-curves', spec: trainingCurvesSpec(history, t.bestEpoch) });
   const v = meta.validation;
   const rows = isMetrics(v) ? metricRows(v, meta.threshold) : undefined;
-  if (isMetrics(v)) charts.push({ name: 'confusion-matrix', spec: confusionSpec(v.confusion) }, { name: 'metrics-table', spec: metricsTableSpec(rows!) });
+  if (isMetrics(v)) charts.push({ name: 'confusion-matrix', spec: confusionSpec(v.confusion) });
   return {
     title: `Training run: ${meta.name} ${meta.version}`,
     subtitle: 'Head training history and validation quality',

@@ -26,9 +26,9 @@ export async function writeReport(doc: ReportDoc, sink: ReportSink): Promise<{ i
     for (const item of g.items) {
       const file = `images/${String(++n).padStart(3, '0')}.${item.mime === 'image/png' ? 'png' : 'jpg'}`;
       await put(file, item.image, item.mime);
-      items.push({ file, dataUri: dataUri(item.mime, item.image), alt: item.caption, caption: item.caption, tone: item.tone });
+      items.push({ file, dataUri: dataUri(item.mime, item.image), alt: item.caption.replace(/\n/g, ' · '), caption: item.caption, tone: item.tone });
     }
-    galleries.push({ title: g.title, note: g.note, items });
+    galleries.push({ title: g.title, note: g.note, empty: g.empty, items });
   }
   await put('index.html', renderHtml(doc, charts, galleries), 'text/html; charset=utf-8');
   return { index: sink.where('index.html'), files };

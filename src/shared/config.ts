@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UsageError } from './errors.js';
 
 /** Settings shared by every command; each comes from the environment and may be overridden by a flag. */
 export interface Config {
@@ -13,7 +14,8 @@ export interface S3Settings {
   forcePathStyle: boolean;
 }
 
-export class ConfigError extends Error {
+/** Bad settings (environment or global flags): a usage error, exit code 2. */
+export class ConfigError extends UsageError {
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
@@ -27,7 +29,7 @@ const url = (protocols: string[]) =>
     } catch {
       return false;
     }
-  }, `must be a URL starting with ${protocols.join(' or ')}//`);
+  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
 const boolish = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })

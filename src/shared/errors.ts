@@ -1,10 +1,75 @@
+import { CommanderError } from 'commander';
+
+/**
+ * Errors a person can act on, and how the CLI prints any error: one `cxr: ` line and an exit code.
+ * Exit codes: 1 for a failure at run time (a missing bucket, no credentials, Redis unreachable), 2 for bad
+ * usage (a flag, a setting); `score --wait` verdicts carry their own codes (src/shared/run/outcome.ts).
+ */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
 /** An error the CLI prints as its one-line message (no stack), exiting with `exitCode`. */
 export class UserError extends Error {
   constructor(
     message: string,
-    readonly exitCode = 1,
+    readonly exitCode = EXIT_FAILURE,
   ) {
     super(message);
     this.name = 'UserError';
   }
+}
+
+/** Bad command-line input or settings; the message names the flag. Exits with code 2. */
+export class UsageError extends UserError {
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+    this.name = 'UsageError';
+  }
+}
+
+export interface ErrorOutcome {
+  /** What to print after `cxr: `; empty when commander already printed (help). */
+  line: string;
+  exitCode: number;
+}
+
+const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
+
+/** One line a person can act on, and the exit code, for anything a command threw. Pure. */
+export function describeError(err: unknown): ErrorOutcome {
+  if (err instanceof CommanderError) {
+    if (HELP_CODES.has(err.code)) return { line: '', exitCode: err.exitCode === 0 ? 0 : EXIT_USAGE };
+    return { line: oneLine(err.message.replace(/^error: /, '')), exitCode: EXIT_USAGE };
+  }
+  if (err instanceof UserError) return { line: oneLine(err.message), exitCode: err.exitCode };
+  const name = (err as { name?: string } | null)?.name;
+  if (name === 'CredentialsProviderError') {
+    return {
+      line: 'no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the S3 endpoint',
+      exitCode: EXIT_FAILURE,
+    };
+  }
+  // S3 service errors carry the HTTP status; their code (AccessDenied, InvalidAccessKeyId, ...) says more than the text alone.
+  if ((err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode && name && name !== 'Error') {
+    return { line: oneLine(`S3 ${name}: ${messageOf(err)}`), exitCode: EXIT_FAILURE };
+  }
+  return { line: oneLine(messageOf(err)), exitCode: EXIT_FAILURE };
+}
+
+/** Prints the error as one `cxr: ` line (and its stack when LOG_LEVEL is debug or trace) and exits. */
+export function exitWithError(err: unknown, env: NodeJS.ProcessEnv = process.env): never {
+  const { line, exitCode } = describeError(err);
+  if (line) process.stderr.write(`cxr: ${line}\n`);
+  if (['debug', 'trace'].includes(env.LOG_LEVEL ?? '') && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exit(exitCode);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Multi-line messages (config errors list every bad setting) joined into one line. */
+function oneLine(message: string): string {
+  const parts = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  return parts.map((p, i) => (i > 0 && !parts[i - 1].endsWith(':') ? `; ${p}` : i > 0 ? ` ${p}` : p)).join('');
 }

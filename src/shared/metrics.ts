@@ -54,7 +54,8 @@ export function rocAuc(truth: readonly boolean[], scores: readonly number[]): nu
   return (posRankSum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
-export type Rates = Pick<BinaryMetrics, 'accuracy' | 'precision' | 'recall' | 'specificity' | 'f1'>;
+export type RateName = 'accuracy' | 'precision' | 'recall' | 'specificity' | 'f1';
+export type Rates = Pick<BinaryMetrics, RateName>;
 
 /** The threshold metrics of a confusion matrix (counts may be weights); 0 where a denominator is 0. */
 export function confusionRates(c: ConfusionMatrix): Rates {
@@ -74,6 +75,16 @@ export function binaryMetrics(truth: readonly boolean[], scores: readonly number
   const predicted = typeof decision === 'number' ? scores.map((s) => s >= decision) : decision;
   const c = confusionMatrix(truth, predicted);
   return { n: truth.length, ...confusionRates(c), rocAuc: rocAuc(truth, scores), confusion: c };
+}
+
+/**
+ * The rate, or null where it is undefined because its denominator is zero (precision with no positive
+ * calls, recall with no positive labels, ...); binaryMetrics stores 0 there. Pure.
+ */
+export function definedRate(m: Pick<BinaryMetrics, 'confusion' | RateName>, name: RateName): number | null {
+  const { tp, fp, tn, fn } = m.confusion;
+  const denominator = { accuracy: tp + fp + tn + fn, precision: tp + fp, recall: tp + fn, specificity: tn + fp, f1: 2 * tp + fp + fn }[name];
+  return denominator === 0 ? null : m[name];
 }
 
 export interface CurvePoint {

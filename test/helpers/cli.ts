@@ -4,17 +4,33 @@ import { repoRoot } from '../../src/shared/paths.js';
 
 export const CLI = path.join(repoRoot(), 'dist', 'cli', 'index.js');
 
-/** Runs `cxr ...` to completion; rejects with its stderr when it exits non-zero. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time from spawn to exit. */
+  ms: number;
+}
+
+/** Runs `cxr ...` (the built binary, on this Node) to completion, whatever its exit code. */
+export function execCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve, reject) => {
+    const started = Date.now();
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`cxr ${args.join(' ')} exited ${code}:\n${stderr}`))));
+    child.on('exit', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
   });
+}
+
+/** Runs `cxr ...` to completion; rejects with its stderr when it exits non-zero. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
+  const r = await execCli(args, env);
+  if (r.code !== 0) throw new Error(`cxr ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
+  return r;
 }
 
 /** Starts a long-running `cxr worker` process. */

@@ -2,15 +2,18 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CalibrationRecord } from '../../src/model/calibrate/calibration.js';
 import type { HeadMetadata } from '../../src/model/metadata.js';
 import { defaultModelDir } from '../../src/model/classifier.js';
 import type { PredictionLine } from '../../src/shared/run/types.js';
 import { getTextIfExists, listObjects, putObject } from '../../src/shared/s3/objects.js';
-import { runCli, startCliWorker, stopProcess } from '../helpers/cli.js';
+import { SCORE_QUEUE } from '../../src/shared/queue.js';
+import { runCli, startCliWorker, stopProcess, waitFor } from '../helpers/cli.js';
 import { datasetFiles } from '../helpers/dataset.js';
-import { childEnv, freshBucket, testConfig, testS3 } from '../helpers/services.js';
+import { childEnv, freshBucket, testConfig, testRedis, testS3 } from '../helpers/services.js';
 
 /** Calibration end to end: labelled sample in S3 -> scoring run on a worker process -> new model version -> a worker scoring with it. */
 describe('cxr models calibrate (real Redis, S3 server, worker processes)', () => {
@@ -18,6 +21,8 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
   let bucket: string;
   let env: NodeJS.ProcessEnv;
   let worker: ChildProcess | undefined;
+  let queue: Queue;
+  let redis: Redis;
   let data: string;
   let out: string;
   let scoreRunId: string;
@@ -31,6 +36,8 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
     // TF.js engine: an ONNX export per calibrated model id would fill the shared ONNX cache
     env = { ...childEnv(config), CXR_ENGINE: 'tfjs' };
     s3 = testS3(config);
+    redis = testRedis(config);
+    queue = new Queue(SCORE_QUEUE, { connection: redis, prefix: config.queuePrefix });
     bucket = await freshBucket(s3);
     data = `s3://${bucket}/site/`;
     out = `s3://${bucket}/models/site-a/`;
@@ -42,6 +49,8 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
   afterAll(async () => {
     if (worker) await stopProcess(worker);
     s3?.destroy();
+    await queue?.close();
+    redis?.disconnect();
   });
 
   it('refuses a sample too small for the target, saying how many positives it needs', async () => {
@@ -55,7 +64,8 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
 
   it('scores the sample on a worker and writes a new version: same weights, new threshold and id, sample and metrics recorded', async () => {
     worker = startCliWorker(['--concurrency', '1'], env);
-    await new Promise((r) => setTimeout(r, 2000)); // the worker registers on the queue
+    // The worker loads and checks its model before it registers on the queue.
+    await waitFor('the worker to register on the score queue', async () => ((await queue.getWorkersCount()) > 0 ? true : undefined), 120_000);
     const r = JSON.parse((await calibrate()).stdout) as { id: string; threshold: number; runId: string; previousId: string; version: string; files: string[] };
     expect(r.previousId).toBe(shipped.id);
     expect(r.id).toMatch(/^[0-9a-f]{16}$/);

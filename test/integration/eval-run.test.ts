@@ -15,7 +15,7 @@ import { getTextIfExists, putObject } from '../../src/shared/s3/objects.js';
 import { launchChromium, type ImageState } from '../helpers/browser.js';
 import { runCli, startCliWorker, stopProcess, waitFor } from '../helpers/cli.js';
 import { datasetFiles } from '../helpers/dataset.js';
-import { downloadPrefix } from '../helpers/s3-download.js';
+import { downloadPrefix } from '../../src/shared/s3/download.js';
 import { childEnv, freshBucket, testConfig, testRedis, testS3 } from '../helpers/services.js';
 
 /** Nightly evaluation end to end: eval job -> in-process eval worker -> scoring run -> metrics, report, history, alert. */
@@ -126,7 +126,7 @@ describe('nightly evaluation (real Redis, S3 server, worker process, headless ch
   it('the reports open from file:// in headless chromium with every chart and X-ray loaded', async () => {
     const browser = await launchChromium();
     try {
-      for (const [dir, charts] of [['eval-report', 6], ['run-report', 5]] as const) {
+      for (const [dir, charts] of [['eval-report', 5], ['run-report', 4]] as const) {
         const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
         const failed: string[] = [];
         page.on('requestfailed', (r) => failed.push(r.url()));
@@ -146,6 +146,27 @@ describe('nightly evaluation (real Redis, S3 server, worker process, headless ch
           expect(img.src).toMatch(/^data:image\/(png|jpeg);base64/);
         }
         expect(failed).toEqual([]);
+        // Captions: the key with its folders first; no piece of a word (of the key: between '/', '_', '-') split across lines.
+        const captions = await page.$$eval('figcaption', (fcs) =>
+          fcs.map((fc) => {
+            const split: string[] = [];
+            const walker = document.createTreeWalker(fc, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+              for (const m of (node.textContent ?? '').matchAll(/[^\s/_-]+[/_-]?/g)) {
+                const range = document.createRange();
+                range.setStart(node, m.index);
+                range.setEnd(node, m.index + m[0].length);
+                if (range.getClientRects().length !== 1) split.push(m[0]);
+              }
+            }
+            return { key: fc.querySelector('.key')?.textContent ?? '', split };
+          }),
+        );
+        expect(captions.length).toBeGreaterThanOrEqual(6);
+        for (const c of captions) {
+          expect(c.key).toMatch(/^labelled\/(NORMAL|PNEUMONIA)\/[^/]+\.jpe?g$/);
+          expect(c.split).toEqual([]);
+        }
         const headings = await page.$$eval('h2', (hs) => hs.map((h) => h.textContent));
         expect(headings).toEqual(expect.arrayContaining(['Charts', 'Sample X-rays', 'Grad-CAM: most confident pneumonia calls']));
         const shot = path.join(process.env.CXR_SCREENSHOT_DIR ?? tmp, `${dir}.png`);

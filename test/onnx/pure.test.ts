@@ -4,6 +4,7 @@ import { hwioToOihw } from '../../src/model/onnx/layout.js';
 import { windowPads, zeroPaddingPads } from '../../src/model/onnx/padding.js';
 import { threadsPerProcess } from '../../src/model/onnx/ort-session.js';
 import { parseEngine } from '../../src/model/engine.js';
+import { defaultOnnxOut } from '../../src/cli/commands/export-onnx.js';
 
 describe('ONNX exporter pure parts', () => {
   it('moves a HWIO kernel to OIHW', () => {
@@ -54,5 +55,12 @@ describe('ONNX exporter pure parts', () => {
     expect(parseEngine('ONNX')).toBe('onnx');
     expect(parseEngine('tfjs')).toBe('tfjs');
     expect(() => parseEngine('pytorch')).toThrow(/not one of tfjs, onnx, auto/);
+  });
+});
+
+describe('cxr models export-onnx default output', () => {
+  it('is the ONNX cache (by model id) for a local model, and model.onnx beside an S3 model', () => {
+    expect(defaultOnnxOut('models/pneumonia-resnet50', 'abcdef0123456789', '/c/onnx')).toBe('/c/onnx/abcdef0123456789.onnx');
+    expect(defaultOnnxOut('s3://b/models/pn/', 'abcdef0123456789')).toBe('s3://b/models/pn/model.onnx');
   });
 });

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { CommanderError } from 'commander';
+import { describeError, UsageError } from '../../src/shared/errors.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { labelFromKey, parseLabelsFile } from '../../src/shared/labels.js';
 import { parseS3Uri } from '../../src/shared/s3/uri.js';
@@ -10,6 +12,19 @@ describe('configuration', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://x', S3_ENDPOINT: 'nope', S3_FORCE_PATH_STYLE: 'maybe' })).toThrow(
       /REDIS_URL="http:\/\/x".*\n.*S3_ENDPOINT="nope".*\n.*S3_FORCE_PATH_STYLE="maybe"/,
     );
+  });
+
+  it('reaches the user as one line, exit 2', () => {
+    let err: unknown;
+    try {
+      loadConfig({ REDIS_URL: 'http://x', S3_ENDPOINT: 'nope' });
+    } catch (e) {
+      err = e;
+    }
+    expect(describeError(err)).toEqual({
+      line: 'invalid configuration: REDIS_URL="http://x": must be a URL starting with redis:// or rediss://; S3_ENDPOINT="nope": must be a URL starting with http:// or https://',
+      exitCode: 2,
+    });
   });
 
   it('defaults to path-style addressing when an endpoint is given', () => {
@@ -61,5 +76,16 @@ describe('stratifiedSample', () => {
     expect(new Set(s.get('PNEUMONIA')).size).toBe(149);
     expect(stratifiedSample(groups, 200, 1)).toEqual(s);
     expect(stratifiedSample(groups, 200, 2)).not.toEqual(s);
+  });
+});
+
+describe('CLI error lines', () => {
+  it('usage errors exit 2, help exits 0 silently, failures exit 1 with S3 error codes named', () => {
+    expect(describeError(new UsageError('--date must be YYYY-MM-DD'))).toEqual({ line: '--date must be YYYY-MM-DD', exitCode: 2 });
+    expect(describeError(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'"))).toEqual({ line: "unknown option '--x'", exitCode: 2 });
+    expect(describeError(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'))).toEqual({ line: '', exitCode: 0 });
+    const denied = Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    expect(describeError(denied)).toEqual({ line: 'S3 AccessDenied: Access Denied', exitCode: 1 });
+    expect(describeError(new Error('first\nsecond'))).toEqual({ line: 'first; second', exitCode: 1 });
   });
 });

@@ -1,5 +1,8 @@
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { binaryMetrics, confusionMatrix, rocAuc } from '../../src/shared/metrics.js';
+import { binaryMetrics, confusionMatrix, definedRate, rocAuc } from '../../src/shared/metrics.js';
+import { metricsTable } from '../../src/cli/metrics-table.js';
+import type { RunMetrics } from '../../src/worker/run-metrics.js';
 import { seededRandom } from '../../src/shared/sampling.js';
 
 /** AUC by comparing every positive with every negative: slow but obviously right. */
@@ -30,6 +33,32 @@ describe('metrics', () => {
     expect(m.recall).toBeCloseTo(2 / 3);
     expect(m.specificity).toBeCloseTo(1 / 2);
     expect(m.f1).toBeCloseTo(2 / 3);
+  });
+
+  it('marks rates with a zero denominator as undefined, and the tables print them as n/a', () => {
+    // All NORMAL, all called NORMAL: no positive calls (precision) and no positive labels (recall, F1).
+    const m = binaryMetrics([false, false, false], [0.1, 0.2, 0.3], 0.5);
+    expect([m.precision, m.recall, m.f1]).toEqual([0, 0, 0]);
+    expect(definedRate(m, 'precision')).toBeNull();
+    expect(definedRate(m, 'recall')).toBeNull();
+    expect(definedRate(m, 'f1')).toBeNull();
+    expect(definedRate(m, 'specificity')).toBe(1);
+    expect(definedRate(m, 'accuracy')).toBe(1);
+    // A real zero stays a number: one positive label, missed.
+    const missed = binaryMetrics([true, false], [0.1, 0.2], 0.5);
+    expect(definedRate(missed, 'recall')).toBe(0);
+    expect(definedRate(missed, 'f1')).toBe(0);
+    expect(definedRate(missed, 'precision')).toBeNull();
+
+    const run = {
+      runId: 'r', backends: [], counts: { total: 3, scored: 3, failed: 0 },
+      throughput: { endToEndImagesPerSec: 1, wallSeconds: 3, stages: {} }, classification: m,
+    } as unknown as RunMetrics;
+    const row = (name: string) => stripVTControlCharacters(metricsTable(run)).split('\n').find((l) => l.includes(` ${name} `)) ?? '';
+    expect(row('precision')).toMatch(/│ n\/a\s+│/);
+    expect(row('F1')).toMatch(/│ n\/a\s+│/);
+    expect(row('specificity')).toMatch(/│ 100\.0%\s+│/);
+    expect(row('ROC AUC')).toMatch(/│ n\/a\s+│/);
   });
 
   it('matches a brute-force ROC AUC, ties included', () => {

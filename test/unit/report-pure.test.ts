@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { curvePoints, operatingPoint, rocAuc } from '../../src/shared/metrics.js';
+import { binaryMetrics, curvePoints, operatingPoint, rocAuc } from '../../src/shared/metrics.js';
 import { confusionCells, confusionSpec, prSpec, rocSpec, trainingCurvesSpec } from '../../src/report/chart-specs.js';
 import { camFromActivation, jet } from '../../src/report/gradcam.js';
 import { pickSamples } from '../../src/report/samples.js';
-import { escapeHtml } from '../../src/report/html.js';
+import { escapeHtml, renderHtml, type HtmlGallery } from '../../src/report/html.js';
+import { metricRows } from '../../src/report/metric-rows.js';
 import { buildTrainingReport } from '../../src/report/training-report.js';
 import type { PredictionLine } from '../../src/shared/run/types.js';
 
@@ -63,8 +64,9 @@ describe('chart specs', () => {
 
   it('training report uses validation metrics when present', () => {
     const doc = buildTrainingReport({ id: 'x', name: 'm', version: '1', threshold: 0.4, validation: { n: 10, accuracy: 0.9, precision: 0.9, recall: 0.8, specificity: 1, f1: 0.85, rocAuc: 0.95, confusion: { tp: 4, fp: 0, tn: 5, fn: 1 } } }, [{ epoch: 1, loss: 1 }], 'dir');
-    expect(doc.charts.map((c) => c.name)).toEqual(['training-curves', 'confusion-matrix', 'metrics-table']);
-    expect(doc.metrics?.find((r) => r.metric === 'specificity')?.value).toBe('100.0 %');
+    // The metrics are shown once, as the HTML table (no PNG copy of the same table).
+    expect(doc.charts.map((c) => c.name)).toEqual(['training-curves', 'confusion-matrix']);
+    expect(doc.metrics?.find((r) => r.metric === 'specificity')?.value).toBe('100.0%');
     expect(buildTrainingReport({ id: 'x', name: 'm', version: '1' }, [], 'dir').charts).toEqual([]);
   });
 });
@@ -104,4 +106,32 @@ describe('sample picking', () => {
 
 it('escapes HTML', () => {
   expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+});
+
+describe('report page', () => {
+  const doc = { title: 't', generatedAt: 'now', facts: [], charts: [], galleries: [] };
+  const item = { file: 'images/001.jpg', dataUri: 'data:image/jpeg;base64,AA', alt: 'a', tone: 'ok', caption: 'xrays/2026-11/NORMAL/person1_virus_6.jpeg\ntrue NORMAL · predicted NORMAL (p=0.012)' };
+
+  it('captions show the whole key, breakable after its slashes and underscores, and the call on its own line', () => {
+    const html = renderHtml(doc, [], [{ title: 'Sample X-rays', items: [item] }]);
+    expect(html).toContain('<figcaption><span class="key">xrays/<wbr>2026-11/<wbr>NORMAL/<wbr>person1_<wbr>virus_<wbr>6.jpeg</span><br>true NORMAL · predicted NORMAL (p=0.012)</figcaption>');
+    expect(html).not.toContain('break-all');
+  });
+
+  it('an empty gallery with an empty text says so; one without is left out', () => {
+    const galleries: HtmlGallery[] = [
+      { title: 'Grad-CAM: errors', items: [], empty: 'No errors: every labelled image was called right.' },
+      { title: 'Grad-CAM: most confident pneumonia calls', items: [] },
+    ];
+    const html = renderHtml(doc, [], galleries);
+    expect(html).toContain('<h2>Grad-CAM: errors</h2><p class="empty">No errors: every labelled image was called right.</p>');
+    expect(html).not.toContain('most confident');
+  });
+
+  it('metric rows print undefined rates as n/a', () => {
+    const rows = metricRows(binaryMetrics([false, false], [0.1, 0.2], 0.5), undefined);
+    const value = (name: string) => rows.find((r) => r.metric === name)?.value;
+    expect([value('precision'), value('sensitivity (recall)'), value('F1'), value('ROC AUC'), value('threshold')]).toEqual(['n/a', 'n/a', 'n/a', 'n/a', 'n/a']);
+    expect(value('specificity')).toBe('100.0%');
+  });
 });

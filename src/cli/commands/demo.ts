@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { uploadStratifiedSample } from '../../demo/upload-sample.js';
@@ -6,6 +6,7 @@ import { createRun } from '../../producer/create-run.js';
 import { newRunId } from '../../shared/run/batching.js';
 import { repoRoot } from '../../shared/paths.js';
 import { ensureBucket } from '../../shared/s3/bucket.js';
+import { downloadPrefix } from '../../shared/s3/download.js';
 import { ensureLocalStack } from '../../shared/services/local-stack.js';
 import { readRunMetrics } from '../../worker/finalize-run.js';
 import { startWorkers } from '../../worker/start-worker.js';
@@ -22,6 +23,7 @@ interface DemoFlags {
   metricsOut?: string;
   dataDir: string;
   concurrency?: number;
+  keep?: string;
 }
 
 const DEFAULT_IMAGES = path.resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train');
@@ -36,6 +38,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
     .option('--metrics-out <file>', 'also write the run metrics JSON here')
     .option('--data-dir <dir>', 'where the local S3 server keeps its objects', path.join(repoRoot(), '.cxr', 's3'))
     .option('--concurrency <n>', 'worker sandboxes (default: one per core)', positiveInt('--concurrency'))
+    .option('--keep <dir>', "copy the run's outputs (predictions, metrics, report/) here as plain files (default ./cxr-demo-output/RUN_ID)")
     .action(async (flags: DemoFlags) => {
       process.env.LOG_LEVEL ??= 'warn'; // keep the progress bar readable; LOG_LEVEL=info shows every batch
       const stack = await ensureLocalStack(process.env, flags.dataDir);
@@ -68,7 +71,13 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
         const metrics = await readRunMetrics(rt.s3, { out: state.out, runId });
         if (!metrics) throw new Error(`run ${runId} ended without metrics.json`);
         process.stdout.write(metricsTable(metrics) + '\n');
-        process.stdout.write(`outputs: s3://${bucket}/results/${runId}/ at ${rt.config.s3.endpoint ?? 'AWS'}\n`);
+        // A worker closes once its jobs are done: the finalize job writes the report after marking the run done.
+        await Promise.all(workers.map((w) => w.close()));
+        const keep = path.resolve(flags.keep ?? path.join('cxr-demo-output', runId));
+        await downloadPrefix(rt.s3, bucket, `results/${runId}`, keep);
+        process.stdout.write(`outputs: ${keep}${path.sep} (from s3://${bucket}/results/${runId}/)\n`);
+        const index = path.join(keep, 'report', 'index.html');
+        process.stdout.write(await access(index).then(() => `report: ${index}\n`, () => 'report: none was written (see the worker log)\n'));
         if (flags.metricsOut) {
           await mkdir(path.dirname(path.resolve(flags.metricsOut)), { recursive: true });
           await writeFile(flags.metricsOut, JSON.stringify(metrics, null, 2) + '\n');

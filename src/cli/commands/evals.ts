@@ -4,7 +4,9 @@ import { readHistory } from '../../eval/history.js';
 import { runEvaluation } from '../../eval/run-eval.js';
 import { productionCamProvider } from '../../report/cam-provider.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
+import { UsageError } from '../../shared/errors.js';
 import { historyTable } from '../history-table.js';
+import { s3Uri } from '../parse.js';
 import { evalJobData, type EvalFlags } from '../parse-eval.js';
 import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 import { evalOptions } from './schedule.js';
@@ -16,7 +18,7 @@ export function registerEvals(program: Command, globals: () => GlobalFlags): voi
     .action(async (flags: EvalFlags & { date?: string }) => {
       const data = evalJobData(flags);
       const date = flags.date ?? dateIn(Date.now(), data.tz);
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new Error(`--date must be YYYY-MM-DD, got ${date}`);
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new UsageError(`--date must be YYYY-MM-DD, got ${date}`);
       const rt = await openRuntime(configFrom(globals()), 'eval');
       try {
         const entry = await runEvaluation({ ...rt, camModel: productionCamProvider(rt.s3) }, data, date);
@@ -31,7 +33,7 @@ export function registerEvals(program: Command, globals: () => GlobalFlags): voi
     .description('evaluation results')
     .command('history')
     .description('print the evaluation history as a table')
-    .requiredOption('--out <s3uri>', 'evaluations root given to schedule eval / eval run')
+    .requiredOption('--out <s3uri>', 'evaluations root given to schedule eval / eval run', s3Uri)
     .option('--json', 'print history.jsonl as it is')
     .action(async (flags: { out: string; json?: boolean }) => {
       const rt = await openRuntime(configFrom(globals()), 'evals');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { defaultModelDir } from '../../model/classifier.js';
 import { localModelDir, parseModelUri } from '../../model/io/s3-io.js';
 import { exportModelToOnnx } from '../../model/onnx/export-model.js';
-import { ONNX_FILE } from '../../model/onnx/onnx-file.js';
+import { defaultOnnxCache, ONNX_FILE } from '../../model/onnx/onnx-file.js';
 import { verifyModelDir } from '../../model/onnx/source-model.js';
 import { writeOnnx } from '../../model/onnx/writer.js';
 import { createLogger } from '../../shared/logger.js';
@@ -12,9 +12,13 @@ import { configFrom, type GlobalFlags } from '../runtime.js';
 
 interface ExportFlags { model?: string; out?: string }
 
-/** Where model.onnx goes by default: beside the TF.js model (local folder or S3 prefix). */
-export function defaultOnnxOut(modelUri: string): string {
-  if (!modelUri.startsWith('s3://')) return join(modelUri, ONNX_FILE);
+/**
+ * Where the ONNX file goes by default: beside an S3 model (workers download it from there), and for a
+ * local model the ONNX cache <cache>/<modelId>.onnx that workers on this host read (git-ignored, so a
+ * 94 MB export never lands in the repository's model folder).
+ */
+export function defaultOnnxOut(modelUri: string, modelId: string, cacheDir = defaultOnnxCache()): string {
+  if (!modelUri.startsWith('s3://')) return join(cacheDir, `${modelId}.onnx`);
   const { bucket, prefix } = parseModelUri(modelUri);
   return `s3://${bucket}/${prefix}${ONNX_FILE}`;
 }
@@ -23,17 +27,17 @@ export function defaultOnnxOut(modelUri: string): string {
 export function registerExportOnnx(models: Command): void {
   models
     .command('export-onnx')
-    .description(`export the model (ResNet50 + head) to ONNX; writes ${ONNX_FILE} beside it unless --out is given`)
+    .description(`export the model (ResNet50 + head) to ONNX: ${ONNX_FILE} beside an S3 model, models/.cache/onnx/<modelId>.onnx for a local one`)
     .option('--model <dir|s3://…>', 'TF.js model folder or S3 prefix (default: CXR_MODEL_URI or the shipped model)')
-    .option('--out <file|s3://…>', `output file or S3 key (default: ${ONNX_FILE} beside the model)`)
+    .option('--out <file|s3://…>', `output file or S3 key (default: ${ONNX_FILE} beside an S3 model; the local ONNX cache, which workers read, for a local model)`)
     .action(async (flags: ExportFlags, cmd: Command) => {
       const logger = createLogger({ role: 'models' });
       const modelUri = flags.model ?? (process.env.CXR_MODEL_URI || defaultModelDir());
-      const out = flags.out ?? defaultOnnxOut(modelUri);
-      const needsS3 = modelUri.startsWith('s3://') || out.startsWith('s3://');
+      const needsS3 = modelUri.startsWith('s3://') || !!flags.out?.startsWith('s3://');
       const s3 = needsS3 ? createS3Client(configFrom(cmd.optsWithGlobals<GlobalFlags>()).s3) : undefined;
       try {
         const model = await verifyModelDir(await localModelDir(modelUri, s3));
+        const out = flags.out ?? defaultOnnxOut(modelUri, model.id);
         const written = await writeOnnx(out, await exportModelToOnnx(model, logger), s3);
         process.stdout.write(`${written}\n`);
       } finally {

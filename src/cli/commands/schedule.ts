@@ -1,23 +1,23 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { createEvalQueue, listEvalSchedules, removeEvalSchedule, upsertEvalSchedule } from '../../eval/schedule.js';
-import { positiveInt } from '../parse.js';
-import { evalJobData, nonNegative, type EvalFlags } from '../parse-eval.js';
+import { cronPattern, httpUrl, nonNegative, positiveInt, s3Uri, timeZone } from '../parse.js';
+import { evalJobData, scheduleName, type EvalFlags } from '../parse-eval.js';
 import { configFrom, openRuntime, type GlobalFlags, type Runtime } from '../runtime.js';
 
 /** Options of an evaluation, shared by `schedule eval` and `eval run`. */
 export function evalOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--data <s3uri>', 'labelled images (NORMAL/ and PNEUMONIA/ folders), s3://BUCKET/PREFIX')
-    .requiredOption('--out <s3uri>', 'evaluations root: DATE/metrics.json, DATE/report/, history.jsonl, runs/')
-    .option('--name <name>', 'schedule name (one scheduler per name)', 'nightly')
+    .requiredOption('--data <s3uri>', 'labelled images (NORMAL/ and PNEUMONIA/ folders), s3://BUCKET/PREFIX', s3Uri)
+    .requiredOption('--out <s3uri>', 'evaluations root: DATE/metrics.json, DATE/report/, history.jsonl, runs/', s3Uri)
+    .option('--name <name>', 'schedule name (one scheduler per name)', scheduleName, 'nightly')
     .option('--margin <x>', 'alert when sensitivity, specificity or AUC drops by more than this', nonNegative('--margin'), 0.02)
     .option('--psi-limit <x>', 'alert when the score distribution PSI exceeds this', nonNegative('--psi-limit'), 0.2)
     .option('--ks-limit <x>', 'alert when the score distribution KS statistic exceeds this', nonNegative('--ks-limit'), 0.2)
-    .option('--webhook <url>', 'POST a JSON alert here')
+    .option('--webhook <url>', 'POST a JSON alert here', httpUrl)
     .option('--baseline <file|s3uri>', 'reference metrics (a history entry or a metrics.json)')
     .option('--batch-size <n>', 'images per scoring batch', positiveInt('--batch-size'), 16)
-    .option('--tz <zone>', 'time zone of the cron pattern and of the evaluation date (default UTC)');
+    .option('--tz <zone>', 'time zone of the cron pattern and of the evaluation date (default UTC)', timeZone);
 }
 
 async function withRuntime<T>(globals: () => GlobalFlags, fn: (rt: Runtime) => Promise<T>): Promise<T> {
@@ -32,7 +32,7 @@ async function withRuntime<T>(globals: () => GlobalFlags, fn: (rt: Runtime) => P
 export function registerSchedule(program: Command, globals: () => GlobalFlags): void {
   const schedule = program.command('schedule').description('scheduled jobs (nightly evaluations)');
   evalOptions(schedule.command('eval').description('create or update (by --name) a scheduled evaluation of the production model'))
-    .requiredOption('--cron <pattern>', 'cron pattern, e.g. "0 2 * * *"')
+    .requiredOption('--cron <pattern>', 'cron pattern, e.g. "0 2 * * *"', cronPattern)
     .action(async (flags: EvalFlags & { cron: string }) => {
       const data = evalJobData(flags);
       await withRuntime(globals, async (rt) => {
@@ -72,7 +72,7 @@ export function registerSchedule(program: Command, globals: () => GlobalFlags): 
         const queue = createEvalQueue(rt.redis, rt.config.queuePrefix);
         try {
           const removed = await removeEvalSchedule(queue, name);
-          if (!removed) throw new Error(`no schedule named ${name}`);
+          if (!removed) throw new Error(`schedule remove: no schedule named ${name} (see cxr schedule list)`);
           process.stdout.write(`removed ${name}\n`);
         } finally {
           await queue.close();

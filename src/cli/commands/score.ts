@@ -1,17 +1,17 @@
 import type { Command } from 'commander';
 import { createRun, type ScoreRequest } from '../../producer/create-run.js';
 import { resumeRun } from '../../producer/resume-run.js';
-import { UserError } from '../../shared/errors.js';
+import { UsageError, UserError } from '../../shared/errors.js';
 import { parseLabelsFile } from '../../shared/labels.js';
 import { readLabelsText } from '../labels-file.js';
-import { assertRunId, newRunId } from '../../shared/run/batching.js';
+import { newRunId } from '../../shared/run/batching.js';
 import { EXIT_CODES, parseMaxFailures, stallLimits, verdictLine, type MaxFailures } from '../../shared/run/outcome.js';
+import { assertBucket } from '../../shared/s3/bucket.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
-import { readRunMetrics } from '../../worker/finalize-run.js';
 import { metricsTable } from '../metrics-table.js';
 import { waitForRun } from '../progress.js';
 import { configFrom, openRuntime, type GlobalFlags, type Runtime } from '../runtime.js';
-import { parsedBy, positiveInt } from '../parse.js';
+import { parsedBy, positiveInt, runIdArg, s3Uri } from '../parse.js';
 
 interface ScoreFlags extends WaitFlags {
   out?: string;
@@ -42,17 +42,18 @@ export function registerScore(program: Command, globals: () => GlobalFlags): voi
   const cmd = program
     .command('score')
     .description('list the images under an S3 prefix and enqueue them for scoring in batch jobs')
-    .argument('[source]', 's3://BUCKET/PREFIX holding the images')
-    .option('--out <uri>', 's3://BUCKET/OUTPREFIX for parts, predictions and metrics')
+    .argument('[source]', 's3://BUCKET/PREFIX holding the images', s3Uri)
+    .option('--out <uri>', 's3://BUCKET/OUTPREFIX for parts, predictions and metrics', s3Uri)
     .option('--batch-size <n>', 'images per batch job', positiveInt('--batch-size'), 16)
-    .option('--run-id <id>', 'run id (default: generated); the same id never enqueues a batch twice')
+    .option('--run-id <id>', 'run id (default: generated); the same id never enqueues a batch twice', runIdArg)
     .option('--labels <file>', 'labels file (local path or s3://), CSV key,label or JSON lines; default: class folders in keys')
-    .option('--resume <runId>', 'repair an ended or stuck run: re-enqueue only its keys with no prediction, under the same batch ids')
+    .option('--resume <runId>', 'repair an ended or stuck run: re-enqueue only its keys with no prediction, under the same batch ids', runIdArg)
     .option('--wait', 'show progress until the run ends, then print its metrics');
   waitOptions(cmd).action(async (source: string | undefined, flags: ScoreFlags) => {
+    const req = flags.resume ? undefined : scoreRequest(source, flags); // before any connection
     const rt = await openRuntime(configFrom(globals()), 'producer');
     try {
-      const runId = await (flags.resume ? resume(rt, flags) : start(rt, source, flags));
+      const runId = await (req ? start(rt, req, flags.labels) : resume(rt, flags));
       process.stdout.write(`${runId}\n`);
       if (flags.wait) await waitAndReport(rt, runId, flags);
     } finally {
@@ -61,23 +62,23 @@ export function registerScore(program: Command, globals: () => GlobalFlags): voi
   });
 }
 
-async function start(rt: Runtime, source: string | undefined, flags: ScoreFlags): Promise<string> {
-  if (!source) throw new UserError('score: give the source s3://BUCKET/PREFIX (or --resume RUN_ID)');
-  if (!flags.out) throw new UserError('score: --out s3://BUCKET/OUTPREFIX is required');
-  const req: ScoreRequest = {
-    runId: assertRunId(flags.runId ?? newRunId()),
-    source: parseS3Uri(source),
-    out: parseS3Uri(flags.out),
-    batchSize: flags.batchSize,
-  };
-  if (flags.labels) req.labels = { byKey: parseLabelsFile(await readLabelsText(rt.s3, flags.labels), flags.labels), from: flags.labels };
+function scoreRequest(source: string | undefined, flags: ScoreFlags): ScoreRequest {
+  if (!source) throw new UsageError('score: give the source s3://BUCKET/PREFIX (or --resume RUN_ID)');
+  if (!flags.out) throw new UsageError('score: --out s3://BUCKET/OUTPREFIX is required');
+  return { runId: flags.runId ?? newRunId(), source: parseS3Uri(source), out: parseS3Uri(flags.out), batchSize: flags.batchSize };
+}
+
+async function start(rt: Runtime, req: ScoreRequest, labels: string | undefined): Promise<string> {
+  await assertBucket(rt.s3, req.source, 'source');
+  await assertBucket(rt.s3, req.out, '--out');
+  if (labels) req.labels = { byKey: parseLabelsFile(await readLabelsText(rt.s3, labels), labels), from: labels };
   const run = await createRun(rt, req);
   rt.logger.info({ ...run }, run.how === 'created' ? 'run created' : run.how === 'adopted' ? 'run adopted from the producer that created it first' : 'run already existed');
   return run.runId;
 }
 
 async function resume(rt: Runtime, flags: ScoreFlags): Promise<string> {
-  const runId = assertRunId(flags.resume!);
+  const runId = flags.resume!;
   const r = await resumeRun(rt, runId, flags.out ? parseS3Uri(flags.out) : undefined);
   rt.logger.info({ ...r }, 'run resumed');
   process.stderr.write(`run ${runId}: attempt generation ${r.generation}: ${r.missing} keys without a prediction re-enqueued in ${r.batches} of ${r.totalBatches} batches\n`);
@@ -87,6 +88,8 @@ async function resume(rt: Runtime, flags: ScoreFlags): Promise<string> {
 /** Waits for the run, prints its metrics, and ends with the verdict line: exit 0, or a UserError with the verdict's exit code. */
 export async function waitAndReport(rt: Runtime, runId: string, flags: WaitFlags): Promise<void> {
   const { verdict, state } = await waitForRun(rt, runId, { maxFailures: flags.maxFailures, limits: stallLimits(flags.stallTimeout * 1000) });
+  // Imported here: finalize-run brings the report code (TF.js, Vega), which score itself never needs.
+  const { readRunMetrics } = await import('../../worker/finalize-run.js');
   const metrics = verdict.kind === 'stuck' ? undefined : await readRunMetrics(rt.s3, { out: state.out, runId });
   if (metrics) process.stdout.write(metricsTable(metrics) + '\n');
   const line = verdictLine(runId, verdict);

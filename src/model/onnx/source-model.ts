@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../../shared/logger.js';
+import { ensureBackend } from '../backend.js';
 import { ensureBackbone } from '../backbone-fetch.js';
 import { backboneHash, loadBackbone } from '../backbone.js';
 import { fsIO } from '../io/fs-io.js';
@@ -24,6 +25,9 @@ export async function verifyModelDir(dir: string): Promise<VerifiedModel> {
 
 /** Loads backbone + head with TF.js and reads them into one Keras graph (backbone output -> head). */
 export async function loadKerasGraph(model: VerifiedModel, logger?: Logger): Promise<KerasGraph> {
+  // The backend scoring would use (wasm here), not TF.js's default 'cpu', which prints its "install our
+  // node backend" banner on first use.
+  await ensureBackend(logger);
   const top = (model.meta.backbone.featureLayer || 'activation_48') as ResNetTop;
   const [backbone, head] = await Promise.all([
     ensureBackbone(undefined, { logger }).then((d) => loadBackbone(d, top)),

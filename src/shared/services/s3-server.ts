@@ -9,7 +9,7 @@ export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S
 
 /**
  * An S3-protocol server (s3rver) on a free loopback port, storing objects under dataDir.
- * Node 20's OpenSSL 3 needs the legacy provider for s3rver's paginated listings.
+ * OpenSSL 3 (Node 24: 3.5) needs the legacy provider for s3rver's paginated listings (DES continuation tokens).
  */
 export async function startS3Server(dataDir: string, port?: number): Promise<LocalService> {
   const p = port ?? (await freeLoopbackPort());

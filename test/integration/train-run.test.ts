@@ -170,7 +170,7 @@ describe('sharded training rounds on the train queue (real Redis, S3 server, tra
     await killGroup(scorer, 'SIGTERM');
     expect(preds).toHaveLength(2);
     for (const p of preds) expect(p.modelId).toBe(pointer.modelId);
-  });
+  }, 600_000);
 
   it('resumes from S3 after every trainer and Redis are killed mid-round; each round is merged exactly once', async () => {
     redis2 = await startRedisServer();
@@ -205,5 +205,5 @@ describe('sharded training rounds on the train queue (real Redis, S3 server, tra
     expect(await mergeLogCounts('tr-2', 4)).toEqual([1, 1, 1, 1, 1]);
     await checkMerges('tr-2', 4);
     expect(killedIn).toBeGreaterThanOrEqual(2);
-  });
+  }, 600_000);
 });

@@ -43,7 +43,11 @@ describe('a batch that runs longer than the job lock', () => {
 
     const store = new RunStore(redis, config.queuePrefix);
     await createRun({ s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger }, { runId: 'lock-run', source: { bucket, prefix: 'lock/' }, out: { bucket, prefix: 'out' }, batchSize: 8 });
-    await waitFor('the run to finish', async () => ((await store.get('lock-run'))?.status === 'done' ? true : undefined));
+    // The run is marked done inside the batch's processor, a moment before BullMQ marks the job completed.
+    await waitFor('the run to finish and its job to complete', async () => {
+      if ((await store.get('lock-run'))?.status !== 'done') return undefined;
+      return (await (await queue.getJob(batchJobId('lock-run', 0)))?.getState()) === 'completed' ? true : undefined;
+    });
 
     const job = (await queue.getJob(batchJobId('lock-run', 0)))!;
     expect(job.finishedOn! - job.processedOn!).toBeGreaterThan(3 * lockDurationMs);

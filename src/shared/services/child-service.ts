@@ -21,7 +21,12 @@ export async function startChildService(name: string, command: string, args: str
     child.once('exit', (code) => reject(new Error(`${name} exited with code ${code} before listening: ${stderr.trim()}`)));
   });
   spawnError.catch(() => {});
-  await Promise.race([waitForPort(port), spawnError]);
+  try {
+    await Promise.race([waitForPort(port), spawnError]);
+  } catch (err) {
+    child.kill('SIGKILL'); // one that never listened must not outlive the error
+    throw err;
+  }
   return {
     url,
     port,

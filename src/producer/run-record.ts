@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { getJsonIfExists, getTextIfExists, listObjects } from '../shared/s3/objects.js';
+import { getJsonIfExists, getTextIfExists, listObjects, getCompleteIfExists } from '../shared/s3/objects.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import { generationOfKey, partOfKey, runLayout, type PartRef } from '../shared/run/layout.js';
 import { mergeOrder, type RunRecord } from '../shared/run/plan.js';
@@ -10,7 +10,8 @@ import { parsePart } from '../worker/merge-parts.js';
 
 export async function readManifestIfExists(s3: S3Client, out: S3Location, runId: string): Promise<RunManifest | undefined> {
   const layout = runLayout(out, runId);
-  return getJsonIfExists<RunManifest>(s3, layout.bucket, layout.manifest);
+  const got = await getCompleteIfExists(s3, layout.bucket, layout.manifest); // another producer may be writing it
+  return got ? (JSON.parse(Buffer.from(got.bytes).toString('utf8')) as RunManifest) : undefined;
 }
 
 export async function readManifest(s3: S3Client, out: S3Location, runId: string): Promise<RunManifest> {

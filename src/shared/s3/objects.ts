@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -37,6 +38,26 @@ export async function getObjectBytes(s3: S3Client, bucket: string, key: string):
   const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   if (!res.Body) return { bytes: new Uint8Array(0), etag: stripQuotes(res.ETag) };
   return { bytes: await res.Body.transformToByteArray(), etag: stripQuotes(res.ETag) };
+}
+
+/**
+ * The object once it is whole: some S3-compatible servers (s3rver) serve a file while a PUT is still
+ * writing it. For a single-part object the ETag is the body's MD5, so a read whose bytes do not match it
+ * is retried (up to `waitMs`); undefined when there is no object.
+ */
+export async function getCompleteIfExists(s3: S3Client, bucket: string, key: string, waitMs = 30_000): Promise<{ bytes: Uint8Array; etag: string } | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    let got: { bytes: Uint8Array; etag: string };
+    try {
+      got = await getObjectBytes(s3, bucket, key);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    if (!/^[0-9a-f]{32}$/.test(got.etag) || createHash('md5').update(got.bytes).digest('hex') === got.etag || Date.now() > deadline) return got;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** True for the errors S3 and S3-compatible servers give for a missing object. */

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { getObjectBytes, isNotFound } from './objects.js';
+import { getCompleteIfExists } from './objects.js';
 import { joinKey } from './uri.js';
 
 /** A first-writer-wins lock outside S3 (Redis SET NX), used when the store ignores `If-None-Match`. */
@@ -61,14 +61,7 @@ export function conditionalWrites(s3: S3Client, bucket: string, prefix: string):
   return p;
 }
 
-async function existing(s3: S3Client, bucket: string, key: string): Promise<{ etag: string; bytes: Uint8Array } | undefined> {
-  try {
-    return await getObjectBytes(s3, bucket, key);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
+const existing = (s3: S3Client, bucket: string, key: string) => getCompleteIfExists(s3, bucket, key);
 
 /**
  * Writes an object only if none exists, so that of several writers exactly one wins and the others read

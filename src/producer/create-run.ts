@@ -51,7 +51,7 @@ export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<Creat
   if (!manifest) {
     const started = Date.now();
     const built = await buildManifest(deps, req);
-    const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.manifest, Buffer.from(JSON.stringify(built, null, 2) + '\n'), 'application/json');
+    const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.manifest, Buffer.from(JSON.stringify(built, null, 2) + '\n'), 'application/json', { probePrefix: req.out.prefix });
     manifest = put.created ? built : (JSON.parse(Buffer.from(put.bytes).toString('utf8')) as RunManifest);
     how = put.created ? 'created' : 'adopted';
     if (!put.created) {

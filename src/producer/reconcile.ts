@@ -87,7 +87,7 @@ export async function startGeneration(
   const state = await deps.store.get(manifest.runId);
   const generation = Math.max(state?.generation ?? 0, latestGeneration(record)) + 1;
   let plan: GenerationPlan = { runId: manifest.runId, generation, createdAt: new Date().toISOString(), reason, batches: planned };
-  const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.generation(generation), Buffer.from(JSON.stringify(plan) + '\n'), 'application/json');
+  const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.generation(generation), Buffer.from(JSON.stringify(plan) + '\n'), 'application/json', { probePrefix: manifest.out.prefix });
   if (!put.created) {
     plan = JSON.parse(Buffer.from(put.bytes).toString('utf8')) as GenerationPlan;
     deps.logger.warn({ runId: manifest.runId, generation }, 'another process started this generation first; adopting its plan');

@@ -5,21 +5,15 @@ export interface WeightedHead {
   samples: number;
 }
 
-/** Sample-weighted mean of the shards' weights (federated averaging). Pure; accumulates in float64. */
+/** Sample-weighted mean of the shards' heads (federated averaging): the kernel and bias as one vector. Pure. */
 export function averageHeads(heads: readonly WeightedHead[]): { kernel: Float32Array; bias: number; samples: number } {
-  if (heads.length === 0) throw new Error('nothing to average');
-  const dim = heads[0].kernel.length;
-  const total = heads.reduce((s, h) => s + h.samples, 0);
-  if (!(total > 0)) throw new Error('shards saw no samples');
-  const acc = new Float64Array(dim);
-  let bias = 0;
-  for (const h of heads) {
-    if (h.kernel.length !== dim) throw new Error(`kernel length ${h.kernel.length} != ${dim}`);
-    const w = h.samples / total;
-    for (let j = 0; j < dim; j++) acc[j] += w * h.kernel[j];
-    bias += w * h.bias;
-  }
-  return { kernel: Float32Array.from(acc), bias, samples: total };
+  const avg = averageVectors(heads.map((h) => {
+    const values = new Float32Array(h.kernel.length + 1);
+    values.set(h.kernel);
+    values[h.kernel.length] = h.bias;
+    return { values, samples: h.samples };
+  }));
+  return { kernel: avg.values.slice(0, -1), bias: avg.values[avg.values.length - 1], samples: avg.samples };
 }
 
 /** Exact per-column mean/std from shards' sums and sums of squares (std floored at 1e-6, as columnStats). */

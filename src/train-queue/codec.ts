@@ -72,14 +72,6 @@ export function standardise(s: FeatureSet, mean: Float32Array, std: Float32Array
   return { ...s, x };
 }
 
-/** Weights on standardised features -> weights on raw features (what the head layer holds). Pure. */
-export function foldNorm(kernel: Float32Array, bias: number, mean: Float32Array, std: Float32Array): { kernel: Float32Array; bias: number } {
-  const k = new Float32Array(kernel.length);
-  let b = bias;
-  for (let j = 0; j < kernel.length; j++) { k[j] = kernel[j] / std[j]; b -= (kernel[j] * mean[j]) / std[j]; }
-  return { kernel: k, bias: b };
-}
-
 /** Several byte blobs as one: [count u32][length u32 each][blobs]. Pure. */
 export function packParts(parts: readonly Uint8Array[]): Uint8Array {
   const head = new Uint32Array(1 + parts.length);

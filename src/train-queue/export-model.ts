@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { BACKBONE_PACKAGE, defaultSumsFile } from '../model/backbone-fetch.js';
@@ -7,7 +7,7 @@ import { buildHead, setHeadDense } from '../model/head.js';
 import { fsIO } from '../model/io/fs-io.js';
 import { uploadModelDir } from '../model/io/s3-io.js';
 import type { HeadMetadata } from '../model/metadata.js';
-import { computeModelId } from '../model/model-id.js';
+import { modelIdOfDir } from '../model/model-id.js';
 import { CLASS_NAMES } from '../model/train/dataset.js';
 import { repoRoot } from '../shared/paths.js';
 
@@ -44,7 +44,7 @@ export async function exportModel(s3: S3Client, bucket: string, prefix: string, 
       head: { layers: ['GlobalAveragePooling2D', `Dropout(${m.dropout})`, 'Dense(1, sigmoid)'], trainedOn: 'cached GAP features, federated averaging over shard jobs' },
       ...m.extra,
     };
-    meta.id = computeModelId(m.backboneSha256, await readFile(join(dir, 'weights.bin')), meta);
+    meta.id = await modelIdOfDir(dir, m.backboneSha256, meta);
     await writeFile(join(dir, 'metadata.json'), JSON.stringify(meta, null, 2) + '\n');
     await uploadModelDir(s3, dir, `s3://${bucket}/${prefix.replace(/\/?$/, '/')}`, MODEL_FILES);
     return meta;

@@ -9,9 +9,10 @@ import type { Logger } from '../shared/logger.js';
 import { finetuneStateBytes, mergeFinetuneRound, prepareFinetune } from './finetune/ft-merge.js';
 import { chooseThreshold } from '../model/train/threshold.js';
 import type { FeatureSet } from '../model/train/head-train.js';
+import { foldNorm } from '../model/train/fold-norm.js';
 import { averageHeads, combineStats } from './averaging.js';
 import {
-  decodeF64Pair, decodeFeatureSet, decodeHead, decodeNorm, encodeFeatureSet, encodeHead, encodeNorm, foldNorm, headBytes, standardise, stateId,
+  decodeF64Pair, decodeFeatureSet, decodeHead, decodeNorm, encodeFeatureSet, encodeHead, encodeNorm, headBytes, standardise, stateId,
 } from './codec.js';
 import { curvesPng } from './curves.js';
 import { memo, type TrainDeps } from './deps.js';

@@ -242,13 +242,16 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
       if (!fixed) await putImages(stack.s3, bucket, src, 24);
       const started = Date.now();
       const producers = [startCli(score(runId, src), env()), startCli(score(runId, src), env())];
-      const adding = fixed ? Promise.resolve([]) : (async () => {
-        for (let i = 0; i < 12; i++) {
+      // Keys keep arriving until both producers have listed and ended, so their listings can differ.
+      let ended2 = false;
+      const adding = fixed ? Promise.resolve() : (async () => {
+        for (let i = 0; !ended2 && i < 60; i++) {
           await putImages(stack.s3, bucket, src, 1, 24 + i);
-          await sleep(60);
+          await sleep(40);
         }
       })();
       const results = await Promise.all(producers.map((p) => p.result));
+      ended2 = true;
       await adding;
       for (const r of results) {
         expect(r.code, r.stderr).toBe(0);

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { restandardise } from '../../src/model/finetune/adapt.js';
 import { halfToFloat } from '../../src/model/finetune/activations.js';
 import { accumulateBnStats, emptyBnSums, setBnStats } from '../../src/model/finetune/bn-stats.js';
-import { foldStandardisation } from '../../src/model/finetune/export-finetuned.js';
+import { foldNorm } from '../../src/model/train/fold-norm.js';
 import { decodeSiteStats, encodeSiteStats } from '../../src/model/finetune/site-stats.js';
 import { assignWeights, buildSuffixModel, disposeSuffix, flattenWeights } from '../../src/model/finetune/suffix-model.js';
 import { halfPrecisionArtifacts } from '../../src/model/io/fp16.js';
@@ -43,7 +43,7 @@ describe('fine-tune pure pieces', () => {
     const f = randArr(dim, 4);
     let zs = 0.7;
     for (let j = 0; j < dim; j++) zs += k[j] * ((f[j] - norm.mean[j]) / norm.std[j]);
-    const raw = foldStandardisation(k, 0.7, norm);
+    const raw = foldNorm(k, 0.7, norm.mean, norm.std);
     let zr = raw.bias;
     for (let j = 0; j < dim; j++) zr += raw.kernel[j] * f[j];
     expect(zr).toBeCloseTo(zs, 4);

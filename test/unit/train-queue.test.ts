@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { averageHeads, combineStats } from '../../src/train-queue/averaging.js';
-import { decodeHead, encodeHead, foldNorm } from '../../src/train-queue/codec.js';
+import { decodeHead, encodeHead } from '../../src/train-queue/codec.js';
+import { foldNorm } from '../../src/model/train/fold-norm.js';
 import { selectBest, shouldStopEarly } from '../../src/train-queue/selection.js';
 import { shardsForEpoch } from '../../src/train-queue/sharding.js';
 import { staleReason } from '../../src/train-queue/stale.js';

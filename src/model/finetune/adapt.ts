@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { halfPrecisionArtifacts } from '../io/fp16.js';
 import { readModelDir, writeModelDir } from '../io/fs-io.js';
 import { readMetadata, type HeadMetadata } from '../metadata.js';
-import { computeModelId } from '../model-id.js';
+import { modelIdOfDir } from '../model-id.js';
 import type { TrainFrom } from '../resnet50.js';
 import { decodeArtifactWeights, setWeightsByName } from '../weights.js';
 import { bnLayers, buildSuffixModel, type SuffixModel } from './suffix-model.js';
@@ -91,7 +91,7 @@ export async function writeAdapted(f: LoadedFinetuned, stats: SiteStats, out: st
     siteStats: { file: SITE_STATS_FILE, sha256: createHash('sha256').update(statsBytes).digest('hex'), images: stats.n, bnLayers: stats.layers },
     provenance: [...history, { ...provenance, from: f.meta.id, at: new Date().toISOString() }],
   };
-  meta.id = computeModelId(f.meta.backbone.sha256, await readFile(join(out, 'weights.bin')), meta);
+  meta.id = await modelIdOfDir(out, f.meta.backbone.sha256, meta);
   await writeFile(join(out, 'metadata.json'), JSON.stringify(meta, null, 2) + '\n');
   return meta;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -10,7 +10,8 @@ import { halfPrecisionArtifacts } from '../io/fp16.js';
 import { writeModelDir } from '../io/fs-io.js';
 import { uploadModelDir } from '../io/s3-io.js';
 import type { HeadMetadata } from '../metadata.js';
-import { computeModelId } from '../model-id.js';
+import { modelIdOfDir } from '../model-id.js';
+import { foldNorm } from '../train/fold-norm.js';
 import { PREFIX_TOP } from '../resnet50.js';
 import { CLASS_NAMES } from '../train/dataset.js';
 import type { FeatureNorm } from './finetune-step.js';
@@ -27,14 +28,6 @@ export interface FinetuneExport {
   extra: Record<string, unknown>;
 }
 
-/** Head weights on standardised features -> on raw GAP features. Pure. */
-export function foldStandardisation(kernel: Float32Array, bias: number, n: FeatureNorm): { kernel: Float32Array; bias: number } {
-  const k = new Float32Array(kernel.length);
-  let b = bias;
-  for (let j = 0; j < kernel.length; j++) { k[j] = kernel[j] / n.std[j]; b -= (kernel[j] * n.mean[j]) / n.std[j]; }
-  return { kernel: k, bias: b };
-}
-
 /**
  * Writes a scorer-loadable model folder: the suffix + head as one TF.js layers model (standardisation
  * folded into the Dense, weights stored as float16), feature-stats.bin, and metadata.json whose
@@ -45,7 +38,7 @@ export async function writeFinetunedModel(dir: string, m: SuffixModel, norm: Fea
   if (!prefixTop) throw new Error('train-from all has no frozen prefix; the scorer loads a prefix + suffix model');
   const [kernelT, biasT] = m.dense.getWeights();
   const trained = { kernel: kernelT.dataSync() as Float32Array, bias: biasT.dataSync()[0] };
-  const raw = foldStandardisation(trained.kernel, trained.bias, norm);
+  const raw = foldNorm(trained.kernel, trained.bias, norm.mean, norm.std);
   m.dense.setWeights([tf.tensor2d(raw.kernel, [raw.kernel.length, 1]), tf.tensor1d([raw.bias])]);
   try {
     await m.full.save({ save: (a) => writeModelDir(dir, halfPrecisionArtifacts(a)) });
@@ -75,7 +68,7 @@ export async function writeFinetunedModel(dir: string, m: SuffixModel, norm: Fea
     featureStats: { file: 'feature-stats.bin', sha256: createHash('sha256').update(statsBytes).digest('hex') },
     ...e.extra,
   };
-  meta.id = computeModelId(e.backboneSha256, await readFile(join(dir, 'weights.bin')), meta);
+  meta.id = await modelIdOfDir(dir, e.backboneSha256, meta);
   await writeFile(join(dir, 'metadata.json'), JSON.stringify(meta, null, 2) + '\n');
   return meta;
 }

@@ -18,6 +18,7 @@ import type { HistoryEntry, TrainRunSpec } from '../../train-queue/types.js';
 import { ensureBackbone } from '../backbone-fetch.js';
 import { backboneHash } from '../backbone.js';
 import { cachedS3Model } from '../io/s3-io.js';
+import { modelIdOfDir } from '../model-id.js';
 import { PREFIX_TOP } from '../resnet50.js';
 import { defaultFeatureDir, featurePath, FEATURE_DIM, readFeature } from '../train/features.js';
 import { fitLogRegCV, scoreLogReg } from '../train/logreg.js';
@@ -108,8 +109,7 @@ const extra = {
 };
 const metaPath = join(v.out!, 'metadata.json');
 const full = JSON.parse(JSON.stringify({ ...JSON.parse(await readFile(metaPath, 'utf8')), ...extra })) as Record<string, unknown> & { id: string }; // as it will be read back
-const { computeModelId } = await import('../model-id.js');
-full.id = computeModelId(bb, await readFile(join(v.out!, 'weights.bin')), full);
+full.id = await modelIdOfDir(v.out!, bb, full);
 await writeFile(metaPath, JSON.stringify(full, null, 2) + '\n');
 await writeFile(join(v.out!, 'training-history.json'), JSON.stringify(history.map((h) => ({ epoch: h.epoch, lr: h.lr, trainLoss: h.trainLoss, valLoss: h.valLoss }))) + '\n');
 await writeFile(join(v.out!, 'MODEL_CARD.md'), renderFinetuneCard({

@@ -12,7 +12,7 @@ import { standardise } from '../../train-queue/codec.js';
 export const DEFAULT_LAMBDAS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3];
 
 export interface LogRegModel {
-  /** Weights on standardised features ((x - mean) / std); foldNorm in train-queue/codec.ts folds them to raw features. */
+  /** Weights on standardised features ((x - mean) / std); foldNorm (fold-norm.ts) folds them to raw features. */
   kernel: Float32Array;
   bias: number;
   lambda: number;

@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getCompleteIfExists } from './objects.js';
 import { joinKey } from './uri.js';
 
@@ -18,7 +18,7 @@ export type PutIfAbsentResult = { created: true; etag: string } | { created: fal
 export interface PutIfAbsentOptions {
   /** How long a loser waits for the winner's object, and how long an unwritten claim lives. */
   waitMs?: number;
-  /** Where the conditional-write probe may write (default: beside the key). */
+  /** Where the conditional-write probe object is kept (default: beside the key); callers pass the output prefix. */
   probePrefix?: string;
 }
 
@@ -33,8 +33,9 @@ function putCommand(bucket: string, key: string, body: Uint8Array, contentType: 
 const support = new WeakMap<S3Client, Map<string, Promise<boolean>>>();
 
 /**
- * Whether the store honours `If-None-Match: *` on PUT (AWS S3 and MinIO do; s3rver 3.7 ignores it):
- * writes a probe object twice under `prefix` and sees whether the second write is refused. Cached per bucket.
+ * Whether the store honours `If-None-Match: *` on PUT (AWS S3 and MinIO do; s3rver 3.7 ignores it): writes
+ * a probe object under `prefix` twice and sees whether a write is refused. The probe stays (deleting it
+ * while another process probes would race). Cached per bucket.
  */
 export function conditionalWrites(s3: S3Client, bucket: string, prefix: string): Promise<boolean> {
   const byBucket = support.get(s3) ?? new Map<string, Promise<boolean>>();
@@ -42,24 +43,27 @@ export function conditionalWrites(s3: S3Client, bucket: string, prefix: string):
   let p = byBucket.get(bucket);
   if (!p) {
     p = (async () => {
-      const key = joinKey(prefix, `.cxr-probe-${randomUUID()}`);
-      const body = Buffer.from('probe\n');
-      await s3.send(putCommand(bucket, key, body, 'text/plain', true));
-      try {
-        await s3.send(putCommand(bucket, key, body, 'text/plain', true));
-        return false;
-      } catch (err) {
-        if (status(err) === 412) return true;
-        throw err;
-      } finally {
-        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+      const key = joinKey(prefix, PROBE_NAME);
+      const body = Buffer.from('cxr conditional-write probe\n');
+      for (let i = 0; i < 2; i++) {
+        try {
+          await s3.send(putCommand(bucket, key, body, 'text/plain', true));
+        } catch (err) {
+          // 412: it exists and the write was refused; 409: a concurrent conditional write. Only a store that honours the header says either.
+          if (status(err) === 412 || status(err) === 409) return true;
+          throw err;
+        }
       }
+      return false;
     })();
     p.catch(() => byBucket.delete(bucket));
     byBucket.set(bucket, p);
   }
   return p;
 }
+
+/** The probe object's name, left beside the objects written with `putIfAbsent`. */
+export const PROBE_NAME = '.cxr-conditional-write-probe';
 
 const existing = (s3: S3Client, bucket: string, key: string) => getCompleteIfExists(s3, bucket, key);
 

@@ -1,9 +1,10 @@
 // Does `models adapt` help on a shifted site and do no harm on a matching one? Takes a fine-tuned model and
 // its run's patient-grouped validation split, simulates sites (brightness/contrast, gamma, blur + noise),
 // adapts on one half of the validation patients (labels unused) and scores the other half before and after.
-// node dist/bench/adapt-eval.js --model DIR --run s3://B/runs/RUN --images DATASET_ROOT [--limit 600]. Last line: JSON.
+// node dist/bench/adapt-eval.js --model DIR --images DATASET_ROOT [--run s3://B/runs/RUN] [--limit 600]. Last line: JSON.
+// Without --run the split is recomputed from DATASET_ROOT/train with the model's recipe (checked against its counts).
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +27,9 @@ import { createS3Client } from '../shared/s3/client.js';
 import { parseS3Uri } from '../shared/s3/uri.js';
 import { seededRandom, shuffled } from '../shared/sampling.js';
 import type { TrainRunSpec } from '../train-queue/types.js';
+import { labelItems, splitRun } from '../train-queue/plan-run.js';
+import { labelFromKey } from '../shared/labels.js';
+import { readMetadata } from '../model/metadata.js';
 
 const SHIFTS: Record<string, (img: Sharp) => Sharp> = {
   'none (matching site)': (i) => i,
@@ -35,13 +39,33 @@ const SHIFTS: Record<string, (img: Sharp) => Sharp> = {
 };
 
 const { values: v } = parseArgs({ options: { model: { type: 'string' }, run: { type: 'string' }, images: { type: 'string' }, limit: { type: 'string', default: '600' } } });
-if (!v.model || !v.run || !v.images) throw new Error('--model DIR --run s3://B/runs/RUN --images DATASET_ROOT are required');
+if (!v.model || !v.images) throw new Error('--model DIR --images DATASET_ROOT are required (--run s3://B/runs/RUN reads the split from the run)');
 const log = createLogger({ role: 'adapt-eval' });
 await ensureTrainingBackend(log);
-const s3 = createS3Client(loadConfig(process.env).s3);
-const runLoc = parseS3Uri(v.run);
-const spec = (await getJsonIfExists<TrainRunSpec>(s3, runLoc.bucket, `${runLoc.prefix.replace(/\/$/, '')}/run.json`))!;
-s3.destroy();
+const spec = v.run ? await runSpec(v.run) : await localSplit(v.images, v.model);
+
+/** The training run's split, as its run.json records it. */
+async function runSpec(uri: string): Promise<Pick<TrainRunSpec, 'val'>> {
+  const s3 = createS3Client(loadConfig(process.env).s3);
+  const runLoc = parseS3Uri(uri);
+  try {
+    return (await getJsonIfExists<TrainRunSpec>(s3, runLoc.bucket, `${runLoc.prefix.replace(/\/$/, '')}/run.json`))!;
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** The split recomputed from the dataset's `train/` folder as the run listed it (keys train/CLASS/FILE, ETag = MD5), with the model's recipe. */
+async function localSplit(root: string, model: string): Promise<Pick<TrainRunSpec, 'val'>> {
+  const meta = await readMetadata(model);
+  const recipe = meta.recipe as { seed: number; valFraction: number; limit?: number; groupBy?: string };
+  const keys = (await Promise.all(['NORMAL', 'PNEUMONIA'].map(async (c) => (await readdir(join(root, 'train', c))).map((f) => `train/${c}/${f}`)))).flat().sort();
+  const objects = await Promise.all(keys.map(async (key) => ({ key, etag: createHash('md5').update(await readFile(join(root, key))).digest('hex'), size: 0 })));
+  const { val, train } = splitRun(labelItems(objects, labelFromKey).items, { limit: recipe.limit ?? 0, valFraction: recipe.valFraction, seed: recipe.seed, groupBy: recipe.groupBy ?? 'auto' });
+  const want = meta.split as { train: number; val: number } | undefined;
+  if (want && (want.val !== val.length || want.train !== train.length)) throw new Error(`recomputed split ${train.length}/${val.length} differs from the model's ${want.train}/${want.val}`);
+  return { val };
+}
 const rand = seededRandom(7);
 const groups = shuffled([...new Set(spec.val.map((i) => i.group))].sort(), rand);
 const adaptGroups = new Set(groups.slice(0, Math.floor(groups.length / 2)));

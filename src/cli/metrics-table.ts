@@ -3,6 +3,11 @@ import { fixed, percent } from '../shared/format.js';
 import { definedRate } from '../shared/metrics.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
 
+const endToEnd = (t: RunMetrics['throughput']) =>
+  t.activeSeconds === undefined // metrics.json written before active time was recorded
+    ? `${t.endToEndImagesPerSec.toFixed(2)} images/s over ${t.wallSeconds.toFixed(1)} s`
+    : `${t.endToEndImagesPerSec.toFixed(2)} images/s over ${t.activeSeconds.toFixed(1)} s of scoring (${t.wallSeconds.toFixed(1)} s since the run was created)`;
+
 /** The run's metrics as a terminal table. */
 export function metricsTable(m: RunMetrics): string {
   const t = new Table({ head: ['metric', 'value'] });
@@ -12,8 +17,12 @@ export function metricsTable(m: RunMetrics): string {
     ['model', m.model ? `${m.model.name} ${m.model.version} (${m.model.id}), threshold ${m.model.threshold.toFixed(3)}` : '-'],
     ['backend', m.backends.join(', ') || '-'],
     ['images', `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed${m.counts.skipped ? `; ${m.counts.skipped} other objects skipped (see the manifest)` : ''}`],
-    ['end to end', `${m.throughput.endToEndImagesPerSec.toFixed(2)} images/s over ${m.throughput.wallSeconds.toFixed(1)} s`],
+    ['end to end', endToEnd(m.throughput)],
   );
+  const attempts = m.throughput.attempts ?? [];
+  if (attempts.length > 1) for (const a of attempts) t.push([`  attempt ${a.generation}`, `${a.images} images, ${a.imagesPerSec.toFixed(2)} images/s over ${a.activeSeconds.toFixed(1)} s`]);
+  const cold = m.throughput.coldStart;
+  if (cold?.loads) t.push(['model loads', `${cold.loads} (new sandboxes), ${cold.meanSeconds.toFixed(1)} s each, not counted above`]);
   for (const [stage, s] of Object.entries(m.throughput.stages)) t.push([`  ${stage}`, `${s.imagesPerSec.toFixed(1)} images/s (${(s.totalMs / 1000).toFixed(1)} s busy)`]);
   const c = m.classification;
   if (c) {

@@ -4,6 +4,7 @@ import type { Logger } from '../shared/logger.js';
 import { UserError } from '../shared/errors.js';
 import { scheduleFinalize } from '../shared/run/finalize-job.js';
 import { isEnded } from '../shared/run/state.js';
+import { redisDisplayUrl } from '../shared/redis-connection.js';
 import { judgeEnded, judgeRunning, type MaxFailures, type StallLimits, type WaitVerdict } from '../shared/run/outcome.js';
 import type { RunState, RunStore } from '../shared/run/run-store.js';
 
@@ -11,6 +12,41 @@ export interface WaitDeps {
   store: RunStore;
   queue: Queue;
   logger: Logger;
+  config: { redisUrl: string };
+  /** Holds log lines while the bar is drawn on a terminal; the returned function prints them. */
+  holdLogs?: () => () => void;
+}
+
+/** After this long with no worker (or nothing taken), the bar says what to check. */
+export const NO_WORKER_HINT_MS = 30_000;
+
+const secs = (ms: number) => {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+};
+
+export interface BarInput {
+  done: number;
+  /** Images done when watching began (a resumed run starts part-way). */
+  startDone: number;
+  total: number;
+  elapsedMs: number;
+  sinceWorkerMs: number;
+  sinceProgressMs: number;
+  status: string;
+  redis: string;
+}
+
+/** The bar's rate, time left and status: a hint when no worker is there or none has taken a job. Pure. */
+export function barFields(p: BarInput): { rate: string; eta: string; status: string } {
+  const rate = (p.done - p.startDone) / Math.max(1e-3, p.elapsedMs / 1000);
+  const left = p.total - p.done;
+  const eta = left <= 0 ? `took ${secs(p.elapsedMs)}` : rate > 0 ? `ETA ${secs((left / rate) * 1000)}` : 'ETA --';
+  const ask = `is a 'cxr worker' running against ${p.redis}?`;
+  let status = p.status;
+  if (p.sinceWorkerMs >= NO_WORKER_HINT_MS) status = `no worker on the score queue for ${secs(p.sinceWorkerMs)}: ${ask}`;
+  else if (p.done === p.startDone && p.sinceProgressMs >= NO_WORKER_HINT_MS) status = `no worker has taken a job for ${secs(p.sinceProgressMs)}: ${ask}`;
+  return { rate: rate.toFixed(1), eta, status };
 }
 
 export interface WaitOptions {
@@ -39,7 +75,7 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: ' {bar} {percentage}% | {done}/{total} images ({failed} failed) | {rate} img/s | ETA {eta_formatted} | {status}',
+      format: ' {bar} {percentage}% | {done}/{total} images ({failed} failed) | {rate} img/s | {eta} | {status}',
       noTTYOutput: true,
       notTTYSchedule: 5000,
       etaBuffer: 20,
@@ -51,7 +87,9 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
   if (!state) throw new UserError(`run ${runId} is unknown to Redis`);
   const started = Date.now();
   const startDone = state.scored + state.failed;
-  bar.start(state.totalKeys, startDone, { done: startDone, failed: state.failed, rate: '0.0', status: state.status });
+  const redis = redisDisplayUrl(deps.config.redisUrl);
+  const release = stream.isTTY && deps.holdLogs ? deps.holdLogs() : undefined;
+  bar.start(state.totalKeys, startDone, { done: startDone, failed: state.failed, rate: '0.0', eta: 'ETA --', status: state.status });
   let progressKey = '';
   let lastProgress = started;
   let lastWorker = started;
@@ -69,17 +107,19 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
         await scheduleFinalize(deps.queue, runId, state.out, state.generation, 'recover');
       }
       const done = state.scored + state.failed;
-      bar.update(done, { done, failed: state.failed, rate: ((done - startDone) / Math.max(1e-3, (now - started) / 1000)).toFixed(1), status: seen ? state.status : 'missing from Redis' });
-      if (seen && isEnded(state.status)) return { verdict: judgeEnded(state, opts.maxFailures), state };
       const key = `${state.generation}/${state.doneBatches}/${done}`;
       if (key !== progressKey) [progressKey, lastProgress] = [key, now];
       const workers = await workersAlive(deps.queue);
       if (workers === undefined || workers > 0) lastWorker = now;
+      const fields = barFields({ done, startDone, total: state.totalKeys, elapsedMs: now - started, sinceWorkerMs: now - lastWorker, sinceProgressMs: now - lastProgress, status: seen ? state.status : 'missing from Redis', redis });
+      bar.update(done, { done, failed: state.failed, ...fields });
+      if (seen && isEnded(state.status)) return { verdict: judgeEnded(state, opts.maxFailures), state };
       const stuck = judgeRunning({ sinceProgressMs: now - lastProgress, sinceWorkerMs: now - lastWorker, missingMs: missingSince === undefined ? 0 : now - missingSince }, opts.limits);
       if (stuck) return { verdict: stuck, state };
       await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
     }
   } finally {
     bar.stop();
+    release?.();
   }
 }

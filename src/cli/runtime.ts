@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../shared/config.js';
 import { ConnectionWatch } from '../shared/connection-watch.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { LogGate } from './log-gate.js';
 import { createScoreQueue } from '../shared/queue.js';
 import { connectRedis } from '../shared/redis-connection.js';
 import { RedisClaims } from '../shared/redis-claims.js';
@@ -35,6 +36,8 @@ export interface Runtime {
   store: RunStore;
   claims: Claims;
   logger: Logger;
+  /** Holds this command's log lines (while a progress bar is drawn); the returned function prints them. */
+  holdLogs(): () => void;
   close(): Promise<void>;
 }
 
@@ -43,7 +46,8 @@ export interface Runtime {
  * or the command ends with one line saying so; close() releases everything so the process can exit.
  */
 export async function openRuntime(config: Config, role: string, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
-  const logger = createLogger({ role });
+  const gate = new LogGate();
+  const logger = createLogger({ role }, gate);
   const timeoutMs = env.CXR_REDIS_CONNECT_TIMEOUT_MS ? Number(env.CXR_REDIS_CONNECT_TIMEOUT_MS) : undefined;
   const redis = await connectRedis(config.redisUrl, { timeoutMs });
   new ConnectionWatch(logger, config.redisUrl).attach(redis);
@@ -57,6 +61,7 @@ export async function openRuntime(config: Config, role: string, env: NodeJS.Proc
     store: new RunStore(redis, config.queuePrefix),
     claims: new RedisClaims(redis, config.queuePrefix),
     logger,
+    holdLogs: () => gate.hold(),
     async close() {
       await queue.close().catch(() => undefined);
       redis.disconnect();

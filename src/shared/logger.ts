@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 /** JSON logs on stderr (stdout stays free for command output); credentials are redacted. */
-export function createLogger(bindings: Record<string, unknown> = {}): Logger {
+export function createLogger(bindings: Record<string, unknown> = {}, destination: { write(s: string): unknown } = pino.destination(2)): Logger {
   return pino(
     {
       level: process.env.LOG_LEVEL ?? 'info',
@@ -13,6 +13,6 @@ export function createLogger(bindings: Record<string, unknown> = {}): Logger {
         censor: '[redacted]',
       },
     },
-    pino.destination(2),
+    destination,
   );
 }

@@ -22,6 +22,8 @@ export interface WorkerContext {
   claims: Claims;
   logger: Logger;
   classifier(): Promise<PneumoniaClassifier>;
+  /** How long this process took to load its model, the first time it is asked after the load; else 0. */
+  takeColdStartMs(): number;
 }
 
 /** The classifier CXR_ENGINE and CXR_MODEL_URI name (a promoted pointer is resolved first). */
@@ -40,6 +42,14 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
   new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const s3 = createS3Client(config.s3);
   let model: Promise<PneumoniaClassifier> | undefined;
+  let coldStartMs = 0;
+  const load = async () => {
+    const t = performance.now();
+    const m = await loadWorkerClassifier(env, s3, logger);
+    coldStartMs = Math.round(performance.now() - t);
+    logger.info({ ms: coldStartMs, model: m.info.id, backend: m.backend }, `model loaded in ${(coldStartMs / 1000).toFixed(1)} s`);
+    return m;
+  };
   return {
     s3,
     redis,
@@ -47,6 +57,11 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
     store: new RunStore(redis, config.queuePrefix),
     claims: new RedisClaims(redis, config.queuePrefix),
     logger,
-    classifier: () => (model ??= loadWorkerClassifier(env, s3, logger)),
+    classifier: () => (model ??= load()),
+    takeColdStartMs: () => {
+      const ms = coldStartMs;
+      coldStartMs = 0;
+      return ms;
+    },
   };
 }

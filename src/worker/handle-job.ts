@@ -65,7 +65,7 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
     }
     throw new UnrecoverableError(reason);
   }
-  const { meta } = await scoreBatch({ s3: ctx.s3, classifier, logger }, data);
+  const { meta } = await scoreBatch({ s3: ctx.s3, classifier, logger, coldStartMs: ctx.takeColdStartMs() }, data);
   const mark = await recordBatchDone(ctx, data, meta, logger);
   logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, done: mark.doneBatches, total: mark.totalBatches }, 'batch scored');
   return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs };

@@ -2,6 +2,7 @@ import { binaryMetrics, type BinaryMetrics } from '../shared/metrics.js';
 import type { PartMeta, RunManifest, StageMs } from '../shared/run/types.js';
 import type { RunStatus } from '../shared/run/state.js';
 import { batchCount } from '../shared/run/plan.js';
+import { ThroughputAccumulator, type AttemptThroughput, type ColdStart } from '../shared/run/throughput.js';
 import type { MergedRun } from './merge-parts.js';
 
 export interface StageThroughput {
@@ -26,8 +27,16 @@ export interface RunMetrics {
   /** total: keys in the manifest; skipped: objects under the prefix not scored (listed in the manifest). */
   counts: { total: number; scored: number; failed: number; skipped: number; labelled: number; batches: number };
   throughput: {
+    /** From the run's creation to its finalize, idle time and resumes included. */
     wallSeconds: number;
+    /** Scored images over activeSeconds. */
     endToEndImagesPerSec: number;
+    /** Seconds in which some batch was being scored (model loads and idle gaps left out). */
+    activeSeconds: number;
+    /** Per attempt generation (0, then one per resume or repair). */
+    attempts: AttemptThroughput[];
+    /** Model loads by new sandboxes, apart from the batches' time. */
+    coldStart: ColdStart;
     stages: Record<keyof StageMs, StageThroughput>;
   };
   /** Over the scored keys that have a label; null when none do. */
@@ -52,6 +61,9 @@ export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas:
     }),
   ) as Record<keyof StageMs, StageThroughput>;
 
+  const acc = new ThroughputAccumulator();
+  for (const m of metas) acc.add(m);
+  const active = acc.result(merged.predictions.length);
   const labelled = merged.predictions.filter((p) => p.trueLabel !== undefined);
   const first = merged.predictions[0];
   return {
@@ -72,7 +84,7 @@ export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas:
       labelled: labelled.length,
       batches: batchCount(manifest),
     },
-    throughput: { wallSeconds, endToEndImagesPerSec: merged.predictions.length / wallSeconds, stages },
+    throughput: { wallSeconds, endToEndImagesPerSec: active.imagesPerSec, activeSeconds: active.activeSeconds, attempts: active.attempts, coldStart: active.coldStart, stages },
     classification:
       labelled.length === 0
         ? null

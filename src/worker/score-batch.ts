@@ -15,6 +15,8 @@ export interface ScoreDeps {
   classifier: PneumoniaClassifier;
   logger: Logger;
   downloadConcurrency?: number;
+  /** Model load time this batch waited for (the sandbox's first batch), recorded in its part meta. */
+  coldStartMs?: number;
 }
 
 export interface BatchResult {
@@ -124,6 +126,7 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
     pid: process.pid,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
+    ...(deps.coldStartMs ? { coldStartMs: deps.coldStartMs } : {}),
   };
   await putJson(deps.s3, layout.bucket, layout.partMeta(job.batch, generation), meta);
   return { lines, meta };

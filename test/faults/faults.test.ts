@@ -148,7 +148,7 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
     record('row 1: batches interrupted twice, total', undefined, worstMs, `${doubled} batches each started 3+ times (2 kills), all completed, 0 failed`);
   }, 1_200_000);
 
-  it('row 1: S3 down until batches use up their attempts: the run ends done-with-failures, --wait exits 2, --resume repairs under the same batch ids', async () => {
+  it('row 1: S3 down until batches use up their attempts: the run ends done-with-failures, --wait exits 5, --resume repairs under the same batch ids', async () => {
     await putImages(stack.s3, bucket, 'exhaust/', 48);
     await startWorkers(2);
     // Short retries so that attempts run out while S3 is down (the defaults give about a minute).
@@ -159,7 +159,7 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
     await stack.startS3();
     const restoredAt = Date.now();
     const first = await producer.result;
-    expect(first.code, first.stderr).toBe(2);
+    expect(first.code, first.stderr).toBe(5);
     expect(exitLine(first)).toMatch(/^cxr: run exhaust: too many failures: \d+ of 48 keys failed \(--max-failures allows 0\)/);
     const before = await verify('row 1: S3 down 8 s, attempts used up (before resume)', 'exhaust', 'done-with-failures', Date.now() - restoredAt, (f) => f.stage === 'batch');
     expect(before.failures.length).toBeGreaterThanOrEqual(8);
@@ -169,7 +169,7 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
     const resumed = await cli(['score', '--resume', 'exhaust', ...WAIT], env());
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(new RegExp(`attempt generation 1: ${before.failures.length} keys without a prediction re-enqueued in \\d of 6 batches`));
-    await verify('row 1: exhausted batches, then score --resume', 'exhaust', 'done', Date.now() - restoredAt, undefined, `${before.failures.length} keys failed (stage batch), --wait exit 2; resume -> done`);
+    await verify('row 1: exhausted batches, then score --resume', 'exhaust', 'done', Date.now() - restoredAt, undefined, `${before.failures.length} keys failed (stage batch), --wait exit 5; resume -> done`);
     expect(await state('exhaust')).toMatchObject({ totalBatches: 6, doneBatches: 6, generation: 1, scored: 48, failed: 0 });
     // Exhausted batches were recorded by settle jobs; the resume re-ran batches under their own ids (-g1), no new batch ids.
     const ids = (await t.queue.getJobs(['completed'])).map((j) => j.id!).filter((id) => id.startsWith('exhaust-b'));

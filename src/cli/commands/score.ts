@@ -34,7 +34,7 @@ export function waitOptions(cmd: Command): Command {
     .option('--stall-timeout <seconds>', 'give up as stuck when no batch progressed for this long (or no worker was alive for a minute)', positiveInt('--stall-timeout'), 600)
     .addHelpText(
       'after',
-      '\nExit codes when waiting: 0 done (within --max-failures), 2 too many failures, 3 the run failed, 4 stuck (it says whether no batch progressed or no worker is alive), 1 any other error.',
+      '\nExit codes when waiting: 0 done (within --max-failures), 3 the run failed, 4 stuck (it says whether no batch progressed or no worker is alive), 5 too many failures; 2 bad usage, 1 any other error.',
     );
 }
 

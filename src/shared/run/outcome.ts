@@ -7,7 +7,8 @@ export type WaitVerdict =
   | { kind: 'failed'; reason: string }
   | { kind: 'stuck'; why: 'no-progress' | 'no-worker' | 'no-run'; seconds: number };
 
-export const EXIT_CODES: Record<WaitVerdict['kind'], number> = { ok: 0, 'too-many-failures': 2, failed: 3, stuck: 4 };
+/** Distinct from the CLI's own codes (1 a failure at run time, 2 bad usage), so a script can tell them apart. */
+export const EXIT_CODES: Record<WaitVerdict['kind'], number> = { ok: 0, failed: 3, stuck: 4, 'too-many-failures': 5 };
 
 /** `--max-failures N` (keys) or `P%` (of the run's keys). */
 export type MaxFailures = { count: number } | { percent: number };

@@ -104,6 +104,8 @@ export interface PartMeta {
   pid: number;
   startedAt: string;
   finishedAt: string;
+  /** Time this batch's process spent loading the model before it (its sandbox's first batch); absent when warm. */
+  coldStartMs?: number;
 }
 
 export interface StageMs {

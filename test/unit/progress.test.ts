@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { barFields, NO_WORKER_HINT_MS, type BarInput } from '../../src/cli/progress.js';
+import { LogGate } from '../../src/cli/log-gate.js';
+
+const base: BarInput = { done: 0, startDone: 0, total: 100, elapsedMs: 5_000, sinceWorkerMs: 0, sinceProgressMs: 5_000, status: 'running', redis: 'redis://127.0.0.1:6379' };
+
+describe('progress bar fields', () => {
+  it('shows no ETA before anything is done, an estimate while running, and the time taken at the end', () => {
+    expect(barFields(base).eta).toBe('ETA --');
+    expect(barFields({ ...base, done: 25, elapsedMs: 10_000 })).toMatchObject({ rate: '2.5', eta: 'ETA 30s' });
+    expect(barFields({ ...base, done: 100, elapsedMs: 150_000 }).eta).toBe('took 2m30s');
+  });
+
+  it('counts the rate from where a resumed run started', () => {
+    expect(barFields({ ...base, startDone: 60, done: 70, elapsedMs: 10_000 })).toMatchObject({ rate: '1.0', eta: 'ETA 30s' });
+  });
+
+  it('says what to check when no worker is on the queue, or none has taken a job, for 30 s', () => {
+    expect(barFields({ ...base, sinceWorkerMs: NO_WORKER_HINT_MS - 1 }).status).toBe('running');
+    expect(barFields({ ...base, sinceWorkerMs: NO_WORKER_HINT_MS }).status).toBe("no worker on the score queue for 30s: is a 'cxr worker' running against redis://127.0.0.1:6379?");
+    expect(barFields({ ...base, sinceProgressMs: 45_000 }).status).toMatch(/^no worker has taken a job for 45s: is a 'cxr worker' running/);
+    // Progress was made: a slow batch is not a missing worker.
+    expect(barFields({ ...base, done: 8, sinceProgressMs: 45_000 }).status).toBe('running');
+  });
+});
+
+describe('log gate', () => {
+  it('holds lines while a bar is drawn and prints every one after it, in order', () => {
+    const out: string[] = [];
+    const gate = new LogGate({ write: (s: string) => out.push(s) });
+    gate.write('a\n');
+    const release = gate.hold();
+    gate.write('b\n');
+    gate.write('c\n');
+    expect(out).toEqual(['a\n']);
+    release();
+    gate.write('d\n');
+    expect(out).toEqual(['a\n', 'b\n', 'c\n', 'd\n']);
+  });
+});

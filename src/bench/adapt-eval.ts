@@ -12,7 +12,7 @@ import sharp, { type Sharp } from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { ensureBackbone } from '../model/backbone-fetch.js';
 import { backboneHash } from '../model/backbone.js';
-import { adaptToSite, loadFinetuned, type LoadedFinetuned } from '../model/finetune/adapt.js';
+import { adaptToSite, loadFinetuned, type AdaptOptions, type LoadedFinetuned } from '../model/finetune/adapt.js';
 import { activationLength, activationPath, readActivationInto } from '../model/finetune/activations.js';
 import { predictBatch } from '../model/finetune/finetune-step.js';
 import { extractPrefix } from '../model/finetune/prefix-extract.js';
@@ -116,19 +116,24 @@ async function scores(f: LoadedFinetuned, shas: string[]): Promise<number[]> {
 }
 
 const truth = evalSet.map((i) => i.label === 1);
+const VARIANTS: Record<string, AdaptOptions> = { 'BatchNorm shift': {}, 'BatchNorm shift + head re-standardised': { restandardiseHead: true } };
+const pct = (x: number | null) => (x === null ? 'n/a' : (100 * x).toFixed(1));
+const summary = (m: ReturnType<typeof binaryMetrics>) => ({ accuracy: m.accuracy, auc: m.rocAuc, sensitivity: m.recall, specificity: m.specificity });
 const rows = [];
 for (const name of Object.keys(SHIFTS)) {
   const [a, e] = [await shifted(name, adaptSet), await shifted(name, evalSet)];
   const before = await loadFinetuned(v.model);
-  const after = await loadFinetuned(v.model);
-  await adaptToSite(after, batchesOf(a));
-  const [sb, sa] = [await scores(before, e), await scores(after, e)];
   const t = before.meta.threshold;
-  const mb = binaryMetrics(truth, sb, t);
-  const ma = binaryMetrics(truth, sa, t);
-  rows.push({ shift: name, adaptImages: a.length, evalImages: e.length, before: { accuracy: mb.accuracy, auc: mb.rocAuc, sensitivity: mb.recall, specificity: mb.specificity }, after: { accuracy: ma.accuracy, auc: ma.rocAuc, sensitivity: ma.recall, specificity: ma.specificity } });
-  const p = (x: number | null) => (x === null ? 'n/a' : (100 * x).toFixed(1));
-  console.log(`${name.padEnd(36)} acc ${p(mb.accuracy)} -> ${p(ma.accuracy)}  AUC ${mb.rocAuc?.toFixed(4)} -> ${ma.rocAuc?.toFixed(4)}  sens ${p(mb.recall)} -> ${p(ma.recall)}  spec ${p(mb.specificity)} -> ${p(ma.specificity)}`);
+  const mb = binaryMetrics(truth, await scores(before, e), t);
+  const after: Record<string, ReturnType<typeof summary>> = {};
+  for (const [variant, opts] of Object.entries(VARIANTS)) {
+    const adapted = await loadFinetuned(v.model);
+    await adaptToSite(adapted, batchesOf(a), opts);
+    const ma = binaryMetrics(truth, await scores(adapted, e), t);
+    after[variant] = summary(ma);
+    console.log(`${name.padEnd(34)} ${variant.padEnd(40)} acc ${pct(mb.accuracy)} -> ${pct(ma.accuracy)}  AUC ${mb.rocAuc?.toFixed(4)} -> ${ma.rocAuc?.toFixed(4)}  sens ${pct(mb.recall)} -> ${pct(ma.recall)}  spec ${pct(mb.specificity)} -> ${pct(ma.specificity)}`);
+  }
+  rows.push({ shift: name, adaptImages: a.length, evalImages: e.length, before: summary(mb), after });
 }
 console.log(JSON.stringify({ model: probe.meta.id, threshold: probe.meta.threshold, adaptOn: 'half of the validation patients (labels unused)', evalOn: 'the other half', rows }));
 await rm(work, { recursive: true, force: true });

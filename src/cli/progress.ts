@@ -17,6 +17,9 @@ export interface WaitDeps {
   holdLogs?: () => () => void;
 }
 
+/** How long `--wait` waits for an ended run's finalize (its metrics.json) before reporting without it. */
+const FINALIZE_GRACE_MS = 30_000;
+
 /** After this long with no worker (or nothing taken), the bar says what to check. */
 export const NO_WORKER_HINT_MS = 30_000;
 
@@ -94,6 +97,7 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
   let lastProgress = started;
   let lastWorker = started;
   let missingSince: number | undefined;
+  let endedAt: number | undefined;
   try {
     for (;;) {
       const now = Date.now();
@@ -113,7 +117,11 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
       if (workers === undefined || workers > 0) lastWorker = now;
       const fields = barFields({ done, startDone, total: state.totalKeys, elapsedMs: now - started, sinceWorkerMs: now - lastWorker, sinceProgressMs: now - lastProgress, status: seen ? state.status : 'missing from Redis', redis });
       bar.update(done, { done, failed: state.failed, ...fields });
-      if (seen && isEnded(state.status)) return { verdict: judgeEnded(state, opts.maxFailures), state };
+      // A failed run is marked at once and finalized after (metrics.json): wait for that, within a grace period.
+      if (seen && isEnded(state.status)) {
+        endedAt ??= now;
+        if (state.finishedAt || now - endedAt >= FINALIZE_GRACE_MS) return { verdict: judgeEnded(state, opts.maxFailures), state };
+      }
       const stuck = judgeRunning({ sinceProgressMs: now - lastProgress, sinceWorkerMs: now - lastWorker, missingMs: missingSince === undefined ? 0 : now - missingSince }, opts.limits);
       if (stuck) return { verdict: stuck, state };
       await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));

@@ -4,12 +4,11 @@ import { join } from 'node:path';
 import type { Logger } from '../shared/logger.js';
 import { repoRoot } from '../shared/paths.js';
 import { ensureBackbone } from './backbone-fetch.js';
-import { backboneHash, loadBackbone } from './backbone.js';
+import { loadBackbone } from './backbone.js';
 import { ensureBackend } from './backend.js';
 import { fsIO } from './io/fs-io.js';
 import { localModelDir } from './io/s3-io.js';
-import { readMetadata } from './metadata.js';
-import { modelIdOfDir } from './model-id.js';
+import { verifyModelDir } from './verify-model.js';
 import type { ResNetTop } from './resnet50.js';
 
 export interface ModelInfo {
@@ -43,13 +42,7 @@ export async function loadClassifier(opts: { modelUri?: string; s3?: S3Client; l
   const log = opts.logger;
   const backend = await ensureBackend(log);
   const dir = await localModelDir(opts.modelUri ?? defaultModelDir(), opts.s3);
-  const meta = await readMetadata(dir);
-  const bbSha = await backboneHash();
-  if (meta.backbone.sha256 !== bbSha) {
-    throw new Error(`model ${dir} was trained on backbone ${meta.backbone.sha256.slice(0, 16)}, but models/resnet50-imagenet.sha256 is ${bbSha.slice(0, 16)}`);
-  }
-  const id = await modelIdOfDir(dir, bbSha, meta);
-  if (id !== meta.id) throw new Error(`model ${dir}: content id ${id} does not match metadata id ${meta.id} (files changed?)`);
+  const { meta, id } = await verifyModelDir(dir);
   const [backbone, head] = await Promise.all([
     ensureBackbone(undefined, { logger: log }).then((d) => loadBackbone(d, (meta.backbone.featureLayer || 'activation_48') as ResNetTop)),
     tf.loadLayersModel(fsIO(dir)),

@@ -111,7 +111,7 @@ describe.each(['tfjs', 'onnx'])('scoring a bucket end to end on the %s engine (r
     expect(metrics.backends.every((b) => b.startsWith('onnxruntime'))).toBe(engine === 'onnx');
     const state = await store.get(RUN);
     expect(state).toMatchObject({ scored: 12, failed: 3, doneBatches: 4, totalBatches: 4 });
-  });
+  }, 300_000); // two workers load the model first: minutes on a loaded 2-core machine
 
   it('--resume re-scores only the keys without a prediction, under the same batch ids', async () => {
     const before = jsonl<PredictionLine>(await read('predictions.jsonl'));

@@ -4,7 +4,7 @@ import { defaultModelDir } from '../../model/classifier.js';
 import { localModelDir, parseModelUri } from '../../model/io/s3-io.js';
 import { exportModelToOnnx } from '../../model/onnx/export-model.js';
 import { defaultOnnxCache, ONNX_FILE } from '../../model/onnx/onnx-file.js';
-import { verifyModelDir } from '../../model/onnx/source-model.js';
+import { verifyModelDir } from '../../model/verify-model.js';
 import { writeOnnx } from '../../model/onnx/writer.js';
 import { createLogger } from '../../shared/logger.js';
 import { createS3Client } from '../../shared/s3/client.js';

@@ -60,15 +60,22 @@ export function restandardise(kernel: Float32Array, bias: number, from: { mean: 
  * re-standardised from the reference's GAP-feature statistics to the site's. The site's statistics
  * become the new reference.
  */
-export async function adaptToSite(f: LoadedFinetuned, batches: ActivationBatches): Promise<SiteStats> {
+export interface AdaptOptions {
+  /** Also re-standardise the head's input from the reference's feature statistics to the site's (default false). */
+  restandardiseHead?: boolean;
+}
+
+export async function adaptToSite(f: LoadedFinetuned, batches: ActivationBatches, opts: AdaptOptions = {}): Promise<SiteStats> {
   if (!f.reference) throw new Error(`model ${f.meta.id} carries no ${SITE_STATS_FILE} (its training images' statistics); run \`cxr models adapt --as-reference\` on its training data first`);
   const bn = await bnStatsOf(f.model, batches);
   const moments = momentsOf(bn);
   shiftBn(f.model, f.reference, moments);
   const feat = await featureStatsOf(f.model, batches);
-  const [k, b] = f.model.dense.getWeights();
-  const head = restandardise(k.dataSync() as Float32Array, b.dataSync()[0], { mean: f.reference.featMean, std: f.reference.featStd }, feat);
-  f.model.dense.setWeights([tf.tensor2d(head.kernel, [head.kernel.length, 1]), tf.tensor1d([head.bias])]);
+  if (opts.restandardiseHead) {
+    const [k, b] = f.model.dense.getWeights();
+    const head = restandardise(k.dataSync() as Float32Array, b.dataSync()[0], { mean: f.reference.featMean, std: f.reference.featStd }, feat);
+    f.model.dense.setWeights([tf.tensor2d(head.kernel, [head.kernel.length, 1]), tf.tensor1d([head.bias])]);
+  }
   return { n: bn.n, layers: bn.layers, bnMean: moments.mean, bnVar: moments.variance, featMean: feat.mean, featStd: feat.std };
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from '../../shared/logger.js';
 import { exportKerasGraph } from './export-graph.js';
-import { loadKerasGraph, onnxMetadata, type VerifiedModel } from './source-model.js';
+import { loadKerasGraph, onnxMetadata } from './source-model.js';
+import type { VerifiedModel } from '../verify-model.js';
 import { encodeModel } from './writer.js';
 
 /** Exports a verified TF.js model folder (ResNet50 backbone + head) to ONNX protobuf bytes. */

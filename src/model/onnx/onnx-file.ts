@@ -8,7 +8,7 @@ import { defaultModelDir } from '../classifier.js';
 import { localModelDir, parseModelUri } from '../io/s3-io.js';
 import { exportModelToOnnx } from './export-model.js';
 import { onceAcrossProcesses } from './file-lock.js';
-import { verifyModelDir, type VerifiedModel } from './source-model.js';
+import { verifyModelDir, type VerifiedModel } from '../verify-model.js';
 import { readMetadataProps, writeFileAtomic } from './writer.js';
 
 export const ONNX_FILE = 'model.onnx';

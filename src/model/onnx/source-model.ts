@@ -2,26 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../../shared/logger.js';
 import { ensureBackend } from '../backend.js';
 import { ensureBackbone } from '../backbone-fetch.js';
-import { backboneHash, loadBackbone } from '../backbone.js';
+import { loadBackbone } from '../backbone.js';
 import { fsIO } from '../io/fs-io.js';
-import { readMetadata, type HeadMetadata } from '../metadata.js';
-import { modelIdOfDir } from '../model-id.js';
+import type { VerifiedModel } from '../verify-model.js';
 import type { ResNetTop } from '../resnet50.js';
 import { chainGraphs, kerasGraphOf, type KerasGraph } from './keras-graph.js';
-
-export interface VerifiedModel { dir: string; id: string; meta: HeadMetadata }
-
-/** The same checks as loadClassifier: head trained on this backbone, content id equal to metadata id. */
-export async function verifyModelDir(dir: string): Promise<VerifiedModel> {
-  const meta = await readMetadata(dir);
-  const bbSha = await backboneHash();
-  if (meta.backbone.sha256 !== bbSha) {
-    throw new Error(`model ${dir} was trained on backbone ${meta.backbone.sha256.slice(0, 16)}, but models/resnet50-imagenet.sha256 is ${bbSha.slice(0, 16)}`);
-  }
-  const id = await modelIdOfDir(dir, bbSha, meta);
-  if (id !== meta.id) throw new Error(`model ${dir}: content id ${id} does not match metadata id ${meta.id} (files changed?)`);
-  return { dir, id, meta };
-}
 
 /** Loads backbone + head with TF.js and reads them into one Keras graph (backbone output -> head). */
 export async function loadKerasGraph(model: VerifiedModel, logger?: Logger): Promise<KerasGraph> {

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../shared/config.js';
+import { loadConfig, redisTarget, type Config } from '../shared/config.js';
 import { ConnectionWatch } from '../shared/connection-watch.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { createScoreQueue } from '../shared/queue.js';
@@ -16,6 +16,8 @@ export interface GlobalFlags {
   s3Endpoint?: string;
   region?: string;
   pathStyle?: boolean;
+  sse?: string;
+  sseKmsKeyId?: string;
 }
 
 export function configFrom(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): Config {
@@ -24,6 +26,8 @@ export function configFrom(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.
     S3_ENDPOINT: flags.s3Endpoint,
     AWS_REGION: flags.region,
     S3_FORCE_PATH_STYLE: flags.pathStyle === undefined ? undefined : String(flags.pathStyle),
+    CXR_S3_SSE: flags.sse,
+    CXR_S3_SSE_KMS_KEY_ID: flags.sseKmsKeyId,
   });
 }
 
@@ -45,7 +49,7 @@ export interface Runtime {
 export async function openRuntime(config: Config, role: string, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
   const logger = createLogger({ role });
   const timeoutMs = env.CXR_REDIS_CONNECT_TIMEOUT_MS ? Number(env.CXR_REDIS_CONNECT_TIMEOUT_MS) : undefined;
-  const redis = await connectRedis(config.redisUrl, { timeoutMs });
+  const redis = await connectRedis(redisTarget(config), { timeoutMs });
   new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const queue = createScoreQueue(redis, config.queuePrefix, env);
   const s3 = createS3Client(config.s3);

@@ -1,3 +1,5 @@
+import { displayUrl } from '../shared/secrets.js';
+
 /** POSTs a JSON payload; throws on a network error or a non-2xx answer. */
 export async function postJson(url: string, payload: unknown, fetchImpl: typeof fetch = fetch, timeoutMs = 10_000): Promise<void> {
   const res = await fetchImpl(url, {
@@ -6,5 +8,6 @@ export async function postJson(url: string, payload: unknown, fetchImpl: typeof 
     body: JSON.stringify(payload),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  if (!res.ok) throw new Error(`webhook ${url} answered ${res.status} ${res.statusText}`);
+  // The query string often holds the hook's token: named without it.
+  if (!res.ok) throw new Error(`webhook ${displayUrl(url)} answered ${res.status} ${res.statusText}`);
 }

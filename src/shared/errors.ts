@@ -1,4 +1,5 @@
 import { CommanderError } from 'commander';
+import { permissionLine } from './redis-failure.js';
 import { scrubText, secretValues } from './secrets.js';
 
 /**
@@ -43,6 +44,8 @@ export function describeError(err: unknown): ErrorOutcome {
     return { line: oneLine(err.message.replace(/^error: /, '')), exitCode: EXIT_USAGE };
   }
   if (err instanceof UserError) return { line: oneLine(err.message), exitCode: err.exitCode };
+  const denied = permissionLine(err);
+  if (denied) return { line: denied, exitCode: EXIT_FAILURE };
   const name = (err as { name?: string } | null)?.name;
   if (name === 'CredentialsProviderError') {
     return {

@@ -42,6 +42,30 @@ export function redisOptions(target: Target): RedisOptions {
   return { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } };
 }
 
+/** A Redis that answers but refuses this client (password, certificate, permission): retrying will not help. */
+export class RedisRefusedError extends UserError {
+  constructor(line: string) {
+    super(line);
+    this.name = 'RedisRefusedError';
+  }
+}
+
+/** Whether the user may run what every cxr process runs first (INFO, as BullMQ does); a NOPERM is fatal. */
+async function probe(redis: Redis, t: RedisTarget, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      await redis.info('server');
+      return;
+    } catch (err) {
+      const f = redisFailure(err, t);
+      if (f.fatal) throw new RedisRefusedError(f.line);
+      // LOADING: Redis is reading its data back after a restart.
+      if (!/^LOADING/.test((err as Error).message) || Date.now() > deadline) throw new UserError(f.line);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 export interface ConnectOptions {
   /** Give up connecting after this long (default 5 s). */
   timeoutMs?: number;
@@ -66,6 +90,8 @@ export async function connectRedis(target: Target, opts: ConnectOptions = {}): P
   const redis = new Redis(t.url, {
     ...redisOptions(t),
     lazyConnect: true,
+    // Its INFO would be refused to a user without that right, with a warning on the console: see probe().
+    enableReadyCheck: false,
     maxRetriesPerRequest: null,
     connectTimeout: timeoutMs,
     retryStrategy: (times) => {
@@ -88,9 +114,17 @@ export async function connectRedis(target: Target, opts: ConnectOptions = {}): P
     redis.connect().catch(() => undefined);
   });
   redis.on('ready', () => (downSince = undefined));
-  if (ok) return redis;
+  if (ok) {
+    try {
+      await probe(redis, t, started + timeoutMs);
+      return redis;
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+  }
   redis.disconnect();
-  if (fatal) throw new UserError(fatal);
+  if (fatal) throw new RedisRefusedError(fatal);
   const reason = lastError ? redisFailure(lastError, t).reason : 'no answer';
   throw new UserError(`cannot reach Redis at ${redisDisplayUrl(t.url)} (${reason}) after ${Math.round(timeoutMs / 1000)} s`);
 }

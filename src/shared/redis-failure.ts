@@ -85,6 +85,17 @@ export function redisFailure(err: unknown, target: RedisTarget): RedisFailure {
   return { reason: msg, line: `Redis at ${at}: ${msg}`, fatal: false };
 }
 
+/**
+ * The line for a command Redis refused for want of a permission (inside MULTI it comes back as EXECABORT
+ * with the refusal among its previous errors); undefined for anything else.
+ */
+export function permissionLine(err: unknown): string | undefined {
+  const e = err as { message?: string; previousErrors?: { message?: string }[] } | undefined;
+  const noperm = [e, ...(e?.previousErrors ?? [])].find((x) => /^NOPERM/.test(x?.message ?? ''));
+  if (!noperm) return undefined;
+  return `Redis refused a command: ${noperm.message!.split('\n')[0].replace(/^NOPERM\s*/, '')}; docs/security.md lists the ACL rules cxr needs`;
+}
+
 /** A short reason for a connection error: "connection refused", "authentication failed", ... */
 export function describeRedisError(err: unknown, url = 'redis://unknown'): string {
   return redisFailure(err, { url }).reason;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Worker } from 'bullmq';
 import { ConnectionWatch } from '../../shared/connection-watch.js';
 import { exportSettings, redisTarget } from '../../shared/config.js';
+import { connectRedis, RedisRefusedError, type RedisTarget } from '../../shared/redis-connection.js';
 import { exitWithError, UserError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { SCORE_QUEUE, STALLED } from '../../shared/queue.js';
@@ -42,6 +43,15 @@ function untilSignal(workers: Worker[], watch: ConnectionWatch, logger: Logger):
   });
 }
 
+/** Throws the one line when Redis refuses this worker (password, certificate, ACL); an outage is the watch's to wait out. */
+async function refusedByRedis(target: RedisTarget): Promise<void> {
+  try {
+    (await connectRedis(target, { timeoutMs: 2000 })).disconnect();
+  } catch (err) {
+    if (err instanceof RedisRefusedError) throw err;
+  }
+}
+
 export function registerWorker(program: Command, globals: () => GlobalFlags): void {
   program
     .command('worker')
@@ -59,6 +69,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       const engine = flags.engine ?? process.env.CXR_ENGINE;
       process.env.CXR_ENGINE = isNullEngine(engine) ? 'null' : parseEngine(engine); // checked here, used by the sandboxes
       const logger = createLogger({ role: 'worker' });
+      await refusedByRedis(redisTarget(config));
       const queues = flags.queues.split(',').map((q) => q.trim()).filter(Boolean);
       if (queues.includes(SCORE_QUEUE)) {
         // Before taking jobs: a worker that cannot score says so now and exits non-zero.

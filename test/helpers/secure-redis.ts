@@ -7,10 +7,10 @@ import { freeLoopbackPort } from '../../src/shared/services/free-port.js';
 /**
  * The ACL rules docs/security.md gives for a cxr user on key prefix PREFIX (the test checks the document
  * says the same): its keys and channels only, every data command, none of the dangerous ones but the three
- * that BullMQ needs (INFO for the server version, CLIENT SETNAME/LIST to name and count workers).
+ * that BullMQ needs (INFO for the server version, CLIENT SETNAME/GETNAME/LIST to name and count workers).
  */
 export const aclRules = (prefix: string) =>
-  `resetkeys ~${prefix}:* resetchannels &${prefix}:* -@all +@read +@write +@scripting +@transaction +@connection +@blocking +@pubsub -@dangerous +info +client|setname +client|getname +client|list`;
+  `resetkeys ~${prefix}:* resetchannels &${prefix}:* +@all -@dangerous +info +client|setname +client|getname +client|list`;
 
 export interface Pki {
   ca: string;

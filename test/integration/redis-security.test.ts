@@ -82,7 +82,7 @@ describe('Redis TLS, mutual TLS and ACL users', () => {
     const r = await cxr(['status', 'run-x'], { REDIS_URL: url(tls), CXR_REDIS_TLS_CA: pki.ca, CXR_QUEUE_PREFIX: 'other' });
     expect(r.code).toBe(1);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^cxr: Redis refused a command: this user has no permissions to access one of the keys used as arguments; docs\/security\.md lists the ACL rules cxr needs$/);
+    expect(r.stderr.trimEnd()).toMatch(/^cxr: Redis refused a command: this user has no permissions to access one of the keys used as arguments; docs\/security\.md lists the ACL rules cxr needs$/);
   });
 
   it('mutual TLS: without a client certificate it names CXR_REDIS_TLS_CERT and _KEY; with them it connects', async () => {

@@ -116,8 +116,8 @@ describe('no credential in any output; results encrypted at rest', () => {
     writeFileSync(baseline, JSON.stringify({ metrics: { recall: 0.5, specificity: 0.5, rocAuc: 0.5 }, scores: { histogram: [...new Array(19).fill(0), 50] } }));
     const run = await execCli(
       ['--sse', 'aws:kms', '--sse-kms-key-id', KMS_KEY, 'eval', 'run', '--data', `s3://${BUCKET}/labelled/`, '--out', `s3://${BUCKET}/evals`,
-        '--batch-size', '4', '--baseline', baseline, '--webhook', hookUrl, '--date', '2026-01-02'],
-      env,
+        '--batch-size', '4', '--baseline', baseline, '--webhook', 'env:CXR_ALERT_WEBHOOK', '--date', '2026-01-02'],
+      { ...env, CXR_ALERT_WEBHOOK: hookUrl },
     );
     outputs.push(run);
     expect(run.code, run.stderr).toBe(0);

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/shared/config.js';
 import { describeError } from '../../src/shared/errors.js';
+import { parseWebhook, resolveWebhook, webhookHoldsToken } from '../../src/eval/webhook.js';
+import { execCli } from '../helpers/cli.js';
 import { redisFailure } from '../../src/shared/redis-failure.js';
 import { displayUrl, scrubText, secretValues } from '../../src/shared/secrets.js';
 import { repoRoot } from '../../src/shared/paths.js';
@@ -75,6 +77,22 @@ describe('settings', () => {
   it('a malformed REDIS_URL is shown without its password', () => {
     const r = bad({ REDIS_URL: `http://cxr:${PASS}@h:6379` });
     expect(r.line).toBe('invalid configuration: REDIS_URL="http://[redacted]@h:6379": must be a URL starting with redis:// or rediss://');
+  });
+});
+
+describe('webhooks', () => {
+  it('env:NAME is resolved in the posting process; URLs with a token are told apart', () => {
+    expect(parseWebhook('env:CXR_ALERT_WEBHOOK')).toBe('env:CXR_ALERT_WEBHOOK');
+    expect(() => parseWebhook('env:')).toThrow(/env:NAME/);
+    expect(resolveWebhook('env:HOOK', { HOOK: `https://h/x?token=${TOKEN}` })).toBe(`https://h/x?token=${TOKEN}`);
+    expect(() => resolveWebhook('env:HOOK', {})).toThrow('webhook env:HOOK: HOOK is not set in this process\'s environment');
+    expect([`https://h/x?token=${TOKEN}`, 'https://u:p@h/x', 'https://h/x', 'env:HOOK'].map(webhookHoldsToken)).toEqual([true, true, false, false]);
+  });
+
+  it('schedule eval refuses to store a token-bearing webhook URL in Redis, in one line without the token', async () => {
+    const r = await execCli(['schedule', 'eval', '--data', 's3://cxr-bucket/l/', '--out', 's3://cxr-bucket/e', '--cron', '0 2 * * *', '--webhook', `https://h/x?token=${TOKEN}`], { ...process.env, REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('cxr: --webhook: this URL holds a credential (user-info or query string) and would be stored in Redis with the schedule; set it in an environment variable of the workers and pass --webhook env:NAME\n');
   });
 });
 

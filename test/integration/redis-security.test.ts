@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../src/shared/paths.js';
 import { execCli, type CliResult } from '../helpers/cli.js';
 import { aclRules, makePki, startSecureRedis, type Pki, type SecureRedis } from '../helpers/secure-redis.js';
 
@@ -42,6 +43,10 @@ describe('Redis TLS, mutual TLS and ACL users', () => {
     expect(r.code).toBe(1);
     expect(r.ms).toBeLessThan(TIMEOUT_MS / 2); // failed fast, not at the connect timeout
   };
+
+  it('docs/security.md gives the ACL rules these tests run under', () => {
+    expect(readFileSync(path.join(repoRoot(), 'docs', 'security.md'), 'utf8')).toContain(aclRules('cxr'));
+  });
 
   it('a good CA (CXR_REDIS_TLS_CA) connects: schedule list answers', async () => {
     const r = await cxr(['schedule', 'list'], { REDIS_URL: url(tls), CXR_REDIS_TLS_CA: pki.ca });

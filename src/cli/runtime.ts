@@ -49,7 +49,7 @@ export interface Runtime {
 export async function openRuntime(config: Config, role: string, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
   const logger = createLogger({ role });
   const timeoutMs = env.CXR_REDIS_CONNECT_TIMEOUT_MS ? Number(env.CXR_REDIS_CONNECT_TIMEOUT_MS) : undefined;
-  const redis = await connectRedis(redisTarget(config), { timeoutMs });
+  const redis = await connectRedis(redisTarget(config), { timeoutMs, keyPrefix: config.queuePrefix });
   new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const queue = createScoreQueue(redis, config.queuePrefix, env);
   const s3 = createS3Client(config.s3);

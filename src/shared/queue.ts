@@ -54,7 +54,7 @@ export function createScoreQueue(connection: Redis, prefix: string, env: NodeJS.
   return queue;
 }
 
-/** A queue's errors: connection errors are the ConnectionWatch's to report (once); others go to `log`. */
+/** A queue's errors: connection errors (outages, a refused password or certificate) are the ConnectionWatch's to report (once); others, a NOPERM too, go to `log`. */
 export function queueErrorsTo(emitter: { on(event: 'error', fn: (err: Error) => void): unknown }, log: (err: Error) => void): void {
   emitter.on('error', (err) => {
     if (!isConnectionError(err) && !isFatalRedisError(err)) log(err);

@@ -50,11 +50,12 @@ export class RedisRefusedError extends UserError {
   }
 }
 
-/** Whether the user may run what every cxr process runs first (INFO, as BullMQ does); a NOPERM is fatal. */
-async function probe(redis: Redis, t: RedisTarget, deadline: number): Promise<void> {
+/** Whether the user may run what every cxr process runs first (INFO, as BullMQ does) and read its prefix's keys; a NOPERM is fatal. */
+async function probe(redis: Redis, t: RedisTarget, deadline: number, keyPrefix?: string): Promise<void> {
   for (;;) {
     try {
       await redis.info('server');
+      if (keyPrefix) await redis.exists(`${keyPrefix}:acl-probe`);
       return;
     } catch (err) {
       const f = redisFailure(err, t);
@@ -71,6 +72,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Once connected, ride out outages this long before commands fail (default 60 s). */
   outageMs?: number;
+  /** The key prefix the process works under: a user that may not read its keys is refused at once. */
+  keyPrefix?: string;
 }
 
 /**
@@ -116,7 +119,7 @@ export async function connectRedis(target: Target, opts: ConnectOptions = {}): P
   redis.on('ready', () => (downSince = undefined));
   if (ok) {
     try {
-      await probe(redis, t, started + timeoutMs);
+      await probe(redis, t, started + timeoutMs, opts.keyPrefix);
       return redis;
     } catch (err) {
       redis.disconnect();

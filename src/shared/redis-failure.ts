@@ -101,7 +101,8 @@ export function describeRedisError(err: unknown, url = 'redis://unknown'): strin
   return redisFailure(err, { url }).reason;
 }
 
-/** True for failures that retrying cannot fix. */
+/** True for failures of the connection itself that retrying cannot fix (password, certificate); not a refused command. */
 export function isFatalRedisError(err: unknown): boolean {
-  return redisFailure(err, { url: 'redis://unknown' }).fatal;
+  const f = redisFailure(err, { url: 'redis://unknown' });
+  return f.fatal && f.reason !== 'permission denied';
 }

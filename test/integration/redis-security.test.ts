@@ -83,11 +83,13 @@ describe('Redis TLS, mutual TLS and ACL users', () => {
     oneLine(r, /^cxr: Redis user nobody at 127\.0\.0\.1:\d+ lacks a permission \(this user has no permissions to run the 'info' command\); docs\/security\.md lists the ACL rules cxr needs$/);
   });
 
-  it('the ACL user is confined to its prefix: another prefix is refused with one line', async () => {
-    const r = await cxr(['status', 'run-x'], { REDIS_URL: url(tls), CXR_REDIS_TLS_CA: pki.ca, CXR_QUEUE_PREFIX: 'other' });
-    expect(r.code).toBe(1);
-    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr.trimEnd()).toMatch(/^cxr: Redis refused a command: this user has no permissions to access one of the keys used as arguments; docs\/security\.md lists the ACL rules cxr needs$/);
+  it('the ACL user is confined to its prefix: another prefix is refused at once, by a command and by a worker', async () => {
+    const line = new RegExp(`^cxr: Redis user cxr at 127\\.0\\.0\\.1:${tls.port} lacks a permission \\(this user has no permissions to access one of the keys used as arguments\\); docs/security\\.md lists the ACL rules cxr needs$`);
+    const env = { REDIS_URL: url(tls), CXR_REDIS_TLS_CA: pki.ca, CXR_QUEUE_PREFIX: 'other' };
+    oneLine(await cxr(['status', 'run-x'], env), line);
+    const worker = await cxr(['worker', '--concurrency', '1'], env);
+    expect(worker.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('{'))).toEqual([expect.stringMatching(line)]);
+    expect(worker.code).toBe(1);
   });
 
   it('mutual TLS: without a client certificate it names CXR_REDIS_TLS_CERT and _KEY; with them it connects', async () => {

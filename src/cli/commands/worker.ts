@@ -44,9 +44,9 @@ function untilSignal(workers: Worker[], watch: ConnectionWatch, logger: Logger):
 }
 
 /** Throws the one line when Redis refuses this worker (password, certificate, ACL); an outage is the watch's to wait out. */
-async function refusedByRedis(target: RedisTarget): Promise<void> {
+async function refusedByRedis(target: RedisTarget, keyPrefix: string): Promise<void> {
   try {
-    (await connectRedis(target, { timeoutMs: 2000 })).disconnect();
+    (await connectRedis(target, { timeoutMs: 2000, keyPrefix })).disconnect();
   } catch (err) {
     if (err instanceof RedisRefusedError) throw err;
   }
@@ -69,7 +69,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       const engine = flags.engine ?? process.env.CXR_ENGINE;
       process.env.CXR_ENGINE = isNullEngine(engine) ? 'null' : parseEngine(engine); // checked here, used by the sandboxes
       const logger = createLogger({ role: 'worker' });
-      await refusedByRedis(redisTarget(config));
+      await refusedByRedis(redisTarget(config), config.queuePrefix);
       const queues = flags.queues.split(',').map((q) => q.trim()).filter(Boolean);
       if (queues.includes(SCORE_QUEUE)) {
         // Before taking jobs: a worker that cannot score says so now and exits non-zero.

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import { CronExpressionParser } from 'cron-parser';
 import { assertRunId } from '../shared/run/batching.js';
 import { parseS3Uri } from '../shared/s3/uri.js';
+import { parseWebhook } from '../eval/webhook.js';
 
 /**
  * A commander value parser from a function that throws on bad input. Commander reports the thrown
@@ -46,10 +47,7 @@ export const s3Uri = parsedBy((v) => {
 
 export const runIdArg = parsedBy(assertRunId);
 
-export const httpUrl = parsedBy((v) => {
-  if (!URL.canParse(v) || !['http:', 'https:'].includes(new URL(v).protocol)) throw new Error('expected an http:// or https:// URL');
-  return v;
-});
+export const webhookArg = parsedBy(parseWebhook);
 
 /** An IANA time zone name, e.g. Europe/Berlin. */
 export const timeZone = parsedBy((v) => {

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../shared/config.js';
+import { loadConfig, redisTarget, type Config } from '../shared/config.js';
 import { ConnectionWatch } from '../shared/connection-watch.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { LogGate } from './log-gate.js';
@@ -17,6 +17,8 @@ export interface GlobalFlags {
   s3Endpoint?: string;
   region?: string;
   pathStyle?: boolean;
+  sse?: string;
+  sseKmsKeyId?: string;
 }
 
 export function configFrom(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): Config {
@@ -25,6 +27,8 @@ export function configFrom(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.
     S3_ENDPOINT: flags.s3Endpoint,
     AWS_REGION: flags.region,
     S3_FORCE_PATH_STYLE: flags.pathStyle === undefined ? undefined : String(flags.pathStyle),
+    CXR_S3_SSE: flags.sse,
+    CXR_S3_SSE_KMS_KEY_ID: flags.sseKmsKeyId,
   });
 }
 
@@ -49,7 +53,7 @@ export async function openRuntime(config: Config, role: string, env: NodeJS.Proc
   const gate = new LogGate();
   const logger = createLogger({ role }, gate);
   const timeoutMs = env.CXR_REDIS_CONNECT_TIMEOUT_MS ? Number(env.CXR_REDIS_CONNECT_TIMEOUT_MS) : undefined;
-  const redis = await connectRedis(config.redisUrl, { timeoutMs });
+  const redis = await connectRedis(redisTarget(config), { timeoutMs, keyPrefix: config.queuePrefix });
   new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const queue = createScoreQueue(redis, config.queuePrefix, env);
   const s3 = createS3Client(config.s3);

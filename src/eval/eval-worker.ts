@@ -1,7 +1,8 @@
 import { Worker, type Job } from 'bullmq';
-import type { Config } from '../shared/config.js';
+import { redisTarget, type Config } from '../shared/config.js';
+import type { ConnectionWatch } from '../shared/connection-watch.js';
 import type { Logger } from '../shared/logger.js';
-import { createRedis, createScoreQueue, redisConnectionOptions } from '../shared/queue.js';
+import { createRedis, createScoreQueue, queueErrorsTo } from '../shared/queue.js';
 import { RunStore } from '../shared/run/run-store.js';
 import { RedisClaims } from '../shared/redis-claims.js';
 import { createS3Client } from '../shared/s3/client.js';
@@ -14,8 +15,13 @@ import { EVAL_QUEUE, JOB_EVAL, type EvalJobData } from './types.js';
  * Evaluations run in this process, not in a sandboxed score slot: they only do I/O and wait for
  * their scoring run, so a worker with one score slot can still score the evaluation's batches.
  */
-export function startEvalWorker(config: Config, logger: Logger): Worker {
-  const redis = createRedis(config.redisUrl);
+export function startEvalWorker(config: Config, logger: Logger, watch?: ConnectionWatch): Worker {
+  const redis = createRedis(redisTarget(config));
+  const connection = createRedis(redisTarget(config));
+  for (const c of [redis, connection]) {
+    if (watch) watch.attach(c);
+    else c.on('error', () => undefined);
+  }
   const s3 = createS3Client(config.s3);
   const queue = createScoreQueue(redis, config.queuePrefix);
   const store = new RunStore(redis, config.queuePrefix);
@@ -29,11 +35,14 @@ export function startEvalWorker(config: Config, logger: Logger): Worker {
       const entry = await runEvaluation(deps, data, date);
       return { date, runId: entry.runId, alerts: entry.alerts.length };
     },
-    { connection: redisConnectionOptions(config.redisUrl), prefix: config.queuePrefix, concurrency: 1 },
+    { connection, prefix: config.queuePrefix, concurrency: 1 },
   );
+  // Connection errors are the watch's to report (once); an unheard 'error' would print the whole error object.
+  queueErrorsTo(worker, (err) => logger.error({ err: err.message }, 'eval worker error'));
   worker.on('closed', () => {
     void queue.close().finally(() => {
       redis.disconnect();
+      connection.disconnect();
       s3.destroy();
     });
   });

@@ -18,7 +18,7 @@ import { summarizeScores } from './drift.js';
 import { evalRunId } from './firing.js';
 import { evalLayout, previousEntry, readHistory, upsertEntry, writeHistory } from './history.js';
 import type { EvalJobData, HistoryEntry } from './types.js';
-import { postJson } from './webhook.js';
+import { postJson, resolveWebhook } from './webhook.js';
 
 export interface EvalDeps {
   s3: S3Client;
@@ -87,7 +87,9 @@ export async function runEvaluation(deps: EvalDeps, data: EvalJobData, date: str
     log.error({ alerts: alerts.map((a) => a.message) }, 'evaluation alert: model quality or score distribution changed');
     if (data.webhook) {
       const payload = { type: 'cxr.evaluation.alert', name: data.name, date, runId, model: entry.model, metrics, alerts, previous: previous?.date ?? null };
-      await postJson(data.webhook, payload, deps.fetch).catch((err: unknown) => log.error({ err: (err as Error).message }, 'evaluation alert webhook failed'));
+      const webhook = data.webhook;
+      const post = async () => postJson(resolveWebhook(webhook), payload, deps.fetch);
+      await post().catch((err: unknown) => log.error({ err: (err as Error).message }, 'evaluation alert webhook failed'));
     }
   } else {
     log.info({ recall: metrics.recall, specificity: metrics.specificity, rocAuc: metrics.rocAuc }, 'evaluation done, no alert');

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DEFAULT_JOB_OPTIONS } from '../shared/queue.js';
+import { DEFAULT_JOB_OPTIONS, queueErrorsTo } from '../shared/queue.js';
 import { EVAL_QUEUE, JOB_EVAL, type EvalJobData } from './types.js';
 
 export function createEvalQueue(connection: Redis, prefix: string): Queue {
-  return new Queue(EVAL_QUEUE, { connection, prefix, defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, attempts: 3 } });
+  const queue = new Queue(EVAL_QUEUE, { connection, prefix, defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, attempts: 3 } });
+  queueErrorsTo(queue, () => undefined); // failed calls reject; an unheard 'error' would print the whole error object
+  return queue;
 }
 
 export interface ScheduleSpec {

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from './logger.js';
-import { describeRedisError, redisDisplayUrl } from './redis-connection.js';
+import { redisDisplayUrl, redisFailure, type RedisTarget } from './redis-connection.js';
 
 /**
  * Logs a process's Redis connections going down and coming back, one line per change of the state of all
@@ -10,10 +10,16 @@ export class ConnectionWatch {
   private readonly ready = new Map<EventEmitter, boolean>();
   private up: boolean | undefined;
 
+  private readonly target: RedisTarget;
+
+  /** `onFatal` hears the one line of a failure waiting cannot fix (password, certificate) met before the first connection. */
   constructor(
     private readonly logger: Logger,
-    private readonly url: string,
-  ) {}
+    target: string | RedisTarget,
+    private readonly onFatal?: (line: string) => void,
+  ) {
+    this.target = typeof target === 'string' ? { url: target } : target;
+  }
 
   /** Every client is connected (false before the first connection). */
   get connected(): boolean {
@@ -30,12 +36,14 @@ export class ConnectionWatch {
 
   private set(client: EventEmitter, ready: boolean, err?: Error): void {
     this.ready.set(client, ready);
+    const failure = err && redisFailure(err, this.target);
+    if (failure?.fatal && this.up === undefined && this.onFatal) return this.onFatal(failure.line);
     const up = [...this.ready.values()].every(Boolean);
     if (up === this.up || (!up && this.up === undefined && !err)) return;
     const first = this.up === undefined;
     this.up = up;
-    const where = redisDisplayUrl(this.url);
+    const where = redisDisplayUrl(this.target.url);
     if (up) this.logger.info({ redis: where }, first ? 'connected to Redis' : 'Redis connection restored');
-    else this.logger.warn({ redis: where, reason: err ? describeRedisError(err) : 'connection closed' }, `cannot reach Redis at ${where}; reconnecting with backoff`);
+    else this.logger.warn({ redis: where, reason: failure ? failure.reason : 'connection closed' }, `cannot reach Redis at ${where}; reconnecting with backoff`);
   }
 }

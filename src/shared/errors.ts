@@ -1,4 +1,6 @@
 import { CommanderError } from 'commander';
+import { permissionLine } from './redis-failure.js';
+import { scrubText, secretValues } from './secrets.js';
 
 /**
  * Errors a person can act on, and how the CLI prints any error: one `cxr: ` line and an exit code.
@@ -42,6 +44,8 @@ export function describeError(err: unknown): ErrorOutcome {
     return { line: oneLine(err.message.replace(/^error: /, '')), exitCode: EXIT_USAGE };
   }
   if (err instanceof UserError) return { line: oneLine(err.message), exitCode: err.exitCode };
+  const denied = permissionLine(err);
+  if (denied) return { line: denied, exitCode: EXIT_FAILURE };
   const name = (err as { name?: string } | null)?.name;
   if (name === 'CredentialsProviderError') {
     return {
@@ -56,11 +60,12 @@ export function describeError(err: unknown): ErrorOutcome {
   return { line: oneLine(messageOf(err)), exitCode: EXIT_FAILURE };
 }
 
-/** Prints the error as one `cxr: ` line (and its stack when LOG_LEVEL is debug or trace) and exits. */
+/** Prints the error as one `cxr: ` line (and its stack when LOG_LEVEL is debug or trace), scrubbed of secrets, and exits. */
 export function exitWithError(err: unknown, env: NodeJS.ProcessEnv = process.env): never {
   const { line, exitCode } = describeError(err);
-  if (line) process.stderr.write(`cxr: ${line}\n`);
-  if (['debug', 'trace'].includes(env.LOG_LEVEL ?? '') && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  const scrub = (text: string) => scrubText(text, secretValues(env));
+  if (line) process.stderr.write(scrub(`cxr: ${line}\n`));
+  if (['debug', 'trace'].includes(env.LOG_LEVEL ?? '') && err instanceof Error && err.stack) process.stderr.write(scrub(`${err.stack}\n`));
   process.exit(exitCode);
 }
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { createWorkerRedis, isConnectionError } from './redis-connection.js';
+import { Queue, type JobsOptions } from 'bullmq';
+import { createWorkerRedis, isConnectionError, isFatalRedisError, type RedisTarget } from './redis-connection.js';
 
 export const SCORE_QUEUE = 'score';
 export const JOB_BATCH = 'batch';
@@ -44,21 +44,8 @@ export const SETTLE_JOB_OPTIONS: JobsOptions = { attempts: 12, backoff: { type: 
 export const STALLED = { lockDurationMs: 30_000, stalledIntervalMs: 15_000, maxStalledCount: 12 } as const;
 
 /** BullMQ needs maxRetriesPerRequest: null on connections used by workers. */
-export function createRedis(url: string): Redis {
-  return createWorkerRedis(url);
-}
-
-export function redisConnectionOptions(url: string): ConnectionOptions {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    username: u.username || undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
-    tls: u.protocol === 'rediss:' ? {} : undefined,
-    maxRetriesPerRequest: null,
-  };
+export function createRedis(target: string | RedisTarget): Redis {
+  return createWorkerRedis(target);
 }
 
 export function createScoreQueue(connection: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): Queue {
@@ -67,9 +54,9 @@ export function createScoreQueue(connection: Redis, prefix: string, env: NodeJS.
   return queue;
 }
 
-/** A queue's errors: connection errors are the ConnectionWatch's to report (once); others go to `log`. */
+/** A queue's errors: connection errors (outages, a refused password or certificate) are the ConnectionWatch's to report (once); others, a NOPERM too, go to `log`. */
 export function queueErrorsTo(emitter: { on(event: 'error', fn: (err: Error) => void): unknown }, log: (err: Error) => void): void {
   emitter.on('error', (err) => {
-    if (!isConnectionError(err)) log(err);
+    if (!isConnectionError(err) && !isFatalRedisError(err)) log(err);
   });
 }

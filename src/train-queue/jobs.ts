@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DEFAULT_JOB_OPTIONS } from '../shared/queue.js';
+import { DEFAULT_JOB_OPTIONS, queueErrorsTo } from '../shared/queue.js';
 import { mergeJobId, shardJobId } from './layout.js';
 import type { MergeJobData, ShardJobData, TrainRunSpec } from './types.js';
 
@@ -12,7 +12,9 @@ export const JOB_TRAIN_MERGE = 'train-merge';
 const MERGE_OPTIONS: JobsOptions = { ...DEFAULT_JOB_OPTIONS, attempts: 12, backoff: { type: 'exponential', delay: 1000 } };
 
 export function createTrainQueue(connection: Redis, prefix: string): Queue {
-  return new Queue(TRAIN_QUEUE, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  const queue = new Queue(TRAIN_QUEUE, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  queueErrorsTo(queue, () => undefined); // failed calls reject; an unheard 'error' would print the whole error object
+  return queue;
 }
 
 /** Offers every shard job of a round; ids are deterministic, so a repeat adds nothing. */

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig, redisTarget } from '../shared/config.js';
 import { ConnectionWatch } from '../shared/connection-watch.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { createRedis, createScoreQueue } from '../shared/queue.js';
@@ -38,7 +38,7 @@ export async function loadWorkerClassifier(env: NodeJS.ProcessEnv, s3: S3Client,
 export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerContext {
   const config = loadConfig(env);
   const logger = createLogger({ role: 'worker' });
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(redisTarget(config));
   new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const s3 = createS3Client(config.s3);
   let model: Promise<PneumoniaClassifier> | undefined;

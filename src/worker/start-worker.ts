@@ -5,7 +5,7 @@ import { repoRoot } from '../shared/paths.js';
 import type { Logger } from '../shared/logger.js';
 import { ConnectionWatch } from '../shared/connection-watch.js';
 import { createScoreQueue, JOB_BATCH, JOB_SETTLE, queueErrorsTo, SCORE_QUEUE, SETTLE_JOB_OPTIONS, STALLED } from '../shared/queue.js';
-import { createWorkerRedis } from '../shared/redis-connection.js';
+import { createWorkerRedis, type RedisTlsFiles } from '../shared/redis-connection.js';
 import { loadConfig, type Config } from '../shared/config.js';
 import type { BatchJobData, SettleJobData } from '../shared/run/types.js';
 import { startEvalWorker } from '../eval/eval-worker.js';
@@ -14,6 +14,8 @@ import { TRAIN_QUEUE } from '../train-queue/jobs.js';
 
 export interface WorkerOptions {
   redisUrl: string;
+  /** TLS files for a rediss:// URL. */
+  redisTls?: RedisTlsFiles;
   prefix: string;
   logger: Logger;
   /** Sandboxed processes running jobs at once; default one per core. */
@@ -59,12 +61,12 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
   return queues.map((name) => {
     if (name === EVAL_QUEUE) {
       // In process, not in a sandboxed slot: see startEvalWorker.
-      const worker = startEvalWorker(opts.config ?? loadConfig(process.env), opts.logger);
+      const worker = startEvalWorker(opts.config ?? loadConfig(process.env), opts.logger, watch);
       worker.on('failed', (job, err) => opts.logger.error({ jobId: job?.id, err: err.message }, 'evaluation failed'));
       opts.logger.info({ queue: name, pid: process.pid }, 'eval worker started');
       return worker;
     }
-    const connection = createWorkerRedis(opts.redisUrl);
+    const connection = createWorkerRedis({ url: opts.redisUrl, tls: opts.redisTls });
     watch.attach(connection);
     const queue = createScoreQueue(connection, opts.prefix);
     const worker = new Worker(name, sandboxFile(), {

@@ -15,6 +15,7 @@ import { positiveInt } from '../parse.js';
 import { waitForRun } from '../progress.js';
 import { stallLimits } from '../../shared/run/outcome.js';
 import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
+import { exportSettings } from '../../shared/config.js';
 
 interface DemoFlags {
   images: string;
@@ -46,10 +47,10 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
       const rt = await openRuntime(configFrom({ ...g, redisUrl: g.redisUrl ?? stack.redisUrl, s3Endpoint: g.s3Endpoint ?? stack.s3Endpoint }), 'demo');
       for (const s of stack.started) rt.logger.info(`started ${s}`);
       // Sandboxed worker processes read the same settings from the environment.
-      process.env.REDIS_URL = rt.config.redisUrl;
-      if (rt.config.s3.endpoint) process.env.S3_ENDPOINT = rt.config.s3.endpoint;
+      exportSettings(rt.config);
       const workers = startWorkers({
         redisUrl: rt.config.redisUrl,
+        redisTls: rt.config.redisTls,
         prefix: rt.config.queuePrefix,
         logger: rt.logger,
         concurrency: flags.concurrency,

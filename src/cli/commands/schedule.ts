@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { createEvalQueue, listEvalSchedules, removeEvalSchedule, upsertEvalSchedule } from '../../eval/schedule.js';
-import { cronPattern, httpUrl, nonNegative, positiveInt, s3Uri, timeZone } from '../parse.js';
+import { cronPattern, nonNegative, positiveInt, s3Uri, timeZone, webhookArg } from '../parse.js';
+import { webhookHoldsToken } from '../../eval/webhook.js';
+import { UsageError } from '../../shared/errors.js';
 import { evalJobData, scheduleName, type EvalFlags } from '../parse-eval.js';
 import { configFrom, openRuntime, type GlobalFlags, type Runtime } from '../runtime.js';
 
@@ -14,7 +16,7 @@ export function evalOptions(cmd: Command): Command {
     .option('--margin <x>', 'alert when sensitivity, specificity or AUC drops by more than this', nonNegative('--margin'), 0.02)
     .option('--psi-limit <x>', 'alert when the score distribution PSI exceeds this', nonNegative('--psi-limit'), 0.2)
     .option('--ks-limit <x>', 'alert when the score distribution KS statistic exceeds this', nonNegative('--ks-limit'), 0.2)
-    .option('--webhook <url>', 'POST a JSON alert here', httpUrl)
+    .option('--webhook <url|env:NAME>', 'POST a JSON alert here; env:NAME reads the URL from variable NAME of the worker (keeps a token out of Redis)', webhookArg)
     .option('--baseline <file|s3uri>', 'reference metrics (a history entry or a metrics.json)')
     .option('--batch-size <n>', 'images per scoring batch', positiveInt('--batch-size'), 16)
     .option('--tz <zone>', 'time zone of the cron pattern and of the evaluation date (default UTC)', timeZone);
@@ -35,6 +37,10 @@ export function registerSchedule(program: Command, globals: () => GlobalFlags): 
     .requiredOption('--cron <pattern>', 'cron pattern, e.g. "0 2 * * *"', cronPattern)
     .action(async (flags: EvalFlags & { cron: string }) => {
       const data = evalJobData(flags);
+      // The schedule's data lives in Redis, readable by anyone with access to the queue.
+      if (data.webhook && webhookHoldsToken(data.webhook)) {
+        throw new UsageError('--webhook: this URL holds a credential (user-info or query string) and would be stored in Redis with the schedule; set it in an environment variable of the workers and pass --webhook env:NAME');
+      }
       await withRuntime(globals, async (rt) => {
         const queue = createEvalQueue(rt.redis, rt.config.queuePrefix);
         try {

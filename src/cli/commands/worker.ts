@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import type { Worker } from 'bullmq';
 import { ConnectionWatch } from '../../shared/connection-watch.js';
+import { exportSettings, redisTarget } from '../../shared/config.js';
+import { connectRedis, RedisRefusedError, type RedisTarget } from '../../shared/redis-connection.js';
+import { exitWithError, UserError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { SCORE_QUEUE, STALLED } from '../../shared/queue.js';
 import { startWorkers } from '../../worker/start-worker.js';
@@ -40,6 +43,15 @@ function untilSignal(workers: Worker[], watch: ConnectionWatch, logger: Logger):
   });
 }
 
+/** Throws the one line when Redis refuses this worker (password, certificate, ACL); an outage is the watch's to wait out. */
+async function refusedByRedis(target: RedisTarget, keyPrefix: string): Promise<void> {
+  try {
+    (await connectRedis(target, { timeoutMs: 2000, keyPrefix })).disconnect();
+  } catch (err) {
+    if (err instanceof RedisRefusedError) throw err;
+  }
+}
+
 export function registerWorker(program: Command, globals: () => GlobalFlags): void {
   program
     .command('worker')
@@ -52,19 +64,23 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .option('--engine <name>', 'inference engine: tfjs, onnx or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto')
     .action(async (flags: WorkerFlags) => {
       const config = configFrom(globals());
+      exportSettings(config); // the sandboxed processes read their settings from the environment
       if (flags.model) process.env.CXR_MODEL_URI = flags.model;
       const engine = flags.engine ?? process.env.CXR_ENGINE;
       process.env.CXR_ENGINE = isNullEngine(engine) ? 'null' : parseEngine(engine); // checked here, used by the sandboxes
       const logger = createLogger({ role: 'worker' });
+      await refusedByRedis(redisTarget(config), config.queuePrefix);
       const queues = flags.queues.split(',').map((q) => q.trim()).filter(Boolean);
       if (queues.includes(SCORE_QUEUE)) {
         // Before taking jobs: a worker that cannot score says so now and exits non-zero.
         const { info, backend } = await checkModel(process.env);
         logger.info({ model: info, backend }, 'model loaded and checked');
       }
-      const watch = new ConnectionWatch(logger, config.redisUrl);
+      // A wrong password or certificate ends the worker with one line; an outage is waited out.
+      const watch = new ConnectionWatch(logger, redisTarget(config), (line) => exitWithError(new UserError(line)));
       const workers = startWorkers({
         redisUrl: config.redisUrl,
+        redisTls: config.redisTls,
         prefix: config.queuePrefix,
         logger,
         concurrency: flags.concurrency,

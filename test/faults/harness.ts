@@ -64,6 +64,11 @@ export class FaultStack {
     this.redis = await startRedisServer(this.redisPort, { aofDir: this.aofDir });
   }
 
+  /** SIGTERM (Redis flushes its append-only file); startRedis() brings it back on the same port. */
+  async stopRedis(): Promise<void> {
+    await this.redis?.stop();
+  }
+
   /** SIGTERM (Redis flushes its append-only file), then start again on the same port, with its data or without. */
   async restartRedis(keepData: boolean): Promise<void> {
     await this.redis?.stop();

@@ -1,9 +1,8 @@
 // npm run bench: raw model vs. pipeline images/s per inference engine (same batch size), and list+enqueue time.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import sharp from 'sharp';
 import { createRun } from '../producer/create-run.js';
 import { enqueueBatches, manifestJobs } from '../producer/enqueue-batches.js';
 import { listImages } from '../producer/list-images.js';
@@ -21,13 +20,13 @@ import type { RunMetrics } from '../worker/run-metrics.js';
 import type { PartMeta } from '../shared/run/types.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ensureLocalStack } from '../shared/services/local-stack.js';
-import { repoRoot } from '../shared/paths.js';
 import { startWorkers } from '../worker/start-worker.js';
 import { rawImagesPerSec } from './raw-children.js';
-import { listClassFolders } from '../demo/upload-sample.js';
 import { parseEngine, type EngineChoice } from '../model/engine.js';
 import { ensureOnnxModel } from '../model/onnx/onnx-file.js';
 import { importOrt } from '../model/onnx/ort-session.js';
+import { machineCpuSeconds } from './cpu-time.js';
+import { uploadFullSizeImages } from './full-size-images.js';
 
 const argText = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,16 +45,6 @@ async function enginesToRun(): Promise<Array<Exclude<EngineChoice, 'auto'>>> {
   const asked = argText('engines');
   if (asked) return asked.split(',').map((e) => parseEngine(e)).filter((e): e is 'tfjs' | 'onnx' => e !== 'auto');
   return importOrt().then(() => ['tfjs', 'onnx'] as const, () => ['tfjs'] as const).then((e) => [...e]);
-}
-
-/** Busy CPU seconds of the whole machine so far (Linux /proc/stat; NaN elsewhere). */
-function machineCpuSeconds(): number {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return (f.reduce((a, b) => a + b, 0) - f[3] - f[4]) / 100; // minus idle and iowait; USER_HZ = 100
-  } catch {
-    return NaN;
-  }
 }
 
 /** Where the pipeline's wall time went: before the first batch, between batches of a process, after the last. */
@@ -91,19 +80,9 @@ async function main(): Promise<void> {
   const bucket = 'bench';
   await ensureBucket(s3, bucket);
   try {
-    // Full-size inputs: the shared set is 224x224, originals are 1-3 megapixels.
-    const groups = await listClassFolders(path.resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train'));
-    const files = [...groups.values()].flat().filter((_, i) => i % 7 === 0).slice(0, images);
-    const up = pLimit(8);
-    await Promise.all(
-      files.map((f, i) =>
-        up(async () => {
-          const big = await sharp(readFileSync(f.file)).resize(1600, 1300, { fit: 'fill' }).greyscale().jpeg({ quality: 92 }).toBuffer();
-          // Warm-up keys carry no label folder: an unlabelled run writes no report, whose rendering would overlap the measurement.
-          await putObject(s3, bucket, i < batchSize * concurrency ? `xr/warm/${i}.jpeg` : `xr/main/${f.label}/${i}.jpeg`, big, 'image/jpeg');
-        }),
-      ),
-    );
+    // Warm-up keys carry no label folder: an unlabelled run writes no report, whose rendering would overlap the measurement.
+    const uploaded = await uploadFullSizeImages(s3, bucket, images, (i, label) => (i < batchSize * concurrency ? `xr/warm/${i}.jpeg` : `xr/main/${label}/${i}.jpeg`));
+    const files = { length: uploaded };
     const warmCount = Math.min(batchSize * concurrency, files.length);
     const mainCount = files.length - warmCount;
     log(`uploaded ${files.length} images (1600x1300 JPEG): ${warmCount} warm-up, ${mainCount} measured`);

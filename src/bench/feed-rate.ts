@@ -1,20 +1,11 @@
 // npm run bench:feed: how many images/s download + decode + part upload + queue deliver per CPU core, with
 // the null engine (scores instantly), so a GPU node can be given enough cores to keep its GPU fed.
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { createRun } from '../producer/create-run.js';
-import { loadConfig } from '../shared/config.js';
-import { createLogger } from '../shared/logger.js';
-import { createRedis, createScoreQueue } from '../shared/queue.js';
-import { RedisClaims } from '../shared/redis-claims.js';
-import { RunStore } from '../shared/run/run-store.js';
 import { runLayout } from '../shared/run/layout.js';
-import { ensureBucket } from '../shared/s3/bucket.js';
-import { createS3Client } from '../shared/s3/client.js';
 import { getTextIfExists } from '../shared/s3/objects.js';
-import { ensureLocalStack } from '../shared/services/local-stack.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
+import { withBenchStack } from './bench-stack.js';
 import { startWorkers } from '../worker/start-worker.js';
 import { childPidsMatching, cpuSecondsOf } from './cpu-time.js';
 import { uploadFullSizeImages } from './full-size-images.js';
@@ -31,20 +22,9 @@ const log = (s: string) => process.stderr.write(s + '\n');
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cxr-bench-feed-'));
-  const stack = await ensureLocalStack(process.env, dataDir);
-  const config = loadConfig({ ...process.env, REDIS_URL: stack.redisUrl, S3_ENDPOINT: stack.s3Endpoint, CXR_QUEUE_PREFIX: `feed${Date.now()}` });
-  Object.assign(process.env, { REDIS_URL: config.redisUrl, S3_ENDPOINT: config.s3.endpoint, CXR_QUEUE_PREFIX: config.queuePrefix, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
   Object.assign(process.env, { CXR_ENGINE: 'null', CXR_NULL_DELAY_MS: '0' }); // inherited by the sandboxes
-  const logger = createLogger({ role: 'bench' });
-  const s3 = createS3Client(config.s3);
-  const redis = createRedis(config.redisUrl);
-  const queue = createScoreQueue(redis, config.queuePrefix);
-  const store = new RunStore(redis, config.queuePrefix);
-  const deps = { s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger };
-  const bucket = 'feed';
-  await ensureBucket(s3, bucket);
-  try {
+  await withBenchStack('feed', 'feed', async ({ config, logger, s3, queue, store, claims, bucket }) => {
+    const deps = { s3, queue, store, claims, logger };
     const warm = batchSize * Math.max(...slotCounts);
     const count = await uploadFullSizeImages(s3, bucket, images + warm, (i) => (i < warm ? `warm/${i}.jpeg` : `main/${i}.jpeg`));
     const measured = count - warm;
@@ -90,13 +70,7 @@ async function main(): Promise<void> {
     }
     console.log(`a GPU scoring ${gpuRate} images/s needs about ${Math.ceil(gpuRate / perCore)} cores of download + decode + upload at ${perCore} images per core-second`);
     console.log(JSON.stringify({ batchSize, measured, perCore, coresFor: { gpuImagesPerSec: gpuRate, cores: Math.ceil(gpuRate / perCore) }, rows, cores: os.availableParallelism(), loadAverage: os.loadavg().map((x) => round(x, 2)) }));
-  } finally {
-    await queue.close();
-    redis.disconnect();
-    s3.destroy();
-    await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 await main();

@@ -1,25 +1,17 @@
 // npm run bench: raw model vs. pipeline images/s per inference engine (same batch size), and list+enqueue time.
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import pLimit from 'p-limit';
 import { createRun } from '../producer/create-run.js';
 import { enqueueBatches, manifestJobs } from '../producer/enqueue-batches.js';
 import { listImages } from '../producer/list-images.js';
-import { loadConfig } from '../shared/config.js';
-import { createLogger } from '../shared/logger.js';
-import { createRedis, createScoreQueue } from '../shared/queue.js';
-import { RunStore } from '../shared/run/run-store.js';
-import { RedisClaims } from '../shared/redis-claims.js';
+import { createScoreQueue } from '../shared/queue.js';
 import type { RunManifest } from '../shared/run/types.js';
-import { ensureBucket } from '../shared/s3/bucket.js';
-import { createS3Client } from '../shared/s3/client.js';
 import { getTextIfExists, putObject } from '../shared/s3/objects.js';
 import { runLayout } from '../shared/run/layout.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
 import type { PartMeta } from '../shared/run/types.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ensureLocalStack } from '../shared/services/local-stack.js';
+import { withBenchStack } from './bench-stack.js';
 import { startWorkers } from '../worker/start-worker.js';
 import { rawImagesPerSec } from './raw-children.js';
 import { parseEngine, type EngineChoice } from '../model/engine.js';
@@ -67,19 +59,7 @@ async function timeline(s3: S3Client, bucket: string, runId: string, t0: number,
 }
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cxr-bench-s3-'));
-  const stack = await ensureLocalStack(process.env, dataDir);
-  const config = loadConfig({ ...process.env, REDIS_URL: stack.redisUrl, S3_ENDPOINT: stack.s3Endpoint, CXR_QUEUE_PREFIX: `bench${Date.now()}` });
-  Object.assign(process.env, { REDIS_URL: config.redisUrl, S3_ENDPOINT: config.s3.endpoint, CXR_QUEUE_PREFIX: config.queuePrefix, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
-  const logger = createLogger({ role: 'bench' });
-  const s3 = createS3Client(config.s3);
-  const redis = createRedis(config.redisUrl);
-  const queue = createScoreQueue(redis, config.queuePrefix);
-  const store = new RunStore(redis, config.queuePrefix);
-  const claims = new RedisClaims(redis, config.queuePrefix);
-  const bucket = 'bench';
-  await ensureBucket(s3, bucket);
-  try {
+  await withBenchStack('bench', 'bench', async ({ config, logger, s3, redis, queue, store, claims, bucket }) => {
     // Warm-up keys carry no label folder: an unlabelled run writes no report, whose rendering would overlap the measurement.
     const uploaded = await uploadFullSizeImages(s3, bucket, images, (i, label) => (i < batchSize * concurrency ? `xr/warm/${i}.jpeg` : `xr/main/${label}/${i}.jpeg`));
     const files = { length: uploaded };
@@ -161,13 +141,7 @@ async function main(): Promise<void> {
     console.log(`enqueue 100k keys       ${result.enqueue100kSeconds} s (plan + BullMQ addBulk, ${enqueueKeys} keys)`);
     console.log(`list ${listed.length} keys         ${result.listSeconds} s (${result.listKeysPerSec} keys/s on this S3 server)`);
     console.log(JSON.stringify(result));
-  } finally {
-    await queue.close();
-    redis.disconnect();
-    s3.destroy();
-    await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { batchJobId } from '../../src/shared/run/batching.js';
-import { FaultStack, WorkerProc, cli, freshBucket, putImages, sleep, testClients, waitFor } from '../faults/harness.js';
+import { WorkerProc, cli, faultSuite, putImages, sleep, waitFor } from '../faults/harness.js';
 
 /**
  * Graceful drain of a real `cxr worker` process (null engine: each batch takes CXR_NULL_DELAY_MS). Workers
@@ -9,32 +9,18 @@ import { FaultStack, WorkerProc, cli, freshBucket, putImages, sleep, testClients
  * be seen as stalled (stalledCounter, a second start) within seconds.
  */
 describe('cxr worker: SIGTERM drains', () => {
-  let stack: FaultStack;
-  let bucket: string;
-  let t: ReturnType<typeof testClients>;
   const prefix = `d${randomUUID().slice(0, 6)}`;
+  const suite = faultSuite(prefix);
   const worker = (delayMs: number, ...args: string[]) =>
-    new WorkerProc(['--lock-duration', '2000', '--stalled-interval', '1000', ...args], stack.env(prefix, { CXR_ENGINE: 'null', CXR_NULL_DELAY_MS: String(delayMs) })).ready();
+    new WorkerProc(['--lock-duration', '2000', '--stalled-interval', '1000', ...args], suite.stack.env(prefix, { CXR_ENGINE: 'null', CXR_NULL_DELAY_MS: String(delayMs) })).ready();
   const enqueue = async (runId: string, images: number) => {
-    await putImages(stack.s3, bucket, `${runId}/`, images);
-    const r = await cli(['score', `s3://${bucket}/${runId}/`, '--out', `s3://${bucket}/out`, '--batch-size', '4', '--run-id', runId], stack.env(prefix));
+    await putImages(suite.stack.s3, suite.bucket, `${runId}/`, images);
+    const r = await cli(['score', `s3://${suite.bucket}/${runId}/`, '--out', `s3://${suite.bucket}/out`, '--batch-size', '4', '--run-id', runId], suite.stack.env(prefix));
     expect(r.code, r.stderr).toBe(0);
   };
-  const job = async (runId: string, i: number) => (await t.queue.getJob(batchJobId(runId, i)))!;
-  const activeJobs = (n: number) => waitFor(`${n} active jobs`, async () => ((await t.queue.getActiveCount()) === n ? true : undefined), 60_000, 100);
-  const runDone = (runId: string) => waitFor(`${runId} done`, async () => ((await t.store.get(runId))?.status === 'done' ? true : undefined), 60_000, 200);
-
-  beforeAll(async () => {
-    stack = await FaultStack.start();
-    bucket = await freshBucket(stack.s3);
-    t = testClients(stack, prefix);
-  });
-  afterEach(() => WorkerProc.killAll());
-  afterAll(async () => {
-    await WorkerProc.killAll();
-    await t?.close();
-    await stack?.close();
-  });
+  const job = async (runId: string, i: number) => (await suite.t.queue.getJob(batchJobId(runId, i)))!;
+  const activeJobs = (n: number) => waitFor(`${n} active jobs`, async () => ((await suite.t.queue.getActiveCount()) === n ? true : undefined), 60_000, 100);
+  const runDone = (runId: string) => waitFor(`${runId} done`, async () => ((await suite.t.store.get(runId))?.status === 'done' ? true : undefined), 60_000, 200);
 
   it('mid-batch: the batches it holds complete once, it takes no new job, exits 0 within the timeout; no job stalls', async () => {
     const w = await worker(5000, '--concurrency', '2', '--drain-timeout', '30');
@@ -57,7 +43,7 @@ describe('cxr worker: SIGTERM drains', () => {
     expect(await (await job('drain', 2)).getState()).toBe('waiting');
     expect(w.lines.filter((l) => /stalled/.test(l.msg))).toEqual([]);
     expect(w.lines.map((l) => l.msg)).toContain('drained; exiting');
-    expect((await t.store.get('drain'))?.doneBatches).toBe(2);
+    expect((await suite.t.store.get('drain'))?.doneBatches).toBe(2);
 
     // Another worker finishes the run: the drained batches are not scored again.
     await worker(0, '--concurrency', '1');

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { putObject } from '../../src/shared/s3/objects.js';
 import { freeLoopbackPort } from '../../src/shared/services/free-port.js';
-import { FaultStack, WorkerProc, cli, freshBucket, imagePool, plainLines, putImages, waitFor } from '../faults/harness.js';
+import { WorkerProc, cli, faultSuite, imagePool, plainLines, putImages, waitFor } from '../faults/harness.js';
 
 /** Prometheus text: sample lines as "name{labels}" -> value. */
 function samples(text: string): Map<string, number> {
@@ -25,20 +25,13 @@ function value(s: Map<string, number>, name: string, labels: Record<string, stri
 }
 
 describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
-  let stack: FaultStack;
   const prefix = `h${randomUUID().slice(0, 6)}`;
-  beforeAll(async () => {
-    stack = await FaultStack.start();
-  });
-  afterAll(async () => {
-    await WorkerProc.killAll();
-    await stack?.close();
-  });
+  const suite = faultSuite(prefix);
 
   it('answers health, readiness and metrics of a finished run; /readyz goes unready while Redis is down; SIGTERM then exits at once', async () => {
     const port = await freeLoopbackPort();
     const url = (p: string) => fetch(`http://127.0.0.1:${port}${p}`);
-    const bucket = await freshBucket(stack.s3);
+    const { stack, bucket } = suite;
     await putImages(stack.s3, bucket, 'in/', 10);
     const jpeg = imagePool()[0];
     await putObject(stack.s3, bucket, 'in/bad-corrupt.jpeg', jpeg.subarray(0, Math.floor(jpeg.length / 3)), 'image/jpeg');
@@ -100,7 +93,7 @@ describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
   });
 
   it('bad --http-port / CXR_HTTP_PORT: one line naming it, exit 2; a port in use: one line, exit 1', async () => {
-    const env = stack.env(prefix, { CXR_ENGINE: 'null' });
+    const env = suite.stack.env(prefix, { CXR_ENGINE: 'null' });
     const flag = await cli(['worker', '--http-port', '70000'], env);
     expect(flag.code).toBe(2);
     expect(plainLines(flag.stderr)).toEqual([`cxr: option '--http-port <port>' argument '70000' is invalid. --http-port must be a TCP port (1-65535), got "70000"`]);

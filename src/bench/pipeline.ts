@@ -13,6 +13,7 @@ import type { PartMeta } from '../shared/run/types.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { withBenchStack } from './bench-stack.js';
 import { startWorkers } from '../worker/start-worker.js';
+import { sharedScoreProcessor } from '../worker/shared-inference/processor.js';
 import { rawImagesPerSec } from './raw-children.js';
 import { parseEngine, type EngineChoice } from '../model/engine.js';
 import { ensureOnnxModel } from '../model/onnx/onnx-file.js';
@@ -30,6 +31,8 @@ const images = arg('images', 192); // 160 measured after the warm-up: enough bat
 const concurrency = arg('concurrency', os.availableParallelism());
 const listKeys = arg('list-keys', 5000);
 const enqueueKeys = arg('enqueue-keys', 100_000);
+const modes = (argText('inference') ?? 'slot,shared').split(',');
+const maxBatch = arg('max-batch', 32);
 const log = (s: string) => process.stderr.write(s + '\n');
 
 /** Engines to measure: --engines tfjs,onnx, default every engine that loads here. */
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
     const waitDone = async (runId: string) => {
       while ((await store.get(runId))?.status !== 'done') await new Promise((r) => setTimeout(r, 200)); // a bench run has no failures
     };
-    const engines: Record<string, { backend: string; rawImagesPerSec: number; pipelineImagesPerSec: number; ratio: number }> = {};
+    const engines: Record<string, { backend: string; rawImagesPerSec: number; pipelineImagesPerSec: number; ratio: number; sharedImagesPerSec?: number }> = {};
     for (const engine of await enginesToRun()) {
       if (engine === 'onnx') await ensureOnnxModel({ logger }); // export once, outside the timings
       log(`${engine}: raw model, ${concurrency} process(es), batch ${batchSize} ...`);
@@ -78,25 +81,36 @@ async function main(): Promise<void> {
       const raw = await rawImagesPerSec({
         engine, processes: concurrency, batchSize, batches: Math.max(2, Math.round(images / batchSize / concurrency)), env: { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) },
       });
-      process.env.CXR_ENGINE = engine; // inherited by the sandboxed processes
-      const workers = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency });
-      await createRun({ s3, queue, store, claims, logger }, { runId: `warm-${engine}`, source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize });
-      await waitDone(`warm-${engine}`);
-      log(`${engine}: pipeline, measuring ...`);
-      const t0 = performance.now();
-      const t0Wall = Date.now();
-      const cpu0 = machineCpuSeconds();
-      await createRun({ s3, queue, store, claims, logger }, { runId: `main-${engine}`, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize });
-      await waitDone(`main-${engine}`);
-      const pipelineImagesPerSec = mainCount / ((performance.now() - t0) / 1000);
-      const cpuBusy = machineCpuSeconds() - cpu0;
-      await Promise.all(workers.map((w) => w.close()));
-      const m = JSON.parse((await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, `main-${engine}`).metrics)) ?? '{}') as Partial<RunMetrics>;
-      const stages = Object.entries(m.throughput?.stages ?? {}).map(([k, v]) => `${k} ${(v.totalMs / 1000).toFixed(1)} s`).join(', ');
-      log(`${engine}: busy time summed over processes: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`);
-      log(`${engine}: all processes on this machine used ${cpuBusy.toFixed(1)} CPU s of ${(os.availableParallelism() * mainCount / pipelineImagesPerSec).toFixed(1)} available during the run`);
-      log(`${engine}: ${await timeline(s3, bucket, `main-${engine}`, t0Wall, Math.ceil(mainCount / batchSize))}`);
-      engines[engine] = { backend: raw.backend, rawImagesPerSec: round(raw.imagesPerSec), pipelineImagesPerSec: round(pipelineImagesPerSec), ratio: round(pipelineImagesPerSec / raw.imagesPerSec) };
+      process.env.CXR_ENGINE = engine; // inherited by the sandboxed processes and the shared inference thread
+      const rates: Record<string, number> = {};
+      for (const mode of modes) {
+        const tag = `${engine}-${mode}`;
+        // slot: a sandboxed process with its own model per slot; shared: one inference thread fed by every slot.
+        const shared = mode === 'shared' ? await sharedScoreProcessor({ maxBatch, waitMs: 5 }) : undefined;
+        const workers = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency, scoreProcessor: shared?.processor });
+        await createRun({ s3, queue, store, claims, logger }, { runId: `warm-${tag}`, source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize });
+        await waitDone(`warm-${tag}`);
+        log(`${tag}: pipeline, measuring ...`);
+        const t0 = performance.now();
+        const t0Wall = Date.now();
+        const cpu0 = machineCpuSeconds();
+        await createRun({ s3, queue, store, claims, logger }, { runId: `main-${tag}`, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize });
+        await waitDone(`main-${tag}`);
+        rates[mode] = mainCount / ((performance.now() - t0) / 1000);
+        const cpuBusy = machineCpuSeconds() - cpu0;
+        await Promise.all(workers.map((w) => w.close()));
+        shared?.close();
+        const m = JSON.parse((await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, `main-${tag}`).metrics)) ?? '{}') as Partial<RunMetrics>;
+        const stages = Object.entries(m.throughput?.stages ?? {}).map(([k, v]) => `${k} ${(v.totalMs / 1000).toFixed(1)} s`).join(', ');
+        log(`${tag}: busy time summed over slots: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`);
+        log(`${tag}: all processes on this machine used ${cpuBusy.toFixed(1)} CPU s of ${(os.availableParallelism() * mainCount / rates[mode]).toFixed(1)} available during the run`);
+        log(`${tag}: ${await timeline(s3, bucket, `main-${tag}`, t0Wall, Math.ceil(mainCount / batchSize))}`);
+      }
+      const pipelineImagesPerSec = rates.slot ?? rates.shared;
+      engines[engine] = {
+        backend: raw.backend, rawImagesPerSec: round(raw.imagesPerSec), pipelineImagesPerSec: round(pipelineImagesPerSec), ratio: round(pipelineImagesPerSec / raw.imagesPerSec),
+        ...(rates.shared !== undefined ? { sharedImagesPerSec: round(rates.shared) } : {}),
+      };
     }
     // The default engine is what 'auto' picks: ONNX Runtime when it loads.
     const defaultEngine = engines.onnx ? 'onnx' : Object.keys(engines)[0];
@@ -136,7 +150,8 @@ async function main(): Promise<void> {
     };
     console.log(`batch ${batchSize}, ${concurrency} inference processes, ${mainCount} 1600x1300 JPEGs in the pipeline; default engine ${defaultEngine}`);
     for (const [name, e] of Object.entries(engines)) {
-      console.log(`${name.padEnd(5)} ${e.backend.padEnd(16)} raw ${e.rawImagesPerSec} images/s, pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio}`);
+      const shared = e.sharedImagesPerSec !== undefined ? `; --inference shared ${e.sharedImagesPerSec} images/s` : '';
+      console.log(`${name.padEnd(5)} ${e.backend.padEnd(16)} raw ${e.rawImagesPerSec} images/s, pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio}${shared}`);
     }
     console.log(`enqueue 100k keys       ${result.enqueue100kSeconds} s (plan + BullMQ addBulk, ${enqueueKeys} keys)`);
     console.log(`list ${listed.length} keys         ${result.listSeconds} s (${result.listKeysPerSec} keys/s on this S3 server)`);

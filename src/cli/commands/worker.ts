@@ -1,10 +1,11 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import os from 'node:os';
 import { ConnectionWatch } from '../../shared/connection-watch.js';
 import { createLogger } from '../../shared/logger.js';
 import { UsageError } from '../../shared/errors.js';
 import { Drain } from '../../worker/drain.js';
 import { WorkerEndpoint } from '../../worker/http/worker-endpoint.js';
+import { sharedScoreProcessor } from '../../worker/shared-inference/processor.js';
 import { EVAL_QUEUE } from '../../eval/types.js';
 import { SCORE_QUEUE, STALLED } from '../../shared/queue.js';
 import { startWorkers } from '../../worker/start-worker.js';
@@ -24,6 +25,28 @@ interface WorkerFlags {
   httpPort?: number;
   httpHost: string;
   drainTimeout: number;
+  inference?: string;
+  maxBatch: number;
+  batchWait: number;
+}
+
+const MODES = ['slot', 'shared'];
+
+function inferenceMode(flag: string) {
+  return (value: string): string => {
+    if (!MODES.includes(value)) throw new InvalidArgumentError(`${flag} must be slot or shared, got ${JSON.stringify(value)}`);
+    return value;
+  };
+}
+
+function inferenceFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const v = env.CXR_INFERENCE;
+  if (v === undefined || v === '') return undefined;
+  try {
+    return inferenceMode('CXR_INFERENCE')(v);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** --http-port, else CXR_HTTP_PORT, else off; a bad CXR_HTTP_PORT is a usage error naming it. */
@@ -51,6 +74,9 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .option('--http-port <port>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port (default CXR_HTTP_PORT; off when unset)', tcpPort('--http-port'))
     .option('--http-host <address>', 'address the HTTP endpoint listens on', '0.0.0.0')
     .option('--drain-timeout <s>', 'on SIGTERM, seconds to finish the jobs in progress before exiting anyway', nonNegative('--drain-timeout'), 60)
+    .option('--inference <mode>', 'slot: a sandboxed process with its own model per slot; shared: one inference thread per process, fed by all slots (default CXR_INFERENCE, else shared on a GPU backend, else slot)', inferenceMode('--inference'))
+    .option('--max-batch <n>', 'with --inference shared: most images in one inference call across slots', positiveInt('--max-batch'), 32)
+    .option('--batch-wait <ms>', 'with --inference shared: how long a batch waits for other slots\' before running', nonNegative('--batch-wait'), 5)
     .action(async (flags: WorkerFlags) => {
       const config = configFrom(globals());
       if (flags.model) process.env.CXR_MODEL_URI = flags.model;
@@ -72,14 +98,19 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         closeOthers: async () => endpoint?.close(),
         exit: (code) => process.exit(code),
       }).install();
+      let modelBackend: string | undefined;
       if (scores) {
         // Before taking jobs: a worker that cannot score says so now and exits non-zero.
         const { info, backend } = await checkModel(process.env);
         logger.info({ model: info, backend }, 'model loaded and checked');
         endpoint?.metrics.setModel(info, process.env.CXR_ENGINE ?? 'auto', backend);
         endpoint?.readiness.modelLoaded();
+        modelBackend = backend;
       }
       const concurrency = flags.concurrency ?? os.availableParallelism();
+      const mode = flags.inference ?? inferenceFromEnv(process.env) ?? (/cuda|gpu/i.test(modelBackend ?? '') ? 'shared' : 'slot');
+      const shared = scores && mode === 'shared' ? await sharedScoreProcessor({ maxBatch: flags.maxBatch, waitMs: flags.batchWait, onBatch: (n, r) => endpoint?.metrics.inferenceBatch(n, r) }) : undefined;
+      if (scores) logger.info({ inference: mode, ...(shared ? { maxBatch: flags.maxBatch, batchWaitMs: flags.batchWait, backend: shared.backend } : {}) }, 'inference mode');
       const workers = startWorkers({
         redisUrl: config.redisUrl,
         prefix: config.queuePrefix,
@@ -90,6 +121,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         queues,
         config,
         watch,
+        scoreProcessor: shared?.processor,
       });
       drain.setWorkers(workers);
       endpoint?.observe(workers, concurrency * queues.filter((q) => q !== EVAL_QUEUE).length);

@@ -27,6 +27,7 @@ export class WorkerMetrics {
   private readonly busy: Gauge;
   private readonly model: Gauge;
   private readonly active = new Set<string>();
+  private readonly inferenceImages: Histogram;
 
   constructor() {
     const registers = [this.registry];
@@ -43,7 +44,17 @@ export class WorkerMetrics {
     });
     this.slots = new Gauge({ name: 'cxr_worker_sandboxes', help: 'Sandboxed job slots (processes) of this worker', registers });
     this.busy = new Gauge({ name: 'cxr_worker_busy_sandboxes', help: 'Slots running a job now', registers });
+    this.inferenceImages = new Histogram({
+      name: 'cxr_inference_batch_images',
+      help: 'Images per inference call of the shared executor (--inference shared), across job slots',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    });
     this.model = new Gauge({ name: 'cxr_model_info', help: 'The model this worker scores with (value 1)', labelNames: ['model_id', 'model_version', 'engine', 'backend'], registers });
+  }
+
+  inferenceBatch(images: number, _requests: number): void {
+    this.inferenceImages.observe(images);
   }
 
   setSlots(n: number): void {

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   score: async () => [(await import('./commands/score.js')).registerScore],
   status: async () => [(await import('./commands/status.js')).registerStatus],
   worker: async () => [(await import('./commands/worker.js')).registerWorker],
+  dashboard: async () => [(await import('./commands/dashboard.js')).registerDashboard],
   demo: async () => [(await import('./commands/demo.js')).registerDemo],
   models: async () => [
     (await import('./commands/models.js')).registerModels,

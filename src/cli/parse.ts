@@ -68,3 +68,12 @@ export const cronPattern = parsedBy((v) => {
   }
   return v;
 });
+
+/** A TCP port, 1-65535. */
+export function tcpPort(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`${flag} must be a TCP port (1-65535), got ${JSON.stringify(value)}`);
+    return n;
+  };
+}

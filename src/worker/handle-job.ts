@@ -8,6 +8,7 @@ import { finalizeRun } from './finalize-run.js';
 import { recordBatchDone } from './record-batch.js';
 import { scoreBatch } from './score-batch.js';
 import { settleBatch } from './settle-batch.js';
+import { countFailures } from './http/failure-class.js';
 import { JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from '../train-queue/jobs.js';
 
 export interface JobLike {
@@ -65,8 +66,9 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
     }
     throw new UnrecoverableError(reason);
   }
-  const { meta } = await scoreBatch({ s3: ctx.s3, classifier, logger, coldStartMs: ctx.takeColdStartMs() }, data);
+  const { meta, lines } = await scoreBatch({ s3: ctx.s3, classifier, logger, coldStartMs: ctx.takeColdStartMs() }, data);
   const mark = await recordBatchDone(ctx, data, meta, logger);
   logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, done: mark.doneBatches, total: mark.totalBatches }, 'batch scored');
-  return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs };
+  // failures by stage and reason class: the parent's /metrics counts them (see http/metrics.ts).
+  return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, failures: countFailures(lines) };
 }

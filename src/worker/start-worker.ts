@@ -27,6 +27,8 @@ export interface WorkerOptions {
   config?: Config;
   /** Reports the workers' Redis connection state (one line per change); one is made when absent. */
   watch?: ConnectionWatch;
+  /** Runs score-queue jobs in this process instead of sandboxes (`--inference shared`). */
+  scoreProcessor?: (job: Job) => Promise<unknown>;
 }
 
 /** The compiled sandbox entry; it runs in child processes, so it must be JavaScript. */
@@ -69,7 +71,8 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
     const connection = createWorkerRedis({ url: opts.redisUrl, tls: opts.redisTls });
     watch.attach(connection);
     const queue = createScoreQueue(connection, opts.prefix);
-    const worker = new Worker(name, sandboxFile(), {
+    const processor = name === SCORE_QUEUE && opts.scoreProcessor ? opts.scoreProcessor : sandboxFile();
+    const worker = new Worker(name, processor, {
       connection,
       prefix: opts.prefix,
       concurrency,

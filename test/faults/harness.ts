@@ -7,6 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pLimit from 'p-limit';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createS3Client } from '../../src/shared/s3/client.js';
 import { ensureBucket } from '../../src/shared/s3/bucket.js';
 import { putObject } from '../../src/shared/s3/objects.js';
@@ -62,6 +63,11 @@ export class FaultStack {
 
   async startRedis(): Promise<void> {
     this.redis = await startRedisServer(this.redisPort, { aofDir: this.aofDir });
+  }
+
+  /** SIGTERM (Redis flushes its append-only file); startRedis() brings it back on the same port. */
+  async stopRedis(): Promise<void> {
+    await this.redis?.stop();
   }
 
   /** SIGTERM (Redis flushes its append-only file), then start again on the same port, with its data or without. */
@@ -259,3 +265,26 @@ export async function freshBucket(s3: S3Client): Promise<string> {
 }
 
 export { sleep };
+
+export interface FaultSuite {
+  stack: FaultStack;
+  bucket: string;
+  t: ReturnType<typeof testClients>;
+}
+
+/** A suite on its own FaultStack and bucket (filled in before all), workers killed after each test, all stopped after. */
+export function faultSuite(prefix: string): FaultSuite {
+  const suite = {} as FaultSuite;
+  beforeAll(async () => {
+    suite.stack = await FaultStack.start();
+    suite.bucket = await freshBucket(suite.stack.s3);
+    suite.t = testClients(suite.stack, prefix);
+  });
+  afterEach(() => WorkerProc.killAll());
+  afterAll(async () => {
+    await WorkerProc.killAll();
+    await suite.t?.close();
+    await suite.stack?.close();
+  });
+  return suite;
+}

@@ -1,16 +1,20 @@
-import type { Command } from 'commander';
-import type { Worker } from 'bullmq';
+import { InvalidArgumentError, type Command } from 'commander';
+import os from 'node:os';
 import { ConnectionWatch } from '../../shared/connection-watch.js';
 import { exportSettings, redisTarget } from '../../shared/config.js';
 import { connectRedis, RedisRefusedError, type RedisTarget } from '../../shared/redis-connection.js';
-import { exitWithError, UserError } from '../../shared/errors.js';
-import { createLogger, type Logger } from '../../shared/logger.js';
+import { exitWithError, UsageError, UserError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/logger.js';
+import { Drain } from '../../worker/drain.js';
+import { WorkerEndpoint } from '../../worker/http/worker-endpoint.js';
+import { sharedScoreProcessor } from '../../worker/shared-inference/processor.js';
+import { EVAL_QUEUE } from '../../eval/types.js';
 import { SCORE_QUEUE, STALLED } from '../../shared/queue.js';
 import { startWorkers } from '../../worker/start-worker.js';
 import { checkModel } from '../../worker/model-check.js';
 import { isNullEngine } from '../../worker/engine-choice.js';
 import { parseEngine } from '../../model/engine.js';
-import { positiveInt } from '../parse.js';
+import { nonNegative, positiveInt, tcpPort } from '../parse.js';
 import { configFrom, type GlobalFlags } from '../runtime.js';
 
 interface WorkerFlags {
@@ -20,27 +24,43 @@ interface WorkerFlags {
   stalledInterval: number;
   model?: string;
   engine?: string;
+  httpPort?: number;
+  httpHost: string;
+  drainTimeout: number;
+  inference?: string;
+  maxBatch: number;
+  batchWait: number;
 }
 
-/**
- * Waits for SIGINT/SIGTERM, then closes the workers: gracefully (running jobs finish) while Redis is
- * reachable; at once while it is not, since nothing could be recorded anyway. A second signal exits at once.
- */
-function untilSignal(workers: Worker[], watch: ConnectionWatch, logger: Logger): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) process.exit(1);
-      stopping = true;
-      const graceful = watch.connected;
-      logger.info({ signal, graceful }, graceful ? 'closing workers (finishing jobs in progress)' : 'closing workers now (Redis unreachable)');
-      const closed = Promise.all(workers.map((w) => w.close(!graceful)));
-      await (graceful ? closed : Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]));
-      resolve();
-    };
-    process.on('SIGINT', () => void stop('SIGINT'));
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-  });
+const MODES = ['slot', 'shared'];
+
+function inferenceMode(flag: string) {
+  return (value: string): string => {
+    if (!MODES.includes(value)) throw new InvalidArgumentError(`${flag} must be slot or shared, got ${JSON.stringify(value)}`);
+    return value;
+  };
+}
+
+function inferenceFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const v = env.CXR_INFERENCE;
+  if (v === undefined || v === '') return undefined;
+  try {
+    return inferenceMode('CXR_INFERENCE')(v);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** --http-port, else CXR_HTTP_PORT, else off; a bad CXR_HTTP_PORT is a usage error naming it. */
+function httpPort(flag: number | undefined, env: NodeJS.ProcessEnv): number | undefined {
+  if (flag !== undefined) return flag;
+  const v = env.CXR_HTTP_PORT;
+  if (v === undefined || v === '') return undefined;
+  try {
+    return tcpPort('CXR_HTTP_PORT')(v);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** Throws the one line when Redis refuses this worker (password, certificate, ACL); an outage is the watch's to wait out. */
@@ -62,6 +82,12 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .option('--stalled-interval <ms>', 'how often to re-queue jobs whose worker died (their lock expired)', positiveInt('--stalled-interval'), STALLED.stalledIntervalMs)
     .option('--model <uri>', 'model folder or s3:// URI (default: CXR_MODEL_URI or the shipped model)')
     .option('--engine <name>', 'inference engine: tfjs, onnx or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto')
+    .option('--http-port <port>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port (default CXR_HTTP_PORT; off when unset)', tcpPort('--http-port'))
+    .option('--http-host <address>', 'address the HTTP endpoint listens on', '0.0.0.0')
+    .option('--drain-timeout <s>', 'on SIGTERM, seconds to finish the jobs in progress before exiting anyway', nonNegative('--drain-timeout'), 60)
+    .option('--inference <mode>', 'slot: a sandboxed process with its own model per slot; shared: one inference thread per process, fed by all slots (default CXR_INFERENCE, else shared on a GPU backend, else slot)', inferenceMode('--inference'))
+    .option('--max-batch <n>', 'with --inference shared: most images in one inference call across slots', positiveInt('--max-batch'), 32)
+    .option('--batch-wait <ms>', 'with --inference shared: how long a batch waits for other slots\' before running', nonNegative('--batch-wait'), 5)
     .action(async (flags: WorkerFlags) => {
       const config = configFrom(globals());
       exportSettings(config); // the sandboxed processes read their settings from the environment
@@ -71,26 +97,48 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       const logger = createLogger({ role: 'worker' });
       await refusedByRedis(redisTarget(config), config.queuePrefix);
       const queues = flags.queues.split(',').map((q) => q.trim()).filter(Boolean);
-      if (queues.includes(SCORE_QUEUE)) {
+      const scores = queues.includes(SCORE_QUEUE);
+      // A wrong password or certificate ends the worker with one line; an outage is waited out.
+      const watch = new ConnectionWatch(logger, redisTarget(config), (line) => exitWithError(new UserError(line)));
+      const port = httpPort(flags.httpPort, process.env);
+      // Up before the model check, so /healthz answers (and /readyz says why not ready) while the model loads.
+      const endpoint = port === undefined ? undefined : await WorkerEndpoint.start({ port, host: flags.httpHost, redis: redisTarget(config), prefix: config.queuePrefix, queues, watch, needsModel: scores });
+      if (endpoint) logger.info({ port, host: flags.httpHost }, 'serving /healthz, /readyz and /metrics');
+      const drain = new Drain({
+        logger,
+        timeoutMs: flags.drainTimeout * 1000,
+        redisConnected: () => watch.connected,
+        onDrain: () => endpoint?.readiness.drain(),
+        closeOthers: async () => endpoint?.close(),
+        exit: (code) => process.exit(code),
+      }).install();
+      let modelBackend: string | undefined;
+      if (scores) {
         // Before taking jobs: a worker that cannot score says so now and exits non-zero.
         const { info, backend } = await checkModel(process.env);
         logger.info({ model: info, backend }, 'model loaded and checked');
+        endpoint?.metrics.setModel(info, process.env.CXR_ENGINE ?? 'auto', backend);
+        endpoint?.readiness.modelLoaded();
+        modelBackend = backend;
       }
-      // A wrong password or certificate ends the worker with one line; an outage is waited out.
-      const watch = new ConnectionWatch(logger, redisTarget(config), (line) => exitWithError(new UserError(line)));
+      const concurrency = flags.concurrency ?? os.availableParallelism();
+      const mode = flags.inference ?? inferenceFromEnv(process.env) ?? (/cuda|gpu/i.test(modelBackend ?? '') ? 'shared' : 'slot');
+      const shared = scores && mode === 'shared' ? await sharedScoreProcessor({ maxBatch: flags.maxBatch, waitMs: flags.batchWait, onBatch: (n, r) => endpoint?.metrics.inferenceBatch(n, r) }) : undefined;
+      if (scores) logger.info({ inference: mode, ...(shared ? { maxBatch: flags.maxBatch, batchWaitMs: flags.batchWait, backend: shared.backend } : {}) }, 'inference mode');
       const workers = startWorkers({
         redisUrl: config.redisUrl,
         redisTls: config.redisTls,
         prefix: config.queuePrefix,
         logger,
-        concurrency: flags.concurrency,
+        concurrency,
         lockDurationMs: flags.lockDuration,
         stalledIntervalMs: flags.stalledInterval,
         queues,
         config,
         watch,
+        scoreProcessor: shared?.processor,
       });
-      await untilSignal(workers, watch, logger);
-      process.exit(0);
+      drain.setWorkers(workers);
+      endpoint?.observe(workers, concurrency * queues.filter((q) => q !== EVAL_QUEUE).length);
     });
 }

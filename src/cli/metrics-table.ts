@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import { fixed, percent } from '../shared/format.js';
 import { definedRate } from '../shared/metrics.js';
+import { flagsFact } from '../worker/flag-counts.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
 
 /** The run's metrics as a terminal table. */
@@ -12,6 +13,7 @@ export function metricsTable(m: RunMetrics): string {
     ['model', m.model ? `${m.model.name} ${m.model.version} (${m.model.id}), threshold ${m.model.threshold.toFixed(3)}` : '-'],
     ['backend', m.backends.join(', ') || '-'],
     ['images', `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed${m.counts.skipped ? `; ${m.counts.skipped} other objects skipped (see the manifest)` : ''}`],
+    ...(m.flags && (m.flags.flagged || m.flags.failedAsFlagged) ? [['flags', flagsFact(m.flags)] as [string, string]] : []),
     ['end to end', `${m.throughput.endToEndImagesPerSec.toFixed(2)} images/s over ${m.throughput.wallSeconds.toFixed(1)} s`],
   );
   for (const [stage, s] of Object.entries(m.throughput.stages)) t.push([`  ${stage}`, `${s.imagesPerSec.toFixed(1)} images/s (${(s.totalMs / 1000).toFixed(1)} s busy)`]);

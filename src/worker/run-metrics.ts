@@ -3,6 +3,7 @@ import type { PartMeta, RunManifest, StageMs } from '../shared/run/types.js';
 import type { RunStatus } from '../shared/run/state.js';
 import { batchCount } from '../shared/run/plan.js';
 import type { MergedRun } from './merge-parts.js';
+import { flagCounts, type FlagCounts } from './flag-counts.js';
 
 export interface StageThroughput {
   totalMs: number;
@@ -32,6 +33,8 @@ export interface RunMetrics {
   };
   /** Over the scored keys that have a label; null when none do. */
   classification: BinaryMetrics | null;
+  /** Flags on the scored images, and the flagged images --skip-flagged turned into failures. */
+  flags?: FlagCounts;
 }
 
 /** Counts, throughput and (when labels are known) quality of a finished run. Pure. */
@@ -73,6 +76,7 @@ export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas:
       batches: batchCount(manifest),
     },
     throughput: { wallSeconds, endToEndImagesPerSec: merged.predictions.length / wallSeconds, stages },
+    flags: flagCounts(merged),
     classification:
       labelled.length === 0
         ? null

@@ -68,9 +68,10 @@ interface Pixels {
   grey: Uint8Array;
 }
 
-/** The source X-ray as 8-bit grey pixels (what every fixture stores, transformed as its header says). */
-export async function sourceGrey(jpeg: Uint8Array): Promise<Pixels> {
-  const { data, info } = await sharp(jpeg).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+/** The source X-ray as 8-bit grey pixels (what every fixture stores, transformed as its header says); `resize` for benches. */
+export async function sourceGrey(jpeg: Uint8Array, resize?: { width: number; height: number }): Promise<Pixels> {
+  const img = resize ? sharp(jpeg).resize(resize.width, resize.height, { fit: 'fill' }) : sharp(jpeg);
+  const { data, info } = await img.toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, grey: new Uint8Array(data) };
 }
 
@@ -171,8 +172,8 @@ function twelveBit(p: Pixels): { stored: Uint16Array; attrs: Attrs } {
 }
 
 /** The DICOM variants of one X-ray, and objects that must fail with a named reason. */
-export async function makeDicomFixtures(jpeg: Uint8Array): Promise<{ source: Pixels; fixtures: DicomFixture[]; failing: FailingFixture[] }> {
-  const p = await sourceGrey(jpeg);
+export async function makeDicomFixtures(jpeg: Uint8Array, resize?: { width: number; height: number }): Promise<{ source: Pixels; fixtures: DicomFixture[]; failing: FailingFixture[] }> {
+  const p = await sourceGrey(jpeg, resize);
   const study = uid();
   const series = uid();
   const fixtures: DicomFixture[] = [];

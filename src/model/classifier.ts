@@ -68,7 +68,7 @@ export async function loadClassifier(opts: { modelUri?: string; s3?: S3Client; l
     tf.loadLayersModel(fsIO(dir)),
   ]);
   const size = meta.inputSize;
-  const ood = await loadOodModel(dir, id);
+  const ood = await loadOodModel(dir, log);
   const info: ModelInfo = { id, name: meta.name, version: meta.version, threshold: meta.threshold, classNames: meta.classNames, inputSize: size, ...(ood ? { oodThreshold: ood.meta.threshold } : {}) };
   log?.info({ model: info, backend: backend.name, loadMs: Date.now() - started }, 'classifier loaded');
   // The head with its pooled features as a second output, for the OOD distance.

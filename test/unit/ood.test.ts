@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { cholesky, fitGaussian, invertLower, mahalanobis, percentile } from '../../src/model/ood/mahalanobis.js';
-import { decodeOodStats, encodeOodStats } from '../../src/model/ood/stats-file.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fitOod, writeOodStats } from '../../src/model/ood/fit.js';
+import { decodeOodStats, encodeOodStats, loadOodModel } from '../../src/model/ood/stats-file.js';
 import { flagCounts, flagsFact } from '../../src/worker/flag-counts.js';
 import { flaggedReason, OOD_FLAG, predictionExtras } from '../../src/worker/prediction-extras.js';
 import type { FailureLine, PredictionLine } from '../../src/shared/run/types.js';
@@ -96,6 +100,29 @@ describe('Mahalanobis OOD maths', () => {
     expect(percentile(v, 99.5)).toBe(199);
     expect(percentile(v, 50)).toBe(100);
     expect(percentile(v, 100)).toBe(200);
+  });
+});
+
+describe('OOD stats beside a model', () => {
+  it('load only for the weights they were fitted on, and refuse a corrupted file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ood-'));
+    writeFileSync(join(dir, 'weights.bin'), Buffer.from('weights v1'));
+    const d = 5;
+    const rows = Float32Array.from(normals(5, 200 * d));
+    const fitted = fitOod(rows.subarray(0, 150 * d), 150, rows.subarray(150 * d), 50, d);
+    const meta = await writeOodStats(dir, fitted, { modelId: 'abc', featureLayer: 'avg_pool', fitImages: 150, thresholdImages: 50, data: 'test', thresholdRule: 'p99.5' });
+    expect(meta.threshold).toBe(percentile(fitted.heldOut, 99.5));
+    const loaded = await loadOodModel(dir);
+    expect(Array.from(mahalanobis(loaded!, rows.subarray(0, d), 1))[0]).toBeCloseTo(mahalanobis(fitted.gaussian, rows.subarray(0, d), 1)[0], 2);
+    const warnings: unknown[] = [];
+    writeFileSync(join(dir, 'weights.bin'), Buffer.from('weights v2 (adapted)'));
+    expect(await loadOodModel(dir, { warn: (...a: unknown[]) => void warnings.push(a) } as never)).toBeUndefined();
+    expect(warnings).toHaveLength(1);
+    writeFileSync(join(dir, 'weights.bin'), Buffer.from('weights v1'));
+    writeFileSync(join(dir, 'ood-stats.bin'), Buffer.alloc(fitted.bin.length));
+    await expect(loadOodModel(dir)).rejects.toThrow(/sha256 .* does not match/);
+    rmSync(dir, { recursive: true });
+    expect(await loadOodModel(join(tmpdir(), 'no-such-model-dir-ood'))).toBeUndefined();
   });
 });
 

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../shared/logger.js';
@@ -10,16 +9,16 @@ import { defaultModelDir, type PneumoniaClassifier } from '../classifier.js';
 import { loadEngine, parseEngine } from '../engine.js';
 import { caffePreprocess } from '../preprocess.js';
 import { listDataset } from '../train/dataset.js';
-import { fitGaussian, mahalanobis, percentile } from './mahalanobis.js';
+import { fitOod, OOD_PERCENTILE, writeOodStats } from './fit.js';
+import { mahalanobis, percentile } from './mahalanobis.js';
 import { oodProbes } from './probes.js';
-import { encodeOodStats, decodeOodStats, OOD_BIN, OOD_ENCODING, OOD_JSON, type OodMeta } from './stats-file.js';
+import { decodeOodStats, OOD_BIN, OOD_JSON } from './stats-file.js';
 
 // Fits the OOD Gaussian on the pooled features of a model's training images and sets the flag threshold:
 //   node dist/model/ood/fit-cli.js --data <train dir> [--model dir] [--limit n] [--write]
 // 80% of the images (by content hash) are fitted; the threshold is the 99.5th percentile of the other
 // 20%, so it is not set on distances the fit has seen (in-sample distances run low in 2048 dimensions).
 
-const PERCENTILE = 99.5;
 const HELD_OUT = 0.2;
 
 const { values: v } = parseArgs({
@@ -75,16 +74,14 @@ async function main(): Promise<void> {
     return out;
   };
   const t1 = Date.now();
-  const g = fitGaussian(pick(fitIdx), fitIdx.length, dim);
+  const fitted = fitOod(pick(fitIdx), fitIdx.length, pick(holdIdx), holdIdx.length, dim);
+  const { gaussian: g, bin, heldOut: held, threshold } = fitted;
   const fitS = (Date.now() - t1) / 1000;
-  // Distances as shipped: through the float16 encoding.
-  const bin = encodeOodStats(g);
+  // Distances as shipped (float16 whitening) against exact ones.
   const shipped = decodeOodStats(bin, dim);
-  const held = mahalanobis(shipped, pick(holdIdx), holdIdx.length);
   const inSample = mahalanobis(shipped, pick(fitIdx.slice(0, 500)), Math.min(500, fitIdx.length));
   const exact = mahalanobis(g, pick(holdIdx), holdIdx.length);
   const quantErr = Math.max(...Array.from(held, (d, i) => Math.abs(d - exact[i]) / exact[i]));
-  const threshold = percentile(held, PERCENTILE);
 
   const probes = await oodProbes();
   const probeRgb = await Promise.all(probes.map(async (p) => (await decodeToRgb(p.bytes, c.info.inputSize)).rgb));
@@ -101,22 +98,14 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(report.join('\n') + '\n');
   if (v.write) {
-    const meta: OodMeta = {
+    await writeOodStats(modelDir, fitted, {
       modelId: c.info.id,
       featureLayer: 'avg_pool',
-      dim,
-      shrinkage: g.shrinkage,
-      threshold,
-      thresholdRule: `p${PERCENTILE} of held-out training distances (${Math.round(HELD_OUT * 100)}% by content hash)`,
+      thresholdRule: `p${OOD_PERCENTILE} of held-out training distances (${Math.round(HELD_OUT * 100)}% by content hash)`,
       fitImages: fitIdx.length,
       thresholdImages: holdIdx.length,
       data: 'chest-xray-pneumonia/train',
-      file: OOD_BIN,
-      sha256: createHash('sha256').update(bin).digest('hex'),
-      encoding: OOD_ENCODING,
-    };
-    await writeFile(join(modelDir, OOD_BIN), bin);
-    await writeFile(join(modelDir, OOD_JSON), JSON.stringify(meta, null, 2) + '\n');
+    });
     process.stdout.write(`wrote ${join(modelDir, OOD_JSON)} and ${OOD_BIN} (${bin.length} bytes)\n`);
   }
   c.dispose();

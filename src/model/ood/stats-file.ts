@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getFloat16, setFloat16 } from '@petamoriken/float16';
+import type { Logger } from '../../shared/logger.js';
 import type { Gaussian } from './mahalanobis.js';
 
 export const OOD_JSON = 'ood-stats.json';
@@ -9,8 +10,10 @@ export const OOD_BIN = 'ood-stats.bin';
 
 /** ood-stats.json: what the .bin holds, which model's features it was fitted on, and the flag threshold. */
 export interface OodMeta {
-  /** The model whose pooled features were fitted; stats for another model are refused. */
+  /** The model whose pooled features were fitted (for people; calibrated copies share its weights). */
   modelId: string;
+  /** sha256 of the model's weights.bin: the features, and so the stats, belong to these weights only. */
+  weightsSha256: string;
   featureLayer: string;
   dim: number;
   shrinkage: number;
@@ -65,10 +68,10 @@ export function decodeOodStats(bytes: Uint8Array, d: number): Pick<Gaussian, 'di
 }
 
 /**
- * The OOD model shipped beside a model (ood-stats.json + .bin), checked against its sha256 and the
- * model id it was fitted for; undefined when the model ships none.
+ * The OOD model shipped beside a model (ood-stats.json + .bin), checked against its sha256; undefined
+ * when the model ships none, or (with a warning) when it was fitted on other weights (an adapted model).
  */
-export async function loadOodModel(dir: string, modelId: string): Promise<OodModel | undefined> {
+export async function loadOodModel(dir: string, logger?: Pick<Logger, 'warn'>): Promise<OodModel | undefined> {
   let meta: OodMeta;
   try {
     meta = JSON.parse(await readFile(join(dir, OOD_JSON), 'utf8')) as OodMeta;
@@ -76,9 +79,15 @@ export async function loadOodModel(dir: string, modelId: string): Promise<OodMod
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  if (meta.modelId !== modelId) throw new Error(`${join(dir, OOD_JSON)} was fitted on model ${meta.modelId}, not ${modelId}: refit it (npm run ood:fit)`);
+  const weights = sha256(new Uint8Array(await readFile(join(dir, 'weights.bin'))));
+  if (meta.weightsSha256 !== weights) {
+    logger?.warn({ dir, fittedOn: meta.modelId }, `${OOD_JSON} was fitted on other weights: no OOD score until it is refitted (npm run ood:fit)`);
+    return undefined;
+  }
   const bytes = new Uint8Array(await readFile(join(dir, meta.file)));
-  const sha = createHash('sha256').update(bytes).digest('hex');
+  const sha = sha256(bytes);
   if (sha !== meta.sha256) throw new Error(`${join(dir, meta.file)}: sha256 ${sha.slice(0, 16)} does not match ${OOD_JSON} (${meta.sha256.slice(0, 16)})`);
   return { ...decodeOodStats(bytes, meta.dim), meta };
 }
+
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -63,6 +63,21 @@ describe('DICOM decoding', () => {
     }
   });
 
+  it('a corrupt codestream fails that object alone; the codec decodes the next one', async () => {
+    const outcomes: string[] = [];
+    for (const name of ['jpeg-baseline', 'jpeg-ls', 'j2k-lossless', 'jpeg-lossless-sv1-12bit', 'rle-12bit']) {
+      const good = fixtures.find((f) => f.name === name)!;
+      const bad = good.bytes.slice();
+      // Overwrite the codestream's second half (pixel data ends the file), keeping every length intact.
+      bad.fill(0xa5, bad.length - Math.floor((bad.length - 2000) / 2), bad.length - 4);
+      const r = await decodeDicom(bad).then(() => 'decoded (garbled pixels)', (e: unknown) => (e instanceof ImageDecodeError ? e.reason : `NOT an ImageDecodeError: ${String(e)}`));
+      outcomes.push(`${name}: ${r}`);
+      expect(r, name).not.toMatch(/NOT an ImageDecodeError/);
+      expect(diff((await decodeDicom(good.bytes)).rgb, reference).max, name).toBeLessThanOrEqual(good.tolerance);
+    }
+    console.log(outcomes.join('\n'));
+  });
+
   it('recognises DICOM by content, not by name', async () => {
     expect(isDicom(jpeg)).toBe(false);
     const lateral = fixtures.find((f) => f.name === 'lateral')!;

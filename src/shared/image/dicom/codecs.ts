@@ -68,9 +68,15 @@ export async function decodeFrame(codec: PixelCodec, encoded: Uint8Array, shape:
     const info = decoder.getFrameInfo();
     return { bytes: decoder.getDecodedBuffer().slice(), width: info.width, height: info.height, bitsPerSample: info.bitsPerSample, components: info.componentCount };
   } catch (err) {
+    // A WASM abort can leave the instance unusable: the next frame gets a fresh one.
+    modules.delete(spec[0]);
     throw new CodecError(codecMessage(err));
   } finally {
-    decoder.delete();
+    try {
+      decoder.delete();
+    } catch {
+      // the instance is gone with its memory
+    }
   }
 }
 

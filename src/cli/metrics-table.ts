@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import { fixed, percent } from '../shared/format.js';
 import { definedRate } from '../shared/metrics.js';
+import { flagsFact } from '../worker/flag-counts.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
 
 const endToEnd = (t: RunMetrics['throughput']) =>
@@ -17,6 +18,7 @@ export function metricsTable(m: RunMetrics): string {
     ['model', m.model ? `${m.model.name} ${m.model.version} (${m.model.id}), threshold ${m.model.threshold.toFixed(3)}` : '-'],
     ['backend', m.backends.join(', ') || '-'],
     ['images', `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed${m.counts.skipped ? `; ${m.counts.skipped} other objects skipped (see the manifest)` : ''}`],
+    ...(m.flags && (m.flags.flagged || m.flags.failedAsFlagged) ? [['flags', flagsFact(m.flags)] as [string, string]] : []),
     ['end to end', endToEnd(m.throughput)],
   );
   const attempts = m.throughput.attempts ?? [];

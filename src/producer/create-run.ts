@@ -20,6 +20,8 @@ export interface ScoreRequest {
   batchSize: number;
   /** Labels by key; when absent, labels come from NORMAL/ or PNEUMONIA/ folders in the keys. */
   labels?: { byKey: Map<string, ClassName>; from: string };
+  /** Flagged images fail (stage 'flagged') instead of being scored. */
+  skipFlagged?: boolean;
 }
 
 export interface CreatedRun {
@@ -85,6 +87,7 @@ async function buildManifest(deps: RunDeps, req: ScoreRequest): Promise<RunManif
     labelsFrom: req.labels?.from ?? 'key-folders',
     items,
     skipped,
+    ...(req.skipFlagged ? { skipFlagged: true } : {}),
   };
 }
 

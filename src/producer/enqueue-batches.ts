@@ -12,7 +12,7 @@ export interface BatchJob {
 export function batchJob(manifest: RunManifest, batch: number, generation: number, items: RunItem[]): BatchJob {
   return {
     jobId: batchJobId(manifest.runId, batch, generation),
-    data: { runId: manifest.runId, batch, generation, source: manifest.source, out: manifest.out, items },
+    data: { runId: manifest.runId, batch, generation, source: manifest.source, out: manifest.out, items, ...(manifest.skipFlagged ? { skipFlagged: true } : {}) },
   };
 }
 

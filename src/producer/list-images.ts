@@ -5,6 +5,9 @@ import { formatS3Uri, type S3Location } from '../shared/s3/uri.js';
 import type { SkippedObject } from '../shared/run/types.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
+/** DICOM exports: .dcm/.dicom, or no extension at all (PACS exports); the worker recognises DICOM by content. */
+export const DICOM_EXTENSIONS = ['.dcm', '.dicom'] as const;
+const CANDIDATE_EXTENSIONS: readonly string[] = [...IMAGE_EXTENSIONS, ...DICOM_EXTENSIONS];
 
 export function isImageKey(key: string): boolean {
   return skipReason(key) === undefined && !key.endsWith('/');
@@ -13,10 +16,10 @@ export function isImageKey(key: string): boolean {
 /** Why an object is not scored, or undefined for an image the pipeline reads. Folder markers (keys ending in '/') are not objects to report. Pure. */
 export function skipReason(key: string): string | undefined {
   const k = key.toLowerCase();
-  if (k.endsWith('/') || IMAGE_EXTENSIONS.some((ext) => k.endsWith(ext))) return undefined;
+  if (k.endsWith('/') || CANDIDATE_EXTENSIONS.some((ext) => k.endsWith(ext))) return undefined;
+  // A numeric 'extension' is the tail of a UID-named file (1.2.840....320), as PACS exports name them.
   const ext = /\.[^./]+$/.exec(k)?.[0];
-  if (ext === '.dcm' || ext === '.dicom') return `DICOM (${ext}) is not supported yet`;
-  return ext ? `unsupported file type ${ext}` : 'no file extension';
+  return ext && !/^\.\d+$/.test(ext) ? `unsupported file type ${ext}` : undefined;
 }
 
 export interface SourceListing {
@@ -49,7 +52,7 @@ export async function listSourceOrFail(s3: S3Client, source: S3Location): Promis
   const listed = await listSource(s3, source);
   if (listed.images.length === 0) {
     throw new UserError(
-      `no images under ${formatS3Uri(source)}: ${listed.images.length + listed.skipped.length} objects seen, none with a supported extension (${IMAGE_EXTENSIONS.join(' ')})`,
+      `no images under ${formatS3Uri(source)}: ${listed.images.length + listed.skipped.length} objects seen, none with a supported extension (${CANDIDATE_EXTENSIONS.join(' ')}) or without one`,
     );
   }
   return listed;

@@ -13,6 +13,8 @@ import { confusionSpec, prSpec, rocSpec, scoreHistogramSpec } from './chart-spec
 import type { ChartItem, Gallery, GalleryItem, ReportDoc } from './document.js';
 import type { CamModel } from './gradcam.js';
 import { metricRows } from './metric-rows.js';
+import { flagsFact } from '../worker/flag-counts.js';
+import { imageName, renderable } from './renderable.js';
 import { pickSamples } from './samples.js';
 
 export interface RunReportDeps {
@@ -45,7 +47,7 @@ export async function readRunData(s3: S3Client, out: S3Location, runId: string):
 const thumb = (bytes: Uint8Array) => sharp(bytes).rotate().resize(256, 256, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
 
 /** The full key (folders included) on the first line, the call on the second. */
-const caption = (p: PredictionLine) => `${p.key}\ntrue ${p.trueLabel ?? '?'} · predicted ${p.label} (p=${p.probability.toFixed(3)})`;
+const caption = (p: PredictionLine) => `${imageName(p)}\ntrue ${p.trueLabel ?? '?'} · predicted ${p.label} (p=${p.probability.toFixed(3)})`;
 
 /** Metrics, charts and picture sections for a run with labels; shared by run and evaluation reports. */
 export async function classificationSections(deps: RunReportDeps, run: RunData): Promise<Pick<ReportDoc, 'metrics' | 'charts' | 'galleries'>> {
@@ -68,7 +70,7 @@ export async function classificationSections(deps: RunReportDeps, run: RunData):
 
   const picks = pickSamples(labelled, { cams: deps.camsPerGroup ?? 4 });
   const limit = pLimit(4);
-  const fetch = (p: PredictionLine) => getObjectBytes(deps.s3, run.source.bucket, p.key).then((o) => o.bytes);
+  const fetch = (p: PredictionLine) => getObjectBytes(deps.s3, run.source.bucket, p.key).then((o) => renderable(o.bytes));
   const grid: GalleryItem[] = await Promise.all(
     picks.grid.map((g) =>
       limit(async () => ({ image: await thumb(await fetch(g.prediction)), mime: 'image/jpeg' as const, caption: caption(g.prediction), tone: g.correct ? ('ok' as const) : ('bad' as const) })),
@@ -118,6 +120,7 @@ export function runFacts(run: RunData): [string, string][] {
     ['source', m.source],
     ['model', m.model ? `${m.model.name} ${m.model.version} (${m.model.id})` : 'n/a'],
     ['images', `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed, ${m.counts.labelled} labelled`],
+    ...(m.flags ? [['flagged', flagsFact(m.flags)] as [string, string]] : []),
     ['finished', m.finishedAt],
   ];
 }

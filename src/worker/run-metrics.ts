@@ -4,6 +4,7 @@ import type { RunStatus } from '../shared/run/state.js';
 import { batchCount } from '../shared/run/plan.js';
 import { ThroughputAccumulator, type AttemptThroughput, type ColdStart } from '../shared/run/throughput.js';
 import type { MergedRun } from './merge-parts.js';
+import { flagCounts, type FlagCounts } from './flag-counts.js';
 
 export interface StageThroughput {
   totalMs: number;
@@ -41,6 +42,8 @@ export interface RunMetrics {
   };
   /** Over the scored keys that have a label; null when none do. */
   classification: BinaryMetrics | null;
+  /** Flags on the scored images, and the flagged images --skip-flagged turned into failures. */
+  flags?: FlagCounts;
 }
 
 /** Counts, throughput and (when labels are known) quality of a finished run. Pure. */
@@ -85,6 +88,7 @@ export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas:
       batches: batchCount(manifest),
     },
     throughput: { wallSeconds, endToEndImagesPerSec: active.imagesPerSec, activeSeconds: active.activeSeconds, attempts: active.attempts, coldStart: active.coldStart, stages },
+    flags: flagCounts(merged),
     classification:
       labelled.length === 0
         ? null

@@ -2,13 +2,16 @@ import os from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import type { Logger } from '../shared/logger.js';
-import { decodeToRgb, ImageDecodeError } from '../shared/image/decode.js';
+import { ImageDecodeError } from '../shared/image/decode.js';
+import { decodeInput } from '../shared/image/decode-input.js';
+import type { DicomInfo } from '../shared/image/dicom/decode-dicom.js';
 import { caffePreprocess } from '../model/preprocess.js';
-import type { PneumoniaClassifier } from '../model/classifier.js';
+import type { PneumoniaClassifier, Scores } from '../model/classifier.js';
 import { putJson, putObject } from '../shared/s3/objects.js';
 import { runLayout } from '../shared/run/layout.js';
 import type { BatchJobData, FailureLine, PartLine, PartMeta, PredictionLine, RunItem } from '../shared/run/types.js';
 import { downloadObject, ObjectReadError } from './download.js';
+import { flaggedReason, predictionExtras } from './prediction-extras.js';
 
 export interface ScoreDeps {
   s3: S3Client;
@@ -28,6 +31,7 @@ interface Decoded {
   item: RunItem;
   etag: string;
   rgb: Uint8Array;
+  dicom?: DicomInfo;
   downloadMs: number;
   decodeMs: number;
 }
@@ -70,8 +74,8 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
           ? decodeLimit(async (): Promise<Decoded | undefined> => {
               const t0 = performance.now();
               try {
-                const { rgb } = await decodeToRgb(d.bytes, deps.classifier.info.inputSize);
-                return { item: d.item, etag: d.etag, rgb, downloadMs: d.downloadMs, decodeMs: performance.now() - t0 };
+                const { rgb, dicom } = await decodeInput(d.bytes, deps.classifier.info.inputSize);
+                return { item: d.item, etag: d.etag, rgb, dicom, downloadMs: d.downloadMs, decodeMs: performance.now() - t0 };
               } catch (err) {
                 if (!(err instanceof ImageDecodeError)) throw err;
                 fail(d.item, d.etag, 'decode', err.reason);
@@ -85,13 +89,19 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
   const decodeMs = performance.now() - t;
 
   t = performance.now();
-  const probabilities = await predictAll(deps.classifier, decoded);
+  const { probabilities, ood } = await predictAll(deps.classifier, decoded);
   const inferenceMs = performance.now() - t;
 
   const { info } = deps.classifier;
-  const predictions: PredictionLine[] = decoded.map((d, i) => {
+  const predictions: PredictionLine[] = [];
+  decoded.forEach((d, i) => {
     const probability = probabilities[i];
-    return {
+    const extras = predictionExtras(d.dicom, ood?.[i], info.oodThreshold);
+    if (job.skipFlagged && extras.flags) {
+      fail(d.item, d.etag, 'flagged', flaggedReason(extras.flags));
+      return;
+    }
+    predictions.push({
       type: 'prediction',
       key: d.item.key,
       etag: d.etag,
@@ -103,7 +113,8 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
       modelVersion: info.version,
       ...(d.item.label ? { trueLabel: d.item.label } : {}),
       timings: { downloadMs: round(d.downloadMs), decodeMs: round(d.decodeMs), inferenceMs: round(inferenceMs / decoded.length) },
-    };
+      ...extras,
+    });
   });
   const lines: PartLine[] = [...predictions, ...failures];
 
@@ -132,12 +143,12 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
   return { lines, meta };
 }
 
-async function predictAll(classifier: PneumoniaClassifier, decoded: readonly Decoded[]): Promise<Float32Array> {
-  if (decoded.length === 0) return new Float32Array(0);
+async function predictAll(classifier: PneumoniaClassifier, decoded: readonly Decoded[]): Promise<Scores> {
+  if (decoded.length === 0) return { probabilities: new Float32Array(0) };
   const size = classifier.info.inputSize * classifier.info.inputSize * 3;
   const input = new Float32Array(decoded.length * size);
   decoded.forEach((d, i) => caffePreprocess(d.rgb, input, i * size));
-  return classifier.predict(input, decoded.length);
+  return classifier.score ? classifier.score(input, decoded.length) : { probabilities: await classifier.predict(input, decoded.length) };
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

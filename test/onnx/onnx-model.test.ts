@@ -57,7 +57,7 @@ describe('ONNX model files', () => {
     const cacheDir = join(tmp, 'cache');
     const f = await ensureOnnxModel({ modelUri: uri, s3, cacheDir });
     expect(f.source).toBe('s3');
-    expect(f.path).toBe(join(cacheDir, `${meta.id}.onnx`));
+    expect(f.path).toBe(join(cacheDir, `${meta.id}.f.onnx`));
     expect(readMetadataProps(new Uint8Array(await readFile(f.path)))).toMatchObject({ modelId: meta.id, classNames: '["NORMAL","PNEUMONIA"]' });
     expect((await ensureOnnxModel({ modelUri: uri, s3, cacheDir })).source).toBe('cache');
   });

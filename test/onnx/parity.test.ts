@@ -37,6 +37,19 @@ describe('ONNX engine vs TF.js on real X-rays (shipped model, export cached in m
     expect(new Set(Array.from(b, (p) => p >= t)).size).toBe(2);
   });
 
+  it('gives the same pooled features and OOD distances on both engines', async () => {
+    const [a, b] = [await tfjs.score!(input, files.length), await onnx.score!(input, files.length)];
+    expect(a.features).toHaveLength(files.length * 2048);
+    expect(b.features).toHaveLength(files.length * 2048);
+    expect(Math.max(...Array.from(a.features!, (x, i) => Math.abs(x - b.features![i])))).toBeLessThan(1e-3);
+    expect(onnx.info.oodThreshold).toBe(tfjs.info.oodThreshold);
+    if (tfjs.info.oodThreshold !== undefined) {
+      expect(Math.max(...Array.from(a.ood!, (d, i) => Math.abs(d - b.ood![i]) / d))).toBeLessThan(1e-3);
+      // The shared training X-rays lie inside the training distribution.
+      expect(Array.from(b.ood!).filter((d) => d > tfjs.info.oodThreshold!).length).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('scores one image the same alone as in the batch, and rejects a wrongly sized input', async () => {
     const one = await onnx.predict(input.subarray(5 * PX, 6 * PX), 1);
     const all = await onnx.predict(input, files.length);

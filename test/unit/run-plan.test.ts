@@ -74,11 +74,13 @@ describe('how waiting on a run ends', () => {
 });
 
 describe('objects that are not scored', () => {
-  it('names the reason, DICOM included, and ignores folder markers', () => {
+  it('names the reason, keeps DICOM and extension-less keys as candidates, and ignores folder markers', () => {
     expect(skipReason('a/b.JPEG')).toBeUndefined();
-    expect(skipReason('a/scan.dcm')).toBe('DICOM (.dcm) is not supported yet');
+    expect(skipReason('a/scan.dcm')).toBeUndefined();
+    expect(skipReason('a/scan.DICOM')).toBeUndefined();
+    expect(skipReason('a/1.2.840.113619.2.55.3.604688119')).toBeUndefined();
+    expect(skipReason('a/IM000123')).toBeUndefined();
     expect(skipReason('a/notes.txt')).toBe('unsupported file type .txt');
-    expect(skipReason('a/README')).toBe('no file extension');
     expect(skipReason('a/folder/')).toBeUndefined();
   });
 });

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
 import { defaultModelDir } from '../../model/classifier.js';
 import { localModelDir, parseModelUri } from '../../model/io/s3-io.js';
 import { exportModelToOnnx } from '../../model/onnx/export-model.js';
-import { defaultOnnxCache, ONNX_FILE } from '../../model/onnx/onnx-file.js';
+import { cachedOnnxFile, defaultOnnxCache, ONNX_FILE } from '../../model/onnx/onnx-file.js';
 import { verifyModelDir } from '../../model/verify-model.js';
 import { writeOnnx } from '../../model/onnx/writer.js';
 import { createLogger } from '../../shared/logger.js';
@@ -18,7 +17,7 @@ interface ExportFlags { model?: string; out?: string }
  * 94 MB export never lands in the repository's model folder).
  */
 export function defaultOnnxOut(modelUri: string, modelId: string, cacheDir = defaultOnnxCache()): string {
-  if (!modelUri.startsWith('s3://')) return join(cacheDir, `${modelId}.onnx`);
+  if (!modelUri.startsWith('s3://')) return cachedOnnxFile(cacheDir, modelId);
   const { bucket, prefix } = parseModelUri(modelUri);
   return `s3://${bucket}/${prefix}${ONNX_FILE}`;
 }

@@ -20,6 +20,7 @@ interface ScoreFlags extends WaitFlags {
   labels?: string;
   resume?: string;
   wait?: boolean;
+  skipFlagged?: boolean;
 }
 
 export interface WaitFlags {
@@ -48,7 +49,8 @@ export function registerScore(program: Command, globals: () => GlobalFlags): voi
     .option('--run-id <id>', 'run id (default: generated); the same id never enqueues a batch twice', runIdArg)
     .option('--labels <file>', 'labels file (local path or s3://), CSV key,label or JSON lines; default: class folders in keys')
     .option('--resume <runId>', 'repair an ended or stuck run: re-enqueue only its keys with no prediction, under the same batch ids', runIdArg)
-    .option('--wait', 'show progress until the run ends, then print its metrics');
+    .option('--wait', 'show progress until the run ends, then print its metrics')
+    .option('--skip-flagged', 'record a flagged image (lateral view, not chest, not CR/DX, out of distribution) as a failure instead of scoring it');
   waitOptions(cmd).action(async (source: string | undefined, flags: ScoreFlags) => {
     const req = flags.resume ? undefined : scoreRequest(source, flags); // before any connection
     const rt = await openRuntime(configFrom(globals()), 'producer');
@@ -65,7 +67,7 @@ export function registerScore(program: Command, globals: () => GlobalFlags): voi
 function scoreRequest(source: string | undefined, flags: ScoreFlags): ScoreRequest {
   if (!source) throw new UsageError('score: give the source s3://BUCKET/PREFIX (or --resume RUN_ID)');
   if (!flags.out) throw new UsageError('score: --out s3://BUCKET/OUTPREFIX is required');
-  return { runId: flags.runId ?? newRunId(), source: parseS3Uri(source), out: parseS3Uri(flags.out), batchSize: flags.batchSize };
+  return { runId: flags.runId ?? newRunId(), source: parseS3Uri(source), out: parseS3Uri(flags.out), batchSize: flags.batchSize, ...(flags.skipFlagged ? { skipFlagged: true } : {}) };
 }
 
 async function start(rt: Runtime, req: ScoreRequest, labels: string | undefined): Promise<string> {

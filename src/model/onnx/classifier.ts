@@ -1,6 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '../../shared/logger.js';
-import type { ModelInfo, PneumoniaClassifier } from '../classifier.js';
+import type { ModelInfo, PneumoniaClassifier, Scores } from '../classifier.js';
+import { mahalanobis } from '../ood/mahalanobis.js';
+import { loadOodModel } from '../ood/stats-file.js';
+import { FEATURES_OUTPUT } from './export-model.js';
 import { ensureOnnxModel } from './onnx-file.js';
 import { createSession, importOrt, threadsPerProcess, type OrtModule } from './ort-session.js';
 
@@ -21,27 +24,37 @@ export async function loadOnnxClassifier(opts: OnnxClassifierOptions = {}): Prom
   const file = await ensureOnnxModel(opts);
   const { session, backend, threads } = await createSession(ort, file.bytes, opts.threads ?? threadsPerProcess(), opts.logger);
   const m = file.model.meta;
-  const info: ModelInfo = { id: file.model.id, name: m.name, version: m.version, threshold: m.threshold, classNames: m.classNames, inputSize: m.inputSize };
+  let ood = await loadOodModel(file.model.dir, opts.logger);
   const [inputName] = session.inputNames;
   const [outputName] = session.outputNames;
+  const featuresName = session.outputNames.includes(FEATURES_OUTPUT) ? FEATURES_OUTPUT : undefined;
+  if (ood && !featuresName) {
+    opts.logger?.warn({ onnx: file.path }, `no '${FEATURES_OUTPUT}' output in this ONNX file: predictions carry no OOD score until it is re-exported (cxr models export-onnx)`);
+    ood = undefined;
+  }
+  const info: ModelInfo = { id: file.model.id, name: m.name, version: m.version, threshold: m.threshold, classNames: m.classNames, inputSize: m.inputSize, ...(ood ? { oodThreshold: ood.meta.threshold } : {}) };
   const size = info.inputSize;
   opts.logger?.info({ model: info, backend, threads, onnx: file.path, source: file.source, loadMs: Date.now() - started }, 'onnx classifier loaded');
   let disposed = false;
+  const run = async (input: Float32Array, n: number): Promise<Scores> => {
+    if (disposed) throw new Error('classifier disposed');
+    if (!Number.isInteger(n) || n < 1) throw new Error(`predict: n must be a positive integer, got ${n}`);
+    if (input.length !== n * size * size * 3) throw new Error(`predict: input has ${input.length} floats, expected ${n}x${size}x${size}x3 = ${n * size * size * 3}`);
+    const out = await session.run({ [inputName]: new ort.Tensor('float32', input, [n, size, size, 3]) });
+    try {
+      const probabilities = Float32Array.from(out[outputName].data as Float32Array);
+      if (!featuresName) return { probabilities };
+      const features = Float32Array.from(out[featuresName].data as Float32Array);
+      return { probabilities, features, ...(ood ? { ood: mahalanobis(ood, features, n) } : {}) };
+    } finally {
+      Object.values(out).forEach((t) => t.dispose());
+    }
+  };
   return {
     info,
     backend,
-    async predict(input: Float32Array, n: number): Promise<Float32Array> {
-      if (disposed) throw new Error('classifier disposed');
-      if (!Number.isInteger(n) || n < 1) throw new Error(`predict: n must be a positive integer, got ${n}`);
-      if (input.length !== n * size * size * 3) throw new Error(`predict: input has ${input.length} floats, expected ${n}x${size}x${size}x3 = ${n * size * size * 3}`);
-      const out = await session.run({ [inputName]: new ort.Tensor('float32', input, [n, size, size, 3]) });
-      const y = out[outputName];
-      try {
-        return Float32Array.from(y.data as Float32Array);
-      } finally {
-        y.dispose();
-      }
-    },
+    predict: async (input, n) => (await run(input, n)).probabilities,
+    score: run,
     dispose(): void {
       if (disposed) return;
       disposed = true;

@@ -13,6 +13,8 @@ import { readMetadataProps, writeFileAtomic } from './writer.js';
 
 export const ONNX_FILE = 'model.onnx';
 export const defaultOnnxCache = (): string => join(repoRoot(), 'models', '.cache', 'onnx');
+/** A model's export in the cache; '.f': exports that carry the pooled 'features' output (older ones lack it). */
+export const cachedOnnxFile = (cacheDir: string, modelId: string): string => join(cacheDir, `${modelId}.f.onnx`);
 
 export interface OnnxModelFile {
   model: VerifiedModel;
@@ -50,7 +52,7 @@ export function checkOnnxModelId(bytes: Uint8Array, expectedId: string, where: s
 export async function ensureOnnxModel(opts: { modelUri?: string; s3?: S3Client; logger?: Logger; cacheDir?: string } = {}): Promise<OnnxModelFile> {
   const uri = opts.modelUri ?? defaultModelDir();
   const model = await verifyModelDir(await localModelDir(uri, opts.s3));
-  const cached = join(opts.cacheDir ?? defaultOnnxCache(), `${model.id}.onnx`);
+  const cached = cachedOnnxFile(opts.cacheDir ?? defaultOnnxCache(), model.id);
   let path = cached;
   let source: OnnxModelFile['source'] = 'cache';
   if (!uri.startsWith('s3://') && (await exists(join(uri, ONNX_FILE)))) {

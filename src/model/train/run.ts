@@ -9,6 +9,7 @@ import { buildHead, setHeadDense } from '../head.js';
 import { fsIO } from '../io/fs-io.js';
 import type { HeadMetadata } from '../metadata.js';
 import { computeModelId } from '../model-id.js';
+import { fitOod, OOD_PERCENTILE, writeOodStats } from '../ood/fit.js';
 import { CLASS_NAMES } from './dataset.js';
 import { scoreFeatures, trainHead } from './head-train.js';
 import { loadFeatureSet } from './load-features.js';
@@ -100,6 +101,13 @@ export async function runTraining({ opts, plan, featureRoot, backboneHash, logge
   meta.id = computeModelId(backboneHash, weights, meta);
   await writeFile(join(opts.out, 'metadata.json'), JSON.stringify(meta, null, 2) + '\n');
   await writeFile(join(opts.out, 'training-history.json'), JSON.stringify(result.history) + '\n');
+  // OOD guard on the same pooled features: fitted on the training images, threshold on validation.
+  const ood = fitOod(train0.set.x, train0.set.n, val.set.x, val.set.n, train0.set.dim);
+  const oodMeta = await writeOodStats(opts.out, ood, {
+    modelId: meta.id, featureLayer: 'avg_pool', fitImages: train0.set.n, thresholdImages: val.set.n, data: opts.data ?? '',
+    thresholdRule: `p${OOD_PERCENTILE} of validation distances`,
+  });
+  log.info({ threshold: oodMeta.threshold, shrinkage: oodMeta.shrinkage }, 'OOD stats fitted');
   const card = renderModelCard({
     meta, opts, command: reproduceCommand(opts),
     counts: { images: plan.split.train.length + plan.split.val.length, train: plan.split.train.length, val: plan.split.val.length,

@@ -27,6 +27,8 @@ export interface RunManifest {
   labelsFrom: 'key-folders' | string;
   items: RunItem[];
   skipped?: SkippedObject[];
+  /** --skip-flagged: a flagged image (lateral view, not chest, out of distribution...) fails instead of being scored. */
+  skipFlagged?: boolean;
 }
 
 /**
@@ -50,6 +52,8 @@ export interface BatchJobData {
   source: S3Location;
   out: S3Location;
   items: RunItem[];
+  /** From the manifest: flagged images become failures (stage 'flagged'). */
+  skipFlagged?: boolean;
 }
 
 /** Records a batch that used up its attempts: its keys become failures with this reason. */
@@ -76,6 +80,14 @@ export interface PredictionLine {
   modelVersion: string;
   trueLabel?: ClassName;
   timings: { downloadMs: number; decodeMs: number; inferenceMs: number };
+  /** DICOM: Study, Series and SOP Instance UIDs, to join back to the PACS (never patient attributes). */
+  uids?: { study?: string; series?: string; sop?: string };
+  /** Why the score may not apply: 'lateral view', 'body part X (not CHEST)', 'modality X (not CR/DX)', 'out of distribution'. */
+  flags?: string[];
+  /** Mahalanobis distance of the pooled backbone features from the training features (absent when the model ships no OOD stats). */
+  ood?: number;
+  /** Multi-frame DICOM: frames in the object; the first was scored. */
+  frames?: number;
 }
 
 export interface FailureLine {
@@ -83,7 +95,7 @@ export interface FailureLine {
   key: string;
   etag: string;
   /** 'batch': the whole batch failed (attempts used up, or the run failed) and each key carries its reason. */
-  stage: 'download' | 'decode' | 'inference' | 'batch';
+  stage: 'download' | 'decode' | 'inference' | 'batch' | 'flagged';
   reason: string;
   trueLabel?: ClassName;
 }

@@ -1,0 +1,151 @@
+import dicomParser from 'dicom-parser';
+import { inflateRawSync } from 'node:zlib';
+import sharp from 'sharp';
+import { ImageDecodeError, type DecodedImage } from '../decode.js';
+import { CodecError, decodeFrame, type DecodedFrame } from './codecs.js';
+import { headerFlags } from './flags.js';
+import { firstFrameBytes } from './frame.js';
+import { readHeader, type DicomHeader } from './header.js';
+import { notAnImageReason } from './sop-class.js';
+import { storedValues, swap16 } from './stored-values.js';
+import { transferSyntax, transferSyntaxName, type TransferSyntax } from './transfer-syntax.js';
+import { toDisplay8 } from './voi.js';
+
+/** What a DICOM object adds to its prediction: identity (UIDs only), header flags, frames. */
+export interface DicomInfo {
+  uids: { study?: string; series?: string; sop?: string };
+  flags: string[];
+  transferSyntax: string;
+  /** Frames in the object; only the first is scored. */
+  frames: number;
+}
+
+export interface DecodedDicom extends DecodedImage {
+  dicom: DicomInfo;
+}
+
+const GREY = new Set(['MONOCHROME1', 'MONOCHROME2']);
+const COLOUR = new Set(['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_RCT', 'YBR_ICT']);
+
+/**
+ * Decodes the first frame of a DICOM Part 10 object to size×size RGB as a viewer shows it (Modality LUT,
+ * VOI LUT or window, MONOCHROME1 inversion), with its UIDs and header flags. Errors name the reason.
+ */
+export async function decodeDicom(bytes: Uint8Array, size = 224): Promise<DecodedDicom> {
+  let ds: dicomParser.DataSet;
+  try {
+    ds = dicomParser.parseDicom(bytes, { inflater });
+  } catch (err) {
+    throw new ImageDecodeError(`corrupt DICOM: ${parserMessage(err)}`);
+  }
+  const h = readHeader(ds);
+  if (!h.hasPixelData) throw new ImageDecodeError(`DICOM ${notAnImageReason(h.sopClassUid)}`);
+  const ts = transferSyntax(h.transferSyntaxUid);
+  if (!ts) throw new ImageDecodeError(`DICOM transfer syntax ${h.transferSyntaxUid} (${transferSyntaxName(h.transferSyntaxUid)}) is not supported`);
+  checkShape(h);
+  let frame: DecodedFrame;
+  try {
+    frame = await readFirstFrame(ds, h, ts);
+  } catch (err) {
+    if (err instanceof ImageDecodeError) throw err;
+    throw new ImageDecodeError(`corrupt DICOM pixel data (${ts.name}): ${(err as Error).message}`);
+  }
+  const rgb = await toModelInput(frame, h, size, ts.codec.startsWith('native'));
+  return {
+    rgb,
+    width: frame.width,
+    height: frame.height,
+    format: 'dicom',
+    dicom: { uids: h.uids, flags: headerFlags(h), transferSyntax: ts.name, frames: h.frames },
+  };
+}
+
+/** Deflated Explicit VR Little Endian: the header bytes, then the raw-inflated data set. */
+function inflater(bytes: Uint8Array, position: number): Uint8Array {
+  const body = inflateRawSync(bytes.subarray(position));
+  const out = new Uint8Array(position + body.length);
+  out.set(bytes.subarray(0, position));
+  out.set(body, position);
+  return out;
+}
+
+/** dicom-parser throws strings, Errors, or { exception, dataSet }. */
+function parserMessage(err: unknown): string {
+  if (typeof err === 'string') return err;
+  if (err instanceof Error) return err.message;
+  const e = (err as { exception?: unknown })?.exception;
+  return typeof e === 'string' ? e : e instanceof Error ? e.message : 'unreadable data set';
+}
+
+function checkShape(h: DicomHeader): void {
+  const bad = (why: string) => new ImageDecodeError(`DICOM image is not supported: ${why}`);
+  if (h.rows <= 0 || h.columns <= 0) throw bad(`no image size (rows ${h.rows}, columns ${h.columns})`);
+  if (h.bitsAllocated !== 8 && h.bitsAllocated !== 16) throw bad(`${h.bitsAllocated} bits allocated (8 or 16 are read)`);
+  if (h.samplesPerPixel === 1 && !GREY.has(h.photometric)) throw bad(`photometric interpretation ${h.photometric}`);
+  if (h.samplesPerPixel === 3 && (!COLOUR.has(h.photometric) || h.bitsAllocated !== 8)) throw bad(`${h.bitsAllocated}-bit ${h.photometric} colour`);
+  if (h.samplesPerPixel !== 1 && h.samplesPerPixel !== 3) throw bad(`${h.samplesPerPixel} samples per pixel`);
+}
+
+async function readFirstFrame(ds: dicomParser.DataSet, h: DicomHeader, ts: TransferSyntax): Promise<DecodedFrame> {
+  const raw = firstFrameBytes(ds, h);
+  if (ts.codec === 'native' || ts.codec === 'native-big-endian') {
+    const bytes = ts.codec === 'native-big-endian' && h.bitsAllocated === 16 ? swap16(raw) : raw;
+    return { bytes, width: h.columns, height: h.rows, bitsPerSample: h.bitsAllocated, components: h.samplesPerPixel };
+  }
+  try {
+    return await decodeFrame(ts.codec, raw, h);
+  } catch (err) {
+    if (err instanceof CodecError) throw new ImageDecodeError(`DICOM ${ts.name} frame does not decode: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The frame as the model's input: 8-bit display values, resized as sharp resizes every other format. */
+async function toModelInput(frame: DecodedFrame, h: DicomHeader, size: number, native: boolean): Promise<Uint8Array> {
+  const { width, height } = frame;
+  const pixels = width * height;
+  let channels: 1 | 3 = 1;
+  let display: Uint8Array;
+  if (frame.components === 3) {
+    channels = 3;
+    // Codecs hand back interleaved RGB; native samples may be planar or YBR_FULL.
+    display = native && h.planarConfiguration === 1 ? interleave(frame.bytes, pixels) : frame.bytes.subarray(0, pixels * 3);
+    if (native && h.photometric === 'YBR_FULL') display = ybrFullToRgb(display);
+  } else {
+    const stored = storedValues(frame.bytes, pixels, frame.bitsPerSample, h.bitsStored, h.pixelRepresentation === 1);
+    display = toDisplay8(stored, {
+      rescaleSlope: h.rescaleSlope,
+      rescaleIntercept: h.rescaleIntercept,
+      window: h.window,
+      voiLutFunction: h.voiLutFunction,
+      voiLut: h.voiLut,
+      invert: h.photometric === 'MONOCHROME1',
+    });
+  }
+  const { data } = await sharp(display, { raw: { width, height, channels }, limitInputPixels: 100_000_000 })
+    .toColourspace('srgb')
+    .resize(size, size, { fit: 'fill' })
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (data.length !== size * size * 3) throw new ImageDecodeError(`decoded to ${data.length} bytes, expected ${size * size * 3}`);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function interleave(planar: Uint8Array, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) for (let c = 0; c < 3; c++) out[i * 3 + c] = planar[c * pixels + i];
+  return out;
+}
+
+/** Native YBR_FULL samples to RGB (PS3.3 C.7.6.3.1.2). */
+function ybrFullToRgb(ybr: Uint8Array): Uint8Array {
+  const out = new Uint8Array(ybr.length);
+  const clamp = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+  for (let i = 0; i < ybr.length; i += 3) {
+    const y = ybr[i], cb = ybr[i + 1] - 128, cr = ybr[i + 2] - 128;
+    out[i] = clamp(y + 1.402 * cr);
+    out[i + 1] = clamp(y - 0.344136 * cb - 0.714136 * cr);
+    out[i + 2] = clamp(y + 1.772 * cb);
+  }
+  return out;
+}

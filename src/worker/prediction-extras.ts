@@ -1,0 +1,24 @@
+import type { DicomInfo } from '../shared/image/dicom/decode-dicom.js';
+import type { PredictionLine } from '../shared/run/types.js';
+
+export const OOD_FLAG = 'out of distribution';
+
+export type PredictionExtras = Pick<PredictionLine, 'uids' | 'flags' | 'ood' | 'frames'>;
+
+/**
+ * What a prediction line adds beyond the score: DICOM UIDs (identity without patient attributes),
+ * header flags and the OOD flag, the OOD distance, and the frame count of a multi-frame object. Pure.
+ */
+export function predictionExtras(dicom: DicomInfo | undefined, ood: number | undefined, oodThreshold: number | undefined): PredictionExtras {
+  const flags = [...(dicom?.flags ?? [])];
+  if (ood !== undefined && oodThreshold !== undefined && ood > oodThreshold) flags.push(OOD_FLAG);
+  return {
+    ...(dicom ? { uids: dicom.uids } : {}),
+    ...(flags.length ? { flags } : {}),
+    ...(ood !== undefined ? { ood: Math.round(ood * 1000) / 1000 } : {}),
+    ...(dicom && dicom.frames > 1 ? { frames: dicom.frames } : {}),
+  };
+}
+
+/** The failure reason of a flagged image under --skip-flagged. Pure. */
+export const flaggedReason = (flags: readonly string[]): string => `flagged (--skip-flagged): ${flags.join(', ')}`;

@@ -1,0 +1,148 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeDicomFixtures, type DicomFixture, type FailingFixture } from '../../src/bench/dicom-fixtures.js';
+import { decodeToRgb, ImageDecodeError } from '../../src/shared/image/decode.js';
+import { decodeInput } from '../../src/shared/image/decode-input.js';
+import { decodeDicom } from '../../src/shared/image/dicom/decode-dicom.js';
+import { headerFlags } from '../../src/shared/image/dicom/flags.js';
+import { isDicom } from '../../src/shared/image/dicom/sniff.js';
+import { storedValues, swap16 } from '../../src/shared/image/dicom/stored-values.js';
+import { percentiles, toDisplay8, windowFunction } from '../../src/shared/image/dicom/voi.js';
+import { qualityProblem } from '../../src/shared/image/quality.js';
+import { DATASET } from '../helpers/dataset.js';
+
+const jpeg = readFileSync(path.join(DATASET, 'PNEUMONIA', readdir('PNEUMONIA')[3]));
+function readdir(label: string): string[] {
+  return readdirSync(path.join(DATASET, label)).sort();
+}
+
+let fixtures: DicomFixture[];
+let failing: FailingFixture[];
+let reference: Uint8Array;
+
+beforeAll(async () => {
+  ({ fixtures, failing } = await makeDicomFixtures(jpeg));
+  reference = (await decodeToRgb(jpeg)).rgb;
+}, 60_000);
+
+function diff(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    sum += d;
+    if (d > max) max = d;
+  }
+  return { max, mean: sum / a.length };
+}
+
+describe('DICOM decoding', () => {
+  it('decodes every transfer syntax to the source JPEG\'s 224×224 input within its tolerance', async () => {
+    const rows: string[] = [];
+    for (const f of fixtures) {
+      expect(isDicom(f.bytes), f.name).toBe(true);
+      const d = await decodeDicom(f.bytes);
+      const { max, mean } = diff(d.rgb, reference);
+      rows.push(`${f.name.padEnd(28)} ${f.syntax.padEnd(24)} max |Δ| ${String(max).padStart(2)} (allowed ${f.tolerance})  mean |Δ| ${mean.toFixed(3)}`);
+      expect(max, f.name).toBeLessThanOrEqual(f.tolerance);
+      expect(d.dicom.uids, f.name).toEqual(f.uids);
+      expect(d.dicom.flags, f.name).toEqual(f.flags);
+      expect(d.dicom.frames, f.name).toBe(f.frames);
+      expect([d.width, d.height]).toEqual([224, 224]);
+    }
+    console.log(`decoded vs source JPEG (${fixtures.length} variants):\n${rows.join('\n')}`);
+    expect(new Set(fixtures.map((f) => f.syntax)).size).toBeGreaterThanOrEqual(13);
+  }, 60_000);
+
+  it('fails non-image, unsupported and corrupt objects with a named reason', async () => {
+    for (const f of failing) {
+      await expect(decodeDicom(f.bytes), f.name).rejects.toThrow(ImageDecodeError);
+      await expect(decodeDicom(f.bytes), f.name).rejects.toThrow(f.reason);
+    }
+  });
+
+  it('a corrupt codestream fails that object alone; the codec decodes the next one', async () => {
+    const outcomes: string[] = [];
+    for (const name of ['jpeg-baseline', 'jpeg-ls', 'j2k-lossless', 'jpeg-lossless-sv1-12bit', 'rle-12bit']) {
+      const good = fixtures.find((f) => f.name === name)!;
+      const bad = good.bytes.slice();
+      // Overwrite the codestream's second half (pixel data ends the file), keeping every length intact.
+      bad.fill(0xa5, bad.length - Math.floor((bad.length - 2000) / 2), bad.length - 4);
+      const r = await decodeDicom(bad).then(() => 'decoded (garbled pixels)', (e: unknown) => (e instanceof ImageDecodeError ? e.reason : `NOT an ImageDecodeError: ${String(e)}`));
+      outcomes.push(`${name}: ${r}`);
+      expect(r, name).not.toMatch(/NOT an ImageDecodeError/);
+      expect(diff((await decodeDicom(good.bytes)).rgb, reference).max, name).toBeLessThanOrEqual(good.tolerance);
+    }
+    console.log(outcomes.join('\n'));
+  });
+
+  it('recognises DICOM by content, not by name', async () => {
+    expect(isDicom(jpeg)).toBe(false);
+    const lateral = fixtures.find((f) => f.name === 'lateral')!;
+    const d = await decodeInput(lateral.bytes);
+    expect(d.format).toBe('dicom');
+    expect(d.dicom?.flags).toEqual(['lateral view']);
+    expect((await decodeInput(jpeg)).dicom).toBeUndefined();
+  });
+});
+
+describe('display pipeline (pure)', () => {
+  it('the LINEAR window follows PS3.3 C.11.2.1.2.1', () => {
+    const f = windowFunction(40, 400);
+    expect(f(40 - 0.5 - 399 / 2)).toBe(0);
+    expect(f(40 - 0.5 + 399 / 2 + 1)).toBe(255);
+    expect(f(39.5)).toBeCloseTo(127.5, 6);
+    expect(windowFunction(128, 256)(77)).toBeCloseTo(77, 9);
+  });
+
+  it('rescales, windows and inverts MONOCHROME1', () => {
+    const stored = Int32Array.from([0, 1000, 2000, 4095]);
+    const m2 = toDisplay8(stored, { rescaleSlope: 2, rescaleIntercept: -1000, window: { center: 1000, width: 2000 }, invert: false });
+    const m1 = toDisplay8(stored, { rescaleSlope: 2, rescaleIntercept: -1000, window: { center: 1000, width: 2000 }, invert: true });
+    expect(Array.from(m2)).toEqual([0, 128, 255, 255]);
+    expect(Array.from(m1)).toEqual(Array.from(m2).map((v) => 255 - v));
+  });
+
+  it('uses the VOI LUT sequence before any window, and a percentile window when the header has none', () => {
+    const lut = { firstMapped: -2, bits: 8, data: Uint16Array.from([0, 51, 102, 153, 204, 255]) };
+    expect(Array.from(toDisplay8(Int32Array.from([-5, -2, 0, 3, 9]), { rescaleSlope: 1, rescaleIntercept: 0, voiLut: lut, window: { center: 0, width: 1 }, invert: false }))).toEqual([0, 0, 102, 255, 255]);
+    const values = Int32Array.from({ length: 1000 }, (_, i) => (i === 0 ? -30000 : i === 999 ? 30000 : 100 + i));
+    // sorted: -30000, 101..1098, 30000: the 0.5th and 99.5th percentiles are sorted[5] and sorted[995].
+    expect(percentiles(values, [0.5, 99.5])).toEqual([105, 1095]);
+    const out = toDisplay8(values, { rescaleSlope: 1, rescaleIntercept: 0, invert: false });
+    expect(out[5]).toBe(0);
+    expect(out[995]).toBe(255);
+    expect(out[0]).toBe(0);
+    expect(out[999]).toBe(255);
+    expect(out[500]).toBeGreaterThan(100);
+    expect(out[500]).toBeLessThan(155);
+  });
+
+  it('masks and sign-extends stored bits; swaps big-endian words', () => {
+    // 12 bits stored in 16: 0xF800 keeps 0x800, which is -2048 when signed.
+    const le = Uint8Array.from([0x00, 0xf8, 0xff, 0x07]);
+    expect(Array.from(storedValues(le, 2, 16, 12, true))).toEqual([-2048, 2047]);
+    expect(Array.from(storedValues(le, 2, 16, 12, false))).toEqual([2048, 2047]);
+    expect(Array.from(swap16(Uint8Array.from([1, 2, 3, 4])))).toEqual([2, 1, 4, 3]);
+  });
+
+  it('flags views, body parts and modalities the model was not trained on', () => {
+    expect(headerFlags({ viewPosition: 'PA', bodyPart: 'CHEST', modality: 'CR' })).toEqual([]);
+    expect(headerFlags({ viewPosition: 'RL' })).toEqual(['lateral view']);
+    expect(headerFlags({ bodyPart: 'abdomen', modality: 'MR' })).toEqual(['body part ABDOMEN (not CHEST)', 'modality MR (not CR/DX)']);
+  });
+});
+
+describe('input quality guard (every format)', () => {
+  it('a 1×1 image and a flat grey PNG are not usable radiographs; a real X-ray is', async () => {
+    const tiny = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer();
+    const flat = await sharp({ create: { width: 512, height: 512, channels: 3, background: '#7f7f7f' } }).png().toBuffer();
+    await expect(decodeInput(tiny)).rejects.toThrow(/not a usable radiograph: 1×1 px, under the 128 px minimum/);
+    await expect(decodeInput(flat)).rejects.toThrow(/not a usable radiograph: near-constant image \(pixel standard deviation 0\.00/);
+    await expect(decodeInput(jpeg)).resolves.toMatchObject({ format: 'jpeg' });
+    const x = await decodeToRgb(jpeg);
+    expect(qualityProblem(x, { minShortSide: 225, minStdDev: 0 })).toMatch(/224×224 px, under the 225 px/);
+  });
+});

@@ -58,7 +58,9 @@ async function timeline(s3: S3Client, bucket: string, runId: string, t0: number,
     list.sort((a, b) => ms(a.startedAt) - ms(b.startedAt));
     for (let i = 1; i < list.length; i++) gaps += ms(list[i].startedAt) - ms(list[i - 1].finishedAt);
   }
-  return `first batch started after ${(firstStart / 1000).toFixed(2)} s, last ended at ${(lastEnd / 1000).toFixed(2)} s; idle between batches ${(gaps / 1000).toFixed(2)} s summed over ${byPid.size} processes`;
+  // With --inference shared every slot runs in one process, so its batches overlap: no idle time to sum.
+  const idle = gaps >= 0 ? `idle between batches ${(gaps / 1000).toFixed(2)} s summed over ${byPid.size} processes` : 'batches overlap in one process (shared inference)';
+  return `first batch started after ${(firstStart / 1000).toFixed(2)} s, last ended at ${(lastEnd / 1000).toFixed(2)} s; ${idle}`;
 }
 
 async function main(): Promise<void> {

@@ -119,6 +119,9 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
     } else {
       expect(c.resources.limits['nvidia.com/gpu']).toBe(1);
       expect(c.image).toMatch(/cxr-gpu/);
+      // One inference thread per pod, its slots decoding on libuv's pool sized to the CPU limit.
+      expect(c.args[c.args.indexOf('--inference') + 1]).toBe('shared');
+      expect(c.env.find((e: Doc) => e.name === 'UV_THREADPOOL_SIZE').value).toBe(String(c.resources.limits.cpu));
       expect(pod.tolerations).toContainEqual(expect.objectContaining({ key: 'nvidia.com/gpu' }));
       expect(Object.keys(pod.nodeSelector)).toContain('nvidia.com/gpu.present');
       // The cache volume sits where the code keeps downloaded models, inside the image's /app.

@@ -41,23 +41,12 @@ function inferenceMode(flag: string) {
   };
 }
 
-function inferenceFromEnv(env: NodeJS.ProcessEnv): string | undefined {
-  const v = env.CXR_INFERENCE;
+/** The environment's value of a setting a flag overrides, parsed like the flag; a bad one is a usage error naming it. */
+function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, parse: (flag: string) => (value: string) => T): T | undefined {
+  const v = env[name];
   if (v === undefined || v === '') return undefined;
   try {
-    return inferenceMode('CXR_INFERENCE')(v);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-/** --http-port, else CXR_HTTP_PORT, else off; a bad CXR_HTTP_PORT is a usage error naming it. */
-function httpPort(flag: number | undefined, env: NodeJS.ProcessEnv): number | undefined {
-  if (flag !== undefined) return flag;
-  const v = env.CXR_HTTP_PORT;
-  if (v === undefined || v === '') return undefined;
-  try {
-    return tcpPort('CXR_HTTP_PORT')(v);
+    return parse(name)(v);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -76,7 +65,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
   program
     .command('worker')
     .description('run a worker process; any number of them, on any hosts, share the work through Redis')
-    .option('--concurrency <n>', 'batches processed at once, each in its own sandboxed process (default: one per core)', positiveInt('--concurrency'))
+    .option('--concurrency <n>', 'batches processed at once (job slots), each in its own sandboxed process unless --inference shared (default: one per core)', positiveInt('--concurrency'))
     .option('--queues <list>', 'comma-separated queues to take jobs from: score, train, eval (evaluations run in this process)', 'score')
     .option('--lock-duration <ms>', 'BullMQ job lock duration (renewed every half of it)', positiveInt('--lock-duration'), STALLED.lockDurationMs)
     .option('--stalled-interval <ms>', 'how often to re-queue jobs whose worker died (their lock expired)', positiveInt('--stalled-interval'), STALLED.stalledIntervalMs)
@@ -100,7 +89,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       const scores = queues.includes(SCORE_QUEUE);
       // A wrong password or certificate ends the worker with one line; an outage is waited out.
       const watch = new ConnectionWatch(logger, redisTarget(config), (line) => exitWithError(new UserError(line)));
-      const port = httpPort(flags.httpPort, process.env);
+      const port = flags.httpPort ?? fromEnv(process.env, 'CXR_HTTP_PORT', tcpPort);
       // Up before the model check, so /healthz answers (and /readyz says why not ready) while the model loads.
       const endpoint = port === undefined ? undefined : await WorkerEndpoint.start({ port, host: flags.httpHost, redis: redisTarget(config), prefix: config.queuePrefix, queues, watch, needsModel: scores });
       if (endpoint) logger.info({ port, host: flags.httpHost }, 'serving /healthz, /readyz and /metrics');
@@ -122,7 +111,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         modelBackend = backend;
       }
       const concurrency = flags.concurrency ?? os.availableParallelism();
-      const mode = flags.inference ?? inferenceFromEnv(process.env) ?? (/cuda|gpu/i.test(modelBackend ?? '') ? 'shared' : 'slot');
+      const mode = flags.inference ?? fromEnv(process.env, 'CXR_INFERENCE', inferenceMode) ?? (/cuda|gpu/i.test(modelBackend ?? '') ? 'shared' : 'slot');
       const shared = scores && mode === 'shared' ? await sharedScoreProcessor({ maxBatch: flags.maxBatch, waitMs: flags.batchWait, onBatch: (n, r) => endpoint?.metrics.inferenceBatch(n, r) }) : undefined;
       if (scores) logger.info({ inference: mode, ...(shared ? { maxBatch: flags.maxBatch, batchWaitMs: flags.batchWait, backend: shared.backend } : {}) }, 'inference mode');
       const workers = startWorkers({

@@ -40,16 +40,16 @@ export interface BarInput {
   redis: string;
 }
 
-/** The bar's rate, time left and status: a hint when no worker is there or none has taken a job. Pure. */
-export function barFields(p: BarInput): { rate: string; eta: string; status: string } {
+/** The bar's rate, time left (`left`: cli-progress reserves `eta`) and status: a hint when no worker is there or none has taken a job. Pure. */
+export function barFields(p: BarInput): { rate: string; left: string; status: string } {
   const rate = (p.done - p.startDone) / Math.max(1e-3, p.elapsedMs / 1000);
-  const left = p.total - p.done;
-  const eta = left <= 0 ? `took ${secs(p.elapsedMs)}` : rate > 0 ? `ETA ${secs((left / rate) * 1000)}` : 'ETA --';
+  const todo = p.total - p.done;
+  const left = todo <= 0 ? `took ${secs(p.elapsedMs)}` : rate > 0 ? `ETA ${secs((todo / rate) * 1000)}` : 'ETA --';
   const ask = `is a 'cxr worker' running against ${p.redis}?`;
   let status = p.status;
   if (p.sinceWorkerMs >= NO_WORKER_HINT_MS) status = `no worker on the score queue for ${secs(p.sinceWorkerMs)}: ${ask}`;
   else if (p.done === p.startDone && p.sinceProgressMs >= NO_WORKER_HINT_MS) status = `no worker has taken a job for ${secs(p.sinceProgressMs)}: ${ask}`;
-  return { rate: rate.toFixed(1), eta, status };
+  return { rate: rate.toFixed(1), left, status };
 }
 
 export interface WaitOptions {
@@ -78,7 +78,7 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: ' {bar} {percentage}% | {done}/{total} images ({failed} failed) | {rate} img/s | {eta} | {status}',
+      format: ' {bar} {percentage}% | {done}/{total} images ({failed} failed) | {rate} img/s | {left} | {status}',
       noTTYOutput: true,
       notTTYSchedule: 5000,
       etaBuffer: 20,
@@ -92,7 +92,7 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
   const startDone = state.scored + state.failed;
   const redis = redisDisplayUrl(deps.config.redisUrl);
   const release = stream.isTTY && deps.holdLogs ? deps.holdLogs() : undefined;
-  bar.start(state.totalKeys, startDone, { done: startDone, failed: state.failed, rate: '0.0', eta: 'ETA --', status: state.status });
+  bar.start(state.totalKeys, startDone, { done: startDone, failed: state.failed, rate: '0.0', left: 'ETA --', status: state.status });
   let progressKey = '';
   let lastProgress = started;
   let lastWorker = started;

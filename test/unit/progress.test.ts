@@ -6,13 +6,13 @@ const base: BarInput = { done: 0, startDone: 0, total: 100, elapsedMs: 5_000, si
 
 describe('progress bar fields', () => {
   it('shows no ETA before anything is done, an estimate while running, and the time taken at the end', () => {
-    expect(barFields(base).eta).toBe('ETA --');
-    expect(barFields({ ...base, done: 25, elapsedMs: 10_000 })).toMatchObject({ rate: '2.5', eta: 'ETA 30s' });
-    expect(barFields({ ...base, done: 100, elapsedMs: 150_000 }).eta).toBe('took 2m30s');
+    expect(barFields(base).left).toBe('ETA --');
+    expect(barFields({ ...base, done: 25, elapsedMs: 10_000 })).toMatchObject({ rate: '2.5', left: 'ETA 30s' });
+    expect(barFields({ ...base, done: 100, elapsedMs: 150_000 }).left).toBe('took 2m30s');
   });
 
   it('counts the rate from where a resumed run started', () => {
-    expect(barFields({ ...base, startDone: 60, done: 70, elapsedMs: 10_000 })).toMatchObject({ rate: '1.0', eta: 'ETA 30s' });
+    expect(barFields({ ...base, startDone: 60, done: 70, elapsedMs: 10_000 })).toMatchObject({ rate: '1.0', left: 'ETA 30s' });
   });
 
   it('says what to check when no worker is on the queue, or none has taken a job, for 30 s', () => {

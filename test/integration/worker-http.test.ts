@@ -46,7 +46,7 @@ describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
     expect((await url('/nope')).status).toBe(404);
 
     const run = await cli(['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`, '--batch-size', '4', '--run-id', 'http-run', '--wait'], env);
-    expect(run.code, run.stderr).toBe(2); // done with failures: the corrupt and the empty image
+    expect(run.code, run.stderr).toBe(5); // done with more failures than --max-failures allows: the corrupt and the empty image
     const res = await url('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);

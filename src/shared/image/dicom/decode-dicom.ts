@@ -123,8 +123,8 @@ async function toModelInput(frame: DecodedFrame, h: DicomHeader, size: number, n
     });
   }
   const { data } = await sharp(display, { raw: { width, height, channels }, limitInputPixels: 100_000_000 })
-    .toColourspace('srgb')
     .resize(size, size, { fit: 'fill' })
+    .toColourspace('srgb')
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   if (data.length !== size * size * 3) throw new ImageDecodeError(`decoded to ${data.length} bytes, expected ${size * size * 3}`);

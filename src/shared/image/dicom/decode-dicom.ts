@@ -44,13 +44,15 @@ export async function decodeDicom(bytes: Uint8Array, size = 224): Promise<Decode
   if (!ts) throw new ImageDecodeError(`DICOM transfer syntax ${h.transferSyntaxUid} (${transferSyntaxName(h.transferSyntaxUid)}) is not supported`);
   checkShape(h);
   let frame: DecodedFrame;
+  let rgb: Uint8Array;
   try {
     frame = await readFirstFrame(ds, h, ts);
+    rgb = await toModelInput(frame, h, size, ts.codec.startsWith('native'));
   } catch (err) {
+    // Whatever the pixel data does (too short, a codec's odd output), it fails this object alone.
     if (err instanceof ImageDecodeError) throw err;
     throw new ImageDecodeError(`corrupt DICOM pixel data (${ts.name}): ${(err as Error).message}`);
   }
-  const rgb = await toModelInput(frame, h, size, ts.codec.startsWith('native'));
   return {
     rgb,
     width: frame.width,

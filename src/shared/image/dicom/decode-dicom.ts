@@ -38,7 +38,12 @@ export async function decodeDicom(bytes: Uint8Array, size = 224): Promise<Decode
   } catch (err) {
     throw new ImageDecodeError(`corrupt DICOM: ${parserMessage(err)}`);
   }
-  const h = readHeader(ds);
+  let h: DicomHeader;
+  try {
+    h = readHeader(ds);
+  } catch (err) {
+    throw new ImageDecodeError(`corrupt DICOM header: ${parserMessage(err)}`);
+  }
   if (!h.hasPixelData) throw new ImageDecodeError(`DICOM ${notAnImageReason(h.sopClassUid)}`);
   const ts = transferSyntax(h.transferSyntaxUid);
   if (!ts) throw new ImageDecodeError(`DICOM transfer syntax ${h.transferSyntaxUid} (${transferSyntaxName(h.transferSyntaxUid)}) is not supported`);

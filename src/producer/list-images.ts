@@ -52,7 +52,7 @@ export async function listSourceOrFail(s3: S3Client, source: S3Location): Promis
   const listed = await listSource(s3, source);
   if (listed.images.length === 0) {
     throw new UserError(
-      `no images under ${formatS3Uri(source)}: ${listed.images.length + listed.skipped.length} objects seen, none with a supported extension (${CANDIDATE_EXTENSIONS.join(' ')}) or without one`,
+      `no images under ${formatS3Uri(source)}: ${listed.images.length + listed.skipped.length} objects seen, none with a supported extension (${CANDIDATE_EXTENSIONS.join(' ')}, or none)`,
     );
   }
   return listed;

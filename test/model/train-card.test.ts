@@ -9,6 +9,7 @@ import { groupByPatient, parseGroupBy } from '../../src/model/train/groups.js';
 import { parseTrainArgs } from '../../src/model/train/options.js';
 import { planFeatures } from '../../src/model/train/plan.js';
 import { runTraining } from '../../src/model/train/run.js';
+import { loadOodModel } from '../../src/model/ood/stats-file.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { seededRandom } from '../../src/shared/sampling.js';
 
@@ -51,6 +52,11 @@ describe('single-process recipe: validation with intervals and the baseline', ()
     expect(card).toMatch(/\| baseline: L2 logistic regression \(lambda [\d.e-]+\) \| sens-target:0\.95 \|/);
     expect(card).toMatch(/ROC AUC over the baseline \(paired patient bootstrap\): [+-]\d\.\d{4} \[/);
     expect(card).toContain(`--group-by 'auto'`);
+    // The OOD guard is fitted on the same training features, its threshold on validation, bound to these weights.
+    const ood = await loadOodModel(out);
+    expect(ood?.meta).toMatchObject({ modelId: meta.id, dim: FEATURE_DIM, fitImages: plan.split.train.length, thresholdImages: plan.split.val.length });
+    expect(ood!.meta.threshold).toBeGreaterThan(0);
+    expect(ood!.meta.shrinkage).toBeGreaterThan(0); // fewer images than dimensions: shrinkage carries the fit
     // no patient on both sides
     const valGroups = new Set(plan.split.val.map((i) => i.group));
     expect(plan.split.train.some((i) => valGroups.has(i.group))).toBe(false);

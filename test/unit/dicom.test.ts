@@ -78,6 +78,21 @@ describe('DICOM decoding', () => {
     console.log(outcomes.join('\n'));
   });
 
+  it('a header that disagrees with its pixel data fails that object with a named reason, whatever the codec', async () => {
+    const outcomes: string[] = [];
+    for (const f of fixtures.filter((x) => !['implicit-le', 'deflate', 'explicit-be-12bit'].includes(x.name))) {
+      // Rows (0028,0010) US, explicit little endian: claim 300 rows instead of 224.
+      const bytes = f.bytes.slice();
+      const at = Buffer.from(bytes).indexOf(Buffer.from([0x28, 0x00, 0x10, 0x00, 0x55, 0x53, 0x02, 0x00]));
+      expect(at, f.name).toBeGreaterThan(0);
+      new DataView(bytes.buffer).setUint16(at + 8, 300, true);
+      const r = await decodeDicom(bytes).then(() => 'decoded', (e: unknown) => (e instanceof ImageDecodeError ? e.reason : `NOT an ImageDecodeError: ${String(e)}`));
+      outcomes.push(`${f.name}: ${r}`);
+      expect(r, f.name).not.toMatch(/NOT an ImageDecodeError/);
+    }
+    console.log(outcomes.join('\n'));
+  });
+
   it('recognises DICOM by content, not by name', async () => {
     expect(isDicom(jpeg)).toBe(false);
     const lateral = fixtures.find((f) => f.name === 'lateral')!;

@@ -38,19 +38,26 @@ export async function decodeDicom(bytes: Uint8Array, size = 224): Promise<Decode
   } catch (err) {
     throw new ImageDecodeError(`corrupt DICOM: ${parserMessage(err)}`);
   }
-  const h = readHeader(ds);
+  let h: DicomHeader;
+  try {
+    h = readHeader(ds);
+  } catch (err) {
+    throw new ImageDecodeError(`corrupt DICOM header: ${parserMessage(err)}`);
+  }
   if (!h.hasPixelData) throw new ImageDecodeError(`DICOM ${notAnImageReason(h.sopClassUid)}`);
   const ts = transferSyntax(h.transferSyntaxUid);
   if (!ts) throw new ImageDecodeError(`DICOM transfer syntax ${h.transferSyntaxUid} (${transferSyntaxName(h.transferSyntaxUid)}) is not supported`);
   checkShape(h);
   let frame: DecodedFrame;
+  let rgb: Uint8Array;
   try {
     frame = await readFirstFrame(ds, h, ts);
+    rgb = await toModelInput(frame, h, size, ts.codec.startsWith('native'));
   } catch (err) {
+    // Whatever the pixel data does (too short, a codec's odd output), it fails this object alone.
     if (err instanceof ImageDecodeError) throw err;
     throw new ImageDecodeError(`corrupt DICOM pixel data (${ts.name}): ${(err as Error).message}`);
   }
-  const rgb = await toModelInput(frame, h, size, ts.codec.startsWith('native'));
   return {
     rgb,
     width: frame.width,
@@ -123,8 +130,8 @@ async function toModelInput(frame: DecodedFrame, h: DicomHeader, size: number, n
     });
   }
   const { data } = await sharp(display, { raw: { width, height, channels }, limitInputPixels: 100_000_000 })
-    .toColourspace('srgb')
     .resize(size, size, { fit: 'fill' })
+    .toColourspace('srgb')
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   if (data.length !== size * size * 3) throw new ImageDecodeError(`decoded to ${data.length} bytes, expected ${size * size * 3}`);

@@ -20,13 +20,31 @@ export const DEFAULT_PERCENTILE_WINDOW = [0.5, 99.5] as const;
  */
 export function toDisplay8(stored: Int32Array, p: DisplayParams): Uint8Array {
   const out = new Uint8Array(stored.length);
+  if (stored.length === 0) return out;
   const map = displayFunction(stored, p);
-  for (let i = 0; i < stored.length; i++) {
-    const v = Math.round(map(stored[i] * p.rescaleSlope + p.rescaleIntercept));
+  // Stored values are integers in a bounded range: map each value once, then look pixels up.
+  const [min, max] = range(stored);
+  const lut = new Uint8Array(max - min + 1);
+  for (let s = min; s <= max; s++) {
+    const v = Math.round(map(s * p.rescaleSlope + p.rescaleIntercept));
     const c = v < 0 ? 0 : v > 255 ? 255 : v;
-    out[i] = p.invert ? 255 - c : c;
+    lut[s - min] = p.invert ? 255 - c : c;
   }
+  for (let i = 0; i < stored.length; i++) out[i] = lut[stored[i] - min];
   return out;
+}
+
+/** Smallest and largest value; a range wider than 2^24 (not a DICOM stored value) is refused. Pure. */
+function range(values: Int32Array): [number, number] {
+  let min = values[0];
+  let max = values[0];
+  for (let i = 1; i < values.length; i++) {
+    const v = values[i];
+    if (v < min) min = v;
+    else if (v > max) max = v;
+  }
+  if (max - min > 1 << 24) throw new RangeError(`stored value range ${min}..${max} is too wide`);
+  return [min, max];
 }
 
 type Fn = (x: number) => number;
@@ -64,15 +82,9 @@ function lutFunction(lut: VoiLut): Fn {
 /** The given percentiles (0-100) of integer values, by histogram. Pure. */
 export function percentiles(values: Int32Array, ps: readonly number[]): number[] {
   if (values.length === 0) return ps.map(() => 0);
-  let min = values[0];
-  let max = values[0];
-  for (const v of values) {
-    if (v < min) min = v;
-    else if (v > max) max = v;
-  }
-  if (max - min > 1 << 24) throw new Error(`stored value range ${min}..${max} is too wide for a histogram`);
+  const [min, max] = range(values);
   const hist = new Uint32Array(max - min + 1);
-  for (const v of values) hist[v - min]++;
+  for (let i = 0; i < values.length; i++) hist[values[i] - min]++;
   return ps.map((pct) => {
     const target = Math.min(values.length - 1, Math.floor((pct / 100) * values.length));
     let seen = 0;

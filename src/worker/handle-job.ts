@@ -8,6 +8,9 @@ import { finalizeRun } from './finalize-run.js';
 import { recordBatchDone } from './record-batch.js';
 import { scoreBatch } from './score-batch.js';
 import { settleBatch } from './settle-batch.js';
+import { batchItemsOf } from './batch-items.js';
+import { topUpAfter } from './record-batch.js';
+import { isNullEngine } from './engine-choice.js';
 import { JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from '../train-queue/jobs.js';
 
 export interface JobLike {
@@ -44,8 +47,9 @@ export async function handleJob(ctx: WorkerContext, job: JobLike): Promise<unkno
 
 async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, logger: Logger): Promise<unknown> {
   const standing = await ctx.store.batchStanding(data.runId, data.batch, data.generation ?? 0);
-  if (standing === 'stale' || standing === 'run-failed') {
+  if (standing === 'stale' || standing === 'run-failed' || standing === 'done') {
     logger.info({ standing }, 'batch skipped');
+    if (standing === 'done') await topUpAfter(ctx, data, logger);
     return { skipped: standing };
   }
   // Every start counts, crashes included (BullMQ counts only failures as attempts).
@@ -65,7 +69,10 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
     }
     throw new UnrecoverableError(reason);
   }
-  const { meta } = await scoreBatch({ s3: ctx.s3, classifier, logger }, data);
+  const items = await batchItemsOf(ctx.s3, data);
+  // CXR_NULL_IMAGES=skip: the null engine scores keys without reading them (scale tests and benchmarks of the orchestration).
+  const readImages = !(isNullEngine(process.env.CXR_ENGINE) && process.env.CXR_NULL_IMAGES === 'skip');
+  const { meta } = await scoreBatch({ s3: ctx.s3, classifier, logger, readImages }, data, items);
   const mark = await recordBatchDone(ctx, data, meta, logger);
   logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, done: mark.doneBatches, total: mark.totalBatches }, 'batch scored');
   return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs };

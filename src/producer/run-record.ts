@@ -133,6 +133,8 @@ export async function loadRunRecord(s3: S3Client, manifest: RunManifest): Promis
 
 export interface LoadedPart extends PartRef {
   lines: PartLine[];
+  /** Each line's text as the part holds it. */
+  raw: Map<PartLine, string>;
   meta?: PartMeta;
 }
 
@@ -169,7 +171,8 @@ export async function* walkBatches(
             getTextIfExists(s3, layout.bucket, key),
             opts.withMeta ? getJsonIfExists<PartMeta>(s3, layout.bucket, layout.partMeta(batch, g)) : undefined,
           ]);
-          return { batch, generation: g, lines: text ? parsePart(text, key) : [], meta };
+          const raw = new Map<PartLine, string>();
+          return { batch, generation: g, lines: text ? parsePart(text, key, raw) : [], raw, meta };
         }),
       ),
     ).then((parts) => ({ batch, items, generation, parts }));

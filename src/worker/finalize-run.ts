@@ -1,12 +1,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { stringify } from 'csv-stringify/sync';
 import { getTextIfExists, putJson } from '../shared/s3/objects.js';
 import { openUploadStream } from '../shared/s3/upload-stream.js';
 import { runLayout } from '../shared/run/layout.js';
 import { incompleteBatches, type RunRecord } from '../shared/run/plan.js';
 import { isEnded, mergedStatus } from '../shared/run/state.js';
 import { RunTally } from '../shared/run/tally.js';
-import type { FinalizeJobData, PredictionLine } from '../shared/run/types.js';
+import type { FinalizeJobData, PartLine, PredictionLine } from '../shared/run/types.js';
 import { ensureRunInRedis, planRun, startGeneration, type RunDeps } from '../producer/reconcile.js';
 import { loadRunRecord, readManifest, walkBatches } from '../producer/run-record.js';
 import { mergeParts, type MissingReason } from './merge-parts.js';
@@ -64,8 +63,9 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
   const ms = Date.now() - started;
   deps.logger.info({ state: status, ...counts, ms, keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)) }, 'run finalized');
   if (metrics.classification && !failed) {
-    if (tally.labelled > REPORT_MAX_KEYS) {
-      deps.logger.warn({ labelled: tally.labelled, limit: REPORT_MAX_KEYS }, 'run report skipped: it reads every prediction into memory; cxr report can write it on a large machine');
+    const limit = reportMaxKeys();
+    if (tally.labelled > limit) {
+      deps.logger.warn({ labelled: tally.labelled, limit }, 'run report skipped: it reads every prediction into memory (CXR_REPORT_MAX_KEYS); cxr report can write it on a large machine');
     } else {
       const { reportAfterFinalize } = await import('../report/run-report-hook.js'); // charts and Grad-CAM: loaded only when needed
       await reportAfterFinalize({ s3: deps.s3, logger: deps.logger }, job.out, job.runId);
@@ -74,8 +74,11 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
   return { kind: 'merged', metrics };
 }
 
-/** The report after a finalize reads all predictions into memory; above this many labelled keys it is left to `cxr report`. */
-export const REPORT_MAX_KEYS = 200_000;
+/** The report after a finalize reads all predictions into memory; above CXR_REPORT_MAX_KEYS (default 200 000) labelled keys it is left to `cxr report`. */
+export function reportMaxKeys(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.CXR_REPORT_MAX_KEYS ?? 200_000);
+  return Number.isFinite(n) && n >= 0 ? n : 200_000;
+}
 
 /**
  * Merges the parts batch by batch in batch order, streaming predictions.jsonl, predictions.csv and
@@ -95,25 +98,34 @@ export async function mergeRun(s3: S3Client, record: RunRecord, missing?: Missin
     for (const p of merged.predictions) tally.prediction(p);
     for (const f of merged.failures) tally.failure(f);
     for (const p of b.parts) if (p.meta) tally.meta(p.meta);
+    // A line merged as it was written goes out as the part's text, not encoded again.
+    const text = (rows: readonly PartLine[]) => rows.map((r) => (b.parts.length === 1 ? b.parts[0].raw.get(r) : undefined) ?? JSON.stringify(r)).join('\n') + '\n';
     await Promise.all([
-      merged.predictions.length ? jsonl.write(lines(merged.predictions)) : undefined,
-      merged.predictions.length ? csv.write(predictionsCsv(merged.predictions, false)) : undefined,
-      merged.failures.length ? failures.write(lines(merged.failures)) : undefined,
+      merged.predictions.length ? jsonl.write(text(merged.predictions)) : undefined,
+      merged.predictions.length ? csv.write(merged.predictions.map(csvRow).join('')) : undefined,
+      merged.failures.length ? failures.write(text(merged.failures)) : undefined,
     ]);
   }
   await Promise.all([jsonl.end(), csv.end(), failures.end()]);
   return tally;
 }
 
-const lines = (rows: readonly unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 const CSV_COLUMNS = ['key', 'etag', 'label', 'probability', 'threshold', 'model_id', 'model_version', 'true_label'];
 const CSV_HEADER = CSV_COLUMNS.join(',') + '\n';
 
-export function predictionsCsv(rows: readonly PredictionLine[], header = true): string {
-  return stringify(
-    rows.map((p) => [p.key, p.etag, p.label, p.probability, p.threshold, p.modelId, p.modelVersion, p.trueLabel ?? '']),
-    { header, columns: CSV_COLUMNS },
-  );
+/** One predictions.csv row (RFC 4180: a field with a comma, quote or line break is quoted). Pure. */
+export function csvRow(p: PredictionLine): string {
+  return [p.key, p.etag, p.label, p.probability, p.threshold, p.modelId, p.modelVersion, p.trueLabel ?? ''].map(csvField).join(',') + '\n';
+}
+
+function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** predictions.csv for these rows, header first. Pure. */
+export function predictionsCsv(rows: readonly PredictionLine[]): string {
+  return CSV_HEADER + rows.map(csvRow).join('');
 }
 
 export async function readRunMetrics(s3: S3Client, job: Pick<FinalizeJobData, 'out' | 'runId'>): Promise<RunMetrics | undefined> {

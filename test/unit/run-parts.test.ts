@@ -66,3 +66,14 @@ describe('batches and layout', () => {
     expect(generationOfKey(l.generation(7))).toBe(7);
   });
 });
+
+describe('predictions.csv', () => {
+  it('quotes fields as RFC 4180 asks, so a CSV parser reads the keys back', async () => {
+    const { parse } = await import('csv-parse/sync');
+    const { predictionsCsv } = await import('../../src/worker/finalize-run.js');
+    const keys = ['plain.png', 'a,b.png', 'say "hi".png', 'two\nlines.png'];
+    const rows = parse(predictionsCsv(keys.map((k) => pred(k, 0.25))), { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => r.key)).toEqual(keys);
+    expect(rows[0]).toEqual({ key: 'plain.png', etag: 'e-plain.png', label: 'NORMAL', probability: '0.25', threshold: '0.5', model_id: 'm', model_version: '1', true_label: '' });
+  });
+});

@@ -12,6 +12,7 @@ import { ensureRunInRedis, reofferPending, type RunDeps } from './reconcile.js';
 import { topUp } from './feed.js';
 import { parseJsonl, readHeaderIfExists, readManifestIfExists } from './run-record.js';
 import { ShardWriter, shardTotals } from './shard-writer.js';
+import { collectGarbageIfGrown } from './heap.js';
 import { discoverPrefixes, listingPages, manifestPages, parallelListingPages, type SourcePage } from './sources.js';
 import { getTextIfExists } from '../shared/s3/objects.js';
 
@@ -127,6 +128,7 @@ async function listRun(deps: RunDeps, req: ScoreRequest, header: RunHeader): Pro
   const writer = new ShardWriter(deps.s3, header, written, async (entry, all) => {
     await deps.store.extend(header.runId, { ...shardTotals(all), listing: true });
     const fed = await topUp(deps, header);
+    collectGarbageIfGrown();
     deps.logger.debug({ runId: header.runId, shard: entry.shard, keys: entry.items, fed }, 'manifest shard written');
   });
   const short = written.at(-1) && written.at(-1)!.items < header.batchSize * header.batchesPerShard;

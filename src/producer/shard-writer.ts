@@ -20,7 +20,11 @@ export function shardTotals(shards: readonly ShardEntry[]): ShardTotals {
  * most. `onShard` runs after each shard is in S3.
  */
 export class ShardWriter {
-  private items: RunItem[] = [];
+  /** The shard's JSONL so far, in joined chunks (lines are encoded as they come, so items die young). */
+  private chunks: string[] = [];
+  private lines: string[] = [];
+  private count = 0;
+  private lastKey = '';
   private skipped: SkippedObject[] = [];
   readonly shards: ShardEntry[];
 
@@ -40,34 +44,40 @@ export class ShardWriter {
   async add(items: readonly RunItem[], skipped: readonly SkippedObject[] = []): Promise<void> {
     this.skipped.push(...skipped);
     for (const item of items) {
-      this.items.push(item);
-      if (this.items.length >= this.capacity) await this.flush();
+      this.lines.push(JSON.stringify(item));
+      this.lastKey = item.key;
+      if (this.lines.length >= 512) this.chunks.push(this.lines.splice(0).join('\n') + '\n');
+      if (++this.count >= this.capacity) await this.flush();
     }
   }
 
   /** Writes what is buffered as the next shard (the last one may be short). */
   async flush(): Promise<void> {
-    if (this.items.length === 0 && this.skipped.length === 0) return;
+    if (this.count === 0 && this.skipped.length === 0) return;
+    if (this.lines.length) this.chunks.push(this.lines.splice(0).join('\n') + '\n');
     const layout = runLayout(this.header.out, this.header.runId);
     const n = this.shards.length;
     const prev = this.shards.at(-1);
     const entry: ShardEntry = {
       shard: n,
       key: layout.manifestShard(n),
-      items: this.items.length,
+      items: this.count,
       firstBatch: prev ? prev.firstBatch + prev.batches : 0,
-      batches: Math.ceil(this.items.length / this.header.batchSize),
+      batches: Math.ceil(this.count / this.header.batchSize),
       skipped: this.skipped.length,
-      lastKey: [this.items.at(-1)?.key ?? '', this.skipped.at(-1)?.key ?? ''].sort().at(-1)!,
+      lastKey: [this.lastKey, this.skipped.at(-1)?.key ?? ''].sort().at(-1)!,
     };
     const jsonl = (rows: readonly unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
     if (this.skipped.length) {
       entry.skippedKey = layout.skippedShard(n);
       await putObject(this.s3, layout.bucket, entry.skippedKey, jsonl(this.skipped), 'application/x-ndjson');
     }
-    await putObject(this.s3, layout.bucket, entry.key, jsonl(this.items), 'application/x-ndjson');
+    const body = Buffer.from(this.chunks.join(''), 'utf8');
+    this.chunks = [];
+    await putObject(this.s3, layout.bucket, entry.key, body, 'application/x-ndjson');
     this.shards.push(entry);
-    this.items = [];
+    this.count = 0;
+    this.lastKey = '';
     this.skipped = [];
     await this.onShard(entry, this.shards);
   }

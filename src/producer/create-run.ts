@@ -66,7 +66,10 @@ export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<Creat
   const existing = await readManifestIfExists(deps.s3, req.out, req.runId);
   if (existing) {
     assertSameSource(existing, req);
-    if (await deps.store.get(req.runId)) {
+    const state = await deps.store.get(req.runId);
+    if (state) {
+      // A producer that died between the index and telling Redis the listing was complete.
+      if (state.listing) await deps.store.extend(req.runId, { totalKeys: existing.totalKeys, totalBatches: existing.totalBatches, skipped: existing.skipped, listing: false });
       const pending = await reofferPending(deps, existing);
       deps.logger.info({ runId: req.runId, pending }, 'run exists; unfinished batches offered again (duplicates ignored)');
     } else {
@@ -146,7 +149,10 @@ async function listRun(deps: RunDeps, req: ScoreRequest, header: RunHeader): Pro
   const built: RunManifest = { ...header, ...totals, shards: writer.shards };
   const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.manifest, Buffer.from(JSON.stringify(built) + '\n'), 'application/json');
   const manifest = put.created ? built : (JSON.parse(Buffer.from(put.bytes).toString('utf8')) as RunManifest);
-  await deps.store.extend(header.runId, { totalKeys: manifest.totalKeys, totalBatches: manifest.totalBatches, skipped: manifest.skipped, listing: false });
+  if (!(await deps.store.extend(header.runId, { totalKeys: manifest.totalKeys, totalBatches: manifest.totalBatches, skipped: manifest.skipped, listing: false }))) {
+    deps.logger.warn({ runId: header.runId }, 'Redis lost the run while it was listed; rebuilding it from the manifest and parts');
+    await ensureRunInRedis(deps, manifest);
+  }
   if (totals.skipped) deps.logger.warn({ runId: header.runId, skipped: totals.skipped }, 'objects the pipeline does not score are listed in the manifest shards as skipped');
   await topUp(deps, header);
   const state = await deps.store.get(header.runId);

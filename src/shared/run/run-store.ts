@@ -124,6 +124,13 @@ out[1] = fed
 return out
 `;
 
+// KEYS: hash. ARGV: totalKeys, totalBatches, skipped, listing (1/0). Only a run Redis has.
+const EXTEND = `
+if redis.call('HEXISTS', KEYS[1], 'runId') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'totalKeys', ARGV[1], 'totalBatches', ARGV[2], 'skipped', ARGV[3], 'listing', ARGV[4])
+return 1
+`;
+
 // KEYS: hash. ARGV: generation, status, scored, failed, finishedAt, reason ('' keeps the current one).
 const FINISH = `
 local cur = redis.call('HMGET', KEYS[1], 'runId', 'generation')
@@ -201,10 +208,10 @@ export class RunStore {
     return (await this.redis.eval(CREATE, 4, ...keys, staged, ...args.map(String))) === 1;
   }
 
-  /** The listing went on: the run now has these totals (and they are final when `listing` is false). */
-  async extend(runId: string, totals: { totalKeys: number; totalBatches: number; skipped: number; listing: boolean }): Promise<void> {
+  /** The listing went on: the run now has these totals (final when `listing` is false). False when Redis does not have the run. */
+  async extend(runId: string, totals: { totalKeys: number; totalBatches: number; skipped: number; listing: boolean }): Promise<boolean> {
     const [hash] = this.keys(runId);
-    await this.redis.hset(hash, 'totalKeys', totals.totalKeys, 'totalBatches', totals.totalBatches, 'skipped', totals.skipped, 'listing', totals.listing ? 1 : 0);
+    return (await this.redis.eval(EXTEND, 1, hash, totals.totalKeys, totals.totalBatches, totals.skipped, totals.listing ? 1 : 0)) === 1;
   }
 
   async get(runId: string): Promise<RunState | undefined> {

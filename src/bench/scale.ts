@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     const one = await count(listingPages(s3, { bucket, prefix: 'list/' }));
     const oneSeconds = (performance.now() - t) / 1000;
     t = performance.now();
-    const prefixes = await discoverPrefixes(s3, bucket, 'list/', 1);
+    const prefixes = await discoverPrefixes(s3, bucket, 'list/', 1); // as --list-depth 1
     const par = await count(parallelListingPages(s3, bucket, prefixes, 8));
     const parSeconds = (performance.now() - t) / 1000;
     const listing = {

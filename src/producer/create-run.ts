@@ -13,7 +13,7 @@ import { topUp } from './feed.js';
 import { parseJsonl, readHeaderIfExists, readManifestIfExists } from './run-record.js';
 import { ShardWriter, shardTotals } from './shard-writer.js';
 import { collectGarbageIfGrown } from './heap.js';
-import { discoverPrefixes, listingPages, manifestPages, parallelListingPages, type SourcePage } from './sources.js';
+import { discoverPrefixes, listingPages, manifestPages, parallelListingPages, type ListingUnit, type SourcePage } from './sources.js';
 import { getTextIfExists } from '../shared/s3/objects.js';
 
 export { readManifest } from './run-record.js';
@@ -143,8 +143,8 @@ async function listRun(deps: RunDeps, req: ScoreRequest, header: RunHeader): Pro
   }
   const totals = shardTotals(writer.shards);
   if (totals.totalKeys === 0) {
-    const what = header.input ? `--manifest ${header.input}` : formatS3Uri(header.source);
-    throw new UserError(`no images in ${what}: ${totals.skipped} objects seen, none with a supported extension (${IMAGE_EXTENSIONS.join(' ')})`);
+    const what = header.input ? `in --manifest ${header.input}` : `under ${formatS3Uri(header.source)}`;
+    throw new UserError(`no images ${what}: ${totals.skipped} objects seen, none with a supported extension (${IMAGE_EXTENSIONS.join(' ')})`);
   }
   const built: RunManifest = { ...header, ...totals, shards: writer.shards };
   const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.manifest, Buffer.from(JSON.stringify(built) + '\n'), 'application/json');
@@ -157,6 +157,7 @@ async function listRun(deps: RunDeps, req: ScoreRequest, header: RunHeader): Pro
   await topUp(deps, header);
   const state = await deps.store.get(header.runId);
   if (state?.status === 'running' && state.doneBatches >= state.totalBatches) await scheduleFinalize(deps.queue, header.runId, header.out, state.generation);
+  if (state?.status === 'failed') await scheduleFinalize(deps.queue, header.runId, header.out, state.generation, 'listed');
   const ms = Date.now() - started;
   deps.logger.info({ runId: header.runId, keys: manifest.totalKeys, batches: manifest.totalBatches, shards: manifest.shards.length, skipped: manifest.skipped, ms, keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)) }, 'manifest written; run enqueued');
   return manifest;
@@ -169,10 +170,12 @@ function sourcePages(deps: RunDeps, req: ScoreRequest, header: RunHeader, writte
   const parallel = req.listParallel ?? 8;
   if (req.shardPrefixes?.length || (req.discoverDepth ?? 0) > 0) {
     return (async function* () {
-      const prefixes = req.shardPrefixes?.length ? req.shardPrefixes : await discoverPrefixes(deps.s3, header.source.bucket, header.source.prefix, req.discoverDepth!);
-      deps.logger.info({ prefixes: prefixes.length, parallel }, 'listing sub-prefixes in parallel');
-      // A listing taken over lists the prefixes again and keeps the keys after the last whole shard.
-      const rest = after ? prefixes.filter((p) => p > after || after.startsWith(p)) : prefixes;
+      const units: ListingUnit[] = req.shardPrefixes?.length
+        ? req.shardPrefixes.map((prefix) => ({ prefix }))
+        : await discoverPrefixes(deps.s3, header.source.bucket, header.source.prefix, req.discoverDepth!);
+      deps.logger.info({ units: units.length, parallel }, 'listing sub-prefixes in parallel');
+      // A listing taken over lists the units again and keeps the keys after the last whole shard.
+      const rest = after ? units.filter((u) => ('prefix' in u ? u.prefix > after || after.startsWith(u.prefix) : u.object.key > after)) : units;
       for await (const page of parallelListingPages(deps.s3, header.source.bucket, rest, parallel)) {
         yield after ? { images: page.images.filter((o) => o.key > after), skipped: page.skipped.filter((o) => o.key > after) } : page;
       }

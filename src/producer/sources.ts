@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { UserError } from '../shared/errors.js';
 import { isNotFound, listPages, type ListedObject } from '../shared/s3/objects.js';
 import { formatS3Uri, joinKey, parseS3Uri, type S3Location } from '../shared/s3/uri.js';
@@ -31,16 +31,23 @@ export async function* listingPages(s3: S3Client, source: S3Location, startAfter
   for await (const page of listPages(s3, source.bucket, source.prefix, startAfter)) yield splitPage(page);
 }
 
+/** A piece of a listing split for parallel listing: a sub-prefix to list, or an object found beside the sub-prefixes. */
+export type ListingUnit = { prefix: string } | { object: ListedObject };
+
 /**
- * Lists each sub-prefix (in their order) with up to `parallel` listings running ahead, each holding at most
+ * Lists each unit (in their order) with up to `parallel` listings running ahead, each holding at most
  * `ahead` pages, so memory stays bounded while pages still come out in key order.
  */
-export async function* parallelListingPages(s3: S3Client, bucket: string, prefixes: readonly string[], parallel: number, ahead = 4): AsyncGenerator<SourcePage> {
-  const pumps = prefixes.map((prefix) => new PagePump(listPages(s3, bucket, prefix), ahead));
+export async function* parallelListingPages(s3: S3Client, bucket: string, units: readonly ListingUnit[], parallel: number, ahead = 4): AsyncGenerator<SourcePage> {
+  const pumps = units.map((u) => new PagePump('prefix' in u ? listPages(s3, bucket, u.prefix) : single(u.object), ahead));
   for (let i = 0; i < pumps.length; i++) {
     for (let j = i; j < Math.min(pumps.length, i + parallel); j++) pumps[j].start();
     for await (const page of pumps[i].pages()) yield splitPage(page);
   }
+}
+
+async function* single(o: ListedObject): AsyncGenerator<ListedObject[]> {
+  yield [o];
 }
 
 /** Pulls pages from a listing into a small buffer ahead of the reader. */
@@ -91,29 +98,34 @@ class PagePump {
 }
 
 /**
- * The sub-prefixes under `prefix` found with '/' delimiters, `depth` levels down (sorted); objects lying
- * directly at a shallower level are returned as `loose` prefixes of their own full key. Prefix order is key order.
+ * Splits the listing of `prefix` with '/' delimiters, `depth` levels down: the sub-prefixes to list, and
+ * the objects lying beside them, in key order. A sub-prefix with nothing below it at a level is listed whole.
  */
-export async function discoverPrefixes(s3: S3Client, bucket: string, prefix: string, depth: number): Promise<string[]> {
-  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
-  let level = [prefix];
+export async function discoverPrefixes(s3: S3Client, bucket: string, prefix: string, depth: number): Promise<ListingUnit[]> {
+  let level: ListingUnit[] = [{ prefix }];
   for (let d = 0; d < depth; d++) {
-    const next: string[] = [];
-    for (const p of level) {
+    const next: ListingUnit[] = [];
+    for (const unit of level) {
+      if (!('prefix' in unit)) {
+        next.push(unit);
+        continue;
+      }
+      const found: ListingUnit[] = [];
       let token: string | undefined;
-      const found: string[] = [];
       do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p || undefined, Delimiter: '/', ContinuationToken: token }));
-        for (const c of page.CommonPrefixes ?? []) if (c.Prefix) found.push(c.Prefix);
-        for (const o of page.Contents ?? []) if (o.Key) found.push(o.Key);
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: unit.prefix || undefined, Delimiter: '/', ContinuationToken: token }));
+        for (const c of page.CommonPrefixes ?? []) if (c.Prefix) found.push({ prefix: c.Prefix });
+        for (const o of page.Contents ?? []) if (o.Key) found.push({ object: { key: o.Key, etag: (o.ETag ?? '').replace(/^"|"$/g, ''), size: o.Size ?? 0 } });
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
-      next.push(...(found.length ? found : [p]));
+      next.push(...(found.length ? found.sort((a, b) => (unitKey(a) < unitKey(b) ? -1 : 1)) : [unit]));
     }
-    level = next.sort();
+    level = next;
   }
   return level;
 }
+
+const unitKey = (u: ListingUnit) => ('prefix' in u ? u.prefix : u.object.key);
 
 /** One line of an input manifest: a key (relative to the source prefix) and optionally its label. Pure. */
 export function parseManifestLine(line: string, lineNo: number, name: string, source: S3Location): { key: string; label?: ClassName } | undefined {

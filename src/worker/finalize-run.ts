@@ -36,7 +36,8 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
   if (state.status === 'running' && state.doneBatches < state.totalBatches) return { kind: 'skipped', why: 'the run has unfinished batches' };
   if (isEnded(state.status) && state.status !== 'failed') return { kind: 'skipped', why: `already ${state.status}` };
 
-  if (state.listing) return { kind: 'skipped', why: 'the run is still being listed' };
+  // Only a failed run gets here while listing: retried with backoff, and the producer asks again when its listing ends.
+  if (state.listing) throw new Error(`run ${job.runId} is still being listed; the finalize waits for its manifest`);
 
   const failed = state.status === 'failed';
   const record = await loadRunRecord(deps.s3, manifest);

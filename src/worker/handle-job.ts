@@ -49,7 +49,7 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
   const standing = await ctx.store.batchStanding(data.runId, data.batch, data.generation ?? 0);
   if (standing === 'stale' || standing === 'run-failed' || standing === 'done') {
     logger.info({ standing }, 'batch skipped');
-    if (standing === 'done') await topUpAfter(ctx, data, logger);
+    if (standing !== 'run-failed') await topUpAfter(ctx, data, logger);
     return { skipped: standing };
   }
   // Every start counts, crashes included (BullMQ counts only failures as attempts).

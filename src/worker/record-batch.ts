@@ -16,12 +16,12 @@ export async function recordBatchDone(ctx: Pick<WorkerContext, 'store' | 'queue'
   if (mark.outcome === -1) {
     logger.warn('the run is missing from Redis (Redis lost its data?); asking a worker to rebuild it from S3');
     await scheduleFinalize(ctx.queue, data.runId, data.out, generation, 'recover');
-  } else if (mark.outcome === -2) {
-    logger.info('batch not counted: the run re-planned it in a later attempt generation (its part stays in S3)');
-  } else if (mark.status === 'running' && !mark.listing && mark.doneBatches >= mark.totalBatches) {
+  } else if (mark.status === 'running' && !mark.listing && mark.outcome !== -2 && mark.doneBatches >= mark.totalBatches) {
     await scheduleFinalize(ctx.queue, data.runId, data.out, mark.generation);
-  } else if (mark.status === 'running') {
-    await topUpAfter(ctx, data, logger);
+  } else {
+    if (mark.outcome === -2) logger.info('batch not counted: the run re-planned it in a later attempt generation (its part stays in S3)');
+    // Stale jobs leave the window too: feed, or a window full of them would stall the new generation.
+    if (mark.status === 'running') await topUpAfter(ctx, data, logger);
   }
   return mark;
 }

@@ -2,10 +2,10 @@
 import os from 'node:os';
 import pLimit from 'p-limit';
 import { createRun } from '../producer/create-run.js';
-import { enqueueBatches, manifestJobs } from '../producer/enqueue-batches.js';
+import { batchJob, enqueueBatches } from '../producer/enqueue-batches.js';
 import { listImages } from '../producer/list-images.js';
 import { createScoreQueue } from '../shared/queue.js';
-import type { RunManifest } from '../shared/run/types.js';
+import type { RunHeader } from '../shared/run/types.js';
 import { getTextIfExists, putObject } from '../shared/s3/objects.js';
 import { runLayout } from '../shared/run/layout.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
@@ -126,11 +126,10 @@ async function main(): Promise<void> {
     const listSeconds = (performance.now() - t) / 1000;
 
     log(`enqueueing ${enqueueKeys} keys ...`);
-    const items = Array.from({ length: enqueueKeys }, (_, i) => ({ key: `xr/${String(i).padStart(7, '0')}.jpeg`, etag: 'e'.repeat(32), size: 1 }));
-    const manifest = { runId: 'enqueue', batchSize, source: { bucket, prefix: 'xr/' }, out: { bucket, prefix: 'out' }, items } as unknown as RunManifest;
+    const header: RunHeader = { runId: 'enqueue', createdAt: '', batchSize, batchesPerShard: 1000, labelsFrom: 'key-folders', source: { bucket, prefix: 'xr/' }, out: { bucket, prefix: 'out' } };
     const benchQueue = createScoreQueue(redis, `${config.queuePrefix}e`);
     t = performance.now();
-    await enqueueBatches(benchQueue, manifestJobs(manifest));
+    await enqueueBatches(benchQueue, Array.from({ length: Math.ceil(enqueueKeys / batchSize) }, (_, b) => batchJob(header, b, 0)));
     const enqueue100kSeconds = ((performance.now() - t) / 1000) * (100_000 / enqueueKeys);
     await benchQueue.close();
 
@@ -155,7 +154,7 @@ async function main(): Promise<void> {
       const shared = e.sharedImagesPerSec !== undefined ? `; --inference shared ${e.sharedImagesPerSec} images/s` : '';
       console.log(`${name.padEnd(5)} ${e.backend.padEnd(16)} raw ${e.rawImagesPerSec} images/s, pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio}${shared}`);
     }
-    console.log(`enqueue 100k keys       ${result.enqueue100kSeconds} s (plan + BullMQ addBulk, ${enqueueKeys} keys)`);
+    console.log(`enqueue 100k keys       ${result.enqueue100kSeconds} s (jobs naming shard ranges + BullMQ addBulk, ${enqueueKeys} keys)`);
     console.log(`list ${listed.length} keys         ${result.listSeconds} s (${result.listKeysPerSec} keys/s on this S3 server)`);
     console.log(JSON.stringify(result));
   });

@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import { fixed, percent } from '../shared/format.js';
 import { definedRate } from '../shared/metrics.js';
-import { flagsFact } from '../worker/flag-counts.js';
+import { flagsFact } from '../shared/run/flags.js';
 import type { RunMetrics } from '../worker/run-metrics.js';
 
 const endToEnd = (t: RunMetrics['throughput']) =>

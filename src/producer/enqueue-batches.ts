@@ -1,24 +1,27 @@
 import type { Queue } from 'bullmq';
 import { batchJobId, chunk } from '../shared/run/batching.js';
 import { JOB_BATCH } from '../shared/queue.js';
-import type { BatchJobData, RunItem, RunManifest } from '../shared/run/types.js';
+import { shardRange } from '../shared/run/plan.js';
+import { runLayout } from '../shared/run/layout.js';
+import type { BatchJobData, RunHeader, RunItem } from '../shared/run/types.js';
 
 export interface BatchJob {
   jobId: string;
   data: BatchJobData;
 }
 
-/** The job for batch `batch` in attempt generation `generation`, running `items`. Pure. */
-export function batchJob(manifest: RunManifest, batch: number, generation: number, items: RunItem[]): BatchJob {
-  return {
-    jobId: batchJobId(manifest.runId, batch, generation),
-    data: { runId: manifest.runId, batch, generation, source: manifest.source, out: manifest.out, items, ...(manifest.skipFlagged ? { skipFlagged: true } : {}) },
-  };
-}
-
-/** Generation 0: the manifest's items in batches of batchSize. Pure. */
-export function manifestJobs(manifest: RunManifest): BatchJob[] {
-  return chunk(manifest.items, manifest.batchSize).map((items, batch) => batchJob(manifest, batch, 0, items));
+/**
+ * The job for batch `batch` in attempt generation `generation`: generation 0 names its manifest shard and
+ * line range (the worker reads the keys); a later generation carries the keys its plan gives it. Pure.
+ */
+export function batchJob(header: RunHeader, batch: number, generation: number, items?: RunItem[]): BatchJob {
+  const base = { runId: header.runId, batch, generation, source: header.source, out: header.out, ...(header.skipFlagged ? { skipFlagged: true } : {}) };
+  if (generation > 0) {
+    if (!items) throw new Error(`run ${header.runId}: batch ${batch} generation ${generation} needs its planned keys`);
+    return { jobId: batchJobId(header.runId, batch, generation), data: { ...base, items } };
+  }
+  const { shard, start, end } = shardRange(header, batch);
+  return { jobId: batchJobId(header.runId, batch, 0), data: { ...base, shard: { key: runLayout(header.out, header.runId).manifestShard(shard), start, end } } };
 }
 
 /** Adds the batch jobs in bulk; BullMQ ignores a job id it already holds, so this is idempotent. */

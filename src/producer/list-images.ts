@@ -7,7 +7,7 @@ import type { SkippedObject } from '../shared/run/types.js';
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
 /** DICOM exports: .dcm/.dicom, or no extension at all (PACS exports); the worker recognises DICOM by content. */
 export const DICOM_EXTENSIONS = ['.dcm', '.dicom'] as const;
-const CANDIDATE_EXTENSIONS: readonly string[] = [...IMAGE_EXTENSIONS, ...DICOM_EXTENSIONS];
+export const CANDIDATE_EXTENSIONS: readonly string[] = [...IMAGE_EXTENSIONS, ...DICOM_EXTENSIONS];
 
 export function isImageKey(key: string): boolean {
   return skipReason(key) === undefined && !key.endsWith('/');

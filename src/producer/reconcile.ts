@@ -6,11 +6,11 @@ import { putIfAbsent } from '../shared/s3/put-if-absent.js';
 import { formatS3Uri } from '../shared/s3/uri.js';
 import { runLayout } from '../shared/run/layout.js';
 import { scheduleFinalize } from '../shared/run/finalize-job.js';
-import { batchCount, batchItems, countsAtStart, currentGenerations, incompleteBatches, latestGeneration, type PlannedBatch, type RunRecord } from '../shared/run/plan.js';
-import type { RunStore } from '../shared/run/run-store.js';
-import type { GenerationPlan, RunManifest } from '../shared/run/types.js';
-import { batchJob, enqueueBatches } from './enqueue-batches.js';
-import { loadRunRecord, predictedKeys, readParts } from './run-record.js';
+import { batchCountsAtStart, currentGeneration, hasPart, latestGeneration, planBatch, planGenerations, type PlannedBatch, type RunRecord } from '../shared/run/plan.js';
+import { setBit, type RunStore } from '../shared/run/run-store.js';
+import type { GenerationPlan, RunHeader, RunManifest } from '../shared/run/types.js';
+import { enqueueFed, topUp } from './feed.js';
+import { loadRunRecord, predictedKeys, walkBatches } from './run-record.js';
 
 /** What producers, resume and finalize need to change a run. */
 export interface RunDeps {
@@ -21,53 +21,81 @@ export interface RunDeps {
   logger: Logger;
 }
 
-/** Keys with a prediction in the record's parts (reads every part; none when there are no parts). */
-export async function recordPredictions(s3: S3Client, record: RunRecord): Promise<Set<string>> {
-  return record.parts.length ? predictedKeys(await readParts(s3, record.manifest, record.parts)) : new Set();
+/** A new generation's plan and the counters it starts from. */
+export interface RunPlan {
+  planned: PlannedBatch[];
+  counts: { scored: number; failed: number };
 }
 
 /**
- * Makes Redis hold the run as S3 records it, if Redis does not have it (new run, a producer that died
- * before Redis knew the run, or Redis lost its data): the batches whose current generation has no part
- * are pending again and enqueued under their existing job ids. When Redis already has the run, its
+ * Reads every batch's parts once (in batch order, a shard at a time) and plans the batches `select` picks:
+ * each with only its keys that have no prediction in any part. Counters are over the whole run.
+ */
+export async function planRun(s3: S3Client, record: RunRecord, select: (batch: number) => boolean): Promise<RunPlan> {
+  const planned: PlannedBatch[] = [];
+  const counts = { scored: 0, failed: 0 };
+  for await (const b of walkBatches(s3, record)) {
+    const p = select(b.batch) ? planBatch(b.batch, b.items, predictedKeys(b.parts)) : undefined;
+    if (p) planned.push(p);
+    const c = batchCountsAtStart(b.items, predictedKeys(b.parts), p !== undefined);
+    counts.scored += c.scored;
+    counts.failed += c.failed;
+  }
+  return { planned, counts };
+}
+
+/**
+ * Makes Redis hold the run as S3 records it, if Redis does not have it (a producer that died after the
+ * manifest, or Redis lost its data): batches whose current generation has its part are done, the others
+ * are fed to the queue again under their existing job ids. When Redis already has the run, its
  * unfinished batches are offered to the queue again (duplicates are ignored).
  */
 export async function ensureRunInRedis(deps: RunDeps, manifest: RunManifest): Promise<{ created: boolean; pending: number }> {
   const record = await loadRunRecord(deps.s3, manifest);
-  const pending = incompleteBatches(record);
-  const gens = currentGenerations(record);
-  const predicted = pending.length < gens.length ? await recordPredictions(deps.s3, record) : new Set<string>();
+  const gens = planGenerations(record.plans);
+  const done = new Uint8Array(Math.ceil(manifest.totalBatches / 8));
+  let pending = 0;
+  for (let b = 0; b < manifest.totalBatches; b++) {
+    if (hasPart(record.parts, b, currentGeneration(gens, b))) setBit(done, b);
+    else pending++;
+  }
+  const counts = { scored: 0, failed: 0 };
+  const anyPart = (b: number) => hasPart(record.parts, b, 0) || (gens.get(b) ?? []).some((g) => hasPart(record.parts, b, g));
+  for await (const b of walkBatches(deps.s3, record, { only: anyPart })) {
+    const c = batchCountsAtStart(b.items, predictedKeys(b.parts), !hasPart(record.parts, b.batch, b.generation));
+    counts.scored += c.scored;
+    counts.failed += c.failed;
+  }
   const generation = latestGeneration(record);
   const created = await deps.store.create(
     manifest.runId,
     {
       source: formatS3Uri(manifest.source),
       out: manifest.out,
-      totalKeys: manifest.items.length,
-      totalBatches: batchCount(manifest),
-      skipped: manifest.skipped?.length ?? 0,
+      totalKeys: manifest.totalKeys,
+      totalBatches: manifest.totalBatches,
+      skipped: manifest.skipped,
       createdAt: manifest.createdAt,
+      listing: false,
     },
-    {
-      generation,
-      pending,
-      plan: gens.flatMap((g, b) => (g > 0 ? [[b, g] as [number, number]] : [])),
-      ...countsAtStart(manifest, predicted, new Set(pending)),
-    },
+    { generation, done, plan: [...gens].map(([b, g]) => [b, g.at(-1)!] as [number, number]), ...counts },
   );
   if (!created) return { created, pending: await reofferPending(deps, manifest) };
-  await enqueueBatches(deps.queue, pending.map((b) => batchJob(manifest, b, gens[b], batchItems(record, b, gens[b]))));
-  if (pending.length === 0) await scheduleFinalize(deps.queue, manifest.runId, manifest.out, generation);
-  return { created, pending: pending.length };
+  await topUp(deps, manifest);
+  if (pending === 0) await scheduleFinalize(deps.queue, manifest.runId, manifest.out, generation);
+  return { created, pending };
 }
 
-/** Enqueues the run's pending batches again (BullMQ ignores job ids it holds); schedules the finalize when none are left. */
-export async function reofferPending(deps: RunDeps, manifest: RunManifest): Promise<number> {
-  const [pending, state] = await Promise.all([deps.store.pendingBatches(manifest.runId), deps.store.get(manifest.runId)]);
-  const record: RunRecord = pending.some((p) => p.generation > 0) ? await loadRunRecord(deps.s3, manifest) : { manifest, plans: [], parts: [] };
-  await enqueueBatches(deps.queue, pending.map((p) => batchJob(manifest, p.batch, p.generation, batchItems(record, p.batch, p.generation))));
-  if (pending.length === 0 && state?.status === 'running') await scheduleFinalize(deps.queue, manifest.runId, manifest.out, state.generation);
-  return pending.length;
+/** Offers the run's handed-out, unfinished batches to the queue again (BullMQ ignores job ids it holds), tops up the window, and schedules the finalize when all are done. */
+export async function reofferPending(deps: RunDeps, header: RunHeader): Promise<number> {
+  const unfinished = await deps.store.unfinishedFed(header.runId);
+  await enqueueFed(deps, header, unfinished);
+  await topUp(deps, header);
+  const state = await deps.store.get(header.runId);
+  if (state?.status === 'running' && !state.listing && state.doneBatches >= state.totalBatches) {
+    await scheduleFinalize(deps.queue, header.runId, header.out, state.generation);
+  }
+  return state ? state.totalBatches - state.doneBatches : 0;
 }
 
 /**
@@ -75,27 +103,21 @@ export async function reofferPending(deps: RunDeps, manifest: RunManifest): Prom
  * prediction). The plan is written to S3 first and only once (of two processes starting the same
  * generation, the second adopts the first's plan), then Redis and the queue follow it.
  */
-export async function startGeneration(
-  deps: RunDeps,
-  record: RunRecord,
-  planned: PlannedBatch[],
-  predicted: ReadonlySet<string>,
-  reason: GenerationPlan['reason'],
-): Promise<GenerationPlan> {
+export async function startGeneration(deps: RunDeps, record: RunRecord, plan: RunPlan, reason: GenerationPlan['reason']): Promise<GenerationPlan> {
   const { manifest } = record;
   const layout = runLayout(manifest.out, manifest.runId);
   const state = await deps.store.get(manifest.runId);
   const generation = Math.max(state?.generation ?? 0, latestGeneration(record)) + 1;
-  let plan: GenerationPlan = { runId: manifest.runId, generation, createdAt: new Date().toISOString(), reason, batches: planned };
-  const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.generation(generation), Buffer.from(JSON.stringify(plan) + '\n'), 'application/json', { probePrefix: manifest.out.prefix });
+  let written: GenerationPlan = { runId: manifest.runId, generation, createdAt: new Date().toISOString(), reason, batches: plan.planned };
+  const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.generation(generation), Buffer.from(JSON.stringify(written) + '\n'), 'application/json', { probePrefix: manifest.out.prefix });
   if (!put.created) {
-    plan = JSON.parse(Buffer.from(put.bytes).toString('utf8')) as GenerationPlan;
+    written = JSON.parse(Buffer.from(put.bytes).toString('utf8')) as GenerationPlan;
     deps.logger.warn({ runId: manifest.runId, generation }, 'another process started this generation first; adopting its plan');
   }
-  const batches = plan.batches.map((b) => b.batch);
-  await deps.store.startGeneration(manifest.runId, generation, batches, countsAtStart(manifest, predicted, new Set(batches)));
-  await enqueueBatches(deps.queue, plan.batches.map((b) => batchJob(manifest, b.batch, generation, b.items)));
+  const batches = written.batches.map((b) => b.batch);
+  await deps.store.startGeneration(manifest.runId, generation, batches, plan.counts);
+  await topUp(deps, manifest);
   if (batches.length === 0) await scheduleFinalize(deps.queue, manifest.runId, manifest.out, generation);
-  deps.logger.info({ runId: manifest.runId, generation, reason, batches: batches.length, keys: plan.batches.reduce((n, b) => n + b.items.length, 0) }, 'attempt generation started');
-  return plan;
+  deps.logger.info({ runId: manifest.runId, generation, reason, batches: batches.length, keys: written.batches.reduce((n, b) => n + b.items.length, 0) }, 'attempt generation started');
+  return written;
 }

@@ -1,7 +1,7 @@
 import { UserError } from '../shared/errors.js';
 import type { S3Location } from '../shared/s3/uri.js';
-import { batchCount, planKeys } from '../shared/run/plan.js';
-import { ensureRunInRedis, recordPredictions, startGeneration, type RunDeps } from './reconcile.js';
+import { batchCount } from '../shared/run/plan.js';
+import { ensureRunInRedis, planRun, startGeneration, type RunDeps } from './reconcile.js';
 import { loadRunRecord, readManifest } from './run-record.js';
 
 export interface ResumedRun {
@@ -19,6 +19,7 @@ export interface ResumedRun {
 /**
  * Repairs an ended or stuck run: re-enqueues exactly the keys with no prediction in any part, under their
  * batches' existing ids in a new attempt generation. Rebuilds the run from S3 first when Redis lost it.
+ * Reads each part once, batch by batch.
  */
 export async function resumeRun(deps: RunDeps, runId: string, outHint?: S3Location): Promise<ResumedRun> {
   const state = await deps.store.get(runId);
@@ -29,9 +30,7 @@ export async function resumeRun(deps: RunDeps, runId: string, outHint?: S3Locati
   if (rebuilt) deps.logger.warn({ runId }, 'run was missing from Redis; rebuilt its state from S3');
 
   const record = await loadRunRecord(deps.s3, manifest);
-  const predicted = await recordPredictions(deps.s3, record);
-  const all = Array.from({ length: batchCount(manifest) }, (_, b) => b);
-  const plan = await startGeneration(deps, record, planKeys(manifest, all, predicted), predicted, 'resume');
+  const plan = await startGeneration(deps, record, await planRun(deps.s3, record, () => true), 'resume');
   const missing = plan.batches.reduce((n, b) => n + b.items.length, 0);
-  return { runId, generation: plan.generation, missing, batches: plan.batches.length, totalBatches: all.length, rebuilt };
+  return { runId, generation: plan.generation, missing, batches: plan.batches.length, totalBatches: batchCount(manifest), rebuilt };
 }

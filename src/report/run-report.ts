@@ -13,7 +13,7 @@ import { confusionSpec, prSpec, rocSpec, scoreHistogramSpec } from './chart-spec
 import type { ChartItem, Gallery, GalleryItem, ReportDoc } from './document.js';
 import type { CamModel } from './gradcam.js';
 import { metricRows } from './metric-rows.js';
-import { flagsFact } from '../worker/flag-counts.js';
+import { flagsFact } from '../shared/run/flags.js';
 import { imageName, renderable } from './renderable.js';
 import { pickSamples } from './samples.js';
 

@@ -10,7 +10,8 @@ export const JOB_FINALIZE = 'finalize';
 /**
  * Batch jobs: CXR_BATCH_ATTEMPTS tries (default 6), exponential backoff from CXR_BATCH_BACKOFF_MS (default
  * 2000: 2, 4, 8, 16, 32 s, so about a minute of S3 or Redis trouble). A crash uses one attempt like a failure
- * does (see STALLED). Results kept a week so re-enqueueing is a no-op.
+ * does (see STALLED). The last 100 completed jobs are kept: the run's done bitmap, not BullMQ's record of
+ * completed jobs, makes re-enqueueing a done batch a no-op, so Redis does not grow with the run.
  */
 export function batchJobOptions(env: NodeJS.ProcessEnv = process.env): JobsOptions {
   const int = (name: string, fallback: number) => {
@@ -23,7 +24,7 @@ export function batchJobOptions(env: NodeJS.ProcessEnv = process.env): JobsOptio
   return {
     attempts: int('CXR_BATCH_ATTEMPTS', 6),
     backoff: { type: 'exponential', delay: int('CXR_BATCH_BACKOFF_MS', 2000) },
-    removeOnComplete: { age: 7 * 24 * 3600 },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 100 },
     removeOnFail: { age: 30 * 24 * 3600 },
   };
 }

@@ -9,6 +9,9 @@ import { recordBatchDone } from './record-batch.js';
 import { scoreBatch } from './score-batch.js';
 import { settleBatch } from './settle-batch.js';
 import { countFailures } from './http/failure-class.js';
+import { batchItemsOf } from './batch-items.js';
+import { topUpAfter } from './record-batch.js';
+import { isNullEngine } from './engine-choice.js';
 import { JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from '../train-queue/jobs.js';
 
 export interface JobLike {
@@ -45,8 +48,9 @@ export async function handleJob(ctx: WorkerContext, job: JobLike): Promise<unkno
 
 async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, logger: Logger): Promise<unknown> {
   const standing = await ctx.store.batchStanding(data.runId, data.batch, data.generation ?? 0);
-  if (standing === 'stale' || standing === 'run-failed') {
+  if (standing === 'stale' || standing === 'run-failed' || standing === 'done') {
     logger.info({ standing }, 'batch skipped');
+    if (standing !== 'run-failed') await topUpAfter(ctx, data, logger);
     return { skipped: standing };
   }
   // Every start counts, crashes included (BullMQ counts only failures as attempts).
@@ -66,7 +70,10 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
     }
     throw new UnrecoverableError(reason);
   }
-  const { meta, lines } = await scoreBatch({ s3: ctx.s3, classifier, logger, coldStartMs: ctx.takeColdStartMs() }, data);
+  const items = await batchItemsOf(ctx.s3, data);
+  // CXR_NULL_IMAGES=skip: the null engine scores keys without reading them (scale tests and benchmarks of the orchestration).
+  const readImages = !(isNullEngine(process.env.CXR_ENGINE) && process.env.CXR_NULL_IMAGES === 'skip');
+  const { meta, lines } = await scoreBatch({ s3: ctx.s3, classifier, logger, readImages, coldStartMs: ctx.takeColdStartMs() }, data, items);
   const mark = await recordBatchDone(ctx, data, meta, logger);
   logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, done: mark.doneBatches, total: mark.totalBatches }, 'batch scored');
   // failures by stage and reason class: the parent's /metrics counts them (see http/metrics.ts).

@@ -36,16 +36,20 @@ export function mergeParts(items: readonly RunItem[], parts: readonly (readonly 
   return { predictions, failures };
 }
 
-export function parsePart(text: string, name: string): PartLine[] {
+/** A part's lines; `raw`, when given, keeps each line's text so a merge can write it again without re-encoding. */
+export function parsePart(text: string, name: string, raw?: Map<PartLine, string>): PartLine[] {
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l, i) => {
+      let line: PartLine;
       try {
-        return JSON.parse(l) as PartLine;
+        line = JSON.parse(l) as PartLine;
       } catch {
         throw new Error(`${name} line ${i + 1} is not JSON`);
       }
+      raw?.set(line, l);
+      return line;
     });
 }
 

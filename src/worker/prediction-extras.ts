@@ -1,7 +1,9 @@
 import type { DicomInfo } from '../shared/image/dicom/decode-dicom.js';
 import type { PredictionLine } from '../shared/run/types.js';
 
-export const OOD_FLAG = 'out of distribution';
+import { OOD_FLAG } from '../shared/run/flags.js';
+
+export { OOD_FLAG };
 
 export type PredictionExtras = Pick<PredictionLine, 'uids' | 'flags' | 'ood' | 'frames'>;
 

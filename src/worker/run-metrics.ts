@@ -1,10 +1,10 @@
-import { binaryMetrics, type BinaryMetrics } from '../shared/metrics.js';
-import type { PartMeta, RunManifest, StageMs } from '../shared/run/types.js';
+import type { BinaryMetrics } from '../shared/metrics.js';
+import type { RunTally } from '../shared/run/tally.js';
+import type { RunManifest, StageMs } from '../shared/run/types.js';
 import type { RunStatus } from '../shared/run/state.js';
 import { batchCount } from '../shared/run/plan.js';
-import { ThroughputAccumulator, type AttemptThroughput, type ColdStart } from '../shared/run/throughput.js';
-import type { MergedRun } from './merge-parts.js';
-import { flagCounts, type FlagCounts } from './flag-counts.js';
+import type { AttemptThroughput, ColdStart } from '../shared/run/throughput.js';
+import type { FlagCounts } from '../shared/run/flags.js';
 
 export interface StageThroughput {
   totalMs: number;
@@ -46,56 +46,43 @@ export interface RunMetrics {
   flags?: FlagCounts;
 }
 
-/** Counts, throughput and (when labels are known) quality of a finished run. Pure. */
 export interface RunEnd {
   state: RunMetrics['state'];
   reason?: string;
   generation: number;
 }
 
-export function buildRunMetrics(manifest: RunManifest, merged: MergedRun, metas: readonly PartMeta[], finishedAt: Date, end: RunEnd): RunMetrics {
+/** Counts, throughput and (when labels are known) quality of a finished run, from its one-pass tally. Pure. */
+export function buildRunMetrics(manifest: RunManifest, tally: RunTally, finishedAt: Date, end: RunEnd): RunMetrics {
   const wallSeconds = Math.max(1e-3, (finishedAt.getTime() - Date.parse(manifest.createdAt)) / 1000);
   const stageNames: (keyof StageMs)[] = ['download', 'decode', 'inference', 'upload'];
-  const imagesSeen = metas.reduce((s, m) => s + m.images, 0);
   const stages = Object.fromEntries(
     stageNames.map((name) => {
-      const totalMs = metas.reduce((s, m) => s + m.stageMs[name], 0);
-      return [name, { totalMs, imagesPerSec: totalMs > 0 ? (imagesSeen * 1000) / totalMs : 0 }];
+      const totalMs = tally.stages.ms[name];
+      return [name, { totalMs, imagesPerSec: totalMs > 0 ? (tally.stages.images * 1000) / totalMs : 0 }];
     }),
   ) as Record<keyof StageMs, StageThroughput>;
-
-  const acc = new ThroughputAccumulator();
-  for (const m of metas) acc.add(m);
-  const active = acc.result(merged.predictions.length);
-  const labelled = merged.predictions.filter((p) => p.trueLabel !== undefined);
-  const first = merged.predictions[0];
+  const active = tally.throughput.result(tally.scored);
   return {
     runId: manifest.runId,
     state: end.state,
     ...(end.reason ? { reason: end.reason } : {}),
     generation: end.generation,
-    source: `s3://${manifest.source.bucket}/${manifest.source.prefix}`,
+    source: manifest.input ?? `s3://${manifest.source.bucket}/${manifest.source.prefix}`,
     createdAt: manifest.createdAt,
     finishedAt: finishedAt.toISOString(),
-    model: first ? { id: first.modelId, name: first.modelName, version: first.modelVersion, threshold: first.threshold } : null,
-    backends: [...new Set(metas.map((m) => m.backend))].sort(),
+    model: tally.model,
+    backends: [...tally.backends].sort(),
     counts: {
-      total: manifest.items.length,
-      scored: merged.predictions.length,
-      failed: merged.failures.length,
-      skipped: manifest.skipped?.length ?? 0,
-      labelled: labelled.length,
+      total: manifest.totalKeys,
+      scored: tally.scored,
+      failed: tally.failed,
+      skipped: manifest.skipped,
+      labelled: tally.labelled,
       batches: batchCount(manifest),
     },
     throughput: { wallSeconds, endToEndImagesPerSec: active.imagesPerSec, activeSeconds: active.activeSeconds, attempts: active.attempts, coldStart: active.coldStart, stages },
-    flags: flagCounts(merged),
-    classification:
-      labelled.length === 0
-        ? null
-        : binaryMetrics(
-            labelled.map((p) => p.trueLabel === 'PNEUMONIA'),
-            labelled.map((p) => p.probability),
-            labelled.map((p) => p.label === 'PNEUMONIA'),
-          ),
+    flags: tally.flags.result(),
+    classification: tally.classification(),
   };
 }

@@ -20,6 +20,8 @@ export interface ScoreDeps {
   downloadConcurrency?: number;
   /** Model load time this batch waited for (the sandbox's first batch), recorded in its part meta. */
   coldStartMs?: number;
+  /** false: score without downloading or decoding (the null engine's orchestration runs); default true. */
+  readImages?: boolean;
 }
 
 export interface BatchResult {
@@ -40,7 +42,7 @@ interface Decoded {
  * Downloads, decodes and scores one batch as a single tensor, then writes its part (idempotent overwrite).
  * An unreadable or undecodable object becomes a failure line; S3 or model errors fail the batch for a retry.
  */
-export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<BatchResult> {
+export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: readonly RunItem[]): Promise<BatchResult> {
   const startedAt = new Date();
   const failures: FailureLine[] = [];
   const fail = (item: RunItem, etag: string, stage: FailureLine['stage'], reason: string) =>
@@ -49,8 +51,9 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
   const limit = pLimit(deps.downloadConcurrency ?? 8);
   const decodeLimit = pLimit(Math.max(2, os.availableParallelism()));
   let t = performance.now();
-  const downloaded = await Promise.all(
-    job.items.map((item) =>
+  const blank = new Uint8Array(0);
+  const downloaded = deps.readImages === false ? items.map((item) => ({ item, etag: item.etag, bytes: blank, downloadMs: 0 })) : await Promise.all(
+    items.map((item) =>
       limit(async () => {
         const t0 = performance.now();
         try {
@@ -70,7 +73,9 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
   const decoded = (
     await Promise.all(
       downloaded.map((d) =>
-        d
+        d && deps.readImages === false
+          ? { item: d.item, etag: d.etag, rgb: blank, downloadMs: 0, decodeMs: 0 }
+          : d
           ? decodeLimit(async (): Promise<Decoded | undefined> => {
               const t0 = performance.now();
               try {
@@ -89,7 +94,7 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
   const decodeMs = performance.now() - t;
 
   t = performance.now();
-  const { probabilities, ood } = await predictAll(deps.classifier, decoded);
+  const { probabilities, ood } = deps.readImages === false ? { probabilities: await deps.classifier.predict(new Float32Array(0), decoded.length), ood: undefined } : await predictAll(deps.classifier, decoded);
   const inferenceMs = performance.now() - t;
 
   const { info } = deps.classifier;
@@ -128,7 +133,7 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData): Promise<Ba
     runId: job.runId,
     batch: job.batch,
     generation,
-    images: job.items.length,
+    images: items.length,
     scored: predictions.length,
     failed: failures.length,
     stageMs: { download: round(downloadMs), decode: round(decodeMs), inference: round(inferenceMs), upload: round(uploadMs) },

@@ -5,6 +5,7 @@ import type { SettleJobData } from '../shared/run/types.js';
 import type { WorkerContext } from './context.js';
 import { batchFailureLines, parsePart } from './merge-parts.js';
 import { recordBatchDone } from './record-batch.js';
+import { batchItemsOf } from './batch-items.js';
 
 /**
  * Records a batch that used up its attempts, so the run can end: its keys become failures (stage 'batch')
@@ -16,7 +17,7 @@ export async function settleBatch(ctx: WorkerContext, data: SettleJobData, logge
   const layout = runLayout(data.out, data.runId);
   const key = layout.part(data.batch, generation);
   const written = await getTextIfExists(ctx.s3, layout.bucket, key);
-  const lines = written ? parsePart(written, key) : batchFailureLines(data.items, data.reason);
+  const lines = written ? parsePart(written, key) : batchFailureLines(await batchItemsOf(ctx.s3, data), data.reason);
   if (!written) await putObject(ctx.s3, layout.bucket, key, lines.map((l) => JSON.stringify(l)).join('\n') + '\n', 'application/x-ndjson');
   const scored = lines.filter((l) => l.type === 'prediction').length;
   const counts = { scored, failed: lines.length - scored };

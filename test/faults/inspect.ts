@@ -2,13 +2,17 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { getTextIfExists } from '../../src/shared/s3/objects.js';
 import { runLayout } from '../../src/shared/run/layout.js';
 import type { RunState } from '../../src/shared/run/run-store.js';
-import type { FailureLine, PredictionLine, RunManifest } from '../../src/shared/run/types.js';
+import type { FailureLine, PredictionLine, RunItem, RunManifest, SkippedObject } from '../../src/shared/run/types.js';
+import { readAllItems, readSkipped } from '../../src/producer/run-record.js';
 import type { RunMetrics } from '../../src/worker/run-metrics.js';
 
 /** What a finished run's outputs say, against its manifest. */
 export interface RunCheck {
   runId: string;
   manifest: RunManifest;
+  /** The manifest shards' keys and skipped objects. */
+  items: RunItem[];
+  skipped: SkippedObject[];
   metrics: RunMetrics;
   predictions: PredictionLine[];
   failures: FailureLine[];
@@ -29,12 +33,15 @@ export async function inspectRun(s3: S3Client, bucket: string, outPrefix: string
   const metrics = JSON.parse((await read(layout.metrics)) ?? 'null') as RunMetrics;
   const predictions = jsonl<PredictionLine>(await read(layout.predictionsJsonl));
   const failures = jsonl<FailureLine>(await read(layout.failures));
-  const keys = new Set(manifest.items.map((i) => i.key));
+  const [items, skipped] = [await readAllItems(s3, manifest), await readSkipped(s3, manifest)];
+  const keys = new Set(items.map((i) => i.key));
   const seen = new Map<string, number>();
   for (const l of [...predictions, ...failures]) seen.set(l.key, (seen.get(l.key) ?? 0) + 1);
   return {
     runId,
     manifest,
+    items,
+    skipped,
     metrics,
     predictions,
     failures,
@@ -82,6 +89,6 @@ export function countsConsistent(state: RunState | undefined, check: RunCheck): 
   if (state.doneBatches > state.totalBatches) problems.push(`batches ${state.doneBatches}/${state.totalBatches}`);
   if (state.scored + state.failed > state.totalKeys) problems.push(`scored ${state.scored} + failed ${state.failed} > total ${state.totalKeys}`);
   if (state.scored !== check.predictions.length || state.failed !== check.failures.length) problems.push(`Redis ${state.scored}/${state.failed} vs outputs ${check.predictions.length}/${check.failures.length}`);
-  if (state.totalKeys !== check.manifest.items.length) problems.push(`totalKeys ${state.totalKeys} vs manifest ${check.manifest.items.length}`);
+  if (state.totalKeys !== check.items.length) problems.push(`totalKeys ${state.totalKeys} vs manifest ${check.items.length}`);
   return problems;
 }

@@ -29,6 +29,7 @@ describe('cxr errors a person can act on', () => {
     bucket = await freshBucket(s3);
     await putObject(s3, bucket, 'docs/readme.txt', 'not an image', 'text/plain');
     await putObject(s3, bucket, 'docs/NORMAL/labels.csv', 'key,label\n', 'text/csv');
+    await putObject(s3, bucket, 'lists/bad.jsonl', '{"key":"NORMAL/1.png"}\n{"key":\n', 'application/x-ndjson');
     home = await mkdtemp(join(tmpdir(), 'cxr-home-'));
   });
   afterAll(async () => {
@@ -83,6 +84,24 @@ describe('cxr errors a person can act on', () => {
       args: () => ['score', `s3://${bucket}/docs/`, '--out', `s3://${bucket}/out`],
       exit: 1,
       line: () => new RegExp(`^cxr: no images under s3://${bucket}/docs/: 2 objects seen, none with a supported extension \\(\\.jpg .*\\)$`),
+    },
+    {
+      name: 'an input manifest that does not exist',
+      args: () => ['score', '--manifest', `s3://${bucket}/lists/none.jsonl`, '--out', `s3://${bucket}/out`],
+      exit: 1,
+      line: () => new RegExp(`^cxr: --manifest s3://${bucket}/lists/none.jsonl: no such object$`),
+    },
+    {
+      name: 'an input manifest with a line that is not JSON',
+      args: () => ['score', '--manifest', `s3://${bucket}/lists/bad.jsonl`, '--out', `s3://${bucket}/out`],
+      exit: 1,
+      line: () => new RegExp(`^cxr: --manifest s3://${bucket}/lists/bad.jsonl line 2: not JSON$`),
+    },
+    {
+      name: '--manifest with --list-depth',
+      args: () => ['score', '--manifest', `s3://${bucket}/lists/bad.jsonl`, '--out', `s3://${bucket}/out`, '--list-depth', '2'],
+      exit: 2,
+      line: () => /^cxr: score: --shard-prefixes and --list-depth split a listing; --manifest lists nothing$/,
     },
   ];
 

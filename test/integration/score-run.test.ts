@@ -9,7 +9,8 @@ import type { Config } from '../../src/shared/config.js';
 import { SCORE_QUEUE } from '../../src/shared/queue.js';
 import { RunStore } from '../../src/shared/run/run-store.js';
 import { getTextIfExists, putObject } from '../../src/shared/s3/objects.js';
-import type { FailureLine, PredictionLine } from '../../src/shared/run/types.js';
+import type { FailureLine, PredictionLine, RunManifest } from '../../src/shared/run/types.js';
+import { readAllItems } from '../../src/producer/run-record.js';
 import type { RunMetrics } from '../../src/worker/run-metrics.js';
 import { datasetFiles } from '../helpers/dataset.js';
 import { childEnv, freshBucket, testConfig, testRedis, testS3 } from '../helpers/services.js';
@@ -92,8 +93,9 @@ describe.each(['tfjs', 'onnx'])('scoring a bucket end to end on the %s engine (r
     const csv = (await read('predictions.csv')).trim().split('\n');
     expect(csv[0]).toBe('key,etag,label,probability,threshold,model_id,model_version,true_label');
     expect(csv).toHaveLength(predictions.length + 1);
-    const manifest = JSON.parse(await read('manifest.json')) as { items: unknown[] };
-    expect(manifest.items).toHaveLength(15);
+    const manifest = JSON.parse(await read('manifest.json')) as RunManifest;
+    expect(manifest).toMatchObject({ totalKeys: 15, totalBatches: 4, skipped: 0 });
+    expect((await readAllItems(s3, manifest)).map((i) => i.key).sort()).toEqual([...truth.keys(), ...bad.keys()].sort());
 
     // The confusion matrix, computed here from the labels the test uploaded.
     const c = { tp: 0, fp: 0, tn: 0, fn: 0 };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fitOod, writeOodStats } from '../../src/model/ood/fit.js';
 import { decodeOodStats, encodeOodStats, loadOodModel } from '../../src/model/ood/stats-file.js';
-import { flagCounts, flagsFact } from '../../src/worker/flag-counts.js';
+import { FlagTally, flagsFact } from '../../src/shared/run/flags.js';
 import { flaggedReason, OOD_FLAG, predictionExtras } from '../../src/worker/prediction-extras.js';
 import type { FailureLine, PredictionLine } from '../../src/shared/run/types.js';
 
@@ -139,7 +139,10 @@ describe('prediction flags and their counts', () => {
   it('counts flagged, OOD and skipped-as-flagged images', () => {
     const p = (flags?: string[], ood?: number) => ({ flags, ood }) as PredictionLine;
     const f = (stage: FailureLine['stage']) => ({ stage }) as FailureLine;
-    const c = flagCounts({ predictions: [p(['lateral view', OOD_FLAG], 90), p([OOD_FLAG], 80), p(undefined, 10), p(undefined, 11)], failures: [f('flagged'), f('decode')] });
+    const tally = new FlagTally();
+    for (const x of [p(['lateral view', OOD_FLAG], 90), p([OOD_FLAG], 80), p(undefined, 10), p(undefined, 11)]) tally.prediction(x);
+    for (const x of [f('flagged'), f('decode')]) tally.failure(x);
+    const c = tally.result();
     expect(c).toEqual({ flagged: 2, outOfDistribution: 2, withOodScore: 4, byFlag: { 'lateral view': 1, [OOD_FLAG]: 2 }, failedAsFlagged: 1 });
     expect(flagsFact(c)).toBe('2 flagged, 2 out of distribution (1 lateral view; 2 out of distribution); 1 failed under --skip-flagged');
   });

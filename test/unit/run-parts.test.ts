@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { mergeParts } from '../../src/worker/merge-parts.js';
-import { manifestJobs, batchJob } from '../../src/producer/enqueue-batches.js';
+import { batchJob } from '../../src/producer/enqueue-batches.js';
 import { batchJobId, chunk, assertRunId } from '../../src/shared/run/batching.js';
 import { generationOfKey, partOfKey, runLayout } from '../../src/shared/run/layout.js';
-import type { FailureLine, PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
+import type { FailureLine, PredictionLine, RunHeader, RunItem } from '../../src/shared/run/types.js';
 
 const item = (key: string): RunItem => ({ key, etag: `e-${key}`, size: 1 });
 const pred = (key: string, probability = 0.9): PredictionLine => ({
@@ -35,12 +35,16 @@ describe('batches and layout', () => {
   it('chunks and numbers batches with deterministic job ids; a later generation keeps the batch id', () => {
     expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
     expect(() => chunk([1], 0)).toThrow(/positive integer/);
-    const manifest = { runId: 'r1', batchSize: 2, source: { bucket: 'b', prefix: 'in/' }, out: { bucket: 'b', prefix: 'out' }, items: ['a', 'b', 'c'].map(item) } as RunManifest;
-    expect(manifestJobs(manifest).map((b) => [b.jobId, b.data.batch, b.data.generation, b.data.items.length])).toEqual([
-      ['r1-b000000', 0, 0, 2],
-      ['r1-b000001', 1, 0, 1],
+    const header: RunHeader = { runId: 'r1', createdAt: '', batchSize: 2, batchesPerShard: 3, labelsFrom: 'key-folders', source: { bucket: 'b', prefix: 'in/' }, out: { bucket: 'b', prefix: 'out' } };
+    // Generation 0 names its shard and line range; batch 4 is the second batch of shard 1.
+    expect([0, 1, 4].map((b) => batchJob(header, b, 0)).map((j) => [j.jobId, j.data.shard, j.data.items])).toEqual([
+      ['r1-b000000', { key: 'out/r1/manifest/000000.jsonl', start: 0, end: 2 }, undefined],
+      ['r1-b000001', { key: 'out/r1/manifest/000000.jsonl', start: 2, end: 4 }, undefined],
+      ['r1-b000004', { key: 'out/r1/manifest/000001.jsonl', start: 2, end: 4 }, undefined],
     ]);
-    expect(batchJob(manifest, 1, 3, [item('c')]).jobId).toBe('r1-b000001-g3');
+    const later = batchJob(header, 1, 3, [item('c')]);
+    expect([later.jobId, later.data.items, later.data.shard]).toEqual(['r1-b000001-g3', [item('c')], undefined]);
+    expect(() => batchJob(header, 1, 3)).toThrow(/needs its planned keys/);
     expect(batchJobId('r1', 5)).not.toContain(':');
   });
 
@@ -60,5 +64,16 @@ describe('batches and layout', () => {
     expect(partOfKey(l.partMeta(12))).toBeUndefined();
     expect(partOfKey(l.partMeta(12, 4))).toBeUndefined();
     expect(generationOfKey(l.generation(7))).toBe(7);
+  });
+});
+
+describe('predictions.csv', () => {
+  it('quotes fields as RFC 4180 asks, so a CSV parser reads the keys back', async () => {
+    const { parse } = await import('csv-parse/sync');
+    const { predictionsCsv } = await import('../../src/worker/finalize-run.js');
+    const keys = ['plain.png', 'a,b.png', 'say "hi".png', 'two\nlines.png'];
+    const rows = parse(predictionsCsv(keys.map((k) => pred(k, 0.25))), { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => r.key)).toEqual(keys);
+    expect(rows[0]).toEqual({ key: 'plain.png', etag: 'e-plain.png', label: 'NORMAL', probability: '0.25', threshold: '0.5', model_id: 'm', model_version: '1', true_label: '' });
   });
 });

@@ -1,45 +1,124 @@
 import { describe, expect, it } from 'vitest';
-import { batchItems, countsAtStart, currentGenerations, incompleteBatches, latestGeneration, mergeOrder, planKeys, type RunRecord } from '../../src/shared/run/plan.js';
+import { addPart, batchCountsAtStart, currentGeneration, hasPart, incompleteBatches, latestGeneration, mergeOrder, partIndexOf, planBatch, planGenerations, plannedItems, shardRange, type RunRecord } from '../../src/shared/run/plan.js';
+import { rocAucSorted, RunTally } from '../../src/shared/run/tally.js';
+import { rocAuc } from '../../src/shared/metrics.js';
 import { allowedFailures, judgeEnded, judgeRunning, parseMaxFailures, stallLimits, verdictLine } from '../../src/shared/run/outcome.js';
 import { skipReason } from '../../src/producer/list-images.js';
-import type { RunItem, RunManifest } from '../../src/shared/run/types.js';
+import { parseManifestLine, splitPage } from '../../src/producer/sources.js';
+import type { PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
 
 const item = (key: string): RunItem => ({ key, etag: `e-${key}`, size: 1 });
-const manifest = { runId: 'r', batchSize: 2, items: ['a', 'b', 'c', 'd', 'e'].map(item), out: { bucket: 'b', prefix: 'o' } } as RunManifest;
+const manifest = { runId: 'r', batchSize: 2, batchesPerShard: 2, totalBatches: 3, totalKeys: 5, out: { bucket: 'b', prefix: 'o' } } as RunManifest;
 
 describe('a run as S3 records it', () => {
   it('gives each batch the generation of the latest plan naming it', () => {
     const record: RunRecord = {
       manifest,
       plans: [
-        { runId: 'r', generation: 1, createdAt: '', reason: 'resume', batches: [{ batch: 1, items: [item('c')] }] },
         { runId: 'r', generation: 2, createdAt: '', reason: 'repair', batches: [{ batch: 2, items: [item('e')] }] },
+        { runId: 'r', generation: 1, createdAt: '', reason: 'resume', batches: [{ batch: 1, items: [item('c')] }] },
       ],
-      parts: [
+      parts: partIndexOf([
         { batch: 0, generation: 0 },
         { batch: 1, generation: 0 },
         { batch: 2, generation: 0 },
         { batch: 1, generation: 1 },
-      ],
+      ], 3),
     };
-    expect(currentGenerations(record)).toEqual([0, 1, 2]);
+    const gens = planGenerations(record.plans);
+    expect([0, 1, 2].map((b) => currentGeneration(gens, b))).toEqual([0, 1, 2]);
     expect(latestGeneration(record)).toBe(2);
-    expect(batchItems(record, 1, 0).map((i) => i.key)).toEqual(['c', 'd']);
-    expect(batchItems(record, 1, 1).map((i) => i.key)).toEqual(['c']);
+    expect(plannedItems(record.plans, 1, 1).map((i) => i.key)).toEqual(['c']);
+    expect(() => plannedItems(record.plans, 0, 1)).toThrow(/generation 1 has no batch 0/);
     // Batch 2's generation-0 part exists, but its current generation (2) has none yet.
     expect(incompleteBatches(record)).toEqual([2]);
-    expect(mergeOrder(record.parts).map((p) => `${p.batch}.${p.generation}`)).toEqual(['0.0', '1.0', '2.0', '1.1']);
+    expect(mergeOrder([{ batch: 1, generation: 1 }, { batch: 2, generation: 0 }, { batch: 0, generation: 0 }]).map((p) => `${p.batch}.${p.generation}`)).toEqual(['0.0', '2.0', '1.1']);
   });
 
-  it('plans only keys without a prediction and counts what a plan starts from', () => {
-    const predicted = new Set(['a', 'b', 'd']);
-    expect(planKeys(manifest, [0, 1, 2], predicted)).toEqual([
-      { batch: 1, items: [item('c')] },
-      { batch: 2, items: [item('e')] },
+  it('keeps which parts exist in a bitmap per generation, growing past the planned size', () => {
+    const index = partIndexOf([{ batch: 9, generation: 3 }], 4);
+    expect(hasPart(index, 9, 3)).toBe(true);
+    expect(hasPart(index, 9, 0)).toBe(false);
+    expect(hasPart(index, 8, 3)).toBe(false);
+    addPart(index, { batch: 100, generation: 3 }, 4);
+    expect([hasPart(index, 100, 3), hasPart(index, 9, 3), hasPart(index, 101, 3)]).toEqual([true, true, false]);
+  });
+
+  it('places batch b in shard floor(b / batchesPerShard) at lines [i*batchSize, (i+1)*batchSize)', () => {
+    expect([0, 1, 2, 5].map((b) => shardRange({ batchSize: 16, batchesPerShard: 2 }, b))).toEqual([
+      { shard: 0, start: 0, end: 16 },
+      { shard: 0, start: 16, end: 32 },
+      { shard: 1, start: 0, end: 16 },
+      { shard: 2, start: 16, end: 32 },
     ]);
-    // e (batch 2) is pending; c (batch 1, not pending) keeps its failure.
-    expect(countsAtStart(manifest, predicted, new Set([2]))).toEqual({ scored: 3, failed: 1 });
-    expect(countsAtStart(manifest, new Set(['zzz']), new Set([0, 1, 2]))).toEqual({ scored: 0, failed: 0 });
+  });
+
+  it('plans only keys without a prediction and counts what a plan starts from, batch by batch', () => {
+    const predicted = new Set(['a', 'b', 'd']);
+    expect(planBatch(0, [item('a'), item('b')], predicted)).toBeUndefined();
+    expect(planBatch(1, [item('c'), item('d')], predicted)).toEqual({ batch: 1, items: [item('c')] });
+    // c's batch is not pending: c keeps its failure; a pending batch's unpredicted keys are not failures yet.
+    expect(batchCountsAtStart([item('c'), item('d')], predicted, false)).toEqual({ scored: 1, failed: 1 });
+    expect(batchCountsAtStart([item('e')], predicted, true)).toEqual({ scored: 0, failed: 0 });
+  });
+});
+
+describe('one-pass metrics', () => {
+  const line = (trueLabel: 'NORMAL' | 'PNEUMONIA', probability: number): PredictionLine => ({
+    type: 'prediction', key: 'k', etag: '', label: probability >= 0.5 ? 'PNEUMONIA' : 'NORMAL', probability, threshold: 0.5,
+    modelId: 'm', modelName: 'n', modelVersion: '1', trueLabel, timings: { downloadMs: 0, decodeMs: 0, inferenceMs: 0 },
+  });
+
+  it('gives the exact ROC AUC of rank-based rocAuc, ties counting half', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const truth = Array.from({ length: 3000 }, () => rnd() < 0.4);
+    // Coarse scores (tenths) make many ties across classes.
+    const scores = truth.map((t) => Math.round((t ? 0.2 : 0) + rnd() * 10) / 10);
+    const f32 = (xs: number[]) => Float32Array.from(xs).sort();
+    const auc = rocAucSorted(f32(scores.filter((_, i) => truth[i])), f32(scores.filter((_, i) => !truth[i])));
+    expect(auc).toBeCloseTo(rocAuc(truth, scores.map((s) => Math.fround(s)))!, 12);
+    expect(rocAucSorted(f32([0.5]), new Float32Array(0))).toBeNull();
+    expect(rocAucSorted(f32([0.9, 0.8]), f32([0.1, 0.2]))).toBe(1);
+    expect(rocAucSorted(f32([0.5]), f32([0.5]))).toBe(0.5);
+  });
+
+  it('tallies exact confusion counts over labelled predictions only', () => {
+    const t = new RunTally();
+    [line('PNEUMONIA', 0.9), line('PNEUMONIA', 0.1), line('NORMAL', 0.7), line('NORMAL', 0.2), line('NORMAL', 0.3)].forEach((p) => t.prediction(p));
+    t.prediction({ ...line('NORMAL', 0.4), trueLabel: undefined });
+    expect(t.confusion).toEqual({ tp: 1, fn: 1, fp: 1, tn: 2 });
+    expect([t.scored, t.labelled]).toEqual([6, 5]);
+    const m = t.classification()!;
+    expect(m.n).toBe(5);
+    expect(m.accuracy).toBeCloseTo(3 / 5, 12);
+    expect(m.rocAuc).toBeCloseTo(3 / 6, 12); // 0.9 beats all three negatives, 0.1 none
+  });
+});
+
+describe('input manifests and listing pages', () => {
+  const src = { bucket: 'bkt', prefix: 'in/' };
+  it('reads JSON lines ({"key"}, {"source-ref"}, strings) and CSV, keys relative to the source prefix', () => {
+    expect(parseManifestLine('{"key":"a/NORMAL/1.png","label":"NORMAL"}', 1, 'm', src)).toEqual({ key: 'in/a/NORMAL/1.png', label: 'NORMAL' });
+    expect(parseManifestLine('{"source-ref":"s3://bkt/x/2.jpeg"}', 2, 'm', src)).toEqual({ key: 'x/2.jpeg' });
+    expect(parseManifestLine('"3.jpeg"', 3, 'm', src)).toEqual({ key: 'in/3.jpeg' });
+    expect(parseManifestLine('key,label', 1, 'm', src)).toBeUndefined();
+    expect(parseManifestLine('4.jpeg,PNEUMONIA', 2, 'm', src)).toEqual({ key: 'in/4.jpeg', label: 'PNEUMONIA' });
+    expect(parseManifestLine('   ', 5, 'm', src)).toBeUndefined();
+  });
+
+  it('names the manifest and line of bad input', () => {
+    expect(() => parseManifestLine('{"key":', 7, '--manifest s3://bkt/k.jsonl', src)).toThrow(/^--manifest s3:\/\/bkt\/k.jsonl line 7: not JSON$/);
+    expect(() => parseManifestLine('{"path":"x"}', 2, 'm', src)).toThrow(/m line 2: expected "key"/);
+    expect(() => parseManifestLine('{"source-ref":"s3://other/x.png"}', 3, 'm', src)).toThrow(/not in the run's bucket bkt/);
+    expect(() => parseManifestLine('x.png,MAYBE', 4, 'm', src)).toThrow(/m line 4/);
+  });
+
+  it('splits a page into images (in order) and skipped objects, dropping folder markers', () => {
+    const o = (key: string) => ({ key, etag: 'e', size: 1 });
+    const page = splitPage([o('b.png'), o('a/'), o('c.dcm'), o('a.jpeg')]);
+    expect(page.images.map((i) => i.key)).toEqual(['b.png', 'a.jpeg']);
+    expect(page.skipped.map((s) => [s.key, s.reason])).toEqual([['c.dcm', skipReason('c.dcm')]]);
   });
 });
 

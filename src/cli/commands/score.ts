@@ -7,7 +7,7 @@ import { readLabelsText } from '../labels-file.js';
 import { newRunId } from '../../shared/run/batching.js';
 import { EXIT_CODES, parseMaxFailures, stallLimits, verdictLine, type MaxFailures } from '../../shared/run/outcome.js';
 import { assertBucket } from '../../shared/s3/bucket.js';
-import { parseS3Uri } from '../../shared/s3/uri.js';
+import { joinKey, parseS3Uri } from '../../shared/s3/uri.js';
 import { metricsTable } from '../metrics-table.js';
 import { waitForRun } from '../progress.js';
 import { configFrom, openRuntime, type GlobalFlags, type Runtime } from '../runtime.js';
@@ -21,6 +21,11 @@ interface ScoreFlags extends WaitFlags {
   resume?: string;
   wait?: boolean;
   skipFlagged?: boolean;
+  manifest?: string;
+  maxQueuedBatches?: number;
+  shardPrefixes?: string;
+  listDepth?: number;
+  batchesPerShard?: number;
 }
 
 export interface WaitFlags {
@@ -42,8 +47,13 @@ export function waitOptions(cmd: Command): Command {
 export function registerScore(program: Command, globals: () => GlobalFlags): void {
   const cmd = program
     .command('score')
-    .description('list the images under an S3 prefix and enqueue them for scoring in batch jobs')
-    .argument('[source]', 's3://BUCKET/PREFIX holding the images', s3Uri)
+    .description('list the images under an S3 prefix (or read them from --manifest) and feed them to the queue in batch jobs')
+    .argument('[source]', 's3://BUCKET/PREFIX holding the images (with --manifest: where its relative keys live; default its bucket)', s3Uri)
+    .option('--manifest <uri>', 'take the keys from s3://…/keys.jsonl ({"key"} or {"source-ref"} lines) or a CSV (key[,label]) instead of listing', s3Uri)
+    .option('--max-queued-batches <n>', 'batch jobs in the queue at once (default 20 x the workers\' concurrency); the rest are fed as batches finish', positiveInt('--max-queued-batches'))
+    .option('--shard-prefixes <list>', 'comma-separated sub-prefixes of the source (relative, in key order) to list in parallel')
+    .option('--list-depth <n>', 'discover sub-prefixes with "/" delimiters this many levels down and list them in parallel', positiveInt('--list-depth'))
+    .option('--batches-per-shard <n>', 'batches per manifest shard', positiveInt('--batches-per-shard'), 1000)
     .option('--out <uri>', 's3://BUCKET/OUTPREFIX for parts, predictions and metrics', s3Uri)
     .option('--batch-size <n>', 'images per batch job', positiveInt('--batch-size'), 16)
     .option('--run-id <id>', 'run id (default: generated); the same id never enqueues a batch twice', runIdArg)
@@ -65,9 +75,24 @@ export function registerScore(program: Command, globals: () => GlobalFlags): voi
 }
 
 function scoreRequest(source: string | undefined, flags: ScoreFlags): ScoreRequest {
-  if (!source) throw new UsageError('score: give the source s3://BUCKET/PREFIX (or --resume RUN_ID)');
+  if (!source && !flags.manifest) throw new UsageError('score: give the source s3://BUCKET/PREFIX or --manifest s3://…/keys.jsonl (or --resume RUN_ID)');
   if (!flags.out) throw new UsageError('score: --out s3://BUCKET/OUTPREFIX is required');
-  return { runId: flags.runId ?? newRunId(), source: parseS3Uri(source), out: parseS3Uri(flags.out), batchSize: flags.batchSize, ...(flags.skipFlagged ? { skipFlagged: true } : {}) };
+  if (flags.manifest && (flags.shardPrefixes || flags.listDepth)) throw new UsageError('score: --shard-prefixes and --list-depth split a listing; --manifest lists nothing');
+  if (flags.shardPrefixes && flags.listDepth) throw new UsageError('score: give --shard-prefixes or --list-depth, not both');
+  const src = source ? parseS3Uri(source) : { bucket: parseS3Uri(flags.manifest!).bucket, prefix: '' };
+  const shardPrefixes = flags.shardPrefixes?.split(',').map((p) => p.trim()).filter(Boolean).map((p) => joinKey(src.prefix, p) + (p.endsWith('/') ? '/' : ''));
+  return {
+    runId: flags.runId ?? newRunId(),
+    source: src,
+    out: parseS3Uri(flags.out),
+    batchSize: flags.batchSize,
+    batchesPerShard: flags.batchesPerShard,
+    manifest: flags.manifest,
+    maxQueuedBatches: flags.maxQueuedBatches,
+    shardPrefixes: shardPrefixes ? [...shardPrefixes].sort() : undefined,
+    discoverDepth: flags.listDepth,
+    ...(flags.skipFlagged ? { skipFlagged: true } : {}),
+  };
 }
 
 async function start(rt: Runtime, req: ScoreRequest, labels: string | undefined): Promise<string> {

@@ -11,7 +11,7 @@ export function statusLine(s: RunState, now: number, workers?: number): string {
   const parts = [
     `${s.runId}: ${s.status}${s.reason ? ` (${s.reason})` : ''}`,
     `${s.scored + s.failed}/${s.totalKeys} images (${s.scored} scored, ${s.failed} failed${s.skipped ? `, ${s.skipped} objects skipped` : ''})`,
-    `batches ${s.doneBatches}/${s.totalBatches}${s.generation ? ` in attempt generation ${s.generation}` : ''}`,
+    `batches ${s.doneBatches}/${s.totalBatches}${s.listing ? ' so far (still listing)' : ''}${s.generation ? ` in attempt generation ${s.generation}` : ''}`,
   ];
   if (s.status === 'running') {
     if (s.progressAt) parts.push(`last progress ${Math.max(0, Math.round((now - s.progressAt) / 1000))} s ago`);

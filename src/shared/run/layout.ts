@@ -10,7 +10,12 @@ export function runLayout(out: S3Location, runId: string) {
   return {
     bucket: out.bucket,
     root,
+    /** The header, written put-if-absent first; the owner of the run wrote it. */
+    header: joinKey(root, 'run.json'),
+    /** The manifest index, written last (put-if-absent): listing is complete. */
     manifest: joinKey(root, 'manifest.json'),
+    manifestShard: (shard: number) => joinKey(root, 'manifest', `${String(shard).padStart(6, '0')}.jsonl`),
+    skippedShard: (shard: number) => joinKey(root, 'manifest', `${String(shard).padStart(6, '0')}.skipped.jsonl`),
     partsPrefix: joinKey(root, 'parts') + '/',
     part: (batch: number, generation = 0) => joinKey(root, 'parts', `${partStem(batch, generation)}.jsonl`),
     partMeta: (batch: number, generation = 0) => joinKey(root, 'parts', `${partStem(batch, generation)}.meta.json`),

@@ -1,11 +1,17 @@
 import type { PartRef } from './layout.js';
-import type { GenerationPlan, RunItem, RunManifest } from './types.js';
+import type { GenerationPlan, RunHeader, RunItem, RunManifest } from './types.js';
 
-/** What S3 holds about a run: the manifest, the later generations' plans and which part files exist. */
+/**
+ * Which part files S3 holds: one bitmap of batches per attempt generation, so a 10 M-key run's parts
+ * (625 k batches of 16) take 78 KB per generation, not an object each.
+ */
+export type PartIndex = Map<number, Uint8Array>;
+
+/** What S3 holds about a run: the manifest index, the later generations' plans and which part files exist. */
 export interface RunRecord {
   manifest: RunManifest;
   plans: GenerationPlan[];
-  parts: PartRef[];
+  parts: PartIndex;
 }
 
 export interface PlannedBatch {
@@ -13,38 +19,72 @@ export interface PlannedBatch {
   items: RunItem[];
 }
 
-export function batchCount(manifest: RunManifest): number {
-  return Math.ceil(manifest.items.length / manifest.batchSize);
+export function batchCount(manifest: Pick<RunManifest, 'totalBatches'>): number {
+  return manifest.totalBatches;
 }
 
-/** Batch b's keys as the manifest lays them out (generation 0). Pure. */
-export function manifestBatch(manifest: RunManifest, batch: number): RunItem[] {
-  return manifest.items.slice(batch * manifest.batchSize, (batch + 1) * manifest.batchSize);
+/** Batch b's place in the manifest shards: shard number and line range. Pure. */
+export function shardRange(header: Pick<RunHeader, 'batchSize' | 'batchesPerShard'>, batch: number): { shard: number; start: number; end: number } {
+  const shard = Math.floor(batch / header.batchesPerShard);
+  const start = (batch - shard * header.batchesPerShard) * header.batchSize;
+  return { shard, start, end: start + header.batchSize };
 }
 
-/** Each batch's current generation: the latest plan naming it, else 0. Pure. */
-export function currentGenerations(record: RunRecord): number[] {
-  const gens = new Array<number>(batchCount(record.manifest)).fill(0);
-  for (const plan of record.plans) for (const b of plan.batches) if (b.batch < gens.length) gens[b.batch] = Math.max(gens[b.batch], plan.generation);
-  return gens;
+/** Records part `ref` in the index. */
+export function addPart(index: PartIndex, ref: PartRef, totalBatches: number): void {
+  let bits = index.get(ref.generation);
+  if (!bits) index.set(ref.generation, (bits = new Uint8Array(Math.ceil(Math.max(totalBatches, ref.batch + 1) / 8))));
+  if (ref.batch >= bits.length * 8) {
+    const grown = new Uint8Array(Math.ceil((ref.batch + 1) / 8));
+    grown.set(bits);
+    index.set(ref.generation, (bits = grown));
+  }
+  bits[ref.batch >> 3] |= 1 << (ref.batch & 7);
 }
 
-export function latestGeneration(record: RunRecord): number {
+export function hasPart(index: PartIndex, batch: number, generation: number): boolean {
+  const bits = index.get(generation);
+  return bits !== undefined && batch >> 3 < bits.length && (bits[batch >> 3] & (1 << (batch & 7))) !== 0;
+}
+
+export function partIndexOf(refs: readonly PartRef[], totalBatches: number): PartIndex {
+  const index: PartIndex = new Map();
+  for (const r of refs) addPart(index, r, totalBatches);
+  return index;
+}
+
+/** The later generations (ascending) whose plan names each batch; batches no plan names are absent (generation 0 only). Pure. */
+export function planGenerations(plans: readonly GenerationPlan[]): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const plan of [...plans].sort((a, b) => a.generation - b.generation)) {
+    for (const b of plan.batches) out.set(b.batch, [...(out.get(b.batch) ?? []), plan.generation]);
+  }
+  return out;
+}
+
+/** A batch's current generation: the latest plan naming it, else 0. */
+export function currentGeneration(gens: ReadonlyMap<number, readonly number[]>, batch: number): number {
+  return gens.get(batch)?.at(-1) ?? 0;
+}
+
+export function latestGeneration(record: Pick<RunRecord, 'plans'>): number {
   return record.plans.reduce((g, p) => Math.max(g, p.generation), 0);
 }
 
-/** The keys batch b runs in generation g. Pure. */
-export function batchItems(record: RunRecord, batch: number, generation: number): RunItem[] {
-  if (generation === 0) return manifestBatch(record.manifest, batch);
-  const entry = record.plans.find((p) => p.generation === generation)?.batches.find((b) => b.batch === batch);
-  if (!entry) throw new Error(`run ${record.manifest.runId}: generation ${generation} has no batch ${batch}`);
+/** The keys a later generation's plan gives batch b. Pure. */
+export function plannedItems(plans: readonly GenerationPlan[], batch: number, generation: number): RunItem[] {
+  const plan = plans.find((p) => p.generation === generation);
+  const entry = plan?.batches.find((b) => b.batch === batch);
+  if (!entry) throw new Error(`run ${plan?.runId ?? '?'}: generation ${generation} has no batch ${batch}`);
   return entry.items;
 }
 
 /** Batches whose current generation has no part in S3: the run is complete when there are none. Pure. */
 export function incompleteBatches(record: RunRecord): number[] {
-  const have = new Set(record.parts.map((p) => `${p.batch}/${p.generation}`));
-  return currentGenerations(record).flatMap((g, b) => (have.has(`${b}/${g}`) ? [] : [b]));
+  const gens = planGenerations(record.plans);
+  const out: number[] = [];
+  for (let b = 0; b < record.manifest.totalBatches; b++) if (!hasPart(record.parts, b, currentGeneration(gens, b))) out.push(b);
+  return out;
 }
 
 /** Parts in merge order: by generation, then batch, so a later attempt's lines come last. Pure. */
@@ -52,23 +92,17 @@ export function mergeOrder<T extends PartRef>(parts: readonly T[]): T[] {
   return [...parts].sort((a, b) => a.generation - b.generation || a.batch - b.batch);
 }
 
-/** A new generation's work: in the given batches, only the keys that have no prediction. Pure. */
-export function planKeys(manifest: RunManifest, batches: readonly number[], predicted: ReadonlySet<string>): PlannedBatch[] {
-  return batches
-    .map((batch) => ({ batch, items: manifestBatch(manifest, batch).filter((i) => !predicted.has(i.key)) }))
-    .filter((b) => b.items.length > 0);
+/** A new generation's work for one batch: only its keys that have no prediction; undefined when none is missing. Pure. */
+export function planBatch(batch: number, items: readonly RunItem[], predicted: ReadonlySet<string>): PlannedBatch | undefined {
+  const missing = items.filter((i) => !predicted.has(i.key));
+  return missing.length ? { batch, items: missing } : undefined;
 }
 
 /**
- * Counters when a plan starts: scored = manifest keys with a prediction; failed = keys with none outside
- * the batches still to run (they keep their last failure). Pure.
+ * One batch's share of the counters a plan starts from: scored = its keys with a prediction; failed = its
+ * keys with none when the batch is not pending (they keep their last failure). Pure.
  */
-export function countsAtStart(manifest: RunManifest, predicted: ReadonlySet<string>, pending: ReadonlySet<number>): { scored: number; failed: number } {
-  let scored = 0;
-  let failed = 0;
-  manifest.items.forEach((item, i) => {
-    if (predicted.has(item.key)) scored++;
-    else if (!pending.has(Math.floor(i / manifest.batchSize))) failed++;
-  });
-  return { scored, failed };
+export function batchCountsAtStart(items: readonly RunItem[], predicted: ReadonlySet<string>, pending: boolean): { scored: number; failed: number } {
+  const scored = items.reduce((n, i) => n + (predicted.has(i.key) ? 1 : 0), 0);
+  return { scored, failed: pending ? 0 : items.length - scored };
 }

@@ -17,18 +17,43 @@ export interface SkippedObject {
   reason: string;
 }
 
-/** The input manifest: every key of the run, fixed when the run is created. Batch b holds items [b*batchSize, (b+1)*batchSize). */
-export interface RunManifest {
+/**
+ * The run header (run.json), written put-if-absent before any listing: the producer whose header wins
+ * owns the run. Keys are laid out in manifest shards of `batchesPerShard` batches each.
+ */
+export interface RunHeader {
   runId: string;
   createdAt: string;
   source: S3Location;
+  /** The input manifest (s3://…/keys.jsonl or .csv) the keys came from; absent for a listing of `source`. */
+  input?: string;
   out: S3Location;
   batchSize: number;
+  batchesPerShard: number;
   labelsFrom: 'key-folders' | string;
-  items: RunItem[];
-  skipped?: SkippedObject[];
   /** --skip-flagged: a flagged image (lateral view, not chest, out of distribution...) fails instead of being scored. */
   skipFlagged?: boolean;
+}
+
+/** One manifest shard: JSONL of RunItems (batch firstBatch+i holds lines [i*batchSize, (i+1)*batchSize)). */
+export interface ShardEntry {
+  shard: number;
+  key: string;
+  items: number;
+  firstBatch: number;
+  batches: number;
+  /** Objects not scored seen with this shard's keys, in `skippedKey` when > 0. */
+  skipped: number;
+  skippedKey?: string;
+  lastKey: string;
+}
+
+/** The input manifest's index (manifest.json), written last: the header plus every shard. Batch b lies in shard floor(b / batchesPerShard). */
+export interface RunManifest extends RunHeader {
+  totalKeys: number;
+  totalBatches: number;
+  skipped: number;
+  shards: ShardEntry[];
 }
 
 /**
@@ -51,9 +76,18 @@ export interface BatchJobData {
   generation?: number;
   source: S3Location;
   out: S3Location;
-  items: RunItem[];
   /** From the manifest: flagged images become failures (stage 'flagged'). */
   skipFlagged?: boolean;
+  /** Generation 0: the keys are lines [start, end) of this manifest shard (read by the worker, cached). */
+  shard?: BatchShardRange;
+  /** Later generations: the keys the plan gives the batch. */
+  items?: RunItem[];
+}
+
+export interface BatchShardRange {
+  key: string;
+  start: number;
+  end: number;
 }
 
 /** Records a batch that used up its attempts: its keys become failures with this reason. */

@@ -22,16 +22,23 @@ export async function listObjects(
   onPage?: (count: number) => void,
 ): Promise<ListedObject[]> {
   const out: ListedObject[] = [];
+  for await (const page of listPages(s3, bucket, prefix)) {
+    for (const o of page) if (keep(o.key)) out.push(o);
+    onPage?.(out.length);
+  }
+  return out;
+}
+
+/** The objects under a prefix one ListObjectsV2 page at a time, in S3's key order, after `startAfter` when given. */
+export async function* listPages(s3: S3Client, bucket: string, prefix: string, startAfter?: string): AsyncGenerator<ListedObject[]> {
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) {
-      if (o.Key && keep(o.Key)) out.push({ key: o.Key, etag: stripQuotes(o.ETag), size: o.Size ?? 0 });
-    }
-    onPage?.(out.length);
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token, StartAfter: token ? undefined : startAfter }),
+    );
+    yield (page.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, etag: stripQuotes(o.ETag), size: o.Size ?? 0 }] : []));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return out;
 }
 
 export async function getObjectBytes(s3: S3Client, bucket: string, key: string): Promise<{ bytes: Uint8Array; etag: string }> {

@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import pLimit from 'p-limit';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../shared/config.js';
+import { createS3Client } from '../shared/s3/client.js';
+import { ensureBucket } from '../shared/s3/bucket.js';
+import { putObject } from '../shared/s3/objects.js';
+import { ensureLocalStack } from '../shared/services/local-stack.js';
+import { useLocalS3Credentials } from '../shared/services/s3-server.js';
+import { discoverPrefixes, listingPages, parallelListingPages, type SourcePage } from '../producer/sources.js';
+import { scaleRun } from './scale-run.js';
+
+/**
+ * npm run bench:scale [-- --n 10000000 --batch-size 500 --batches-per-shard 32 --concurrency 2 --list-keys 20000 --list-prefixes 16]
+ * A synthetic run of N keys through `cxr score --manifest`, a null-engine `cxr worker` and its finalize (see
+ * scale-run.ts), plus the listing speed of one prefix against its sub-prefixes listed in parallel, on the
+ * S3 server here (REDIS_URL / S3_ENDPOINT when set, else private redis-server and s3rver). Ends with one JSON line.
+ */
+const argText = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const arg = (name: string, fallback: number) => Number(argText(name) ?? fallback);
+const n = arg('n', 10_000_000);
+const batchSize = arg('batch-size', 500);
+const batchesPerShard = arg('batches-per-shard', 32);
+const concurrency = arg('concurrency', os.availableParallelism());
+const listKeys = arg('list-keys', 20_000);
+const listPrefixes = arg('list-prefixes', 16);
+const log = (s: string) => process.stderr.write(s + '\n');
+
+async function count(pages: AsyncGenerator<SourcePage>): Promise<number> {
+  let k = 0;
+  for await (const p of pages) k += p.images.length;
+  return k;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cxr-bench-scale-'));
+  const stack = await ensureLocalStack(process.env, dataDir);
+  useLocalS3Credentials(process.env);
+  const prefix = `bs${randomUUID().slice(0, 6)}`;
+  const config = loadConfig({ ...process.env, REDIS_URL: stack.redisUrl, S3_ENDPOINT: stack.s3Endpoint, CXR_QUEUE_PREFIX: prefix });
+  const s3 = createS3Client(config.s3);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const bucket = `scale-bench-${randomUUID().slice(0, 8)}`;
+  try {
+    await ensureBucket(s3, bucket);
+    log(`${stack.started.join('; ') || 'services from REDIS_URL / S3_ENDPOINT'}`);
+
+    log(`listing: writing ${listKeys} objects under ${listPrefixes} sub-prefixes ...`);
+    const lim = pLimit(32);
+    await Promise.all(Array.from({ length: listKeys }, (_, i) => lim(() => putObject(s3, bucket, `list/p${String(i % listPrefixes).padStart(2, '0')}/${String(i).padStart(8, '0')}.png`, 'x', 'image/png'))));
+    let t = performance.now();
+    const one = await count(listingPages(s3, { bucket, prefix: 'list/' }));
+    const oneSeconds = (performance.now() - t) / 1000;
+    t = performance.now();
+    const prefixes = await discoverPrefixes(s3, bucket, 'list/', 1); // as --list-depth 1
+    const par = await count(parallelListingPages(s3, bucket, prefixes, 8));
+    const parSeconds = (performance.now() - t) / 1000;
+    const listing = {
+      keys: one,
+      sequentialKeysPerSec: Math.round(one / oneSeconds),
+      parallelKeysPerSec: Math.round(par / parSeconds),
+      subPrefixes: prefixes.length,
+      parallel: 8,
+      speedup: Math.round((oneSeconds / parSeconds) * 100) / 100,
+    };
+    if (par !== one) throw new Error(`parallel listing saw ${par} keys, one listing ${one}`);
+    log(`listing ${one} keys: one prefix ${listing.sequentialKeysPerSec} keys/s; ${prefixes.length} sub-prefixes, 8 at once, ${listing.parallelKeysPerSec} keys/s`);
+
+    const env = { ...process.env, REDIS_URL: config.redisUrl, S3_ENDPOINT: config.s3.endpoint, CXR_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
+    const r = await scaleRun({ n, bucket, runId: `scale-${n}`, batchSize, batchesPerShard, concurrency, env, s3, redis, queuePrefix: prefix, log });
+    if (r.output.missing || r.output.duplicated || r.output.predictions !== n) throw new Error(`merged output is wrong: ${JSON.stringify(r.output)}`);
+    console.log(
+      JSON.stringify({
+        n,
+        batchSize,
+        batches: r.batches,
+        concurrency,
+        keysPerSec: r.keysPerSec,
+        seconds: r.seconds,
+        peakRssBytes: r.peakRssBytes,
+        redisPeakBytes: r.redis.peakBytes,
+        redisRunPeakBytes: r.redis.peakDeltaBytes,
+        listing,
+        output: r.output,
+        loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      }),
+    );
+  } finally {
+    redis.disconnect();
+    s3.destroy();
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,47 @@
+import type { FailureLine, PredictionLine } from './types.js';
+
+/** The flag an image gets when its OOD distance passes the model's threshold. */
+export const OOD_FLAG = 'out of distribution';
+
+export interface FlagCounts {
+  /** Scored images with at least one flag. */
+  flagged: number;
+  /** Scored images flagged 'out of distribution'. */
+  outOfDistribution: number;
+  /** Scored images with an OOD score (0 when the model ships no OOD stats). */
+  withOodScore: number;
+  /** Scored images per flag. */
+  byFlag: Record<string, number>;
+  /** Images --skip-flagged recorded as failures. */
+  failedAsFlagged: number;
+}
+
+/** Flag and OOD counts, fed one line at a time (finalize's single pass), for metrics.json and the report. */
+export class FlagTally {
+  private readonly byFlag: Record<string, number> = {};
+  private flagged = 0;
+  private withOodScore = 0;
+  private failedAsFlagged = 0;
+
+  prediction(p: PredictionLine): void {
+    if (p.ood !== undefined) this.withOodScore++;
+    if (!p.flags?.length) return;
+    this.flagged++;
+    for (const f of p.flags) this.byFlag[f] = (this.byFlag[f] ?? 0) + 1;
+  }
+
+  failure(f: FailureLine): void {
+    if (f.stage === 'flagged') this.failedAsFlagged++;
+  }
+
+  result(): FlagCounts {
+    return { flagged: this.flagged, outOfDistribution: this.byFlag[OOD_FLAG] ?? 0, withOodScore: this.withOodScore, byFlag: { ...this.byFlag }, failedAsFlagged: this.failedAsFlagged };
+  }
+}
+
+/** 'N flagged, M out of distribution (K lateral view; ...)' for the report and the CLI. Pure. */
+export function flagsFact(f: FlagCounts): string {
+  const parts = Object.entries(f.byFlag).map(([flag, n]) => `${n} ${flag}`);
+  const ood = f.withOodScore ? `${f.outOfDistribution} out of distribution` : 'no OOD score (the model ships no OOD stats)';
+  return `${f.flagged} flagged, ${ood}${parts.length ? ` (${parts.join('; ')})` : ''}${f.failedAsFlagged ? `; ${f.failedAsFlagged} failed under --skip-flagged` : ''}`;
+}

@@ -60,7 +60,7 @@ describe('ONNX exporter pure parts', () => {
 
 describe('cxr models export-onnx default output', () => {
   it('is the ONNX cache (by model id) for a local model, and model.onnx beside an S3 model', () => {
-    expect(defaultOnnxOut('models/pneumonia-resnet50', 'abcdef0123456789', '/c/onnx')).toBe('/c/onnx/abcdef0123456789.onnx');
+    expect(defaultOnnxOut('models/pneumonia-resnet50', 'abcdef0123456789', '/c/onnx')).toBe('/c/onnx/abcdef0123456789.f.onnx') // .f: the export with its pooled-features output;
     expect(defaultOnnxOut('s3://b/models/pn/', 'abcdef0123456789')).toBe('s3://b/models/pn/model.onnx');
   });
 });

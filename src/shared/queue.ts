@@ -50,7 +50,8 @@ export function createRedis(target: string | RedisTarget): Redis {
 }
 
 export function createScoreQueue(connection: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): Queue {
-  const queue = new Queue(SCORE_QUEUE, { connection, prefix, defaultJobOptions: batchJobOptions(env) });
+  // The event stream is capped at 1,000 entries (BullMQ's default, 10,000, is about 1 MB that grows with a run's first jobs); nothing here reads it.
+  const queue = new Queue(SCORE_QUEUE, { connection, prefix, defaultJobOptions: batchJobOptions(env), streams: { events: { maxLen: 1000 } } });
   queueErrorsTo(queue, () => undefined);
   return queue;
 }

@@ -116,9 +116,9 @@ describe('input manifests and listing pages', () => {
 
   it('splits a page into images (in order) and skipped objects, dropping folder markers', () => {
     const o = (key: string) => ({ key, etag: 'e', size: 1 });
-    const page = splitPage([o('b.png'), o('a/'), o('c.dcm'), o('a.jpeg')]);
-    expect(page.images.map((i) => i.key)).toEqual(['b.png', 'a.jpeg']);
-    expect(page.skipped.map((s) => [s.key, s.reason])).toEqual([['c.dcm', skipReason('c.dcm')]]);
+    const page = splitPage([o('b.png'), o('a/'), o('c.txt'), o('d.dcm'), o('a.jpeg')]);
+    expect(page.images.map((i) => i.key)).toEqual(['b.png', 'd.dcm', 'a.jpeg']);
+    expect(page.skipped.map((s) => [s.key, s.reason])).toEqual([['c.txt', skipReason('c.txt')]]);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Queue } from 'bullmq';
 import { ConnectionWatch } from '../../shared/connection-watch.js';
+import { redisTarget } from '../../shared/config.js';
 import { UsageError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logger.js';
 import { queueErrorsTo, SCORE_QUEUE } from '../../shared/queue.js';
@@ -33,9 +34,10 @@ export function registerDashboard(program: Command, globals: () => GlobalFlags):
         throw new UsageError((err as Error).message);
       }
       const logger = createLogger({ role: 'dashboard' });
-      const redis = createWorkerRedis(config.redisUrl);
-      new ConnectionWatch(logger, config.redisUrl).attach(redis);
-      const queues = [SCORE_QUEUE, TRAIN_QUEUE, EVAL_QUEUE].map((name) => new Queue(name, { connection: redis, prefix: config.queuePrefix }));
+      const redis = createWorkerRedis(redisTarget(config)); // with the TLS settings (CXR_REDIS_TLS_*)
+      new ConnectionWatch(logger, redisTarget(config)).attach(redis);
+      // Observers (skipMetasUpdate): the producers' queues set the queue's meta, such as the event stream cap.
+      const queues = [SCORE_QUEUE, TRAIN_QUEUE, EVAL_QUEUE].map((name) => new Queue(name, { connection: redis, prefix: config.queuePrefix, skipMetasUpdate: true }));
       for (const q of queues) queueErrorsTo(q, (err) => logger.error({ queue: q.name, err: err.message }, 'queue error'));
       const server = await startDashboard({ queues, port: flags.port, host: flags.host, auth, readOnly: flags.readOnly });
       const where = `http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${flags.port}/`;

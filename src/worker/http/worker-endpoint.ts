@@ -30,7 +30,8 @@ export class WorkerEndpoint {
   private constructor(
     private readonly opts: EndpointOptions,
     private readonly redis = createWorkerRedis(opts.redis),
-    private readonly queues = opts.queues.map((name) => new Queue(name, { connection: redis, prefix: opts.prefix })),
+    // Observers (skipMetasUpdate): the producers' queues set the queue's meta, such as the event stream cap.
+    private readonly queues = opts.queues.map((name) => new Queue(name, { connection: redis, prefix: opts.prefix, skipMetasUpdate: true })),
   ) {
     opts.watch.attach(redis);
     for (const q of queues) queueErrorsTo(q, () => undefined);

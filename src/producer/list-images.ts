@@ -1,7 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, type ListedObject } from '../shared/s3/objects.js';
-import { UserError } from '../shared/errors.js';
-import { formatS3Uri, type S3Location } from '../shared/s3/uri.js';
+import type { S3Location } from '../shared/s3/uri.js';
 import type { SkippedObject } from '../shared/run/types.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
@@ -45,15 +44,4 @@ export async function listSource(s3: S3Client, source: S3Location, onPage?: (n: 
     else images.push(o);
   }
   return { images: images.sort(byKey), skipped: skipped.sort(byKey) };
-}
-
-/** listSource, but a prefix without images is an error that says how many objects it holds (skipped ones included). */
-export async function listSourceOrFail(s3: S3Client, source: S3Location): Promise<SourceListing> {
-  const listed = await listSource(s3, source);
-  if (listed.images.length === 0) {
-    throw new UserError(
-      `no images under ${formatS3Uri(source)}: ${listed.images.length + listed.skipped.length} objects seen, none with a supported extension (${CANDIDATE_EXTENSIONS.join(' ')}, or none)`,
-    );
-  }
-  return listed;
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { createRun } from '../producer/create-run.js';
 import { runLayout } from '../shared/run/layout.js';
 import { getTextIfExists } from '../shared/s3/objects.js';
-import type { RunMetrics } from '../worker/run-metrics.js';
+import type { RunMetrics } from '../shared/run/run-metrics.js';
 import { withBenchStack } from './bench-stack.js';
 import { startWorkers } from '../worker/start-worker.js';
 import { childPidsMatching, cpuSecondsOf } from './cpu-time.js';

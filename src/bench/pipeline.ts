@@ -2,13 +2,13 @@
 import os from 'node:os';
 import pLimit from 'p-limit';
 import { createRun } from '../producer/create-run.js';
-import { batchJob, enqueueBatches } from '../producer/enqueue-batches.js';
-import { listImages } from '../producer/list-images.js';
+import { batchJob, enqueueBatches } from '../shared/run/enqueue-batches.js';
+import { listImages } from '../shared/s3/list-images.js';
 import { createScoreQueue } from '../shared/queue.js';
 import type { RunHeader } from '../shared/run/types.js';
 import { getTextIfExists, putObject } from '../shared/s3/objects.js';
 import { runLayout } from '../shared/run/layout.js';
-import type { RunMetrics } from '../worker/run-metrics.js';
+import type { RunMetrics } from '../shared/run/run-metrics.js';
 import type { PartMeta } from '../shared/run/types.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { withBenchStack } from './bench-stack.js';

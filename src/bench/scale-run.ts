@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { repoRoot } from '../shared/paths.js';
 import { openUploadStream } from '../shared/s3/upload-stream.js';
 import { runLayout } from '../shared/run/layout.js';
-import type { RunMetrics } from '../worker/run-metrics.js';
+import type { RunMetrics } from '../shared/run/run-metrics.js';
 import { getTextIfExists } from '../shared/s3/objects.js';
 
 /**

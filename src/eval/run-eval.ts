@@ -9,7 +9,7 @@ import { putJson } from '../shared/s3/objects.js';
 import { parseS3Uri } from '../shared/s3/uri.js';
 import { buildEvalReport } from '../report/eval-report.js';
 import type { CamModel } from '../report/gradcam.js';
-import { readRunData } from '../report/run-report.js';
+import { readRunData } from '../shared/run/run-data.js';
 import { s3Sink } from '../report/sink.js';
 import { writeReport } from '../report/write-report.js';
 import { decideAlerts, type Reference } from './alert.js';

@@ -7,16 +7,15 @@ import { formatS3Uri, type S3Location } from '../shared/s3/uri.js';
 import { runLayout } from '../shared/run/layout.js';
 import { scheduleFinalize } from '../shared/run/finalize-job.js';
 import type { RunHeader, RunItem, RunManifest, ShardEntry } from '../shared/run/types.js';
-import { CANDIDATE_EXTENSIONS } from './list-images.js';
-import { ensureRunInRedis, reofferPending, type RunDeps } from './reconcile.js';
-import { topUp } from './feed.js';
-import { parseJsonl, readHeaderIfExists, readManifestIfExists } from './run-record.js';
+import { CANDIDATE_EXTENSIONS } from '../shared/s3/list-images.js';
+import { ensureRunInRedis, reofferPending, type RunDeps } from '../shared/run/reconcile.js';
+import { topUp } from '../shared/run/feed.js';
+import { parseJsonl, readHeaderIfExists, readManifestIfExists } from '../shared/run/run-record.js';
 import { ShardWriter, shardTotals } from './shard-writer.js';
 import { collectGarbageIfGrown } from './heap.js';
 import { discoverPrefixes, listingPages, manifestPages, parallelListingPages, type ListingUnit, type SourcePage } from './sources.js';
 import { getTextIfExists } from '../shared/s3/objects.js';
 
-export { readManifest } from './run-record.js';
 
 export type ProducerDeps = RunDeps;
 

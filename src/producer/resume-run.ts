@@ -1,8 +1,8 @@
 import { UserError } from '../shared/errors.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import { batchCount } from '../shared/run/plan.js';
-import { ensureRunInRedis, planRun, startGeneration, type RunDeps } from './reconcile.js';
-import { loadRunRecord, readManifest } from './run-record.js';
+import { ensureRunInRedis, planRun, startGeneration, type RunDeps } from '../shared/run/reconcile.js';
+import { loadRunRecord, readManifest } from '../shared/run/run-record.js';
 
 export interface ResumedRun {
   runId: string;

@@ -1,7 +1,8 @@
 import type { HistoryEntry } from '../eval/types.js';
 import { trendSpec, type TrendPoint } from './chart-specs.js';
 import type { ReportDoc } from './document.js';
-import { classificationSections, runFacts, type RunData, type RunReportDeps } from './run-report.js';
+import type { RunData } from '../shared/run/run-data.js';
+import { classificationSections, runFacts, type RunReportDeps } from './run-report.js';
 
 /** Trend points of the watched metrics over the history. Pure. */
 export function trendPoints(history: readonly HistoryEntry[]): TrendPoint[] {

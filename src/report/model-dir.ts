@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { defaultModelDir } from '../model/classifier.js';
 import { localModelDir } from '../model/io/s3-io.js';
-import { resolveModelUri } from '../train-queue/model-pointer.js';
+import { resolveModelUri } from '../shared/model-pointer.js';
 
 /** The production model folder: CXR_MODEL_URI (a folder or s3://, cached) or the shipped model. */
 export async function productionModelDir(s3: S3Client, given = process.env.CXR_MODEL_URI): Promise<string> {

@@ -3,12 +3,9 @@ import pLimit from 'p-limit';
 import sharp from 'sharp';
 import type { Logger } from '../shared/logger.js';
 import { curvePoints, operatingPoint } from '../shared/metrics.js';
-import { getObjectBytes, getTextIfExists } from '../shared/s3/objects.js';
-import { runLayout } from '../shared/run/layout.js';
+import { getObjectBytes } from '../shared/s3/objects.js';
 import type { PredictionLine } from '../shared/run/types.js';
-import type { S3Location } from '../shared/s3/uri.js';
-import type { RunMetrics } from '../worker/run-metrics.js';
-import { readManifest } from '../producer/create-run.js';
+import type { RunData } from '../shared/run/run-data.js';
 import { confusionSpec, prSpec, rocSpec, scoreHistogramSpec } from './chart-specs.js';
 import type { ChartItem, Gallery, GalleryItem, ReportDoc } from './document.js';
 import type { CamModel } from './gradcam.js';
@@ -24,24 +21,6 @@ export interface RunReportDeps {
   camModel?: (modelId: string) => Promise<CamModel | undefined>;
   /** Grad-CAM images per group (confident pneumonia, errors). */
   camsPerGroup?: number;
-}
-
-export interface RunData {
-  metrics: RunMetrics;
-  predictions: PredictionLine[];
-  source: S3Location;
-}
-
-export async function readRunData(s3: S3Client, out: S3Location, runId: string): Promise<RunData> {
-  const layout = runLayout(out, runId);
-  const [metricsText, predText, manifest] = await Promise.all([
-    getTextIfExists(s3, layout.bucket, layout.metrics),
-    getTextIfExists(s3, layout.bucket, layout.predictionsJsonl),
-    readManifest(s3, out, runId),
-  ]);
-  if (!metricsText) throw new Error(`run ${runId}: no metrics.json (not finalized yet?)`);
-  const predictions = (predText ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as PredictionLine);
-  return { metrics: JSON.parse(metricsText) as RunMetrics, predictions, source: manifest.source };
 }
 
 const thumb = (bytes: Uint8Array) => sharp(bytes).rotate().resize(256, 256, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();

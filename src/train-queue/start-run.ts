@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from '../shared/logger.js';
 import { labelFromKey, type ClassName } from '../shared/labels.js';
 import type { S3Location } from '../shared/s3/uri.js';
-import { listImages } from '../producer/list-images.js';
+import { listImages } from '../shared/s3/list-images.js';
 import { enqueueRound } from './jobs.js';
 import { mergeJobId, shardJobId, trainLayout } from './layout.js';
 import { labelItems, splitRun } from './plan-run.js';

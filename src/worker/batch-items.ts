@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readShard } from '../producer/run-record.js';
+import { readShard } from '../shared/run/run-record.js';
 import type { BatchJobData, RunItem } from '../shared/run/types.js';
 
 /** A batch's keys: the plan's (later generations), or its line range of the manifest shard (read once per process, cached). */

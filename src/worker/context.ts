@@ -10,7 +10,7 @@ import { createS3Client } from '../shared/s3/client.js';
 import type { Claims } from '../shared/s3/put-if-absent.js';
 import { RunStore } from '../shared/run/run-store.js';
 import type { PneumoniaClassifier } from '../model/classifier.js';
-import { resolveModelUri } from '../train-queue/model-pointer.js';
+import { resolveModelUri } from '../shared/model-pointer.js';
 import { isNullEngine } from './engine-choice.js';
 
 /** What a worker process needs, built once from the environment and reused across jobs. */

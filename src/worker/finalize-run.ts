@@ -6,10 +6,10 @@ import { incompleteBatches, type RunRecord } from '../shared/run/plan.js';
 import { isEnded, mergedStatus } from '../shared/run/state.js';
 import { RunTally } from '../shared/run/tally.js';
 import type { FinalizeJobData, PartLine, PredictionLine } from '../shared/run/types.js';
-import { ensureRunInRedis, planRun, startGeneration, type RunDeps } from '../producer/reconcile.js';
-import { loadRunRecord, readManifest, walkBatches } from '../producer/run-record.js';
-import { mergeParts, type MissingReason } from './merge-parts.js';
-import { buildRunMetrics, type RunMetrics } from './run-metrics.js';
+import { ensureRunInRedis, planRun, startGeneration, type RunDeps } from '../shared/run/reconcile.js';
+import { loadRunRecord, readManifest, walkBatches } from '../shared/run/run-record.js';
+import { mergeParts, type MissingReason } from '../shared/run/merge-parts.js';
+import { buildRunMetrics, type RunMetrics } from '../shared/run/run-metrics.js';
 
 export type FinalizeDeps = RunDeps;
 

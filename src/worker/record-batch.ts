@@ -3,8 +3,8 @@ import { scheduleFinalize } from '../shared/run/finalize-job.js';
 import type { MarkResult } from '../shared/run/run-store.js';
 import type { BatchJobData } from '../shared/run/types.js';
 import type { WorkerContext } from './context.js';
-import { topUp } from '../producer/feed.js';
-import { readHeader } from '../producer/run-record.js';
+import { topUp } from '../shared/run/feed.js';
+import { readHeader } from '../shared/run/run-record.js';
 
 /**
  * Counts a batch whose part is in S3, then asks for the finalize when it was the run's last one, or for

@@ -3,7 +3,7 @@ import { getTextIfExists, putObject } from '../shared/s3/objects.js';
 import { runLayout } from '../shared/run/layout.js';
 import type { SettleJobData } from '../shared/run/types.js';
 import type { WorkerContext } from './context.js';
-import { batchFailureLines, parsePart } from './merge-parts.js';
+import { batchFailureLines, parsePart } from '../shared/run/merge-parts.js';
 import { recordBatchDone } from './record-batch.js';
 import { batchItemsOf } from './batch-items.js';
 

@@ -10,7 +10,7 @@ import type { Config } from '../../src/shared/config.js';
 import { RunStore } from '../../src/shared/run/run-store.js';
 import { getObjectBytes, getTextIfExists, listObjects, putObject } from '../../src/shared/s3/objects.js';
 import type { FailureLine, PredictionLine } from '../../src/shared/run/types.js';
-import type { RunMetrics } from '../../src/worker/run-metrics.js';
+import type { RunMetrics } from '../../src/shared/run/run-metrics.js';
 import { CLI, execCli, runCli, stopProcess, waitFor } from '../helpers/cli.js';
 import { datasetFiles } from '../helpers/dataset.js';
 import { repoRoot } from '../../src/shared/paths.js';

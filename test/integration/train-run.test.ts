@@ -18,7 +18,7 @@ import { decodeHead, decodeNorm } from '../../src/train-queue/codec.js';
 import { foldNorm } from '../../src/model/train/fold-norm.js';
 import { TRAIN_QUEUE } from '../../src/train-queue/jobs.js';
 import { trainLayout } from '../../src/train-queue/layout.js';
-import { resolveModelUri } from '../../src/train-queue/model-pointer.js';
+import { resolveModelUri } from '../../src/shared/model-pointer.js';
 import { selectBest } from '../../src/train-queue/selection.js';
 import type { HistoryEntry, RunStatusDoc, ShardJobData, ShardResult } from '../../src/train-queue/types.js';
 import { CLI, runCli, waitFor } from '../helpers/cli.js';

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/shared/config.js';
 import { labelFromKey, parseLabelsFile } from '../../src/shared/labels.js';
 import { parseS3Uri } from '../../src/shared/s3/uri.js';
 import { stratifiedSample } from '../../src/shared/sampling.js';
-import { isImageKey } from '../../src/producer/list-images.js';
+import { isImageKey } from '../../src/shared/s3/list-images.js';
 
 describe('configuration', () => {
   it('names each bad setting', () => {

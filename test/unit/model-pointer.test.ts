@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { promoteModel, resolveModelUri } from '../../src/train-queue/model-pointer.js';
+import { promoteModel, resolveModelUri } from '../../src/shared/model-pointer.js';
 
 /** In-memory S3: Get/Put only, NoSuchKey for a missing key. */
 function memoryS3(objects: Map<string, Uint8Array>): S3Client {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mergeParts } from '../../src/worker/merge-parts.js';
-import { batchJob } from '../../src/producer/enqueue-batches.js';
+import { mergeParts } from '../../src/shared/run/merge-parts.js';
+import { batchJob } from '../../src/shared/run/enqueue-batches.js';
 import { batchJobId, chunk, assertRunId } from '../../src/shared/run/batching.js';
 import { generationOfKey, partOfKey, runLayout } from '../../src/shared/run/layout.js';
 import type { FailureLine, PredictionLine, RunHeader, RunItem } from '../../src/shared/run/types.js';

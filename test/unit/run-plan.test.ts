@@ -3,7 +3,7 @@ import { addPart, batchCountsAtStart, currentGeneration, hasPart, incompleteBatc
 import { rocAucSorted, RunTally } from '../../src/shared/run/tally.js';
 import { rocAuc } from '../../src/shared/metrics.js';
 import { allowedFailures, judgeEnded, judgeRunning, parseMaxFailures, stallLimits, verdictLine } from '../../src/shared/run/outcome.js';
-import { skipReason } from '../../src/producer/list-images.js';
+import { skipReason } from '../../src/shared/s3/list-images.js';
 import { parseManifestLine, splitPage } from '../../src/producer/sources.js';
 import type { PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
 

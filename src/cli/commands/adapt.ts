@@ -12,7 +12,7 @@ import { ensureTrainingBackend } from '../../model/finetune/training-backend.js'
 import { localModelDir, uploadModelDir } from '../../model/io/s3-io.js';
 import { PREFIX_TOP } from '../../model/resnet50.js';
 import { defaultFeatureDir } from '../../model/train/features.js';
-import { listImages } from '../../producer/list-images.js';
+import { listImages } from '../../shared/s3/list-images.js';
 import { createLogger } from '../../shared/logger.js';
 import { createS3Client } from '../../shared/s3/client.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { promoteModel } from '../../train-queue/model-pointer.js';
+import { promoteModel } from '../../shared/model-pointer.js';
 import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 
 /** `cxr models promote MODEL --to NAME`: writes NAME/pointer.json; CXR_MODEL_URI=NAME then scores with MODEL. */

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { productionCamProvider } from '../../report/cam-provider.js';
-import { buildRunReport, readRunData } from '../../report/run-report.js';
+import { readRunData } from '../../shared/run/run-data.js';
+import { buildRunReport } from '../../report/run-report.js';
 import { writeRunReport } from '../../report/run-report-hook.js';
 import { fsSink } from '../../report/sink.js';
 import { readTrainingReport } from '../../report/training-report.js';

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { getTextIfExists, putJson } from '../shared/s3/objects.js';
-import { joinKey, parseS3Uri } from '../shared/s3/uri.js';
+import { getTextIfExists, putJson } from './s3/objects.js';
+import { joinKey, parseS3Uri } from './s3/uri.js';
 
 /** s3://BUCKET/PREFIX/pointer.json: which model folder a name (e.g. models/production) stands for. */
 export interface ModelPointer {

@@ -1,4 +1,4 @@
-import type { FailureLine, PartLine, PredictionLine, RunItem } from '../shared/run/types.js';
+import type { FailureLine, PartLine, PredictionLine, RunItem } from './types.js';
 
 export interface MergedRun {
   predictions: PredictionLine[];

@@ -1,10 +1,10 @@
-import type { BinaryMetrics } from '../shared/metrics.js';
-import type { RunTally } from '../shared/run/tally.js';
-import type { RunManifest, StageMs } from '../shared/run/types.js';
-import type { RunStatus } from '../shared/run/state.js';
-import { batchCount } from '../shared/run/plan.js';
-import type { AttemptThroughput, ColdStart } from '../shared/run/throughput.js';
-import type { FlagCounts } from '../shared/run/flags.js';
+import type { BinaryMetrics } from '../metrics.js';
+import type { RunTally } from './tally.js';
+import type { RunManifest, StageMs } from './types.js';
+import type { RunStatus } from './state.js';
+import { batchCount } from './plan.js';
+import type { AttemptThroughput, ColdStart } from './throughput.js';
+import type { FlagCounts } from './flags.js';
 
 export interface StageThroughput {
   totalMs: number;

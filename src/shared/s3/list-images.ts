@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { listObjects, type ListedObject } from '../shared/s3/objects.js';
-import type { S3Location } from '../shared/s3/uri.js';
-import type { SkippedObject } from '../shared/run/types.js';
+import { listObjects, type ListedObject } from './objects.js';
+import type { S3Location } from './uri.js';
+import type { SkippedObject } from '../run/types.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
 /** DICOM exports: .dcm/.dicom, or no extension at all (PACS exports); the worker recognises DICOM by content. */

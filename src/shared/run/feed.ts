@@ -1,9 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
-import type { Logger } from '../shared/logger.js';
-import type { Fed, RunStore } from '../shared/run/run-store.js';
-import { plannedItems } from '../shared/run/plan.js';
-import type { GenerationPlan, RunHeader } from '../shared/run/types.js';
+import type { Logger } from '../logger.js';
+import type { Fed, RunStore } from './run-store.js';
+import { plannedItems } from './plan.js';
+import type { GenerationPlan, RunHeader } from './types.js';
 import { batchJob, enqueueBatches } from './enqueue-batches.js';
 import { readGenerationPlan } from './run-record.js';
 

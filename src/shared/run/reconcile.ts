@@ -1,14 +1,14 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
-import type { Logger } from '../shared/logger.js';
-import type { Claims } from '../shared/s3/put-if-absent.js';
-import { putIfAbsent } from '../shared/s3/put-if-absent.js';
-import { formatS3Uri } from '../shared/s3/uri.js';
-import { runLayout } from '../shared/run/layout.js';
-import { scheduleFinalize } from '../shared/run/finalize-job.js';
-import { batchCountsAtStart, currentGeneration, hasPart, latestGeneration, planBatch, planGenerations, type PlannedBatch, type RunRecord } from '../shared/run/plan.js';
-import { setBit, type RunStore } from '../shared/run/run-store.js';
-import type { GenerationPlan, RunHeader, RunManifest } from '../shared/run/types.js';
+import type { Logger } from '../logger.js';
+import type { Claims } from '../s3/put-if-absent.js';
+import { putIfAbsent } from '../s3/put-if-absent.js';
+import { formatS3Uri } from '../s3/uri.js';
+import { runLayout } from './layout.js';
+import { scheduleFinalize } from './finalize-job.js';
+import { batchCountsAtStart, currentGeneration, hasPart, latestGeneration, planBatch, planGenerations, type PlannedBatch, type RunRecord } from './plan.js';
+import { setBit, type RunStore } from './run-store.js';
+import type { GenerationPlan, RunHeader, RunManifest } from './types.js';
 import { enqueueFed, topUp } from './feed.js';
 import { loadRunRecord, predictedKeys, walkBatches } from './run-record.js';
 

@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
-import { batchJobId, chunk } from '../shared/run/batching.js';
-import { JOB_BATCH } from '../shared/queue.js';
-import { shardRange } from '../shared/run/plan.js';
-import { runLayout } from '../shared/run/layout.js';
-import type { BatchJobData, RunHeader, RunItem } from '../shared/run/types.js';
+import { batchJobId, chunk } from './batching.js';
+import { JOB_BATCH } from '../queue.js';
+import { shardRange } from './plan.js';
+import { runLayout } from './layout.js';
+import type { BatchJobData, RunHeader, RunItem } from './types.js';
 
 export interface BatchJob {
   jobId: string;

@@ -54,7 +54,7 @@ export async function openRuntime(config: Config, role: string, env: NodeJS.Proc
   const logger = createLogger({ role }, gate);
   const timeoutMs = env.CXR_REDIS_CONNECT_TIMEOUT_MS ? Number(env.CXR_REDIS_CONNECT_TIMEOUT_MS) : undefined;
   const redis = await connectRedis(redisTarget(config), { timeoutMs, keyPrefix: config.queuePrefix });
-  new ConnectionWatch(logger, config.redisUrl).attach(redis);
+  const watch = new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const queue = createScoreQueue(redis, config.queuePrefix, env);
   const s3 = createS3Client(config.s3);
   return {
@@ -68,6 +68,7 @@ export async function openRuntime(config: Config, role: string, env: NodeJS.Proc
     holdLogs: () => gate.hold(),
     async close() {
       await queue.close().catch(() => undefined);
+      watch.detach(redis);
       redis.disconnect();
       s3.destroy();
     },

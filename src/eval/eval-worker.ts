@@ -40,6 +40,7 @@ export function startEvalWorker(config: Config, logger: Logger, watch?: Connecti
   // Connection errors are the watch's to report (once); an unheard 'error' would print the whole error object.
   queueErrorsTo(worker, (err) => logger.error({ err: err.message }, 'eval worker error'));
   worker.on('closed', () => {
+    for (const c of [redis, connection]) watch?.detach(c);
     void queue.close().finally(() => {
       redis.disconnect();
       connection.disconnect();

@@ -8,6 +8,7 @@ import { redisDisplayUrl, redisFailure, type RedisTarget } from './redis-connect
  */
 export class ConnectionWatch {
   private readonly ready = new Map<EventEmitter, boolean>();
+  private readonly listeners = new Map<EventEmitter, [event: string, fn: (err?: Error) => void][]>();
   private up: boolean | undefined;
 
   private readonly target: RedisTarget;
@@ -28,10 +29,21 @@ export class ConnectionWatch {
 
   attach(client: EventEmitter): this {
     this.ready.set(client, false);
-    client.on('ready', () => this.set(client, true));
-    client.on('error', (err: Error) => this.set(client, false, err));
-    client.on('close', () => this.set(client, false));
+    const on: [string, (err?: Error) => void][] = [
+      ['ready', () => this.set(client, true)],
+      ['error', (err?: Error) => this.set(client, false, err)],
+      ['close', () => this.set(client, false)],
+    ];
+    for (const [event, fn] of on) client.on(event, fn);
+    this.listeners.set(client, on);
     return this;
+  }
+
+  /** Stops watching a client its owner is about to close, so closing it on purpose is not logged as an outage. */
+  detach(client: EventEmitter): void {
+    for (const [event, fn] of this.listeners.get(client) ?? []) client.off(event, fn);
+    this.listeners.delete(client);
+    this.ready.delete(client);
   }
 
   private set(client: EventEmitter, ready: boolean, err?: Error): void {

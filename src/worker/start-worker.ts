@@ -87,7 +87,10 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
     });
     worker.on('stalled', (jobId) => opts.logger.warn({ jobId }, 'job stalled (its worker stopped renewing the lock); it runs again'));
     queueErrorsTo(worker, (err) => opts.logger.error({ err: err.message }, 'worker error'));
-    worker.on('closed', () => void queue.close().finally(() => connection.disconnect()));
+    worker.on('closed', () => {
+      watch.detach(connection);
+      void queue.close().finally(() => connection.disconnect());
+    });
     opts.logger.info({ queue: name, concurrency, pid: process.pid }, 'worker started');
     return worker;
   });

@@ -3,6 +3,7 @@ import type { S3Location } from '../shared/s3/uri.js';
 import { batchCount } from '../shared/run/plan.js';
 import { ensureRunInRedis, startGeneration, type RunDeps } from '../shared/run/reconcile.js';
 import { loadRunRecord, readManifest } from '../shared/run/run-record.js';
+import { ReadCounter } from '../shared/run/checkpoint.js';
 
 export interface ResumedRun {
   runId: string;
@@ -14,6 +15,9 @@ export interface ResumedRun {
   totalBatches: number;
   /** Redis did not have the run; it was rebuilt from S3 first. */
   rebuilt: boolean;
+  /** Time to plan and write the generation, and what it read (matching merge checkpoints spare the parts). */
+  planMs: number;
+  reads: ReadCounter;
 }
 
 /**
@@ -29,7 +33,9 @@ export async function resumeRun(deps: RunDeps, runId: string, outHint?: S3Locati
   const rebuilt = !state && (await ensureRunInRedis(deps, manifest)).created;
   if (rebuilt) deps.logger.warn({ runId }, 'run was missing from Redis; rebuilt its state from S3');
 
+  const started = Date.now();
+  const reads = new ReadCounter();
   const record = await loadRunRecord(deps.s3, manifest);
-  const plan = await startGeneration(deps, record, () => true, 'resume');
-  return { runId, generation: plan.generation, missing: plan.keyCount, batches: plan.batchCount, totalBatches: batchCount(manifest), rebuilt };
+  const plan = await startGeneration(deps, record, () => true, 'resume', reads);
+  return { runId, generation: plan.generation, missing: plan.keyCount, batches: plan.batchCount, totalBatches: batchCount(manifest), rebuilt, planMs: Date.now() - started, reads };
 }

@@ -9,7 +9,8 @@ import { repoRoot } from '../shared/paths.js';
 import { openUploadStream } from '../shared/s3/upload-stream.js';
 import { runLayout } from '../shared/run/layout.js';
 import type { RunMetrics } from '../shared/run/run-metrics.js';
-import { getTextIfExists } from '../shared/s3/objects.js';
+import { getTextIfExists, putObject } from '../shared/s3/objects.js';
+import type { PartLine, RunManifest } from '../shared/run/types.js';
 
 /**
  * One synthetic scale run, as a user would start it: an input manifest of N keys (no objects behind them)
@@ -31,7 +32,32 @@ export interface ScaleOptions {
   queuePrefix: string;
   log?: (line: string) => void;
   timeoutMs?: number;
+  /** After the run: fail `keys` keys of one batch in each of `shards` manifest shards (their parts rewritten), `cxr score --resume`, and its finalize. */
+  refinalize?: RefinalizeOptions;
 }
+
+export interface RefinalizeOptions {
+  shards: number;
+  keys: number;
+  /** Called as each phase starts (a test marks the S3 requests it sees). */
+  onPhase?: (phase: 'resume' | 'finalize' | 'ended') => void;
+  /** Environment of the resume process over the run's (a test gives it an S3 endpoint of its own). */
+  resumeEnv?: NodeJS.ProcessEnv;
+}
+
+export interface RefinalizeResult {
+  /** Manifest shards whose parts were rewritten, and keys failed in them. */
+  failedShards: number[];
+  failedKeys: number;
+  /** cxr score --resume: wall time of the process, its planning time, and what its planning read. */
+  resume: { seconds: number; planSeconds: number; missing: number; reads: ReadCounts };
+  /** The second finalize: time, keys merged per second, shards taken from checkpoints or merged again, and what it read. */
+  finalize: { seconds: number; keysPerSec: number; shards: { checkpointed: number; merged: number }; reads: ReadCounts };
+  output: ScaleResult['output'];
+  metrics: ScaleResult['metrics'];
+}
+
+type ReadCounts = Record<'parts' | 'checkpoints', { objects: number; bytes: number }>;
 
 export interface ScaleResult {
   n: number;
@@ -42,7 +68,12 @@ export interface ScaleResult {
   redis: { baselineBytes: number; peakBytes: number; peakDeltaBytes: number };
   output: { predictions: number; failures: number; csvRows: number; missing: number; duplicated: number };
   metrics: Pick<RunMetrics, 'state' | 'counts'> & { rocAuc: number | null };
+  /** The first finalize's shards and reads. */
+  finalizeReads: ReadCounts;
+  refinalize?: RefinalizeResult;
 }
+
+type SpawnCli = (args: string[], extraEnv?: NodeJS.ProcessEnv) => { child: ChildProcess; stderr: () => string };
 
 const CLI = () => path.join(repoRoot(), 'dist', 'cli', 'index.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,10 +111,11 @@ async function* objectLines(s3: S3Client, bucket: string, key: string): AsyncGen
   for await (const line of createInterface({ input: body, crlfDelay: Infinity })) if (line) yield line;
 }
 
-/** A JSON log line with this message from a process's stderr. */
-function logLine(text: string, msg: string): Record<string, number> | undefined {
-  const line = text.split('\n').find((l) => l.includes(`"msg":"${msg}"`));
-  return line ? (JSON.parse(line) as Record<string, number>) : undefined;
+/** The last JSON log line with this message from a process's stderr. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function logLine(text: string, msg: string): Record<string, any> | undefined {
+  const line = text.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).at(-1);
+  return line ? (JSON.parse(line) as Record<string, unknown>) : undefined;
 }
 
 export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
@@ -98,8 +130,8 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
   const env = { ...o.env, CXR_ENGINE: 'null', CXR_NULL_IMAGES: 'skip', CXR_NULL_PROBABILITY: '0.7', CXR_REPORT_MAX_KEYS: '0', LOG_LEVEL: 'info' };
   const baselineBytes = await usedMemory(o.redis);
   const peaks = { producer: 0, worker: 0, sandboxes: 0, redis: baselineBytes };
-  const spawnCli = (args: string[]): { child: ChildProcess; stderr: () => string } => {
-    const child = spawn(process.execPath, [CLI(), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const spawnCli: SpawnCli = (args, extraEnv) => {
+    const child = spawn(process.execPath, [CLI(), ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2_000_000)));
     return { child, stderr: () => err };
@@ -126,13 +158,16 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
     const listed = logLine(producer.stderr(), 'manifest written; run enqueued');
     const hash = `${o.queuePrefix}:run:${o.runId}`;
     const deadline = Date.now() + (o.timeoutMs ?? 3_600_000);
-    for (;;) {
-      const status = await o.redis.hget(hash, 'status');
-      if (status && status !== 'running') break;
-      if (worker.child.exitCode !== null) throw new Error(`cxr worker exited: ${worker.stderr().slice(-2000)}`);
-      if (Date.now() > deadline) throw new Error(`run ${o.runId} did not end in time`);
-      await sleep(500);
-    }
+    const runEnded = async () => {
+      for (;;) {
+        const status = await o.redis.hget(hash, 'status');
+        if (status && status !== 'running') break;
+        if (worker.child.exitCode !== null) throw new Error(`cxr worker exited: ${worker.stderr().slice(-2000)}`);
+        if (Date.now() > deadline) throw new Error(`run ${o.runId} did not end in time`);
+        await sleep(500);
+      }
+    };
+    await runEnded();
     const runSeconds = (performance.now() - tRun) / 1000;
     await sleep(300); // one more sample of the sandboxes after the finalize
     const finalized = logLine(worker.stderr(), 'run finalized');
@@ -143,6 +178,7 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
     const metrics = JSON.parse((await getTextIfExists(o.s3, o.bucket, layout.metrics))!) as RunMetrics;
     const producerSeconds = (listed?.ms ?? 0) / 1000;
     const finalizeSeconds = (finalized?.ms ?? 0) / 1000;
+    const refinalize = o.refinalize && (await refinalizeRun(o, o.refinalize, spawnCli, runEnded, worker.stderr));
     return {
       n: o.n,
       batches: Math.ceil(o.n / o.batchSize),
@@ -151,7 +187,9 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
       peakRssBytes: { producer: peaks.producer, worker: peaks.worker, sandboxes: peaks.sandboxes },
       redis: { baselineBytes, peakBytes: peaks.redis, peakDeltaBytes: peaks.redis - baselineBytes },
       output,
-      metrics: { state: metrics.state, counts: metrics.counts, rocAuc: metrics.classification?.rocAuc ?? null },
+      metrics: summary(metrics),
+      finalizeReads: finalized?.reads,
+      ...(refinalize ? { refinalize } : {}),
     };
   } finally {
     sampling = false;
@@ -163,6 +201,60 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
       }
     }
   }
+}
+
+const summary = (m: RunMetrics): ScaleResult['metrics'] => ({ state: m.state, counts: m.counts, rocAuc: m.classification?.rocAuc ?? null });
+
+/** The manifest shards the re-finalize fails keys in: `count` of them, spread over the run. Pure. */
+export function spreadShards(totalShards: number, count: number): number[] {
+  const k = Math.min(count, totalShards);
+  return [...new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * totalShards) / k)))];
+}
+
+/**
+ * After the run: the first batch of some shards gets `keys` failures (its part rewritten, as a worker that
+ * failed them would have written it), `cxr score --resume` re-enqueues them, the worker scores them and
+ * finalizes again. Returns the resume's and the finalize's times and reads, and the outputs checked again.
+ */
+async function refinalizeRun(
+  o: ScaleOptions,
+  r: RefinalizeOptions,
+  spawnCli: SpawnCli,
+  runEnded: () => Promise<void>,
+  workerStderr: () => string,
+): Promise<RefinalizeResult> {
+  const layout = runLayout({ bucket: o.bucket, prefix: 'out' }, o.runId);
+  const manifest = JSON.parse((await getTextIfExists(o.s3, o.bucket, layout.manifest))!) as RunManifest;
+  const failedShards = spreadShards(manifest.shards.length, r.shards);
+  let failedKeys = 0;
+  for (const shard of failedShards) {
+    const key = layout.part(manifest.shards[shard].firstBatch);
+    const lines = (await getTextIfExists(o.s3, o.bucket, key))!.split('\n').filter(Boolean).map((l) => JSON.parse(l) as PartLine);
+    const failed = lines.map((l, i): PartLine => (i < r.keys && l.type === 'prediction' ? { type: 'failure', key: l.key, etag: l.etag, stage: 'inference', reason: 'failed by the scale bench (--refinalize)', ...(l.trueLabel ? { trueLabel: l.trueLabel } : {}) } : l));
+    failedKeys += failed.filter((l) => l.type === 'failure').length;
+    await putObject(o.s3, o.bucket, key, failed.map((l) => JSON.stringify(l)).join('\n') + '\n', 'application/x-ndjson');
+  }
+  r.onPhase?.('resume');
+  const t = performance.now();
+  const resume = spawnCli(['score', '--resume', o.runId], r.resumeEnv);
+  const code = await new Promise<number | null>((done) => resume.child.on('exit', done));
+  if (code !== 0) throw new Error(`cxr score --resume exited ${code}: ${resume.stderr().slice(-2000)}`);
+  const resumeSeconds = (performance.now() - t) / 1000;
+  const resumed = logLine(resume.stderr(), 'run resumed');
+  r.onPhase?.('finalize');
+  await runEnded();
+  r.onPhase?.('ended');
+  const finalized = logLine(workerStderr(), 'run finalized');
+  const metrics = JSON.parse((await getTextIfExists(o.s3, o.bucket, layout.metrics))!) as RunMetrics;
+  const seconds = (finalized?.ms ?? 0) / 1000;
+  return {
+    failedShards,
+    failedKeys,
+    resume: { seconds: resumeSeconds, planSeconds: (resumed?.planMs ?? 0) / 1000, missing: resumed?.missing, reads: resumed?.reads },
+    finalize: { seconds, keysPerSec: Math.round(o.n / Math.max(seconds, 1e-3)), shards: finalized?.shards, reads: finalized?.reads },
+    output: await verifyOutput(o),
+    metrics: summary(metrics),
+  };
 }
 
 /** Streams the merged outputs: each of the N keys must be in predictions.jsonl exactly once (and in the CSV). */

@@ -14,10 +14,13 @@ import { discoverPrefixes, listingPages, parallelListingPages, type SourcePage }
 import { scaleRun } from './scale-run.js';
 
 /**
- * npm run bench:scale [-- --n 10000000 --batch-size 500 --batches-per-shard 32 --concurrency 2 --list-keys 20000 --list-prefixes 16]
+ * npm run bench:scale [-- --n 10000000 --batch-size 500 --batches-per-shard 32 --concurrency 2 --list-keys 20000 --list-prefixes 16
+ *                        --refinalize --refinalize-shards 3 --refinalize-keys 100]
  * A synthetic run of N keys through `cxr score --manifest`, a null-engine `cxr worker` and its finalize (see
  * scale-run.ts), plus the listing speed of one prefix against its sub-prefixes listed in parallel, on the
- * S3 server here (REDIS_URL / S3_ENDPOINT when set, else private redis-server and s3rver). Ends with one JSON line.
+ * S3 server here (REDIS_URL / S3_ENDPOINT when set, else private redis-server and s3rver). With --refinalize,
+ * some keys of a few shards then fail, the run is resumed and finalized again (its time and reads reported).
+ * Ends with one JSON line.
  */
 const argText = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,6 +33,7 @@ const batchesPerShard = arg('batches-per-shard', 32);
 const concurrency = arg('concurrency', os.availableParallelism());
 const listKeys = arg('list-keys', 20_000);
 const listPrefixes = arg('list-prefixes', 16);
+const refinalize = process.argv.includes('--refinalize') ? { shards: arg('refinalize-shards', 3), keys: arg('refinalize-keys', 100) } : undefined;
 const log = (s: string) => process.stderr.write(s + '\n');
 
 async function count(pages: AsyncGenerator<SourcePage>): Promise<number> {
@@ -73,8 +77,10 @@ async function main(): Promise<void> {
     log(`listing ${one} keys: one prefix ${listing.sequentialKeysPerSec} keys/s; ${prefixes.length} sub-prefixes, 8 at once, ${listing.parallelKeysPerSec} keys/s`);
 
     const env = { ...process.env, REDIS_URL: config.redisUrl, S3_ENDPOINT: config.s3.endpoint, CXR_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
-    const r = await scaleRun({ n, bucket, runId: `scale-${n}`, batchSize, batchesPerShard, concurrency, env, s3, redis, queuePrefix: prefix, log });
-    if (r.output.missing || r.output.duplicated || r.output.predictions !== n) throw new Error(`merged output is wrong: ${JSON.stringify(r.output)}`);
+    const r = await scaleRun({ n, bucket, runId: `scale-${n}`, batchSize, batchesPerShard, concurrency, env, s3, redis, queuePrefix: prefix, log, refinalize });
+    for (const output of [r.output, r.refinalize?.output]) {
+      if (output && (output.missing || output.duplicated || output.predictions !== n)) throw new Error(`merged output is wrong: ${JSON.stringify(output)}`);
+    }
     console.log(
       JSON.stringify({
         n,
@@ -88,6 +94,8 @@ async function main(): Promise<void> {
         redisRunPeakBytes: r.redis.peakDeltaBytes,
         listing,
         output: r.output,
+        finalizeReads: r.finalizeReads,
+        ...(r.refinalize ? { refinalize: r.refinalize } : {}),
         loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
       }),
     );

@@ -1,8 +1,9 @@
 import { UserError } from '../shared/errors.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import { batchCount } from '../shared/run/plan.js';
-import { ensureRunInRedis, planRun, startGeneration, type RunDeps } from '../shared/run/reconcile.js';
+import { ensureRunInRedis, startGeneration, type RunDeps } from '../shared/run/reconcile.js';
 import { loadRunRecord, readManifest } from '../shared/run/run-record.js';
+import { ReadCounter } from '../shared/run/checkpoint.js';
 
 export interface ResumedRun {
   runId: string;
@@ -14,12 +15,15 @@ export interface ResumedRun {
   totalBatches: number;
   /** Redis did not have the run; it was rebuilt from S3 first. */
   rebuilt: boolean;
+  /** Time to plan and write the generation, and what it read (matching merge checkpoints spare the parts). */
+  planMs: number;
+  reads: ReadCounter;
 }
 
 /**
  * Repairs an ended or stuck run: re-enqueues exactly the keys with no prediction in any part, under their
  * batches' existing ids in a new attempt generation. Rebuilds the run from S3 first when Redis lost it.
- * Reads each part once, batch by batch.
+ * Reads a shard's merge checkpoint where it matches the parts (its failures), else each part once.
  */
 export async function resumeRun(deps: RunDeps, runId: string, outHint?: S3Location): Promise<ResumedRun> {
   const state = await deps.store.get(runId);
@@ -29,8 +33,9 @@ export async function resumeRun(deps: RunDeps, runId: string, outHint?: S3Locati
   const rebuilt = !state && (await ensureRunInRedis(deps, manifest)).created;
   if (rebuilt) deps.logger.warn({ runId }, 'run was missing from Redis; rebuilt its state from S3');
 
+  const started = Date.now();
+  const reads = new ReadCounter();
   const record = await loadRunRecord(deps.s3, manifest);
-  const plan = await startGeneration(deps, record, await planRun(deps.s3, record, () => true), 'resume');
-  const missing = plan.batches.reduce((n, b) => n + b.items.length, 0);
-  return { runId, generation: plan.generation, missing, batches: plan.batches.length, totalBatches: batchCount(manifest), rebuilt };
+  const plan = await startGeneration(deps, record, () => true, 'resume', reads);
+  return { runId, generation: plan.generation, missing: plan.keyCount, batches: plan.batchCount, totalBatches: batchCount(manifest), rebuilt, planMs: Date.now() - started, reads };
 }

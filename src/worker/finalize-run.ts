@@ -1,15 +1,16 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { getTextIfExists, putJson } from '../shared/s3/objects.js';
-import { openUploadStream } from '../shared/s3/upload-stream.js';
 import { runLayout } from '../shared/run/layout.js';
-import { incompleteBatches, type RunRecord } from '../shared/run/plan.js';
+import { incompleteBatches } from '../shared/run/plan.js';
 import { isEnded, mergedStatus } from '../shared/run/state.js';
-import { RunTally } from '../shared/run/tally.js';
-import type { FinalizeJobData, PartLine, PredictionLine } from '../shared/run/types.js';
-import { ensureRunInRedis, planRun, startGeneration, type RunDeps } from '../shared/run/reconcile.js';
-import { loadRunRecord, readManifest, walkBatches } from '../shared/run/run-record.js';
-import { mergeParts, type MissingReason } from '../shared/run/merge-parts.js';
+import type { FinalizeJobData } from '../shared/run/types.js';
+import { ensureRunInRedis, startGeneration, type RunDeps } from '../shared/run/reconcile.js';
+import { loadRunRecord, readManifest } from '../shared/run/run-record.js';
+import type { MissingReason } from '../shared/run/merge-parts.js';
+import { mergeRun } from './merge-run.js';
 import { buildRunMetrics, type RunMetrics } from '../shared/run/run-metrics.js';
+
+export { csvRow, mergeRun, predictionsCsv } from './merge-run.js';
 
 export type FinalizeDeps = RunDeps;
 
@@ -45,14 +46,14 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
   if (incomplete.length && !failed) {
     deps.logger.error({ batches: incomplete.slice(0, 20), count: incomplete.length }, 'Redis counted batches as done that have no part in S3; running them again');
     const chosen = new Set(incomplete);
-    const plan = await startGeneration(deps, record, await planRun(deps.s3, record, (b) => chosen.has(b)), 'repair');
-    return { kind: 'repaired', batches: plan.batches.length };
+    const plan = await startGeneration(deps, record, (b) => chosen.has(b), 'repair');
+    return { kind: 'repaired', batches: plan.batchCount };
   }
 
   const reason = state.reason ?? 'unknown reason';
   const missing: MissingReason | undefined = failed ? () => ({ stage: 'batch', reason: `not scored: the run failed: ${reason}` }) : undefined;
   const started = Date.now();
-  const tally = await mergeRun(deps.s3, record, missing);
+  const { tally, shards, reads } = await mergeRun(deps.s3, record, missing);
   const status = failed ? 'failed' : mergedStatus(tally.failed);
   const metrics = buildRunMetrics(manifest, tally, new Date(), { state: status, reason: state.reason, generation: state.generation });
   const layout = runLayout(job.out, job.runId);
@@ -62,7 +63,7 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
     return { kind: 'skipped', why: 'the run moved to a later generation while merging' };
   }
   const ms = Date.now() - started;
-  deps.logger.info({ state: status, ...counts, ms, keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)) }, 'run finalized');
+  deps.logger.info({ state: status, ...counts, ms, keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)), shards, reads }, 'run finalized');
   if (metrics.classification && !failed) {
     const limit = reportMaxKeys();
     if (tally.labelled > limit) {
@@ -79,54 +80,6 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
 export function reportMaxKeys(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.CXR_REPORT_MAX_KEYS ?? 200_000);
   return Number.isFinite(n) && n >= 0 ? n : 200_000;
-}
-
-/**
- * Merges the parts batch by batch in batch order, streaming predictions.jsonl, predictions.csv and
- * failures.jsonl as multipart uploads and counting the metrics in the same pass. Each key of the
- * manifest comes out exactly once (see mergeParts); memory holds a shard, a few batches and the scores.
- */
-export async function mergeRun(s3: S3Client, record: RunRecord, missing?: MissingReason): Promise<RunTally> {
-  const { manifest } = record;
-  const layout = runLayout(manifest.out, manifest.runId);
-  const jsonl = openUploadStream(s3, layout.bucket, layout.predictionsJsonl, 'application/x-ndjson');
-  const csv = openUploadStream(s3, layout.bucket, layout.predictionsCsv, 'text/csv');
-  const failures = openUploadStream(s3, layout.bucket, layout.failures, 'application/x-ndjson');
-  const tally = new RunTally();
-  await csv.write(CSV_HEADER);
-  for await (const b of walkBatches(s3, record, { withMeta: true })) {
-    const merged = mergeParts(b.items, b.parts.map((p) => p.lines), missing);
-    for (const p of merged.predictions) tally.prediction(p);
-    for (const f of merged.failures) tally.failure(f);
-    for (const p of b.parts) if (p.meta) tally.meta(p.meta);
-    // A line merged as it was written goes out as the part's text, not encoded again.
-    const text = (rows: readonly PartLine[]) => rows.map((r) => (b.parts.length === 1 ? b.parts[0].raw.get(r) : undefined) ?? JSON.stringify(r)).join('\n') + '\n';
-    await Promise.all([
-      merged.predictions.length ? jsonl.write(text(merged.predictions)) : undefined,
-      merged.predictions.length ? csv.write(merged.predictions.map(csvRow).join('')) : undefined,
-      merged.failures.length ? failures.write(text(merged.failures)) : undefined,
-    ]);
-  }
-  await Promise.all([jsonl.end(), csv.end(), failures.end()]);
-  return tally;
-}
-
-const CSV_COLUMNS = ['key', 'etag', 'label', 'probability', 'threshold', 'model_id', 'model_version', 'true_label'];
-const CSV_HEADER = CSV_COLUMNS.join(',') + '\n';
-
-/** One predictions.csv row (RFC 4180: a field with a comma, quote or line break is quoted). Pure. */
-export function csvRow(p: PredictionLine): string {
-  return [p.key, p.etag, p.label, p.probability, p.threshold, p.modelId, p.modelVersion, p.trueLabel ?? ''].map(csvField).join(',') + '\n';
-}
-
-function csvField(v: string | number): string {
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** predictions.csv for these rows, header first. Pure. */
-export function predictionsCsv(rows: readonly PredictionLine[]): string {
-  return CSV_HEADER + rows.map(csvRow).join('');
 }
 
 export async function readRunMetrics(s3: S3Client, job: Pick<FinalizeJobData, 'out' | 'runId'>): Promise<RunMetrics | undefined> {

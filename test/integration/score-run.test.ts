@@ -9,7 +9,8 @@ import type { Config } from '../../src/shared/config.js';
 import { SCORE_QUEUE } from '../../src/shared/queue.js';
 import { RunStore } from '../../src/shared/run/run-store.js';
 import { getTextIfExists, putObject } from '../../src/shared/s3/objects.js';
-import type { FailureLine, PredictionLine, RunManifest } from '../../src/shared/run/types.js';
+import type { BatchJobData, FailureLine, PredictionLine, RunManifest } from '../../src/shared/run/types.js';
+import { batchItemsOf } from '../../src/worker/batch-items.js';
 import { readAllItems } from '../../src/shared/run/run-record.js';
 import type { RunMetrics } from '../../src/shared/run/run-metrics.js';
 import { datasetFiles } from '../helpers/dataset.js';
@@ -126,7 +127,9 @@ describe.each(['tfjs', 'onnx'])('scoring a bucket end to end on the %s engine (r
     const state = await store.get(RUN);
     expect(state).toMatchObject({ totalBatches: 4, generation: 1 });
     const newJobs = (await Promise.all(Array.from({ length: 4 }, (_, b) => queue.getJob(`${RUN}-b${String(b).padStart(6, '0')}-g1`)))).filter((j) => Boolean(j)).map((j) => j!);
-    const resumedKeys = newJobs.flatMap((j) => (j.data as { items: { key: string }[] }).items.map((i) => i.key));
+    // Each job names its plan shard; its keys are that shard's line for the batch.
+    expect(newJobs.every((j) => (j.data as BatchJobData).planShard?.startsWith(`out/${RUN}/generations/000001/`))).toBe(true);
+    const resumedKeys = (await Promise.all(newJobs.map((j) => batchItemsOf(s3, j.data as BatchJobData)))).flat().map((i) => i.key);
     expect(new Set(resumedKeys)).toEqual(expected);
     expect(resumedKeys).toHaveLength(expected.size);
     expect(await queue.getJob(`${RUN}-b000004`)).toBeFalsy();

@@ -42,8 +42,9 @@ describe('batches and layout', () => {
       ['r1-b000001', { key: 'out/r1/manifest/000000.jsonl', start: 2, end: 4 }, undefined],
       ['r1-b000004', { key: 'out/r1/manifest/000001.jsonl', start: 2, end: 4 }, undefined],
     ]);
-    const later = batchJob(header, 1, 3, [item('c')]);
-    expect([later.jobId, later.data.items, later.data.shard]).toEqual(['r1-b000001-g3', [item('c')], undefined]);
+    const later = batchJob(header, 1, 3, { planShard: 'out/r1/generations/000003/t/000000.jsonl' });
+    expect([later.jobId, later.data.planShard, later.data.items, later.data.shard]).toEqual(['r1-b000001-g3', 'out/r1/generations/000003/t/000000.jsonl', undefined, undefined]);
+    expect(batchJob(header, 1, 3, { items: [item('c')] }).data.items).toEqual([item('c')]); // a previous version's plan
     expect(() => batchJob(header, 1, 3)).toThrow(/needs its planned keys/);
     expect(batchJobId('r1', 5)).not.toContain(':');
   });

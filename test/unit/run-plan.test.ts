@@ -1,35 +1,37 @@
 import { describe, expect, it } from 'vitest';
-import { addPart, batchCountsAtStart, currentGeneration, hasPart, incompleteBatches, latestGeneration, mergeOrder, partIndexOf, planBatch, planGenerations, plannedItems, shardRange, type RunRecord } from '../../src/shared/run/plan.js';
+import { addPart, batchCountsAtStart, currentGeneration, encodeBatchBits, hasPart, incompleteBatches, latestGeneration, mergeOrder, partIndexOf, planBatch, planGenerations, plannedItems, shardRange, type RunRecord } from '../../src/shared/run/plan.js';
+import { ShardFingerprints } from '../../src/shared/run/checkpoint.js';
 import { rocAucSorted, RunTally } from '../../src/shared/run/tally.js';
 import { rocAuc } from '../../src/shared/metrics.js';
 import { allowedFailures, judgeEnded, judgeRunning, parseMaxFailures, stallLimits, verdictLine } from '../../src/shared/run/outcome.js';
 import { skipReason } from '../../src/shared/s3/list-images.js';
 import { parseManifestLine, splitPage } from '../../src/producer/sources.js';
-import type { PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
+import type { GenerationPlan, PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
 
 const item = (key: string): RunItem => ({ key, etag: `e-${key}`, size: 1 });
+const plan = (generation: number, batches: number[]): GenerationPlan => ({
+  runId: 'r', generation, createdAt: '', reason: 'resume', batchCount: batches.length, keyCount: batches.length, shards: [], shardsPrefix: '', batchBits: encodeBatchBits(batches),
+});
 const manifest = { runId: 'r', batchSize: 2, batchesPerShard: 2, totalBatches: 3, totalKeys: 5, out: { bucket: 'b', prefix: 'o' } } as RunManifest;
 
 describe('a run as S3 records it', () => {
   it('gives each batch the generation of the latest plan naming it', () => {
     const record: RunRecord = {
       manifest,
-      plans: [
-        { runId: 'r', generation: 2, createdAt: '', reason: 'repair', batches: [{ batch: 2, items: [item('e')] }] },
-        { runId: 'r', generation: 1, createdAt: '', reason: 'resume', batches: [{ batch: 1, items: [item('c')] }] },
-      ],
+      plans: [plan(2, [2]), plan(1, [1])],
       parts: partIndexOf([
         { batch: 0, generation: 0 },
         { batch: 1, generation: 0 },
         { batch: 2, generation: 0 },
         { batch: 1, generation: 1 },
       ], 3),
+      fingerprints: new ShardFingerprints(),
     };
     const gens = planGenerations(record.plans);
     expect([0, 1, 2].map((b) => currentGeneration(gens, b))).toEqual([0, 1, 2]);
     expect(latestGeneration(record)).toBe(2);
-    expect(plannedItems(record.plans, 1, 1).map((i) => i.key)).toEqual(['c']);
-    expect(() => plannedItems(record.plans, 0, 1)).toThrow(/generation 1 has no batch 0/);
+    expect(plannedItems([{ batch: 1, items: [item('c')] }], 1, 'plan shard x').map((i) => i.key)).toEqual(['c']);
+    expect(() => plannedItems([{ batch: 1, items: [item('c')] }], 0, 'plan shard x')).toThrow(/plan shard x has no batch 0/);
     // Batch 2's generation-0 part exists, but its current generation (2) has none yet.
     expect(incompleteBatches(record)).toEqual([2]);
     expect(mergeOrder([{ batch: 1, generation: 1 }, { batch: 2, generation: 0 }, { batch: 0, generation: 0 }]).map((p) => `${p.batch}.${p.generation}`)).toEqual(['0.0', '2.0', '1.1']);

@@ -10,15 +10,18 @@ export interface BatchJob {
   data: BatchJobData;
 }
 
+/** Where a later generation's batch job finds its keys. */
+export type PlannedKeys = { planShard: string } | { items: RunItem[] };
+
 /**
  * The job for batch `batch` in attempt generation `generation`: generation 0 names its manifest shard and
- * line range (the worker reads the keys); a later generation carries the keys its plan gives it. Pure.
+ * line range, a later generation its plan shard (the worker reads the keys). Pure.
  */
-export function batchJob(header: RunHeader, batch: number, generation: number, items?: RunItem[]): BatchJob {
+export function batchJob(header: RunHeader, batch: number, generation: number, planned?: PlannedKeys): BatchJob {
   const base = { runId: header.runId, batch, generation, source: header.source, out: header.out, ...(header.skipFlagged ? { skipFlagged: true } : {}) };
   if (generation > 0) {
-    if (!items) throw new Error(`run ${header.runId}: batch ${batch} generation ${generation} needs its planned keys`);
-    return { jobId: batchJobId(header.runId, batch, generation), data: { ...base, items } };
+    if (!planned) throw new Error(`run ${header.runId}: batch ${batch} generation ${generation} needs its planned keys`);
+    return { jobId: batchJobId(header.runId, batch, generation), data: { ...base, ...planned } };
   }
   const { shard, start, end } = shardRange(header, batch);
   return { jobId: batchJobId(header.runId, batch, 0), data: { ...base, shard: { key: runLayout(header.out, header.runId).manifestShard(shard), start, end } } };

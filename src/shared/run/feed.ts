@@ -2,9 +2,10 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
 import type { Fed, RunStore } from './run-store.js';
-import { plannedItems } from './plan.js';
+import { plannedItems, shardRange } from './plan.js';
 import type { GenerationPlan, RunHeader } from './types.js';
-import { batchJob, enqueueBatches } from './enqueue-batches.js';
+import { batchJob, enqueueBatches, type PlannedKeys } from './enqueue-batches.js';
+import { runLayout } from './layout.js';
 import { readGenerationPlan } from './run-record.js';
 
 export interface FeedDeps {
@@ -55,12 +56,21 @@ export async function topUp(deps: FeedDeps, header: RunHeader): Promise<number> 
   return enqueued;
 }
 
-/** Enqueues fed batches: generation 0 from the shards, later ones with the keys their plan gives them. */
+/**
+ * Enqueues fed batches: generation 0 names its manifest shard, a later one its plan shard (the worker reads
+ * either, cached); a plan of the previous version gives its keys inline.
+ */
 export async function enqueueFed(deps: Pick<FeedDeps, 's3' | 'queue'>, header: RunHeader, fed: Fed): Promise<void> {
   const plans = new Map<number, GenerationPlan>();
   for (const g of new Set(fed.filter((f) => f.generation > 0).map((f) => f.generation))) plans.set(g, await readGenerationPlan(deps.s3, header, g));
   await enqueueBatches(
     deps.queue,
-    fed.map((f) => batchJob(header, f.batch, f.generation, f.generation > 0 ? plannedItems([...plans.values()], f.batch, f.generation) : undefined)),
+    fed.map((f) => batchJob(header, f.batch, f.generation, f.generation > 0 ? plannedKeys(plans.get(f.generation)!, header, f.batch) : undefined)),
   );
+}
+
+/** Where a later generation's batch finds its keys: its plan shard, or a previous version's plan's inline keys. */
+function plannedKeys(plan: GenerationPlan, header: RunHeader, batch: number): PlannedKeys {
+  if (plan.inline) return { items: plannedItems(plan.inline, batch, `run ${header.runId} generation ${plan.generation}`) };
+  return { planShard: runLayout(header.out, header.runId).planShard(plan.shardsPrefix, shardRange(header, batch).shard) };
 }

@@ -16,6 +16,8 @@ export interface FlagCounts {
   failedAsFlagged: number;
 }
 
+export type FlagState = Pick<FlagCounts, 'flagged' | 'withOodScore' | 'byFlag' | 'failedAsFlagged'>;
+
 /** Flag and OOD counts, fed one line at a time (finalize's single pass), for metrics.json and the report. */
 export class FlagTally {
   private readonly byFlag: Record<string, number> = {};
@@ -32,6 +34,18 @@ export class FlagTally {
 
   failure(f: FailureLine): void {
     if (f.stage === 'flagged') this.failedAsFlagged++;
+  }
+
+  state(): FlagState {
+    return { flagged: this.flagged, withOodScore: this.withOodScore, byFlag: { ...this.byFlag }, failedAsFlagged: this.failedAsFlagged };
+  }
+
+  /** Adds another tally's state (flags in its order). */
+  absorb(s: FlagState): void {
+    this.flagged += s.flagged;
+    this.withOodScore += s.withOodScore;
+    this.failedAsFlagged += s.failedAsFlagged;
+    for (const [f, n] of Object.entries(s.byFlag)) this.byFlag[f] = (this.byFlag[f] ?? 0) + n;
   }
 
   result(): FlagCounts {

@@ -3,6 +3,8 @@ import type { FailureLine, PartLine, PredictionLine, RunItem } from './types.js'
 export interface MergedRun {
   predictions: PredictionLine[];
   failures: FailureLine[];
+  /** Keys no part has a line for (their failure came from `missing`). */
+  unrecorded: number;
 }
 
 /** The failure of a key no part has a line for. */
@@ -25,15 +27,18 @@ export function mergeParts(items: readonly RunItem[], parts: readonly (readonly 
   }
   const predictions: PredictionLine[] = [];
   const failures: FailureLine[] = [];
+  let unrecorded = 0;
   for (const item of items) {
     const p = prediction.get(item.key);
     if (p) {
       predictions.push(p);
       continue;
     }
-    failures.push(failure.get(item.key) ?? { type: 'failure', key: item.key, etag: item.etag, ...missing(item), ...(item.label ? { trueLabel: item.label } : {}) });
+    const f = failure.get(item.key);
+    if (!f) unrecorded++;
+    failures.push(f ?? { type: 'failure', key: item.key, etag: item.etag, ...missing(item), ...(item.label ? { trueLabel: item.label } : {}) });
   }
-  return { predictions, failures };
+  return { predictions, failures, unrecorded };
 }
 
 /** A part's lines; `raw`, when given, keeps each line's text so a merge can write it again without re-encoding. */

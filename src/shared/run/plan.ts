@@ -1,5 +1,6 @@
 import type { PartRef } from './layout.js';
-import type { GenerationPlan, RunHeader, RunItem, RunManifest } from './types.js';
+import type { ShardFingerprints } from './checkpoint.js';
+import type { GenerationPlan, LegacyGenerationPlan, PlanLine, RunHeader, RunItem, RunManifest } from './types.js';
 
 /**
  * Which part files S3 holds: one bitmap of batches per attempt generation, so a 10 M-key run's parts
@@ -7,17 +8,21 @@ import type { GenerationPlan, RunHeader, RunItem, RunManifest } from './types.js
  */
 export type PartIndex = Map<number, Uint8Array>;
 
-/** What S3 holds about a run: the manifest index, the later generations' plans and which part files exist. */
+/**
+ * What S3 holds about a run: the manifest index, the later generations' plans, which part files exist, and
+ * the fingerprint of the part objects each manifest shard merges (see checkpoint.ts).
+ */
 export interface RunRecord {
   manifest: RunManifest;
   plans: GenerationPlan[];
   parts: PartIndex;
+  fingerprints: ShardFingerprints;
 }
 
-export interface PlannedBatch {
-  batch: number;
-  items: RunItem[];
-}
+export type PlannedBatch = PlanLine;
+
+/** Keys known to have a prediction. */
+export type Predicted = Pick<ReadonlySet<string>, 'has'>;
 
 export function batchCount(manifest: Pick<RunManifest, 'totalBatches'>): number {
   return manifest.totalBatches;
@@ -53,11 +58,50 @@ export function partIndexOf(refs: readonly PartRef[], totalBatches: number): Par
   return index;
 }
 
+/** A plan's bitmap of batches, base64. Pure. */
+export function encodeBatchBits(batches: Iterable<number>): string {
+  let bits = new Uint8Array(0);
+  for (const b of batches) {
+    if (b >> 3 >= bits.length) {
+      const grown = new Uint8Array(Math.max((b >> 3) + 1, bits.length * 2));
+      grown.set(bits);
+      bits = grown;
+    }
+    bits[b >> 3] |= 1 << (b & 7);
+  }
+  let end = bits.length;
+  while (end > 0 && bits[end - 1] === 0) end--;
+  return Buffer.from(bits.subarray(0, end)).toString('base64');
+}
+
+/** The batches a plan re-runs, ascending. Pure. */
+export function planBatches(plan: Pick<GenerationPlan, 'batchBits'>): number[] {
+  const bits = Buffer.from(plan.batchBits, 'base64');
+  const out: number[] = [];
+  for (let i = 0; i < bits.length; i++) for (let j = 0; j < 8; j++) if (bits[i] & (1 << j)) out.push(i * 8 + j);
+  return out;
+}
+
+/** A plan as generations/NNNNNN.json holds it: an index, or the previous version's one document (its lines kept inline). Pure. */
+export function planFromDocument(doc: GenerationPlan | LegacyGenerationPlan, header: Pick<RunHeader, 'batchesPerShard'>): GenerationPlan {
+  if (!('batches' in doc)) return doc;
+  const { batches, ...rest } = doc;
+  return {
+    ...rest,
+    batchCount: batches.length,
+    keyCount: batches.reduce((n, b) => n + b.items.length, 0),
+    shards: [...new Set(batches.map((b) => Math.floor(b.batch / header.batchesPerShard)))].sort((a, b) => a - b),
+    shardsPrefix: '',
+    batchBits: encodeBatchBits(batches.map((b) => b.batch)),
+    inline: batches,
+  };
+}
+
 /** The later generations (ascending) whose plan names each batch; batches no plan names are absent (generation 0 only). Pure. */
 export function planGenerations(plans: readonly GenerationPlan[]): Map<number, number[]> {
   const out = new Map<number, number[]>();
   for (const plan of [...plans].sort((a, b) => a.generation - b.generation)) {
-    for (const b of plan.batches) out.set(b.batch, [...(out.get(b.batch) ?? []), plan.generation]);
+    for (const b of planBatches(plan)) out.set(b, [...(out.get(b) ?? []), plan.generation]);
   }
   return out;
 }
@@ -71,12 +115,16 @@ export function latestGeneration(record: Pick<RunRecord, 'plans'>): number {
   return record.plans.reduce((g, p) => Math.max(g, p.generation), 0);
 }
 
-/** The keys a later generation's plan gives batch b. Pure. */
-export function plannedItems(plans: readonly GenerationPlan[], batch: number, generation: number): RunItem[] {
-  const plan = plans.find((p) => p.generation === generation);
-  const entry = plan?.batches.find((b) => b.batch === batch);
-  if (!entry) throw new Error(`run ${plan?.runId ?? '?'}: generation ${generation} has no batch ${batch}`);
+/** The keys a plan shard's lines give batch b. Pure. */
+export function plannedItems(lines: readonly PlanLine[], batch: number, where: string): RunItem[] {
+  const entry = lines.find((l) => l.batch === batch);
+  if (!entry) throw new Error(`${where} has no batch ${batch}`);
   return entry.items;
+}
+
+/** A plan shard as JSONL, one line a batch. Pure. */
+export function encodePlanShard(lines: readonly PlanLine[]): string {
+  return lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
 }
 
 /** Batches whose current generation has no part in S3: the run is complete when there are none. Pure. */
@@ -93,7 +141,7 @@ export function mergeOrder<T extends PartRef>(parts: readonly T[]): T[] {
 }
 
 /** A new generation's work for one batch: only its keys that have no prediction; undefined when none is missing. Pure. */
-export function planBatch(batch: number, items: readonly RunItem[], predicted: ReadonlySet<string>): PlannedBatch | undefined {
+export function planBatch(batch: number, items: readonly RunItem[], predicted: Predicted): PlannedBatch | undefined {
   const missing = items.filter((i) => !predicted.has(i.key));
   return missing.length ? { batch, items: missing } : undefined;
 }
@@ -102,7 +150,7 @@ export function planBatch(batch: number, items: readonly RunItem[], predicted: R
  * One batch's share of the counters a plan starts from: scored = its keys with a prediction; failed = its
  * keys with none when the batch is not pending (they keep their last failure). Pure.
  */
-export function batchCountsAtStart(items: readonly RunItem[], predicted: ReadonlySet<string>, pending: boolean): { scored: number; failed: number } {
+export function batchCountsAtStart(items: readonly RunItem[], predicted: Predicted, pending: boolean): { scored: number; failed: number } {
   const scored = items.reduce((n, i) => n + (predicted.has(i.key) ? 1 : 0), 0);
   return { scored, failed: pending ? 0 : items.length - scored };
 }

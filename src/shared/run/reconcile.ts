@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.js';
@@ -6,11 +7,27 @@ import { putIfAbsent } from '../s3/put-if-absent.js';
 import { formatS3Uri } from '../s3/uri.js';
 import { runLayout } from './layout.js';
 import { scheduleFinalize } from './finalize-job.js';
-import { batchCountsAtStart, currentGeneration, hasPart, latestGeneration, planBatch, planGenerations, type PlannedBatch, type RunRecord } from './plan.js';
+import {
+  batchCountsAtStart,
+  currentGeneration,
+  encodeBatchBits,
+  encodePlanShard,
+  hasPart,
+  latestGeneration,
+  planBatch,
+  planBatches,
+  planFromDocument,
+  planGenerations,
+  type Predicted,
+  type RunRecord,
+} from './plan.js';
 import { setBit, type RunStore } from './run-store.js';
-import type { GenerationPlan, RunHeader, RunManifest } from './types.js';
+import type { FailureLine, GenerationPlan, LegacyGenerationPlan, PlanLine, RunHeader, RunItem, RunManifest, ShardEntry } from './types.js';
 import { enqueueFed, topUp } from './feed.js';
-import { loadRunRecord, predictedKeys, walkBatches } from './run-record.js';
+import { loadRunRecord, parseJsonl, predictedKeys, readShard, walkBatches, walkShard } from './run-record.js';
+import type { ReadCounter } from './checkpoint.js';
+import { readCheckpoint, readCheckpointObject } from './checkpoint-io.js';
+import { putObject } from '../s3/objects.js';
 
 /** What producers, resume and finalize need to change a run. */
 export interface RunDeps {
@@ -21,27 +38,78 @@ export interface RunDeps {
   logger: Logger;
 }
 
-/** A new generation's plan and the counters it starts from. */
+/** A new generation's plan as planRun wrote it (its lines went to `sink`, shard by shard), and the counters it starts from. */
 export interface RunPlan {
-  planned: PlannedBatch[];
+  batches: number[];
+  keyCount: number;
+  shards: number[];
   counts: { scored: number; failed: number };
 }
 
+/** Where planRun sends each manifest shard's planned batches (a plan shard), in shard order. */
+export type PlanSink = (shard: number, lines: PlanLine[]) => Promise<void>;
+
 /**
- * Reads every batch's parts once (in batch order, a shard at a time) and plans the batches `select` picks:
- * each with only its keys that have no prediction in any part. Counters are over the whole run.
+ * Plans the batches `select` picks, each with only its keys that have no prediction in any part, a shard at a
+ * time, handing each shard's lines to `sink` (the plan is never whole in memory). A shard whose merge
+ * checkpoint matches its parts is read from the checkpoint's failures (its keys with no prediction); any
+ * other from its parts. Counters are over the whole run.
  */
-export async function planRun(s3: S3Client, record: RunRecord, select: (batch: number) => boolean): Promise<RunPlan> {
-  const planned: PlannedBatch[] = [];
-  const counts = { scored: 0, failed: 0 };
-  for await (const b of walkBatches(s3, record)) {
-    const p = select(b.batch) ? planBatch(b.batch, b.items, predictedKeys(b.parts)) : undefined;
-    if (p) planned.push(p);
-    const c = batchCountsAtStart(b.items, predictedKeys(b.parts), p !== undefined);
-    counts.scored += c.scored;
-    counts.failed += c.failed;
+export async function planRun(s3: S3Client, record: RunRecord, select: (batch: number) => boolean, sink: PlanSink, reads?: ReadCounter): Promise<RunPlan> {
+  const plan: RunPlan = { batches: [], keyCount: 0, shards: [], counts: { scored: 0, failed: 0 } };
+  const gens = planGenerations(record.plans);
+  for (const shard of record.manifest.shards) {
+    const unpredicted = await checkpointFailures(s3, record, shard.shard, reads);
+    if (unpredicted?.size === 0) {
+      plan.counts.scored += shard.items; // every key has a prediction: nothing to plan, nothing to read
+      continue;
+    }
+    const lines: PlanLine[] = [];
+    for await (const b of shardPredictions(s3, record, shard, unpredicted, gens, reads)) {
+      const p = select(b.batch) ? planBatch(b.batch, b.items, b.predicted) : undefined;
+      if (p) lines.push(p);
+      const c = batchCountsAtStart(b.items, b.predicted, p !== undefined);
+      plan.counts.scored += c.scored;
+      plan.counts.failed += c.failed;
+    }
+    if (!lines.length) continue;
+    await sink(shard.shard, lines);
+    plan.shards.push(shard.shard);
+    for (const l of lines) {
+      plan.batches.push(l.batch);
+      plan.keyCount += l.items.length;
+    }
   }
-  return { planned, counts };
+  return plan;
+}
+
+/** A shard's batches with their keys that have a prediction: all but `unpredicted` (from its checkpoint) when given, else from its parts. */
+async function* shardPredictions(
+  s3: S3Client,
+  record: RunRecord,
+  shard: ShardEntry,
+  unpredicted: ReadonlySet<string> | undefined,
+  gens: Map<number, number[]>,
+  reads?: ReadCounter,
+): AsyncGenerator<{ batch: number; items: RunItem[]; predicted: Predicted }> {
+  if (!unpredicted) {
+    for await (const b of walkShard(s3, record, shard, { reads }, gens)) yield { batch: b.batch, items: b.items, predicted: predictedKeys(b.parts) };
+    return;
+  }
+  const predicted: Predicted = { has: (key) => !unpredicted.has(key) };
+  const { batchSize } = record.manifest;
+  const items = await readShard(s3, record.manifest.out.bucket, shard.key);
+  for (let i = 0; i < shard.batches; i++) yield { batch: shard.firstBatch + i, items: items.slice(i * batchSize, (i + 1) * batchSize), predicted };
+}
+
+/** The keys of a shard with no prediction, from its merge checkpoint; undefined when it has none that matches its parts. */
+async function checkpointFailures(s3: S3Client, record: RunRecord, shard: number, reads?: ReadCounter): Promise<Set<string> | undefined> {
+  const cp = await readCheckpoint(s3, record, shard, reads);
+  if (!cp) return undefined;
+  if (cp.tally.failed === 0) return new Set();
+  const bytes = await readCheckpointObject(s3, record, cp, 'failures', reads);
+  if (!bytes) return undefined;
+  return new Set(parseJsonl<FailureLine>(Buffer.from(bytes).toString('utf8'), `checkpoint failures of shard ${shard}`).map((f) => f.key));
 }
 
 /**
@@ -99,25 +167,39 @@ export async function reofferPending(deps: RunDeps, header: RunHeader): Promise<
 }
 
 /**
- * Starts the next attempt generation with `planned` (batches, each with only its keys lacking a
- * prediction). The plan is written to S3 first and only once (of two processes starting the same
- * generation, the second adopts the first's plan), then Redis and the queue follow it.
+ * Starts the next attempt generation with the batches `select` picks, each with only its keys lacking a
+ * prediction (see planRun). The plan's shards are written first, under a folder of this writer's own,
+ * then its index, only once (of two processes starting the same generation, the second adopts the
+ * first's plan); then Redis and the queue follow it.
  */
-export async function startGeneration(deps: RunDeps, record: RunRecord, plan: RunPlan, reason: GenerationPlan['reason']): Promise<GenerationPlan> {
+export async function startGeneration(deps: RunDeps, record: RunRecord, select: (batch: number) => boolean, reason: GenerationPlan['reason'], reads?: ReadCounter): Promise<GenerationPlan> {
   const { manifest } = record;
   const layout = runLayout(manifest.out, manifest.runId);
   const state = await deps.store.get(manifest.runId);
   const generation = Math.max(state?.generation ?? 0, latestGeneration(record)) + 1;
-  let written: GenerationPlan = { runId: manifest.runId, generation, createdAt: new Date().toISOString(), reason, batches: plan.planned };
+  const shardsPrefix = layout.planShardsPrefix(generation, randomUUID().slice(0, 8));
+  const sink: PlanSink = (shard, lines) => putObject(deps.s3, layout.bucket, layout.planShard(shardsPrefix, shard), encodePlanShard(lines), 'application/x-ndjson');
+  const plan = await planRun(deps.s3, record, select, sink, reads);
+  let written: GenerationPlan = {
+    runId: manifest.runId,
+    generation,
+    createdAt: new Date().toISOString(),
+    reason,
+    batchCount: plan.batches.length,
+    keyCount: plan.keyCount,
+    shards: plan.shards,
+    shardsPrefix,
+    batchBits: encodeBatchBits(plan.batches),
+  };
   const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.generation(generation), Buffer.from(JSON.stringify(written) + '\n'), 'application/json', { probePrefix: manifest.out.prefix });
   if (!put.created) {
-    written = JSON.parse(Buffer.from(put.bytes).toString('utf8')) as GenerationPlan;
+    written = planFromDocument(JSON.parse(Buffer.from(put.bytes).toString('utf8')) as GenerationPlan | LegacyGenerationPlan, manifest);
     deps.logger.warn({ runId: manifest.runId, generation }, 'another process started this generation first; adopting its plan');
   }
-  const batches = written.batches.map((b) => b.batch);
+  const batches = planBatches(written);
   await deps.store.startGeneration(manifest.runId, generation, batches, plan.counts);
   await topUp(deps, manifest);
   if (batches.length === 0) await scheduleFinalize(deps.queue, manifest.runId, manifest.out, generation);
-  deps.logger.info({ runId: manifest.runId, generation, reason, batches: batches.length, keys: written.batches.reduce((n, b) => n + b.items.length, 0) }, 'attempt generation started');
+  deps.logger.info({ runId: manifest.runId, generation, reason, batches: batches.length, keys: written.keyCount }, 'attempt generation started');
   return written;
 }

@@ -1,10 +1,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { getCompleteIfExists, getJsonIfExists, getTextIfExists, listPages } from '../s3/objects.js';
+import { getBytesIfExists, getCompleteIfExists, getJsonIfExists, getTextIfExists, listPages } from '../s3/objects.js';
 import type { S3Location } from '../s3/uri.js';
-import { generationOfKey, partOfKey, runLayout, type PartRef } from './layout.js';
-import { addPart, currentGeneration, hasPart, planGenerations, type PartIndex, type RunRecord } from './plan.js';
-import type { GenerationPlan, PartLine, PartMeta, RunHeader, RunItem, RunManifest, SkippedObject } from './types.js';
+import { generationOfKey, partMetaOfKey, partOfKey, runLayout, type PartRef } from './layout.js';
+import { addPart, currentGeneration, hasPart, planFromDocument, planGenerations, type PartIndex, type RunRecord } from './plan.js';
+import type { GenerationPlan, LegacyGenerationPlan, PartLine, PartMeta, PlanLine, RunHeader, RunItem, RunManifest, ShardEntry, SkippedObject } from './types.js';
+import { ShardFingerprints, type ReadCounter } from './checkpoint.js';
 import { UserError } from '../errors.js';
 import { parsePart } from './merge-parts.js';
 
@@ -48,6 +49,7 @@ class Cache<T> {
 const headers = new Cache<RunHeader>(16);
 const plans = new Cache<GenerationPlan>(8);
 const shards = new Cache<RunItem[]>(4);
+const planShards = new Cache<PlanLine[]>(4);
 
 /** The run header; cached, it never changes. */
 export function readHeader(s3: S3Client, out: S3Location, runId: string): Promise<RunHeader> {
@@ -58,24 +60,34 @@ export function readHeader(s3: S3Client, out: S3Location, runId: string): Promis
   });
 }
 
-/** Generation G's plan; cached. */
-export function readGenerationPlan(s3: S3Client, header: Pick<RunHeader, 'out' | 'runId'>, generation: number): Promise<GenerationPlan> {
+/** Generation G's plan index (or a previous version's whole plan); cached. */
+export function readGenerationPlan(s3: S3Client, header: Pick<RunHeader, 'out' | 'runId' | 'batchesPerShard'>, generation: number): Promise<GenerationPlan> {
   const layout = runLayout(header.out, header.runId);
   const key = layout.generation(generation);
   return plans.get(`${layout.bucket}/${key}`, async () => {
-    const plan = await getJsonIfExists<GenerationPlan>(s3, layout.bucket, key);
-    if (!plan) throw new Error(`run ${header.runId}: no plan for generation ${generation} at s3://${layout.bucket}/${key}`);
-    return plan;
+    const doc = await getJsonIfExists<GenerationPlan | LegacyGenerationPlan>(s3, layout.bucket, key);
+    if (!doc) throw new Error(`run ${header.runId}: no plan for generation ${generation} at s3://${layout.bucket}/${key}`);
+    return planFromDocument(doc, header);
+  });
+}
+
+/** JSONL lines of an immutable object, cached in `cache`. */
+function readLines<T>(cache: Cache<T[]>, what: string, s3: S3Client, bucket: string, key: string): Promise<T[]> {
+  return cache.get(`${bucket}/${key}`, async () => {
+    const text = await getTextIfExists(s3, bucket, key);
+    if (text === undefined) throw new Error(`${what} s3://${bucket}/${key} is missing`);
+    return parseJsonl<T>(text, key);
   });
 }
 
 /** The items of a manifest shard (JSONL); cached, a shard never changes once written. */
 export function readShard(s3: S3Client, bucket: string, key: string): Promise<RunItem[]> {
-  return shards.get(`${bucket}/${key}`, async () => {
-    const text = await getTextIfExists(s3, bucket, key);
-    if (text === undefined) throw new Error(`manifest shard s3://${bucket}/${key} is missing`);
-    return parseJsonl<RunItem>(text, key);
-  });
+  return readLines(shards, 'manifest shard', s3, bucket, key);
+}
+
+/** The lines of a generation plan shard; cached like manifest shards. */
+export function readPlanShard(s3: S3Client, bucket: string, key: string): Promise<PlanLine[]> {
+  return readLines(planShards, 'plan shard', s3, bucket, key);
 }
 
 export function parseJsonl<T>(text: string, name: string): T[] {
@@ -109,26 +121,28 @@ export async function readSkipped(s3: S3Client, manifest: RunManifest): Promise<
   return out;
 }
 
-/** The run as S3 records it: manifest index, generation plans, and which part files exist (a bitmap each generation). */
+/**
+ * The run as S3 records it: manifest index, generation plans, which part files exist (a bitmap each
+ * generation), and each manifest shard's fingerprint of the part and meta objects its merge reads.
+ */
 export async function loadRunRecord(s3: S3Client, manifest: RunManifest): Promise<RunRecord> {
   const layout = runLayout(manifest.out, manifest.runId);
-  const parts: PartIndex = new Map();
   const planKeys: string[] = [];
-  await Promise.all([
-    (async () => {
-      for await (const page of listPages(s3, layout.bucket, layout.generationsPrefix)) for (const o of page) if (generationOfKey(o.key) !== undefined) planKeys.push(o.key);
-    })(),
-    (async () => {
-      for await (const page of listPages(s3, layout.bucket, layout.partsPrefix)) {
-        for (const o of page) {
-          const ref = partOfKey(o.key);
-          if (ref) addPart(parts, ref, manifest.totalBatches);
-        }
-      }
-    })(),
-  ]);
+  for await (const page of listPages(s3, layout.bucket, layout.generationsPrefix)) for (const o of page) if (generationOfKey(o.key) !== undefined) planKeys.push(o.key);
   const loaded = await Promise.all(planKeys.map((k) => readGenerationPlan(s3, manifest, generationOfKey(k)!)));
-  return { manifest, plans: loaded.sort((a, b) => a.generation - b.generation), parts };
+  const gens = planGenerations(loaded);
+  const merged = (r: PartRef) => r.generation === 0 || (gens.get(r.batch)?.includes(r.generation) ?? false);
+  const parts: PartIndex = new Map();
+  const fingerprints = new ShardFingerprints();
+  for await (const page of listPages(s3, layout.bucket, layout.partsPrefix)) {
+    for (const o of page) {
+      const part = partOfKey(o.key);
+      if (part) addPart(parts, part, manifest.totalBatches);
+      const ref = part ?? partMetaOfKey(o.key);
+      if (ref && merged(ref)) fingerprints.add(Math.floor(ref.batch / manifest.batchesPerShard), o.key, o.etag);
+    }
+  }
+  return { manifest, plans: loaded.sort((a, b) => a.generation - b.generation), parts, fingerprints };
 }
 
 export interface LoadedPart extends PartRef {
@@ -146,18 +160,35 @@ export interface BatchRecord {
   parts: LoadedPart[];
 }
 
+export interface WalkOptions {
+  /** Each part's meta too. */
+  withMeta?: boolean;
+  only?: (batch: number) => boolean;
+  /** Batches read at once. */
+  ahead?: number;
+  /** Counts the part and meta objects read. */
+  reads?: ReadCounter;
+}
+
 /**
  * Walks the run's batches in order, reading each shard once and each batch's parts (`ahead` batches read
- * at once), so memory holds a shard and a few batches, never the run. `withMeta`: the current part's meta too.
+ * at once), so memory holds a shard and a few batches, never the run.
  */
-export async function* walkBatches(
+export async function* walkBatches(s3: S3Client, record: RunRecord, opts: WalkOptions = {}): AsyncGenerator<BatchRecord> {
+  const gens = planGenerations(record.plans);
+  for (const shard of record.manifest.shards) yield* walkShard(s3, record, shard, opts, gens);
+}
+
+/** Walks one manifest shard's batches in order (see walkBatches); `gens` from planGenerations(record.plans). */
+export async function* walkShard(
   s3: S3Client,
   record: RunRecord,
-  opts: { withMeta?: boolean; only?: (batch: number) => boolean; ahead?: number } = {},
+  shard: ShardEntry,
+  opts: WalkOptions = {},
+  gens = planGenerations(record.plans),
 ): AsyncGenerator<BatchRecord> {
   const { manifest } = record;
   const layout = runLayout(manifest.out, manifest.runId);
-  const gens = planGenerations(record.plans);
   const limit = pLimit(16);
   const ahead = opts.ahead ?? 64;
   const read = (batch: number, items: RunItem[]): Promise<BatchRecord> => {
@@ -167,34 +198,35 @@ export async function* walkBatches(
       ran.map((g) =>
         limit(async (): Promise<LoadedPart> => {
           const key = layout.part(batch, g);
-          const [text, meta] = await Promise.all([
-            getTextIfExists(s3, layout.bucket, key),
-            opts.withMeta ? getJsonIfExists<PartMeta>(s3, layout.bucket, layout.partMeta(batch, g)) : undefined,
+          const [bytes, metaBytes] = await Promise.all([
+            getBytesIfExists(s3, layout.bucket, key),
+            opts.withMeta ? getBytesIfExists(s3, layout.bucket, layout.partMeta(batch, g)) : undefined,
           ]);
+          for (const b of [bytes, metaBytes]) if (b) opts.reads?.count('parts', b.byteLength);
           const raw = new Map<PartLine, string>();
-          return { batch, generation: g, lines: text ? parsePart(text, key, raw) : [], raw, meta };
+          const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+          const meta = metaBytes ? (JSON.parse(text(metaBytes)) as PartMeta) : undefined;
+          return { batch, generation: g, lines: bytes ? parsePart(text(bytes), key, raw) : [], raw, meta };
         }),
       ),
     ).then((parts) => ({ batch, items, generation, parts }));
   };
-  for (const shard of manifest.shards) {
-    const items = await readShard(s3, layout.bucket, shard.key);
-    const queue: Promise<BatchRecord>[] = [];
-    let next = 0;
-    const fill = () => {
-      while (queue.length < ahead && next < shard.batches) {
-        const b = shard.firstBatch + next;
-        const slice = items.slice(next * manifest.batchSize, (next + 1) * manifest.batchSize);
-        next++;
-        if (!opts.only || opts.only(b)) queue.push(read(b, slice));
-      }
-    };
-    fill();
-    while (queue.length) {
-      const rec = await queue.shift()!;
-      fill();
-      yield rec;
+  const items = await readShard(s3, layout.bucket, shard.key);
+  const queue: Promise<BatchRecord>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (queue.length < ahead && next < shard.batches) {
+      const b = shard.firstBatch + next;
+      const slice = items.slice(next * manifest.batchSize, (next + 1) * manifest.batchSize);
+      next++;
+      if (!opts.only || opts.only(b)) queue.push(read(b, slice));
     }
+  };
+  fill();
+  while (queue.length) {
+    const rec = await queue.shift()!;
+    fill();
+    yield rec;
   }
 }
 

@@ -1,7 +1,7 @@
 import { confusionRates, type BinaryMetrics, type ConfusionMatrix } from '../metrics.js';
 import type { FailureLine, PartMeta, PredictionLine, StageMs } from './types.js';
-import { ThroughputAccumulator } from './throughput.js';
-import { FlagTally } from './flags.js';
+import { ThroughputAccumulator, type ThroughputState } from './throughput.js';
+import { FlagTally, type FlagState } from './flags.js';
 
 /** A growable Float32Array: 4 bytes a score, so 10 M scores take 40 MB (80 MB while growing). */
 export class ScoreArray {
@@ -14,6 +14,9 @@ export class ScoreArray {
       this.data = grown;
     }
     this.data[this.length++] = x;
+  }
+  values(): Float32Array {
+    return this.data.subarray(0, this.length);
   }
   /** The scores, sorted ascending (the backing array is sorted in place). */
   sorted(): Float32Array {
@@ -45,6 +48,25 @@ export function rocAucSorted(pos: Float32Array, neg: Float32Array): number | nul
 export interface StageTotals {
   images: number;
   ms: StageMs;
+}
+
+/** A tally's counts as plain JSON (a merge checkpoint holds its shard's); the scores travel apart (LabelledScores). */
+export interface TallyState {
+  scored: number;
+  failed: number;
+  labelled: number;
+  confusion: ConfusionMatrix;
+  model: RunTally['model'];
+  stages: StageTotals;
+  backends: string[];
+  throughput: ThroughputState;
+  flags: FlagState;
+}
+
+/** The labelled scores of a tally: scores[i] is a positive (PNEUMONIA) when positive[i] is 1. */
+export interface LabelledScores {
+  scores: Float32Array;
+  positive: Uint8Array;
 }
 
 /**
@@ -87,6 +109,34 @@ export class RunTally {
     for (const k of Object.keys(this.stages.ms) as (keyof StageMs)[]) this.stages.ms[k] += m.stageMs[k];
     this.backends.add(m.backend);
     this.throughput.add(m);
+  }
+
+  state(): TallyState {
+    const { scored, failed, labelled, model } = this;
+    return { scored, failed, labelled, confusion: { ...this.confusion }, model, stages: structuredClone(this.stages), backends: [...this.backends], throughput: this.throughput.state(), flags: this.flags.state() };
+  }
+
+  labelledScores(): LabelledScores {
+    const [pos, neg] = [this.pos.values(), this.neg.values()];
+    const scores = new Float32Array(pos.length + neg.length);
+    scores.set(pos);
+    scores.set(neg, pos.length);
+    return { scores, positive: new Uint8Array(scores.length).fill(1, 0, pos.length) };
+  }
+
+  /** Adds another tally (a manifest shard's), as if its lines and metas had been fed here. */
+  absorb(s: TallyState, labelled: LabelledScores): void {
+    this.scored += s.scored;
+    this.failed += s.failed;
+    this.labelled += s.labelled;
+    for (const k of ['tp', 'fp', 'tn', 'fn'] as const) this.confusion[k] += s.confusion[k];
+    this.model ??= s.model;
+    this.stages.images += s.stages.images;
+    for (const k of Object.keys(this.stages.ms) as (keyof StageMs)[]) this.stages.ms[k] += s.stages.ms[k];
+    for (const b of s.backends) this.backends.add(b);
+    this.throughput.absorb(s.throughput);
+    this.flags.absorb(s.flags);
+    labelled.scores.forEach((x, i) => (labelled.positive[i] ? this.pos : this.neg).push(x));
   }
 
   /** Classification metrics over the labelled predictions; null when none has a label. */

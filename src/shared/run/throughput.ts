@@ -41,6 +41,13 @@ class Spans {
     this.ends[this.length++] = end;
   }
 
+  /** The intervals as [start0, end0, start1, end1, ...]. */
+  flat(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.length; i++) out.push(this.starts[i], this.ends[i]);
+    return out;
+  }
+
   /** Length of the union of the intervals, in ms. */
   unionMs(...others: Spans[]): number {
     const all = [this, ...others];
@@ -67,6 +74,13 @@ class Spans {
   }
 }
 
+/** A ThroughputAccumulator as plain JSON (a merge checkpoint's share): per generation, batches, images and its intervals flat. */
+export interface ThroughputState {
+  generations: { generation: number; batches: number; images: number; spans: number[] }[];
+  loads: number;
+  loadMs: number;
+}
+
 /**
  * Throughput from the batches' part metas, fed one at a time: active time overall and per attempt
  * generation (so a run resumed after a day reports its scoring rate, not images per day), and cold starts.
@@ -86,6 +100,24 @@ export class ThroughputAccumulator {
       this.loads++;
       this.loadMs += meta.coldStartMs;
     }
+  }
+
+  state(): ThroughputState {
+    const generations = [...this.byGeneration].map(([generation, g]) => ({ generation, batches: g.batches, images: g.images, spans: g.spans.flat() }));
+    return { generations, loads: this.loads, loadMs: this.loadMs };
+  }
+
+  /** Adds another accumulator's state, as if its metas had been fed here. */
+  absorb(s: ThroughputState): void {
+    for (const x of s.generations) {
+      const g = this.byGeneration.get(x.generation) ?? { batches: 0, images: 0, spans: new Spans() };
+      g.batches += x.batches;
+      g.images += x.images;
+      for (let i = 0; i < x.spans.length; i += 2) g.spans.add(x.spans[i], x.spans[i + 1]);
+      this.byGeneration.set(x.generation, g);
+    }
+    this.loads += s.loads;
+    this.loadMs += s.loadMs;
   }
 
   /** Active seconds over all generations (their intervals joined), per generation, and cold starts. */

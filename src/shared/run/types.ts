@@ -56,17 +56,41 @@ export interface RunManifest extends RunHeader {
   shards: ShardEntry[];
 }
 
+/** One line of a generation plan shard: a batch it re-runs, with only its keys that had no prediction. */
+export interface PlanLine {
+  batch: number;
+  items: RunItem[];
+}
+
 /**
  * A later attempt generation (written by resume or repair before its jobs are enqueued): the batches it
- * re-runs, each with only its keys that had no prediction. A batch's current generation is the latest
- * plan naming it, else 0 (the manifest).
+ * re-runs. Its keys lie in plan shards aligned with the manifest shards (`${shardsPrefix}NNNNNN.jsonl`, one
+ * PlanLine a batch); this index (generations/NNNNNN.json, put-if-absent after its shards) holds no keys.
+ * A batch's current generation is the latest plan naming it, else 0 (the manifest).
  */
 export interface GenerationPlan {
   runId: string;
   generation: number;
   createdAt: string;
   reason: 'resume' | 'repair';
-  batches: { batch: number; items: RunItem[] }[];
+  batchCount: number;
+  keyCount: number;
+  /** Manifest shards with a planned batch, ascending; each has a plan shard. */
+  shards: number[];
+  shardsPrefix: string;
+  /** Bitmap of the planned batches (bit b & 7 of byte b >> 3), base64. */
+  batchBits: string;
+  /** A plan written by the previous version (one document with every key): its lines, read with it. */
+  inline?: PlanLine[];
+}
+
+/** The previous version's generations/NNNNNN.json: every planned batch with its keys in one document. */
+export interface LegacyGenerationPlan {
+  runId: string;
+  generation: number;
+  createdAt: string;
+  reason: GenerationPlan['reason'];
+  batches: PlanLine[];
 }
 
 export interface BatchJobData {
@@ -80,7 +104,9 @@ export interface BatchJobData {
   skipFlagged?: boolean;
   /** Generation 0: the keys are lines [start, end) of this manifest shard (read by the worker, cached). */
   shard?: BatchShardRange;
-  /** Later generations: the keys the plan gives the batch. */
+  /** Later generations: the plan shard (an object key) whose line for this batch gives its keys. */
+  planShard?: string;
+  /** Later generations of a plan written by the previous version (or a job enqueued by it): the keys. */
   items?: RunItem[];
 }
 

@@ -96,9 +96,15 @@ export async function getJsonIfExists<T>(s3: S3Client, bucket: string, key: stri
 }
 
 export async function putObject(s3: S3Client, bucket: string, key: string, body: string | Uint8Array, contentType: string): Promise<void> {
+  await putObjectEtag(s3, bucket, key, body, contentType);
+}
+
+/** Writes the object; resolves to its ETag. */
+export async function putObjectEtag(s3: S3Client, bucket: string, key: string, body: string | Uint8Array, contentType: string): Promise<string> {
   // A Buffer has a known length (an empty string does not, to the SDK).
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType }));
+  const res = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType }));
+  return stripQuotes(res.ETag);
 }
 
 export function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {

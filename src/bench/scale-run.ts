@@ -95,7 +95,7 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
   const writeInput = (performance.now() - t0) / 1000;
   log(`${o.n} keys: input manifest written in ${writeInput.toFixed(1)} s`);
 
-  const env = { ...o.env, CXR_ENGINE: 'null', CXR_NULL_IMAGES: 'skip', CXR_NULL_PROBABILITY: '0.7', CXR_REPORT_MAX_KEYS: '0', LOG_LEVEL: 'info' };
+  const env = { ...o.env, CXR_ENGINE: 'null', CXR_NULL_IMAGES: 'skip', CXR_NULL_PROBABILITY: '0.7', LOG_LEVEL: 'info' };
   const baselineBytes = await usedMemory(o.redis);
   const peaks = { producer: 0, worker: 0, sandboxes: 0, redis: baselineBytes };
   const spawnCli = (args: string[]): { child: ChildProcess; stderr: () => string } => {

@@ -18,7 +18,7 @@ export interface SampleCounts {
 const confidence = (p: PredictionLine) => Math.abs(p.probability - p.threshold);
 
 /** The samples' order: most confident first, then by key. */
-export const bySampleOrder = (a: PredictionLine, b: PredictionLine) => confidence(b) - confidence(a) || a.key.localeCompare(b.key);
+const bySampleOrder = (a: PredictionLine, b: PredictionLine) => confidence(b) - confidence(a) || a.key.localeCompare(b.key);
 
 /** The first `k` items in `order` of those added, in that order: a sorted buffer of at most k, so memory stays bounded. */
 export class TopK<T> {

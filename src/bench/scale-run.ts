@@ -14,7 +14,7 @@ import { getTextIfExists } from '../shared/s3/objects.js';
 /**
  * One synthetic scale run, as a user would start it: an input manifest of N keys (no objects behind them)
  * scored by `cxr score --manifest` and one `cxr worker` on the null engine (CXR_NULL_IMAGES=skip: a fixed
- * probability, nothing downloaded), finalized by that worker. Samples the peak RSS of every process and
+ * probability, nothing downloaded), finalized (run report included) by that worker. Samples the peak RSS of every process and
  * Redis used_memory throughout, then checks that every key is in the merged output exactly once.
  */
 export interface ScaleOptions {
@@ -134,6 +134,8 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
       await sleep(500);
     }
     const runSeconds = (performance.now() - tRun) / 1000;
+    // The finalize ends with the run report (labelled keys): the sandboxes' peak includes it.
+    while (!/"msg":"run report (written|failed)/.test(worker.stderr()) && Date.now() < deadline) await sleep(500);
     await sleep(300); // one more sample of the sandboxes after the finalize
     const finalized = logLine(worker.stderr(), 'run finalized');
 

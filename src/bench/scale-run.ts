@@ -15,7 +15,7 @@ import type { PartLine, RunManifest } from '../shared/run/types.js';
 /**
  * One synthetic scale run, as a user would start it: an input manifest of N keys (no objects behind them)
  * scored by `cxr score --manifest` and one `cxr worker` on the null engine (CXR_NULL_IMAGES=skip: a fixed
- * probability, nothing downloaded), finalized by that worker. Samples the peak RSS of every process and
+ * probability, nothing downloaded), finalized (run report included) by that worker. Samples the peak RSS of every process and
  * Redis used_memory throughout, then checks that every key is in the merged output exactly once.
  */
 export interface ScaleOptions {
@@ -127,7 +127,7 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
   const writeInput = (performance.now() - t0) / 1000;
   log(`${o.n} keys: input manifest written in ${writeInput.toFixed(1)} s`);
 
-  const env = { ...o.env, CXR_ENGINE: 'null', CXR_NULL_IMAGES: 'skip', CXR_NULL_PROBABILITY: '0.7', CXR_REPORT_MAX_KEYS: '0', LOG_LEVEL: 'info' };
+  const env = { ...o.env, CXR_ENGINE: 'null', CXR_NULL_IMAGES: 'skip', CXR_NULL_PROBABILITY: '0.7', LOG_LEVEL: 'info' };
   const baselineBytes = await usedMemory(o.redis);
   const peaks = { producer: 0, worker: 0, sandboxes: 0, redis: baselineBytes };
   const spawnCli: SpawnCli = (args, extraEnv) => {
@@ -169,6 +169,8 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
     };
     await runEnded();
     const runSeconds = (performance.now() - tRun) / 1000;
+    // The finalize ends with the run report (labelled keys): the sandboxes' peak includes it.
+    while (!/"msg":"run report (written|failed)/.test(worker.stderr()) && Date.now() < deadline) await sleep(500);
     await sleep(300); // one more sample of the sandboxes after the finalize
     const finalized = logLine(worker.stderr(), 'run finalized');
 

@@ -13,7 +13,7 @@ export interface ScoreSummary {
 
 export const DEFAULT_BINS = 20;
 
-function quantile(sorted: readonly number[], q: number): number {
+function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
@@ -21,21 +21,28 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-export function histogram(scores: readonly number[], bins = DEFAULT_BINS): number[] {
+export function histogram(scores: ArrayLike<number>, bins = DEFAULT_BINS): number[] {
   const h = new Array<number>(bins).fill(0);
-  for (const s of scores) h[Math.min(bins - 1, Math.max(0, Math.floor(s * bins)))]++;
+  for (let i = 0; i < scores.length; i++) h[Math.min(bins - 1, Math.max(0, Math.floor(scores[i] * bins)))]++;
   return h;
 }
 
-export function summarizeScores(scores: readonly number[], threshold: number, bins = DEFAULT_BINS): ScoreSummary {
-  const sorted = [...scores].sort((a, b) => a - b);
+/** `scores` may be a plain array or a typed one (a run's Float32 scores); it is left as it is. */
+export function summarizeScores(scores: ArrayLike<number>, threshold: number, bins = DEFAULT_BINS): ScoreSummary {
+  const sorted = Float64Array.from(scores).sort();
   const n = sorted.length;
+  let sum = 0;
+  let positive = 0;
+  for (const s of sorted) {
+    sum += s;
+    if (s >= threshold) positive++;
+  }
   return {
     n,
-    mean: n ? sorted.reduce((s, x) => s + x, 0) / n : NaN,
+    mean: n ? sum / n : NaN,
     quantiles: [0.05, 0.25, 0.5, 0.75, 0.95].map((q) => quantile(sorted, q)) as ScoreSummary['quantiles'],
-    positiveRate: n ? sorted.filter((s) => s >= threshold).length / n : NaN,
-    histogram: histogram(scores, bins),
+    positiveRate: n ? positive / n : NaN,
+    histogram: histogram(sorted, bins),
   };
 }
 

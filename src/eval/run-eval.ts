@@ -9,7 +9,8 @@ import { putJson } from '../shared/s3/objects.js';
 import { parseS3Uri } from '../shared/s3/uri.js';
 import { buildEvalReport } from '../report/eval-report.js';
 import type { CamModel } from '../report/gradcam.js';
-import { readRunData } from '../shared/run/run-data.js';
+import { allScores } from '../shared/run/run-data.js';
+import { readReportRun } from '../report/report-run.js';
 import { s3Sink } from '../report/sink.js';
 import { writeReport } from '../report/write-report.js';
 import { decideAlerts, type Reference } from './alert.js';
@@ -62,11 +63,11 @@ export async function runEvaluation(deps: EvalDeps, data: EvalJobData, date: str
   await createRun(deps, { runId, source: parseS3Uri(data.data), out: layout.runsOut, batchSize: data.batchSize });
   await waitDone(deps, runId);
 
-  const run = await readRunData(deps.s3, layout.runsOut, runId);
+  const run = await readReportRun(deps.s3, layout.runsOut, runId);
   const metrics = run.metrics.classification;
   if (!metrics) throw new Error(`evaluation ${data.name}: no labelled images under ${data.data}`);
   const threshold = run.metrics.model?.threshold ?? 0.5;
-  const scores = summarizeScores(run.predictions.map((p) => p.probability), threshold);
+  const scores = summarizeScores(allScores(run.scores), threshold);
   const history = await readHistory(deps.s3, out);
   const previous = previousEntry(history, data.name, date);
   const baseline: Reference | undefined = data.baseline ? await loadBaseline(deps.s3, data.baseline) : undefined;

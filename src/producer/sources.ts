@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { UserError } from '../shared/errors.js';
 import { isNotFound, listPages, type ListedObject } from '../shared/s3/objects.js';
+import { lines } from '../shared/s3/object-lines.js';
 import { formatS3Uri, joinKey, parseS3Uri, type S3Location } from '../shared/s3/uri.js';
 import { parseClassName, type ClassName } from '../shared/labels.js';
 import type { SkippedObject } from '../shared/run/types.js';
@@ -190,20 +190,4 @@ export async function* manifestPages(s3: S3Client, uri: string, source: S3Locati
     }
   }
   if (page.length) yield splitPage(page);
-}
-
-/**
- * The lines of a stream, pulled a chunk at a time so the stream waits while the reader is busy
- * (readline's iterator reads ahead without bound). A trailing '\r' is dropped.
- */
-export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8'); // a character split across chunks stays whole
-  let rest = '';
-  for await (const chunk of stream) {
-    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
-    const parts = text.split('\n');
-    rest = parts.pop()!;
-    for (const p of parts) yield p.endsWith('\r') ? p.slice(0, -1) : p;
-  }
-  if (rest) yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
 }

@@ -1,4 +1,5 @@
 /** Vega-Lite specs for the report charts. Pure: data in, spec out. */
+import type { ClassName } from '../shared/labels.js';
 import type { ConfusionMatrix, CurvePoint } from '../shared/metrics.js';
 
 export type VlSpec = Record<string, unknown> & { data?: { values: readonly unknown[] } };
@@ -170,17 +171,32 @@ export function trendSpec(points: readonly TrendPoint[]): VlSpec {
   };
 }
 
-/** Score histogram by true class, with the threshold as a rule. */
-export function scoreHistogramSpec(scores: readonly { probability: number; actual: string }[], threshold: number): VlSpec {
+/** One bar of the score histogram: the images of one true class whose score fell in [start, end). */
+export interface ScoreBin {
+  start: number;
+  end: number;
+  actual: ClassName;
+  count: number;
+}
+
+/** The score histogram's bars and their width. */
+export interface ScoreBins {
+  step: number;
+  bins: ScoreBin[];
+}
+
+/** Score histogram by true class from binned counts (see ScoreHistogram), with the threshold as a rule. */
+export function scoreHistogramSpec({ bins, step }: ScoreBins, threshold: number): VlSpec {
   return {
     ...base('Scores by true class', 520, 200),
     layer: [
       {
-        data: { values: scores },
+        data: { values: bins },
         mark: { type: 'bar', opacity: 0.7 },
         encoding: {
-          x: { field: 'probability', type: 'quantitative', bin: { extent: [0, 1], step: 0.05 }, title: 'P(pneumonia)' },
-          y: { aggregate: 'count', type: 'quantitative', stack: null, title: 'images' },
+          x: { field: 'start', type: 'quantitative', bin: { binned: true, step }, title: 'P(pneumonia)' },
+          x2: { field: 'end' },
+          y: { field: 'count', type: 'quantitative', stack: null, title: 'images' },
           color: { field: 'actual', type: 'nominal', scale: { domain: ['NORMAL', 'PNEUMONIA'], range: ['#1f77b4', '#d62728'] } },
         },
       },

@@ -1,7 +1,7 @@
 import type { HistoryEntry } from '../eval/types.js';
 import { trendSpec, type TrendPoint } from './chart-specs.js';
 import type { ReportDoc } from './document.js';
-import type { RunData } from '../shared/run/run-data.js';
+import type { ReportRun } from './report-run.js';
 import { classificationSections, runFacts, type RunReportDeps } from './run-report.js';
 
 /** Trend points of the watched metrics over the history. Pure. */
@@ -15,7 +15,7 @@ export function trendPoints(history: readonly HistoryEntry[]): TrendPoint[] {
 }
 
 /** The report of one nightly evaluation: the run's quality, alerts and the night-over-night trend. */
-export async function buildEvalReport(deps: RunReportDeps, run: RunData, entry: HistoryEntry, history: readonly HistoryEntry[], now = new Date()): Promise<ReportDoc> {
+export async function buildEvalReport(deps: RunReportDeps, run: ReportRun, entry: HistoryEntry, history: readonly HistoryEntry[], now = new Date()): Promise<ReportDoc> {
   const sections = await classificationSections(deps, run);
   return {
     title: `Evaluation ${entry.name} ${entry.date}`,

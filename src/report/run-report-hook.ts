@@ -3,7 +3,7 @@ import type { Logger } from '../shared/logger.js';
 import { runLayout } from '../shared/run/layout.js';
 import { joinKey, type S3Location } from '../shared/s3/uri.js';
 import type { CamModel } from './gradcam.js';
-import { readRunData } from '../shared/run/run-data.js';
+import { readReportRun } from './report-run.js';
 import { buildRunReport } from './run-report.js';
 import { s3Sink } from './sink.js';
 import { writeReport } from './write-report.js';
@@ -17,7 +17,7 @@ export interface RunReportOptions {
 
 /** Writes OUT/RUN_ID/report/ for a finished run; returns the index location, or undefined when the run has no labels. */
 export async function writeRunReport(opts: RunReportOptions, out: S3Location, runId: string): Promise<string | undefined> {
-  const run = await readRunData(opts.s3, out, runId);
+  const run = await readReportRun(opts.s3, out, runId);
   if (!run.metrics.classification) return undefined;
   const doc = await buildRunReport({ s3: opts.s3, logger: opts.logger, camModel: opts.camModel ?? productionCamProvider(opts.s3) }, run);
   const layout = runLayout(out, runId);

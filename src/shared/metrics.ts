@@ -99,30 +99,30 @@ export interface CurvePoint {
 }
 
 /**
- * ROC and precision-recall points at every distinct score (plus the "call nothing" end), sorted by
- * descending threshold. Null when one class is absent.
+ * ROC and precision-recall points from the "call nothing" end down through every distinct score, from the
+ * positives' and the negatives' scores each sorted ascending (typed arrays: no object per key). Both must
+ * be non-empty and free of NaN. Lazy, so a caller can thin the curve without holding all its points.
  */
-export function curvePoints(truth: readonly boolean[], scores: readonly number[]): CurvePoint[] | null {
-  const pos = truth.filter(Boolean).length;
-  const neg = truth.length - pos;
-  if (pos === 0 || neg === 0) return null;
-  const order = scores.map((s, i) => [s, truth[i]] as const).sort((a, b) => b[0] - a[0]);
-  const points: CurvePoint[] = [{ threshold: Infinity, fpr: 0, tpr: 0, precision: 1 }];
-  let tp = 0;
-  let fp = 0;
-  for (let i = 0; i < order.length; ) {
-    const s = order[i][0];
-    while (i < order.length && order[i][0] === s) order[i++][1] ? tp++ : fp++;
-    points.push({ threshold: s, fpr: fp / neg, tpr: tp / pos, precision: tp / (tp + fp) });
+export function* curveFromSorted(pos: ArrayLike<number>, neg: ArrayLike<number>): Generator<CurvePoint> {
+  const P = pos.length;
+  const N = neg.length;
+  yield { threshold: Infinity, fpr: 0, tpr: 0, precision: 1 };
+  let i = P - 1; // the highest positive not yet called
+  let j = N - 1;
+  while (i >= 0 || j >= 0) {
+    const s = Math.max(i >= 0 ? pos[i] : -Infinity, j >= 0 ? neg[j] : -Infinity);
+    while (i >= 0 && pos[i] === s) i--;
+    while (j >= 0 && neg[j] === s) j--;
+    const tp = P - 1 - i;
+    const fp = N - 1 - j;
+    yield { threshold: s, fpr: fp / N, tpr: tp / P, precision: tp / (tp + fp) };
   }
-  return points;
 }
 
-/** The operating point at `threshold` (scores >= threshold positive). Null when one class is absent. */
-export function operatingPoint(truth: readonly boolean[], scores: readonly number[], threshold: number): CurvePoint | null {
-  const pos = truth.filter(Boolean).length;
-  const neg = truth.length - pos;
+/** The operating point of the calls counted in `c` at `threshold`. Null when one class is absent. */
+export function operatingPoint(c: ConfusionMatrix, threshold: number): CurvePoint | null {
+  const pos = c.tp + c.fn;
+  const neg = c.fp + c.tn;
   if (pos === 0 || neg === 0) return null;
-  const c = confusionMatrix(truth, scores.map((s) => s >= threshold));
   return { threshold, fpr: c.fp / neg, tpr: c.tp / pos, precision: c.tp + c.fp === 0 ? 1 : c.tp / (c.tp + c.fp) };
 }

@@ -65,21 +65,10 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
   const ms = Date.now() - started;
   deps.logger.info({ state: status, ...counts, ms, keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)), shards, reads }, 'run finalized');
   if (metrics.classification && !failed) {
-    const limit = reportMaxKeys();
-    if (tally.labelled > limit) {
-      deps.logger.warn({ labelled: tally.labelled, limit }, 'run report skipped: it reads every prediction into memory (CXR_REPORT_MAX_KEYS); cxr report can write it on a large machine');
-    } else {
-      const { reportAfterFinalize } = await import('../report/run-report-hook.js'); // charts and Grad-CAM: loaded only when needed
-      await reportAfterFinalize({ s3: deps.s3, logger: deps.logger }, job.out, job.runId);
-    }
+    const { reportAfterFinalize } = await import('../report/run-report-hook.js'); // charts and Grad-CAM: loaded only when needed
+    await reportAfterFinalize({ s3: deps.s3, logger: deps.logger }, job.out, job.runId);
   }
   return { kind: 'merged', metrics };
-}
-
-/** The report after a finalize reads all predictions into memory; above CXR_REPORT_MAX_KEYS (default 200 000) labelled keys it is left to `cxr report`. */
-export function reportMaxKeys(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.CXR_REPORT_MAX_KEYS ?? 200_000);
-  return Number.isFinite(n) && n >= 0 ? n : 200_000;
 }
 
 export async function readRunMetrics(s3: S3Client, job: Pick<FinalizeJobData, 'out' | 'runId'>): Promise<RunMetrics | undefined> {

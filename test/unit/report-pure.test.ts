@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { binaryMetrics, curvePoints, operatingPoint, rocAuc } from '../../src/shared/metrics.js';
+import { binaryMetrics, curveFromSorted, operatingPoint, rocAuc } from '../../src/shared/metrics.js';
 import { confusionCells, confusionSpec, prSpec, rocSpec, trainingCurvesSpec } from '../../src/report/chart-specs.js';
 import { camFromActivation, jet } from '../../src/report/gradcam.js';
-import { pickSamples } from '../../src/report/samples.js';
+import { SamplePicker } from '../../src/report/samples.js';
 import { escapeHtml, renderHtml, type HtmlGallery } from '../../src/report/html.js';
 import { metricRows } from '../../src/report/metric-rows.js';
 import { buildTrainingReport } from '../../src/report/training-report.js';
@@ -10,6 +10,13 @@ import type { PredictionLine } from '../../src/shared/run/types.js';
 
 const truth = [true, true, false, true, false, false];
 const scores = [0.9, 0.8, 0.7, 0.6, 0.2, 0.1];
+/** The curve of labels and scores in any order, as the report reads it from the sorted score arrays. */
+const curvePoints = (t: boolean[], s: number[]) => {
+  const pos = Float64Array.from(s.filter((_, i) => t[i])).sort();
+  const neg = Float64Array.from(s.filter((_, i) => !t[i])).sort();
+  return pos.length && neg.length ? [...curveFromSorted(pos, neg)] : null;
+};
+const confusionAt = (threshold: number) => binaryMetrics(truth, scores, threshold).confusion;
 
 describe('ROC / PR curve points', () => {
   it('walks from (0,0) to (1,1), and its trapezoid area equals the rank AUC', () => {
@@ -29,7 +36,9 @@ describe('ROC / PR curve points', () => {
   });
 
   it('operating point matches the confusion at the threshold', () => {
-    expect(operatingPoint(truth, scores, 0.65)).toEqual({ threshold: 0.65, tpr: 2 / 3, fpr: 1 / 3, precision: 2 / 3 });
+    expect(operatingPoint(confusionAt(0.65), 0.65)).toEqual({ threshold: 0.65, tpr: 2 / 3, fpr: 1 / 3, precision: 2 / 3 });
+    expect(operatingPoint(confusionAt(0.95), 0.95)).toMatchObject({ tpr: 0, fpr: 0, precision: 1 });
+    expect(operatingPoint({ tp: 2, fn: 1, fp: 0, tn: 0 }, 0.5)).toBeNull();
   });
 });
 
@@ -43,7 +52,7 @@ describe('chart specs', () => {
 
   it('ROC and PR specs carry the curve and mark the threshold', () => {
     const pts = curvePoints(truth, scores)!;
-    const op = operatingPoint(truth, scores, 0.65)!;
+    const op = operatingPoint(confusionAt(0.65), 0.65)!;
     const roc = rocSpec(pts, op, 0.78) as { title: string; layer: { data: { values: Record<string, unknown>[] } }[] };
     expect(roc.title).toContain('0.780');
     expect(roc.layer[1].data.values).toHaveLength(pts.length);
@@ -96,7 +105,9 @@ describe('sample picking', () => {
   const preds = [p('a', 0.99, 'PNEUMONIA'), p('b', 0.7, 'PNEUMONIA'), p('c', 0.1, 'NORMAL'), p('d', 0.9, 'NORMAL'), p('e', 0.4, 'PNEUMONIA'), p('f', 0.6, 'PNEUMONIA')];
 
   it('grid has right calls of both classes and the wrong calls; CAMs take the most confident', () => {
-    const s = pickSamples(preds, { gridRight: 2, gridWrong: 5, cams: 1 });
+    const picker = new SamplePicker({ gridRight: 2, gridWrong: 5, cams: 1 });
+    for (const x of preds) picker.add(x);
+    const s = picker.picks();
     expect(s.grid.filter((g) => g.correct).map((g) => g.prediction.key)).toEqual(['a', 'c']);
     expect(s.grid.filter((g) => !g.correct).map((g) => g.prediction.key)).toEqual(['d', 'e']);
     expect(s.confident.map((x) => x.key)).toEqual(['a']);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { productionCamProvider } from '../../report/cam-provider.js';
-import { readRunData } from '../../shared/run/run-data.js';
+import { readReportRun } from '../../report/report-run.js';
 import { buildRunReport } from '../../report/run-report.js';
 import { writeRunReport } from '../../report/run-report-hook.js';
 import { fsSink } from '../../report/sink.js';
@@ -26,7 +26,7 @@ export function registerReport(program: Command, globals: () => GlobalFlags): vo
         if (!out) throw new Error(`run ${runId} is unknown to Redis; pass --out`);
         const camModel = productionCamProvider(rt.s3);
         if (flags.dir) {
-          const run = await readRunData(rt.s3, out, runId);
+          const run = await readReportRun(rt.s3, out, runId);
           if (!run.metrics.classification) throw new Error(`run ${runId} has no labelled predictions`);
           const { index } = await writeReport(await buildRunReport({ s3: rt.s3, logger: rt.logger, camModel }, run), fsSink(path.resolve(flags.dir)));
           process.stdout.write(`${index}\n`);

@@ -4,10 +4,11 @@ import { createHash } from 'node:crypto';
 import { waitDone } from '../../eval/run-eval.js';
 import { createRun } from '../../producer/create-run.js';
 import { listImages } from '../../shared/s3/list-images.js';
-import { readRunData } from '../../shared/run/run-data.js';
+import { streamPredictions } from '../../shared/run/run-data.js';
 import { labelFromKey, type ClassName } from '../../shared/labels.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RunStore } from '../../shared/run/run-store.js';
+import type { PredictionLine } from '../../shared/run/types.js';
 import type { Claims } from '../../shared/s3/put-if-absent.js';
 import { formatS3Uri, type S3Location } from '../../shared/s3/uri.js';
 import { resolveModelUri } from '../../shared/model-pointer.js';
@@ -91,14 +92,16 @@ export async function calibrateModel(deps: CalibrateDeps, req: CalibrateRequest)
   await createRun(deps, { runId, source: req.data, out: req.runsOut, batchSize: req.batchSize, labels: req.labels ? { byKey: req.labels.byKey, from: req.labels.from } : undefined });
   await waitDone(deps, runId);
 
-  const run = await readRunData(deps.s3, req.runsOut, runId);
+  // The sample is small (it was listed above); a labelled prediction keeps its key for the patient groups.
   const accepted = sameWeightIds(model.meta);
-  const foreign = run.predictions.find((p) => !accepted.has(p.modelId));
-  if (foreign) {
-    throw new Error(`run ${runId} was scored by model ${foreign.modelId} (${foreign.modelName} ${foreign.modelVersion}), not by ${model.id} or a model with its weights: ` +
-      `start the score workers with CXR_MODEL_URI=${req.model} and run calibrate again with a new --run-id`);
+  const scored: Pick<PredictionLine, 'key' | 'etag' | 'probability' | 'trueLabel'>[] = [];
+  for await (const p of streamPredictions(deps.s3, req.runsOut, runId)) {
+    if (!accepted.has(p.modelId)) {
+      throw new Error(`run ${runId} was scored by model ${p.modelId} (${p.modelName} ${p.modelVersion}), not by ${model.id} or a model with its weights: ` +
+        `start the score workers with CXR_MODEL_URI=${req.model} and run calibrate again with a new --run-id`);
+    }
+    if (p.trueLabel) scored.push({ key: p.key, etag: p.etag, probability: p.probability, trueLabel: p.trueLabel });
   }
-  const scored = run.predictions.filter((p) => p.trueLabel);
   const truth = scored.map((p) => p.trueLabel === 'PNEUMONIA');
   const pos = truth.filter(Boolean).length;
   checkSampleSize(pos, scored.length - pos, req.targetSensitivity, req.margin, `the scored part of ${where}`);

@@ -3,10 +3,13 @@ import type { FailureLine, PartMeta, PredictionLine, StageMs } from './types.js'
 import { ThroughputAccumulator, type ThroughputState } from './throughput.js';
 import { FlagTally, type FlagState } from './flags.js';
 
-/** A growable Float32Array: 4 bytes a score, so 10 M scores take 40 MB (80 MB while growing). */
+/** A growable Float32Array: 4 bytes a score, so 10 M scores take 40 MB (80 MB while growing, none when `capacity` is right). */
 export class ScoreArray {
-  private data = new Float32Array(1024);
+  private data: Float32Array;
   length = 0;
+  constructor(capacity = 1024) {
+    this.data = new Float32Array(Math.max(1, capacity));
+  }
   push(x: number): void {
     if (this.length === this.data.length) {
       const grown = new Float32Array(this.data.length * 2);

@@ -2,25 +2,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import pLimit from 'p-limit';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../shared/config.js';
 import { createS3Client } from '../shared/s3/client.js';
 import { ensureBucket } from '../shared/s3/bucket.js';
-import { putObject } from '../shared/s3/objects.js';
 import { ensureLocalStack } from '../shared/services/local-stack.js';
 import { useLocalS3Credentials } from '../shared/services/s3-server.js';
-import { discoverPrefixes, listingPages, parallelListingPages, type SourcePage } from '../producer/sources.js';
 import { scaleRun } from './scale-run.js';
 
 /**
- * npm run bench:scale [-- --n 10000000 --batch-size 500 --batches-per-shard 32 --concurrency 2 --list-keys 20000 --list-prefixes 16
+ * npm run bench:scale [-- --n 10000000 --batch-size 500 --batches-per-shard 32 --concurrency 2
  *                        --refinalize --refinalize-shards 3 --refinalize-keys 100]
  * A synthetic run of N keys through `cxr score --manifest`, a null-engine `cxr worker` and its finalize (see
- * scale-run.ts), plus the listing speed of one prefix against its sub-prefixes listed in parallel, on the
- * S3 server here (REDIS_URL / S3_ENDPOINT when set, else private redis-server and s3rver). With --refinalize,
+ * scale-run.ts), on the S3 server here (REDIS_URL / S3_ENDPOINT when set, else private redis-server and s3rver). With --refinalize,
  * some keys of a few shards then fail, the run is resumed and finalized again (its time and reads reported).
- * Ends with one JSON line.
+ * Ends with one JSON line. Listing speed is `npm run bench:list`'s.
  */
 const argText = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,16 +27,8 @@ const n = arg('n', 10_000_000);
 const batchSize = arg('batch-size', 500);
 const batchesPerShard = arg('batches-per-shard', 32);
 const concurrency = arg('concurrency', os.availableParallelism());
-const listKeys = arg('list-keys', 20_000);
-const listPrefixes = arg('list-prefixes', 16);
 const refinalize = process.argv.includes('--refinalize') ? { shards: arg('refinalize-shards', 3), keys: arg('refinalize-keys', 100) } : undefined;
 const log = (s: string) => process.stderr.write(s + '\n');
-
-async function count(pages: AsyncGenerator<SourcePage>): Promise<number> {
-  let k = 0;
-  for await (const p of pages) k += p.images.length;
-  return k;
-}
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cxr-bench-scale-'));
@@ -54,27 +42,6 @@ async function main(): Promise<void> {
   try {
     await ensureBucket(s3, bucket);
     log(`${stack.started.join('; ') || 'services from REDIS_URL / S3_ENDPOINT'}`);
-
-    log(`listing: writing ${listKeys} objects under ${listPrefixes} sub-prefixes ...`);
-    const lim = pLimit(32);
-    await Promise.all(Array.from({ length: listKeys }, (_, i) => lim(() => putObject(s3, bucket, `list/p${String(i % listPrefixes).padStart(2, '0')}/${String(i).padStart(8, '0')}.png`, 'x', 'image/png'))));
-    let t = performance.now();
-    const one = await count(listingPages(s3, { bucket, prefix: 'list/' }));
-    const oneSeconds = (performance.now() - t) / 1000;
-    t = performance.now();
-    const prefixes = await discoverPrefixes(s3, bucket, 'list/', 1); // as --list-depth 1
-    const par = await count(parallelListingPages(s3, bucket, prefixes, 8));
-    const parSeconds = (performance.now() - t) / 1000;
-    const listing = {
-      keys: one,
-      sequentialKeysPerSec: Math.round(one / oneSeconds),
-      parallelKeysPerSec: Math.round(par / parSeconds),
-      subPrefixes: prefixes.length,
-      parallel: 8,
-      speedup: Math.round((oneSeconds / parSeconds) * 100) / 100,
-    };
-    if (par !== one) throw new Error(`parallel listing saw ${par} keys, one listing ${one}`);
-    log(`listing ${one} keys: one prefix ${listing.sequentialKeysPerSec} keys/s; ${prefixes.length} sub-prefixes, 8 at once, ${listing.parallelKeysPerSec} keys/s`);
 
     const env = { ...process.env, REDIS_URL: config.redisUrl, S3_ENDPOINT: config.s3.endpoint, CXR_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
     const r = await scaleRun({ n, bucket, runId: `scale-${n}`, batchSize, batchesPerShard, concurrency, env, s3, redis, queuePrefix: prefix, log, refinalize });
@@ -92,7 +59,6 @@ async function main(): Promise<void> {
         peakRssBytes: r.peakRssBytes,
         redisPeakBytes: r.redis.peakBytes,
         redisRunPeakBytes: r.redis.peakDeltaBytes,
-        listing,
         output: r.output,
         finalizeReads: r.finalizeReads,
         ...(r.refinalize ? { refinalize: r.refinalize } : {}),

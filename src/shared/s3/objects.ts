@@ -41,10 +41,28 @@ export async function* listPages(s3: S3Client, bucket: string, prefix: string, s
   } while (token);
 }
 
-export async function getObjectBytes(s3: S3Client, bucket: string, key: string): Promise<{ bytes: Uint8Array; etag: string }> {
-  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  if (!res.Body) return { bytes: new Uint8Array(0), etag: stripQuotes(res.ETag) };
-  return { bytes: await res.Body.transformToByteArray(), etag: stripQuotes(res.ETag) };
+/**
+ * The object's bytes. The SDK retries a request, not its body: a body cut short (the connection dropped, or
+ * s3rver served a file a PUT was rewriting) is requested again, up to `attempts` reads in all.
+ */
+export async function getObjectBytes(s3: S3Client, bucket: string, key: string, attempts = 3): Promise<{ bytes: Uint8Array; etag: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const etag = stripQuotes(res.ETag);
+    if (!res.Body) return { bytes: new Uint8Array(0), etag };
+    try {
+      return { bytes: await res.Body.transformToByteArray(), etag };
+    } catch (err) {
+      if (attempt >= attempts || !isCutShort(err)) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
+/** True for a response body that ended before its Content-Length. */
+export function isCutShort(err: unknown): boolean {
+  const e = err as { message?: string; code?: string } | undefined;
+  return e?.message === 'aborted' || e?.code === 'ECONNRESET' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE';
 }
 
 /**

@@ -2,19 +2,28 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/shared/s3/client.js';
+import { objectLines } from '../../src/shared/s3/object-lines.js';
 import { getObjectBytes } from '../../src/shared/s3/objects.js';
 
-// An S3 endpoint whose first `cut` GETs send headers for the whole body, then half of it and close.
-const BODY = Buffer.from(JSON.stringify({ round: 3, history: Array.from({ length: 2000 }, (_, i) => i) }));
+// An S3 endpoint serving BODY (Range and If-Match honoured) whose next `cut` GETs send headers for the
+// whole answer, then half of it, and close the connection.
+const LINES = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ key: `xrays/${i}.png`, probability: i / 3000 }));
+const BODY = Buffer.from(LINES.join('\n') + '\n');
 let cut = 0;
-let gets = 0;
+let requests: { range?: string; ifMatch?: string }[] = [];
 const server = http.createServer((req, res) => {
-  gets++;
-  res.writeHead(200, { 'Content-Length': BODY.length, ETag: '"e1"', 'Content-Type': 'application/json' });
+  requests.push({ range: req.headers.range, ifMatch: req.headers['if-match'] });
+  if (req.headers['if-match'] && req.headers['if-match'] !== '"e1"') {
+    res.writeHead(412).end();
+    return;
+  }
+  const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+  const answer = BODY.subarray(start);
+  res.writeHead(start ? 206 : 200, { 'Content-Length': answer.length, ETag: '"e1"', ...(start ? { 'Content-Range': `bytes ${start}-${BODY.length - 1}/${BODY.length}` } : {}) });
   if (cut > 0) {
     cut--;
-    res.write(BODY.subarray(0, BODY.length >> 1), () => res.socket?.destroy());
-  } else res.end(BODY);
+    res.write(answer.subarray(0, answer.length >> 1), () => res.socket?.destroy());
+  } else res.end(answer);
 });
 
 describe('a GetObject body cut short', () => {
@@ -31,17 +40,31 @@ describe('a GetObject body cut short', () => {
 
   it('is read again, whole', async () => {
     cut = 2;
-    gets = 0;
+    requests = [];
     const got = await getObjectBytes(s3, 'b', 'runs/r/history.json');
     expect(Buffer.from(got.bytes).equals(BODY)).toBe(true);
     expect(got.etag).toBe('e1');
-    expect(gets).toBe(3);
+    expect(requests).toHaveLength(3);
   });
 
   it('fails after the last attempt, naming the cut', async () => {
     cut = 5;
-    gets = 0;
+    requests = [];
     await expect(getObjectBytes(s3, 'b', 'runs/r/history.json', 2)).rejects.toThrow(/aborted|ECONNRESET|premature/i);
-    expect(gets).toBe(2);
+    expect(requests).toHaveLength(2);
+  });
+
+  it('streamed line by line, resumes where it stopped: every line once, the rest asked for by Range on the same ETag', async () => {
+    cut = 2;
+    requests = [];
+    const got: string[] = [];
+    for await (const line of objectLines(s3, 'b', 'runs/r/predictions.jsonl')) got.push(line);
+    expect(got).toEqual(LINES);
+    expect(requests).toHaveLength(3);
+    expect(requests[0].range).toBeUndefined();
+    expect(requests.slice(1).map((r) => r.ifMatch)).toEqual(['"e1"', '"e1"']);
+    const starts = requests.slice(1).map((r) => Number(/^bytes=(\d+)-$/.exec(r.range!)![1]));
+    expect(starts[0]).toBeGreaterThan(0);
+    expect(starts[1]).toBeGreaterThan(starts[0]);
   });
 });

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { isNotFound } from './objects.js';
+import { isCutShort, isNotFound } from './objects.js';
 
 /**
  * The lines of a stream, pulled a chunk at a time so the stream waits while the reader is busy
@@ -21,12 +21,36 @@ export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGener
 
 /** The lines of an S3 object, streamed from its GetObject body; none when there is no object. */
 export async function* objectLines(s3: S3Client, bucket: string, key: string): AsyncGenerator<string> {
-  let body: Readable;
-  try {
-    body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as Readable;
-  } catch (err) {
-    if (isNotFound(err)) return;
-    throw err;
+  yield* lines(objectChunks(s3, bucket, key));
+}
+
+/**
+ * An object's body a chunk at a time; nothing when there is no object. A body cut short is resumed where it
+ * stopped (Range, If-Match on the first read's ETag, so a rewritten object fails rather than mixing versions),
+ * up to `attempts` reads in all.
+ */
+export async function* objectChunks(s3: S3Client, bucket: string, key: string, attempts = 3): AsyncGenerator<Buffer> {
+  let offset = 0;
+  let etag: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    let body: Readable;
+    try {
+      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(etag ? { Range: `bytes=${offset}-`, IfMatch: etag } : {}) }));
+      etag ??= res.ETag;
+      body = res.Body as Readable;
+    } catch (err) {
+      if (etag === undefined && isNotFound(err)) return;
+      throw err;
+    }
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        offset += chunk.length;
+        yield chunk;
+      }
+      return;
+    } catch (err) {
+      if (attempt >= attempts || !isCutShort(err)) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
   }
-  yield* lines(body);
 }

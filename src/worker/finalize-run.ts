@@ -10,8 +10,6 @@ import type { MissingReason } from '../shared/run/merge-parts.js';
 import { mergeRun } from './merge-run.js';
 import { buildRunMetrics, type RunMetrics } from '../shared/run/run-metrics.js';
 
-export { csvRow, mergeRun, predictionsCsv } from './merge-run.js';
-
 export type FinalizeDeps = RunDeps;
 
 export type FinalizeOutcome =

@@ -6,7 +6,7 @@ import { RunTally, type LabelledScores, type TallyState } from '../shared/run/ta
 import type { PartLine, PredictionLine } from '../shared/run/types.js';
 import { walkShard, type BatchRecord } from '../shared/run/run-record.js';
 import { mergeParts, type MissingReason } from '../shared/run/merge-parts.js';
-import { decodeScores, encodeScores, ReadCounter, type CheckpointObject } from '../shared/run/checkpoint.js';
+import { CHECKPOINT_OBJECTS, decodeScores, encodeScores, ReadCounter, type CheckpointObject } from '../shared/run/checkpoint.js';
 import { readCheckpoint, readCheckpointObject, writeCheckpoint } from '../shared/run/checkpoint-io.js';
 
 /** A manifest shard's merged outputs and its share of the tally. */
@@ -64,8 +64,7 @@ export async function mergeRun(s3: S3Client, record: RunRecord, missing?: Missin
 async function fromCheckpoint(s3: S3Client, record: RunRecord, shard: number, reads: ReadCounter): Promise<MergedShard | undefined> {
   const cp = await readCheckpoint(s3, record, shard, reads);
   if (!cp) return undefined;
-  const names = ['predictions', 'csv', 'failures', 'scores'] as const;
-  const [predictions, csv, failures, scores] = await Promise.all(names.map((n) => readCheckpointObject(s3, record, cp, n, reads)));
+  const [predictions, csv, failures, scores] = await Promise.all(CHECKPOINT_OBJECTS.map((n) => readCheckpointObject(s3, record, cp, n, reads)));
   if (!predictions || !csv || !failures || !scores) return undefined;
   const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
   return { text: { predictions: text(predictions), csv: text(csv), failures: text(failures) }, tally: cp.tally, scores: decodeScores(scores, cp.tally.labelled, `checkpoint of shard ${shard}`) };

@@ -71,7 +71,7 @@ describe('batches and layout', () => {
 describe('predictions.csv', () => {
   it('quotes fields as RFC 4180 asks, so a CSV parser reads the keys back', async () => {
     const { parse } = await import('csv-parse/sync');
-    const { predictionsCsv } = await import('../../src/worker/finalize-run.js');
+    const { predictionsCsv } = await import('../../src/worker/merge-run.js');
     const keys = ['plain.png', 'a,b.png', 'say "hi".png', 'two\nlines.png'];
     const rows = parse(predictionsCsv(keys.map((k) => pred(k, 0.25))), { columns: true }) as Record<string, string>[];
     expect(rows.map((r) => r.key)).toEqual(keys);

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { getCompleteIfExists, getObjectBytes, isNotFound, putJson, putObjectEtag } from '../s3/objects.js';
-import { matchingCheckpoint, type CheckpointObject, type ReadCounter, type ShardCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_OBJECTS, matchingCheckpoint, type CheckpointObject, type ReadCounter, type ShardCheckpoint } from './checkpoint.js';
 import { runLayout } from './layout.js';
 import type { RunRecord } from './plan.js';
 import type { TallyState } from './tally.js';
@@ -39,8 +39,7 @@ export async function writeCheckpoint(
 ): Promise<void> {
   const layout = runLayout(record.manifest.out, record.manifest.runId);
   const keys = layout.merged(shard);
-  const names = Object.keys(CONTENT_TYPE) as CheckpointObject[];
-  const etags = await Promise.all(names.map((n) => putObjectEtag(s3, layout.bucket, keys[n], objects[n], CONTENT_TYPE[n])));
-  const cp: ShardCheckpoint = { shard, fingerprint: record.fingerprints.get(shard), tally, etags: Object.fromEntries(names.map((n, i) => [n, etags[i]])) as ShardCheckpoint['etags'] };
+  const etags = await Promise.all(CHECKPOINT_OBJECTS.map((n) => putObjectEtag(s3, layout.bucket, keys[n], objects[n], CONTENT_TYPE[n])));
+  const cp: ShardCheckpoint = { shard, fingerprint: record.fingerprints.get(shard), tally, etags: Object.fromEntries(CHECKPOINT_OBJECTS.map((n, i) => [n, etags[i]])) as ShardCheckpoint['etags'] };
   await putJson(s3, layout.bucket, keys.index, cp);
 }

@@ -14,7 +14,8 @@ export interface ShardCheckpoint {
   etags: Record<CheckpointObject, string>;
 }
 
-export type CheckpointObject = 'predictions' | 'csv' | 'failures' | 'scores';
+export const CHECKPOINT_OBJECTS = ['predictions', 'csv', 'failures', 'scores'] as const;
+export type CheckpointObject = (typeof CHECKPOINT_OBJECTS)[number];
 
 /**
  * Fingerprints of the part and meta objects (key and ETag) each manifest shard merges, from a listing in

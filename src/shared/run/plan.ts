@@ -37,14 +37,19 @@ export function shardRange(header: Pick<RunHeader, 'batchSize' | 'batchesPerShar
 
 /** Records part `ref` in the index. */
 export function addPart(index: PartIndex, ref: PartRef, totalBatches: number): void {
-  let bits = index.get(ref.generation);
-  if (!bits) index.set(ref.generation, (bits = new Uint8Array(Math.ceil(Math.max(totalBatches, ref.batch + 1) / 8))));
-  if (ref.batch >= bits.length * 8) {
-    const grown = new Uint8Array(Math.ceil((ref.batch + 1) / 8));
+  const bits = index.get(ref.generation) ?? new Uint8Array(Math.ceil(Math.max(totalBatches, ref.batch + 1) / 8));
+  index.set(ref.generation, withBit(bits, ref.batch));
+}
+
+/** `bits` with bit b set (lowest bit first), grown (at least doubled) when b lies past its end. */
+function withBit(bits: Uint8Array, b: number): Uint8Array {
+  if (b >> 3 >= bits.length) {
+    const grown = new Uint8Array(Math.max((b >> 3) + 1, bits.length * 2));
     grown.set(bits);
-    index.set(ref.generation, (bits = grown));
+    bits = grown;
   }
-  bits[ref.batch >> 3] |= 1 << (ref.batch & 7);
+  bits[b >> 3] |= 1 << (b & 7);
+  return bits;
 }
 
 export function hasPart(index: PartIndex, batch: number, generation: number): boolean {
@@ -60,15 +65,8 @@ export function partIndexOf(refs: readonly PartRef[], totalBatches: number): Par
 
 /** A plan's bitmap of batches, base64. Pure. */
 export function encodeBatchBits(batches: Iterable<number>): string {
-  let bits = new Uint8Array(0);
-  for (const b of batches) {
-    if (b >> 3 >= bits.length) {
-      const grown = new Uint8Array(Math.max((b >> 3) + 1, bits.length * 2));
-      grown.set(bits);
-      bits = grown;
-    }
-    bits[b >> 3] |= 1 << (b & 7);
-  }
+  let bits: Uint8Array = new Uint8Array(0);
+  for (const b of batches) bits = withBit(bits, b);
   let end = bits.length;
   while (end > 0 && bits[end - 1] === 0) end--;
   return Buffer.from(bits.subarray(0, end)).toString('base64');

@@ -35,8 +35,11 @@ export async function uploadStratifiedSample(
   limit: number,
   seed = 42,
 ): Promise<{ key: string; label: ClassName }[]> {
-  const sample = stratifiedSample(await listClassFolders(dir), limit, seed);
-  const items = [...sample.values()].flat();
+  return uploadImages(s3, [...stratifiedSample(await listClassFolders(dir), limit, seed).values()].flat(), dest);
+}
+
+/** Uploads images under dest/CLASS/basename (the class folder gives the run its labels). Returns the keys. */
+export async function uploadImages(s3: S3Client, items: readonly LocalImage[], dest: S3Location): Promise<{ key: string; label: ClassName }[]> {
   const upload = pLimit(8);
   return Promise.all(
     items.map((img) =>

@@ -4,5 +4,5 @@ import type { HistoryEntry } from './types.js';
 
 /** PNG of the run's loss, accuracy and learning-rate curves (vega-lite -> SVG -> sharp). */
 export function curvesPng(history: readonly HistoryEntry[]): Promise<Buffer> {
-  return renderPng(trainingCurvesSpec(history.map((h) => ({ ...h }))));
+  return renderPng(trainingCurvesSpec(history.map(({ selectedOn: _s, ...h }) => h)));
 }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { joinKey } from '../shared/s3/uri.js';
-import { binaryMetrics } from '../shared/metrics.js';
+import { binaryMetrics, rocAuc } from '../shared/metrics.js';
 import { getBytesIfExists, getJsonIfExists, putObject } from '../shared/s3/objects.js';
 import { learningRateWithWarmup } from '../model/train/lr.js';
 import type { HeadMetadata } from '../model/metadata.js';
 import type { Logger } from '../shared/logger.js';
-import { finetuneStateBytes, mergeFinetuneRound, prepareFinetune } from './finetune/ft-merge.js';
+import { finetuneStateBytes, mergeFinetuneRound, prepareFinetune, prepareFromInit } from './finetune/ft-merge.js';
 import { chooseThreshold } from '../model/train/threshold.js';
 import type { FeatureSet } from '../model/train/head-train.js';
 import { foldNorm } from '../model/train/fold-norm.js';
@@ -109,6 +109,8 @@ interface MergedRound {
   samples: number;
   state: Uint8Array;
   val: { scores: Float32Array; truth: Uint8Array };
+  /** The stressed validation (runs that select on it): picks the checkpoint and the threshold. */
+  stressed?: { scores: Float32Array; truth: Uint8Array };
   files: string[];
   exportTo: (bucket: string, prefix: string, e: { threshold: number; thresholdRule: string; version: string; backboneSha256: string; extra: Record<string, unknown> }) => Promise<HeadMetadata>;
   dispose: () => void;
@@ -144,7 +146,10 @@ function lossAndAccuracy(scores: Float32Array, truth: Uint8Array): { loss: numbe
 }
 
 async function finishRound(d: TrainDeps, spec: TrainRunSpec, data: MergeJobData, l: TrainLayout, shards: LoadedShard[], baseId: string, round: MergedRound, started: number, log: Logger): Promise<MergeOutcome> {
-  const ev = lossAndAccuracy(round.val.scores, round.val.truth);
+  // The selection set (stressed validation where the run has it) drives best/, early stopping and the threshold.
+  const sel = round.stressed ?? round.val;
+  const ev = lossAndAccuracy(sel.scores, sel.truth);
+  const clean = lossAndAccuracy(round.val.scores, round.val.truth);
   const r = spec.recipe;
   const entry: HistoryEntry = {
     epoch: data.epoch,
@@ -153,14 +158,19 @@ async function finishRound(d: TrainDeps, spec: TrainRunSpec, data: MergeJobData,
     trainAccuracy: shards.reduce((s, x) => s + x.result.correct, 0) / round.samples,
     valLoss: ev.loss,
     valAccuracy: ev.accuracy,
+    ...(round.stressed ? {
+      selectedOn: 'stressed' as const, cleanValLoss: clean.loss, cleanValAccuracy: clean.accuracy,
+      cleanValAuc: rocAuc(Array.from(round.val.truth, (v) => v === 1), Array.from(round.val.scores)) ?? undefined,
+      stressedValAuc: rocAuc(Array.from(sel.truth, (v) => v === 1), Array.from(sel.scores)) ?? undefined,
+    } : {}),
   };
   const history = [...(await readHistory(d.s3, data.out, data.runId)).filter((h) => h.epoch < data.epoch), entry];
   const bestEpoch = selectBest(history, r.minEpochs);
   const stoppedEarly = data.epoch < r.epochs && shouldStopEarly(history, r.minEpochs, r.patience);
   const stop = data.epoch >= r.epochs || stoppedEarly;
 
-  const truth = Array.from(round.val.truth, (v) => v === 1);
-  const scores = Array.from(round.val.scores);
+  const truth = Array.from(sel.truth, (v) => v === 1);
+  const scores = Array.from(sel.scores);
   const th = chooseThreshold(truth, scores, r.thresholdRule);
   await putBytes(d.s3, l.bucket, l.epochState(data.epoch), round.state);
   const meta = await round.exportTo(l.bucket, l.epochDir(data.epoch), {
@@ -169,7 +179,7 @@ async function finishRound(d: TrainDeps, spec: TrainRunSpec, data: MergeJobData,
       recipe: { ...r, shards: spec.shards, localEpochs: spec.localEpochs, data: `s3://${spec.data.bucket}/${spec.data.prefix}` },
       training: { runId: spec.runId, epoch: data.epoch, state: stateId(round.state), base: baseId, samples: round.samples, classWeight: classWeightOf(spec) },
       split: { seed: spec.seed, valFraction: r.valFraction, train: spec.train.length, val: spec.val.length },
-      validation: { ...binaryMetrics(truth, scores, th.threshold), sensitivityAtThreshold: th.sensitivity, specificityAtThreshold: th.specificity, loss: ev.loss },
+      validation: { ...binaryMetrics(truth, scores, th.threshold), sensitivityAtThreshold: th.sensitivity, specificityAtThreshold: th.specificity, loss: ev.loss, set: round.stressed ? 'stressed' : 'clean' },
       createdAt: new Date().toISOString(),
     },
   });
@@ -208,7 +218,7 @@ async function copyEpochTo(d: TrainDeps, l: TrainLayout, epoch: number, prefix: 
 
 async function mergePrepare(d: TrainDeps, spec: TrainRunSpec, data: MergeJobData, l: TrainLayout, shards: LoadedShard[], started: number, log: Logger): Promise<MergeOutcome> {
   if (isFinetune(spec)) {
-    const prepared = await prepareFinetune(d, spec, l, shards, log);
+    const prepared = spec.recipe.initFrom ? await prepareFromInit(d, spec, l, log) : await prepareFinetune(d, spec, l, shards, log);
     const metrics = {
       epoch: 0, kind: 'prepare', ...prepared,
       shards: shards.map((s) => ({ shard: s.result.shard, vectors: s.result.vectors, seconds: s.result.seconds, featureSeconds: s.result.featureSeconds, extracted: s.result.extracted, host: s.result.host, pid: s.result.pid })),

@@ -14,8 +14,21 @@ import { shardsForEpoch } from './sharding.js';
 import { staleReason } from './stale.js';
 import { prepareShard, trainShard } from './finetune/ft-shard.js';
 import type { ShardJobData, ShardResult, TrainRunSpec } from './types.js';
+import { STRONG_BASE } from '../model/train/variants.js';
 
 export const copiesOf = (spec: TrainRunSpec) => Array.from({ length: spec.recipe.augmentCopies + 1 }, (_, c) => c);
+
+/**
+ * The image variants (variants.ts) a shard uses in round `epoch`. Mild (and runs from before the
+ * option): copies 0..augmentCopies, one drawn per image and round. Strong fine-tuning: round 0 reads
+ * the stored images only, round E >= 1 trains on strong draw E, a fresh one every round. Strong
+ * head-only training: the stored image and draws 1..augmentCopies.
+ */
+export function roundCopies(spec: TrainRunSpec, epoch: number): number[] {
+  if (spec.recipe.augment !== 'strong') return copiesOf(spec);
+  if (isFinetune(spec)) return epoch === 0 ? [0] : [STRONG_BASE + epoch];
+  return copiesOf(spec).map((c) => (c === 0 ? 0 : STRONG_BASE + c));
+}
 
 /** auto: n / (2 n_class) over the whole training set, so every shard weighs classes alike. */
 export function classWeightOf(spec: TrainRunSpec): [number, number] {
@@ -61,17 +74,19 @@ export async function runShard(d: TrainDeps, data: ShardJobData): Promise<ShardR
     let bin: Uint8Array;
     let stats = { vectors: items.length, samples: items.length, lossSum: 0, correct: 0, featureSeconds: 0, extracted: 0 };
     if (isFinetune(spec)) {
-      if (data.epoch === 0) {
-        const r = await prepareShard(fd, spec, items, copiesOf(spec), log);
+      if (data.epoch === 0 && spec.recipe.initFrom) {
+        bin = new Uint8Array(0); // a warm start: the merge reads the initial model; nothing to measure per shard
+      } else if (data.epoch === 0) {
+        const r = await prepareShard(fd, spec, items, roundCopies(spec, 0), log);
         bin = r.bin;
         stats = { ...stats, featureSeconds: r.featureSeconds, extracted: r.extracted };
       } else {
-        const r = await trainShard(fd, spec, data, items, copiesOf(spec), base.bytes!, await normOf(d, l, data.runId), log);
+        const r = await trainShard(fd, spec, data, items, roundCopies(spec, data.epoch), base.bytes!, await normOf(d, l, data.runId), log);
         bin = r.bin;
         stats = { ...stats, samples: r.samples, lossSum: r.lossSum, correct: r.correct, featureSeconds: r.featureSeconds, extracted: r.extracted };
       }
     } else {
-      const f = await featuresForItems(fd, spec.data.bucket, items, copiesOf(spec));
+      const f = await featuresForItems(fd, spec.data.bucket, items, roundCopies(spec, data.epoch));
       stats = { ...stats, vectors: f.set.n, samples: f.set.n, featureSeconds: f.seconds, extracted: f.extracted };
       if (data.epoch === 0) {
         const sum = new Float64Array(f.set.dim);

@@ -36,17 +36,17 @@ export async function startTrainRun(d: ProducerDeps, req: StartRequest): Promise
   }
   const listed = await listImages(d.s3, req.data);
   const { items, unlabelled } = labelItems(listed, req.labels ? (k) => req.labels!.byKey.get(k) : labelFromKey);
-  const { grouping, ...split } = splitRun(items, { limit: req.recipe.limit, valFraction: req.recipe.valFraction, seed: req.recipe.seed, groupBy: req.recipe.groupBy ?? 'auto' }, req.labels?.groups);
+  const { grouping, holdout, ...split } = splitRun(items, { limit: req.recipe.limit, valFraction: req.recipe.valFraction, holdoutFraction: req.recipe.holdoutFraction, seed: req.recipe.seed, groupBy: req.recipe.groupBy ?? 'auto' }, req.labels?.groups);
   if (split.train.length < req.shards) throw new Error(`${split.train.length} training images cannot fill ${req.shards} shards`);
   for (const [name, part] of Object.entries(split)) if (new Set(part.map((i) => i.label)).size < 2) throw new Error(`the ${name} split needs both classes (got ${part.length} images)`);
   const spec: TrainRunSpec = {
     runId: req.runId, createdAt: new Date().toISOString(), data: req.data, out: req.out, labelsFrom: req.labels?.from ?? 'key-folders',
     shards: req.shards, localEpochs: req.localEpochs, seed: req.recipe.seed, recipe: req.recipe, backboneSha256: req.backboneSha256,
-    train: split.train, val: split.val, grouping,
+    train: split.train, val: split.val, holdout, grouping,
   };
   await putJson(d.s3, l.bucket, l.spec, spec);
   await enqueueRound(d.queue, spec, 0);
-  d.logger.info({ runId: req.runId, train: split.train.length, val: split.val.length, unlabelled, shards: req.shards, grouping }, 'training run created');
+  d.logger.info({ runId: req.runId, train: split.train.length, val: split.val.length, holdout: holdout.length, unlabelled, shards: req.shards, grouping }, 'training run created');
   return { spec, existed: false };
 }
 

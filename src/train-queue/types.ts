@@ -29,6 +29,8 @@ export interface TrainRunSpec {
   backboneSha256: string;
   train: TrainItem[];
   val: TrainItem[];
+  /** Patients held out of everything (training, checkpoint and threshold selection); absent in older runs. */
+  holdout?: TrainItem[];
   /** How the split was grouped by patient (absent in runs created before patient grouping). */
   grouping?: GroupStats;
 }
@@ -76,8 +78,14 @@ export interface HistoryEntry {
   lr: number;
   trainLoss: number;
   trainAccuracy: number;
+  /** Loss and accuracy of the selection set: the stressed validation where selectedOn says so, else the stored images. */
   valLoss: number;
   valAccuracy: number;
+  selectedOn?: 'stressed';
+  cleanValLoss?: number;
+  cleanValAccuracy?: number;
+  cleanValAuc?: number;
+  stressedValAuc?: number;
 }
 
 /** RUNS/RUN_ID/status.json */

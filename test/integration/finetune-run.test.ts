@@ -49,7 +49,7 @@ describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes
   it('trains one round on two shards, merges by samples seen, and exports a model both engines agree on', async () => {
     const env = { ...childEnv(config), CXR_FEATURE_DIR: tmp('cxr-feat-'), CXR_ACTIVATION_DIR: tmp('cxr-act-'), TFJS_BACKEND: 'wasm' };
     const args = ['train', '--data', `s3://${bucket}/data/`, '--out', `s3://${bucket}/runs`, '--run-id', 'ft-1', '--train-from', 'conv5', '--shards', String(K),
-      '--epochs', '1', '--augment-copies', '1', '--batch-size', '4', '--val-fraction', '0.25', '--min-epochs', '1', '--lr', '0.0005', '--lr-schedule', 'constant'];
+      '--epochs', '1', '--augment-copies', '1', '--batch-size', '4', '--val-fraction', '0.25', '--holdout-fraction', '0', '--min-epochs', '1', '--lr', '0.0005', '--lr-schedule', 'constant'];
     expect((await runCli(args, env)).stdout.trim()).toBe('ft-1');
     for (let i = 0; i < K; i++) trainers.push(spawn(process.execPath, [CLI, 'worker', '--queues', 'train', '--concurrency', '1'], { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true }));
     const l = trainLayout({ bucket, prefix: 'runs' }, 'ft-1');

@@ -121,14 +121,17 @@ describe('sharded training rounds on the train queue (real Redis, S3 server, tra
       expect(h.valLoss).toBeGreaterThan(0);
       for (const a of [h.trainAccuracy, h.valAccuracy]) { expect(a).toBeGreaterThanOrEqual(0); expect(a).toBeLessThanOrEqual(1); }
     }
-    const spec = (await getJsonIfExists<{ train: { key: string; group: string }[]; val: { key: string; group: string }[]; grouping: { patients: number } }>(s3, bucket, l.spec))!;
-    // split by patient (24 patients among the 32 images): no patient on both sides
+    type Item = { key: string; group: string };
+    const spec = (await getJsonIfExists<{ train: Item[]; val: Item[]; holdout: Item[]; grouping: { patients: number } }>(s3, bucket, l.spec))!;
+    // split by patient (24 patients among the 32 images): no patient on two sides; the held-out patients
+    // (default --holdout-fraction 0.1) come out of the validation side
     expect(spec.train).toHaveLength(23);
-    expect(spec.val).toHaveLength(9);
+    expect(spec.val.length + spec.holdout.length).toBe(9);
+    expect(spec.holdout.length).toBeGreaterThan(0);
     expect(spec.grouping.patients).toBe(24);
     const patient = (k: string) => /(person\d+|IM-\d+)/.exec(k)![1];
-    const valPatients = new Set(spec.val.map((i) => patient(i.key)));
-    expect(spec.train.filter((i) => valPatients.has(patient(i.key)))).toEqual([]);
+    const sides = [spec.train, spec.val, spec.holdout].map((xs) => new Set(xs.map((i) => patient(i.key))));
+    for (const [a, b] of [[0, 1], [0, 2], [1, 2]]) expect([...sides[a]].filter((p) => sides[b].has(p))).toEqual([]);
     for (let e = 1; e <= 3; e++) {
       const m = (await getJsonIfExists<{ epoch: number; samples: number; modelId: string }>(s3, bucket, l.epochMetrics(e)))!;
       expect(m.epoch).toBe(e);

@@ -1,7 +1,9 @@
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { uploadStratifiedSample } from '../../demo/upload-sample.js';
+import { heldOutSample } from '../../demo/held-out.js';
+import { uploadImages, uploadStratifiedSample } from '../../demo/upload-sample.js';
+import { defaultModelDir } from '../../model/classifier.js';
 import { createRun } from '../../producer/create-run.js';
 import { newRunId } from '../../shared/run/batching.js';
 import { repoRoot } from '../../shared/paths.js';
@@ -18,7 +20,7 @@ import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 import { exportSettings } from '../../shared/config.js';
 
 interface DemoFlags {
-  images: string;
+  images?: string;
   limit: number;
   batchSize: number;
   metricsOut?: string;
@@ -33,7 +35,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
   program
     .command('demo')
     .description('the whole pipeline on one machine: local Redis and S3 unless REDIS_URL/S3_ENDPOINT are set, a labelled sample, a producer and a worker')
-    .option('--images <dir>', 'folder with NORMAL/ and PNEUMONIA/ subfolders', DEFAULT_IMAGES)
+    .option('--images <dir>', "folder with NORMAL/ and PNEUMONIA/ subfolders (default: the shipped model's held-out patients in the dataset's train folder)")
     .option('--limit <n>', 'stratified sample size', positiveInt('--limit'), 200)
     .option('--batch-size <n>', 'images per batch job', positiveInt('--batch-size'), 16)
     .option('--metrics-out <file>', 'also write the run metrics JSON here')
@@ -59,15 +61,22 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
         const runId = newRunId();
         const bucket = 'cxr-demo';
         await ensureBucket(rt.s3, bucket);
-        const uploaded = await uploadStratifiedSample(rt.s3, flags.images, { bucket, prefix: `xrays/${runId}` }, flags.limit);
-        rt.logger.info({ images: uploaded.length, from: flags.images }, 'sample uploaded');
+        // By default the shipped model's held-out patients (the run's source prefix says so in the report);
+        // with --images any folder, whose images the model may have seen (the in-training-set flag tells).
+        const held = flags.images || process.env.CXR_MODEL_URI ? undefined : await heldOutSample(defaultModelDir(), DEFAULT_IMAGES, flags.limit);
+        const images = flags.images ?? DEFAULT_IMAGES;
+        const prefix = held ? `xrays/${runId}/held-out-patients` : `xrays/${runId}`;
+        const uploaded = held ? await uploadImages(rt.s3, held.images, { bucket, prefix }) : await uploadStratifiedSample(rt.s3, images, { bucket, prefix }, flags.limit);
+        rt.logger.info({ images: uploaded.length, from: images, heldOut: !!held }, 'sample uploaded');
         await createRun(rt, {
           runId,
-          source: { bucket, prefix: `xrays/${runId}/` },
+          source: { bucket, prefix: `${prefix}/` },
           out: { bucket, prefix: 'results' },
           batchSize: flags.batchSize,
         });
-        process.stdout.write(`run ${runId}: ${uploaded.length} images from ${flags.images}\n`);
+        process.stdout.write(held
+          ? `run ${runId}: ${uploaded.length} images of ${held.patients} held-out patients, never used for training or selection (of the model's ${held.heldOutImages} held-out images in ${images})\n`
+          : `run ${runId}: ${uploaded.length} images from ${images}${flags.images ? '' : " (the model names no held-out patients: images it may have trained on; see 'in-training-set' in the metrics)"}\n`);
         const { state } = await waitForRun(rt, runId, { maxFailures: { percent: 100 }, limits: stallLimits(600_000) });
         const metrics = await readRunMetrics(rt.s3, { out: state.out, runId });
         if (!metrics) throw new Error(`run ${runId} ended without metrics.json`);

@@ -14,7 +14,8 @@ import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 
 /** Recipe flags passed through to the training recipe's own parser (src/model/train/options.ts). */
 const RECIPE_FLAGS = ['seed', 'val-fraction', 'augment-copies', 'class-weights', 'optimizer', 'lr', 'batch-size', 'epochs', 'lr-schedule',
-  'clip-norm', 'weight-decay', 'dropout', 'min-epochs', 'patience', 'threshold-rule', 'group-by', 'limit', 'version', 'train-from', 'warmup-epochs'] as const;
+  'clip-norm', 'weight-decay', 'dropout', 'min-epochs', 'patience', 'threshold-rule', 'group-by', 'limit', 'version', 'train-from', 'warmup-epochs',
+  'augment', 'label-smoothing', 'holdout-fraction', 'init-from', 'select-on'] as const;
 
 const camel = (f: string) => f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 

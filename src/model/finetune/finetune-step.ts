@@ -17,11 +17,12 @@ function logits(m: SuffixModel, feats: tf.Tensor2D, norm: { mean: tf.Tensor; std
 
 /**
  * One minibatch update of the suffix and head: BatchNorm layers normalise with their frozen moving
- * statistics (gamma and beta train), dropout on the standardised GAP features, class-weighted BCE plus
+ * statistics (gamma and beta train), dropout on the standardised GAP features, class-weighted BCE (on
+ * smoothed labels when cfg.labelSmoothing > 0) plus
  * L2 weight decay on every kernel, optional global-norm clipping.
  */
 export function finetuneStep(
-  m: SuffixModel, opt: tf.Optimizer, norm: { mean: tf.Tensor; std: tf.Tensor }, cfg: StepConfig,
+  m: SuffixModel, opt: tf.Optimizer, norm: { mean: tf.Tensor; std: tf.Tensor }, cfg: StepConfig & { labelSmoothing?: number },
   x: Float32Array, y: Uint8Array, n: number, seed: number,
 ): StepResult {
   const inShape = m.gap.inputs[0].shape.slice(1) as number[];
@@ -32,7 +33,9 @@ export function finetuneStep(
   let loss = 0;
   tf.tidy(() => {
     const xb = tf.tensor4d(x, [n, ...inShape] as [number, number, number, number]);
-    const yb = tf.tensor2d(Float32Array.from(y), [n, 1]);
+    // Label smoothing: targets e/2 and 1 - e/2, so the loss is smallest at a finite logit.
+    const e = cfg.labelSmoothing ?? 0;
+    const yb = tf.tensor2d(Float32Array.from(y, (v) => v * (1 - e) + e / 2), [n, 1]);
     const wb = tf.tensor2d(Float32Array.from(y, (v) => cfg.classWeight[v]), [n, 1]);
     let z: tf.Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
@@ -65,3 +68,12 @@ export function predictBatch(m: SuffixModel, norm: { mean: tf.Tensor; std: tf.Te
 }
 
 export const normTensors = (n: FeatureNorm): { mean: tf.Tensor; std: tf.Tensor } => ({ mean: tf.tensor1d(n.mean), std: tf.tensor1d(n.std) });
+
+/** The head's logits for a batch of prefix activations (BatchNorm in inference mode): unsaturated, for temperature fitting. */
+export function logitBatch(m: SuffixModel, norm: { mean: tf.Tensor; std: tf.Tensor }, x: Float32Array, n: number): Float32Array {
+  const inShape = m.gap.inputs[0].shape.slice(1) as number[];
+  const z = tf.tidy(() => logits(m, m.gap.predict(tf.tensor4d(x, [n, ...inShape] as [number, number, number, number])) as tf.Tensor2D, norm, 0, 0));
+  const out = Float32Array.from(z.dataSync() as Float32Array);
+  z.dispose();
+  return out;
+}

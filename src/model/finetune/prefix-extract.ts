@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../shared/logger.js';
 import { decodeToRgb } from '../../shared/image/decode.js';
-import { seedFrom } from '../../shared/sampling.js';
 import { createSession, importOrt, threadsPerProcess } from '../onnx/ort-session.js';
 import { caffePreprocess } from '../preprocess.js';
-import { augmentRgb, drawAugment } from '../train/augment.js';
+import { variantRgb } from '../train/variants.js';
 import { FEATURE_DIM, featurePath, hasFeature, writeFeature, type FeatureJob } from '../train/features.js';
 import { activationLength, activationPath, hasActivation, writeActivation, type PrefixLayer } from './activations.js';
 import { prefixOnnx } from './prefix-onnx.js';
@@ -28,7 +27,7 @@ const SIZE = 224;
 
 /**
  * Runs the frozen prefix on ONNX Runtime for every job whose activation or GAP feature is not cached:
- * decode, augmentation copy (seeded by image sha256 + copy, as the feature cache), caffe preprocessing,
+ * decode, image variant (variants.ts: seeded by image sha256 + copy, as the caches), caffe preprocessing,
  * then one batch through the backbone. Writes the fp16 activation and the float32 GAP feature.
  */
 export async function extractPrefix(jobs: readonly FeatureJob[], o: PrefixExtractOptions): Promise<PrefixExtractResult> {
@@ -56,9 +55,8 @@ export async function extractPrefix(jobs: readonly FeatureJob[], o: PrefixExtrac
   const prepare = async (batch: FeatureJob[]): Promise<Float32Array> => {
     const input = new Float32Array(batch.length * px);
     await Promise.all(batch.map(async (j, k) => {
-      let { rgb } = await decodeToRgb(await readFile(j.path), SIZE);
-      if (j.copy > 0) rgb = augmentRgb(rgb, SIZE, drawAugment(seedFrom(j.sha256, j.copy), SIZE));
-      caffePreprocess(rgb, input, k * px);
+      const { rgb } = await decodeToRgb(await readFile(j.path), SIZE);
+      caffePreprocess(await variantRgb(rgb, SIZE, j.sha256, j.copy), input, k * px);
     }));
     return input;
   };

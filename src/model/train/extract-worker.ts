@@ -6,9 +6,8 @@ import { createLogger } from '../../shared/logger.js';
 import { selectBackend } from '../backend.js';
 import { loadBackbone } from '../backbone.js';
 import { caffePreprocess } from '../preprocess.js';
-import { augmentRgb, drawAugment } from './augment.js';
 import { FEATURE_DIM, featurePath, hasFeature, writeFeature, type FeatureJob } from './features.js';
-import { seedFrom } from '../../shared/sampling.js';
+import { variantRgb } from './variants.js';
 
 export interface WorkerTask {
   jobs: FeatureJob[];
@@ -34,9 +33,8 @@ async function run(task: WorkerTask): Promise<void> {
     if (batch.length > 0) {
       const input = new Float32Array(batch.length * px);
       for (const [k, j] of batch.entries()) {
-        let { rgb } = await decodeToRgb(await readFile(j.path), SIZE);
-        if (j.copy > 0) rgb = augmentRgb(rgb, SIZE, drawAugment(seedFrom(j.sha256, j.copy), SIZE));
-        caffePreprocess(rgb, input, k * px);
+        const { rgb } = await decodeToRgb(await readFile(j.path), SIZE);
+        caffePreprocess(await variantRgb(rgb, SIZE, j.sha256, j.copy), input, k * px);
       }
       const x = tf.tensor4d(input, [batch.length, SIZE, SIZE, 3]);
       const y = model.predict(x) as tf.Tensor;

@@ -35,6 +35,20 @@ export interface TrainOptions {
   trainFrom: 'head' | TrainFrom;
   /** Rounds of linear learning-rate warm-up before the schedule. */
   warmupEpochs: number;
+  /**
+   * Augmentation of training images (variants.ts): mild = copies 1..augmentCopies of the 1.0.0/2.0.0
+   * rotation/flip/shift; strong = random resized crop with photometric jitter, and for fine-tuning a
+   * fresh draw every round (augmentCopies is then not used).
+   */
+  augment: 'mild' | 'strong';
+  /** Fine-tuning targets y(1 - e) + e/2: the loss stops rewarding ever larger logits (saturated scores). */
+  labelSmoothing: number;
+  /** Share of all images held out by patient from the validation side: nothing in training or selection reads them. */
+  holdoutFraction: number;
+  /** Fine-tuning warm start: a fine-tuned model folder (local or s3://) instead of ImageNet + AdaBN. '' = none. */
+  initFrom: string;
+  /** Validation set that picks the checkpoint and the threshold: the stored images, or the same under fixed shifts. */
+  selectOn: 'clean' | 'stressed';
 }
 
 export function parseThresholdRule(s: string): ThresholdRule {
@@ -85,17 +99,29 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
       version: { type: 'string', default: '1.0.0' },
       'train-from': { type: 'string', default: 'head' },
       'warmup-epochs': { type: 'string', default: '0' },
+      augment: { type: 'string', default: 'strong' },
+      'label-smoothing': { type: 'string', default: '0.1' },
+      'holdout-fraction': { type: 'string', default: '0.1' },
+      'init-from': { type: 'string', default: '' },
+      'select-on': { type: 'string', default: 'stressed' },
     },
     strict: true,
   });
   if (!v.data) throw new Error('--data DIR is required (folder with NORMAL/ and PNEUMONIA/)');
   const dropout = num('dropout', v.dropout!, 0);
   if (dropout >= 1) throw new Error('--dropout must be < 1');
+  const valFraction = num('val-fraction', v['val-fraction']!, 0);
+  const holdoutFraction = num('holdout-fraction', v['holdout-fraction']!, 0);
+  if (holdoutFraction >= valFraction && holdoutFraction > 0) {
+    throw new Error(`--holdout-fraction ${holdoutFraction} must be below --val-fraction ${valFraction}: the held-out patients are carved out of the validation side`);
+  }
+  const labelSmoothing = num('label-smoothing', v['label-smoothing']!, 0);
+  if (labelSmoothing >= 0.5) throw new Error('--label-smoothing must be < 0.5');
   return {
     data: v.data,
     out: v.out!,
     seed: Math.trunc(num('seed', v.seed!)),
-    valFraction: num('val-fraction', v['val-fraction']!, 0),
+    valFraction,
     augmentCopies: Math.trunc(num('augment-copies', v['augment-copies']!, 0)),
     classWeights: oneOf('class-weights', v['class-weights']!, ['auto', 'none'] as const),
     optimizer: oneOf('optimizer', v.optimizer!, ['adam', 'sgd', 'rmsprop'] as const),
@@ -117,5 +143,10 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
     version: v.version!,
     trainFrom: oneOf('train-from', v['train-from']!, ['head', ...TRAIN_FROM] as const),
     warmupEpochs: Math.trunc(num('warmup-epochs', v['warmup-epochs']!, 0)),
+    augment: oneOf('augment', v.augment!, ['mild', 'strong'] as const),
+    labelSmoothing,
+    holdoutFraction,
+    initFrom: v['init-from']!,
+    selectOn: oneOf('select-on', v['select-on']!, ['clean', 'stressed'] as const),
   };
 }

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { activationPath, defaultActivationDir, hasActivation, readActivationInto, activationLength, type PrefixLayer } from '../../model/finetune/activations.js';
 import { extractPrefix } from '../../model/finetune/prefix-extract.js';
 import { featurePath, hasFeature, type FeatureJob } from '../../model/train/features.js';
@@ -28,7 +29,10 @@ export async function activationsForItems(d: FeatureDeps, bucket: string, items:
       const h = local.sha.get(it)!;
       for (const c of copies) if (local.file.has(h) && !(await cached(h, c))) jobs.push({ path: local.file.get(h)!, sha256: h, copy: c });
     }
-    const r = await extractPrefix(jobs, { backboneDir: await d.backboneDir(), backboneHash: d.backboneHash, featureRoot: d.featureRoot, activationRoot: root, layer, logger: d.logger });
+    // CXR_PREFIX_THREADS: ONNX Runtime threads for the prefix. Two trainers on two cores run best with one
+    // each: a two-thread pool per process on a shared pair of cores stalls at every barrier.
+    const threads = Number(process.env.CXR_PREFIX_THREADS) > 0 ? Number(process.env.CXR_PREFIX_THREADS) : undefined;
+    const r = await extractPrefix(jobs, { backboneDir: await d.backboneDir(), backboneHash: d.backboneHash, featureRoot: d.featureRoot, activationRoot: root, layer, logger: d.logger, threads });
     return { sha: local.sha, extracted: r.computed, seconds: (Date.now() - started) / 1000, imagesPerSec: r.imagesPerSec };
   } finally {
     await local.cleanup();
@@ -42,4 +46,15 @@ export async function readActivationBatch(d: Pick<FeatureDeps, 'activationRoot' 
   const out = new Float32Array(entries.length * len);
   await Promise.all(entries.map((e, k) => readActivationInto(activationPath(root, d.backboneHash, layer, e.sha, e.copy), layer, out, k * len)));
   return out;
+}
+
+/** Deletes the cached activations and GAP features of (image, copy): a variant no later round reads. */
+export async function dropActivations(d: Pick<FeatureDeps, 'activationRoot' | 'backboneHash' | 'featureRoot'>, shas: readonly string[], copies: readonly number[], layer: PrefixLayer): Promise<void> {
+  const root = d.activationRoot ?? defaultActivationDir();
+  for (const h of shas) {
+    for (const c of copies) {
+      await rm(activationPath(root, d.backboneHash, layer, h, c), { force: true });
+      await rm(featurePath(d.featureRoot, d.backboneHash, h, c), { force: true });
+    }
+  }
 }

@@ -1,4 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadFinetuned } from '../../model/finetune/adapt.js';
+import { cachedS3Model } from '../../model/io/s3-io.js';
+import { unfoldNorm } from '../../model/train/fold-norm.js';
+import { STRESS_VARIANTS } from '../../model/train/variants.js';
 import { addBnSums, decodeBnSums, emptyBnSums, setBnStats } from '../../model/finetune/bn-stats.js';
 import { exportFinetunedModel, FINETUNE_FILES } from '../../model/finetune/export-finetuned.js';
 import { normTensors, predictBatch, type FeatureNorm } from '../../model/finetune/finetune-step.js';
@@ -57,7 +64,7 @@ export async function prepareFinetune(d: TrainDeps, spec: TrainRunSpec, l: Train
     m.dense.setWeights([tf.tensor2d(head.kernel, [FEATURE_DIM, 1]), tf.tensor1d([head.bias])]);
     await putBytes(d.s3, l.bucket, l.norm, encodeNorm(norm.mean, norm.std));
     await putBytes(d.s3, l.bucket, l.epochState(0), f32Bytes(flattenWeights(m)));
-    const val = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, [0], prefixLayerOf(spec));
+    const val = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, valCopies(spec), prefixLayerOf(spec));
     return { trainVectors: n, valVectors: spec.val.length, valExtracted: val.extracted, bnImages: sums.n, headWarmStartLoss: head.lossSum / head.samples };
   } finally {
     disposeSuffix(m);
@@ -66,22 +73,74 @@ export async function prepareFinetune(d: TrainDeps, spec: TrainRunSpec, l: Train
 
 const VAL_BATCH = 32;
 
-/** Validation scores of a suffix model on the clean validation images (activations cached on this host). */
-async function validate(d: TrainDeps, spec: TrainRunSpec, m: SuffixModel, norm: FeatureNorm, log: Logger): Promise<{ scores: Float32Array; truth: Uint8Array }> {
+const valCopies = (spec: TrainRunSpec): number[] => (spec.recipe.selectOn === 'stressed' ? [0, ...stressCopies()] : [0]);
+
+/**
+ * Round-0 merge of a warm-started fine-tune (--init-from): the initial model's suffix and head, its
+ * head un-folded back to standardised features with the model's own feature statistics (so dropout and
+ * weight decay act as they did when it was trained), written as norm.bin and epoch-0/state.bin. The
+ * validation variants' activations are computed here so that the first round's merge does not wait.
+ */
+export async function prepareFromInit(d: TrainDeps, spec: TrainRunSpec, l: TrainLayout, log: Logger) {
+  await ensureTrainingBackend(log);
+  const uri = spec.recipe.initFrom;
+  const tmp = uri.startsWith('s3://') ? await mkdtemp(join(tmpdir(), 'cxr-init-')) : undefined;
+  const dir = tmp ? await cachedS3Model(d.s3, uri.replace(/\/?$/, '/'), tmp) : uri;
+  const f = await loadFinetuned(dir);
+  try {
+    if (f.model.trainFrom !== trainFromOf(spec)) throw new Error(`--init-from ${uri} fine-tunes ${f.model.trainFrom}, the run trains from ${trainFromOf(spec)}`);
+    const stats = new Float32Array(new Uint8Array(await readFile(join(dir, 'feature-stats.bin'))).buffer);
+    const norm = { mean: stats.slice(0, FEATURE_DIM), std: stats.slice(FEATURE_DIM, 2 * FEATURE_DIM) };
+    const [kernelT, biasT] = f.model.dense.getWeights();
+    const head = unfoldNorm(kernelT.dataSync() as Float32Array, biasT.dataSync()[0], norm.mean, norm.std);
+    f.model.dense.setWeights([tf.tensor2d(head.kernel, [FEATURE_DIM, 1]), tf.tensor1d([head.bias])]);
+    await putBytes(d.s3, l.bucket, l.norm, encodeNorm(norm.mean, norm.std));
+    await putBytes(d.s3, l.bucket, l.epochState(0), f32Bytes(flattenWeights(f.model)));
+    const val = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, valCopies(spec), prefixLayerOf(spec));
+    return { initFrom: uri, initModelId: f.meta.id, initVersion: f.meta.version, valVectors: spec.val.length, valExtracted: val.extracted };
+  } finally {
+    disposeSuffix(f.model);
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The stressed validation's variants (variants.ts); the merge scores them beside the stored images. */
+export const stressCopies = (): number[] => STRESS_VARIANTS.map((v) => v.copy);
+
+/** Scores of a suffix model on the validation images as variant `copy` (activations cached on this host). */
+async function scoreVariant(d: TrainDeps, spec: TrainRunSpec, m: SuffixModel, norm: FeatureNorm, copy: number, log: Logger): Promise<Float32Array> {
   const layer = prefixLayerOf(spec);
-  const acts = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, [0], layer);
+  const acts = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, [copy], layer);
   const nt = normTensors(norm);
   const scores = new Float32Array(spec.val.length);
   try {
     for (let i = 0; i < spec.val.length; i += VAL_BATCH) {
       const batch = spec.val.slice(i, i + VAL_BATCH);
-      const x = await readActivationBatch(d.features, layer, batch.map((it) => ({ sha: acts.sha.get(it)!, copy: 0 })));
+      const x = await readActivationBatch(d.features, layer, batch.map((it) => ({ sha: acts.sha.get(it)!, copy })));
       scores.set(predictBatch(m, nt, x, batch.length), i);
     }
   } finally {
     tf.dispose([nt.mean, nt.std]);
   }
-  return { scores, truth: Uint8Array.from(spec.val, (it) => it.label) };
+  return scores;
+}
+
+export interface ValidationScores { scores: Float32Array; truth: Uint8Array }
+
+/**
+ * Validation scores of a suffix model: the stored validation images, and (for runs that select on it)
+ * the stressed validation: every validation image under each fixed shift, concatenated.
+ */
+async function validate(d: TrainDeps, spec: TrainRunSpec, m: SuffixModel, norm: FeatureNorm, log: Logger): Promise<{ clean: ValidationScores; stressed?: ValidationScores }> {
+  const truth = Uint8Array.from(spec.val, (it) => it.label);
+  const clean = { scores: await scoreVariant(d, spec, m, norm, 0, log), truth };
+  if (spec.recipe.selectOn !== 'stressed') return { clean };
+  const parts = [];
+  for (const c of stressCopies()) parts.push(await scoreVariant(d, spec, m, norm, c, log));
+  const scores = new Float32Array(parts.length * spec.val.length);
+  const st = new Uint8Array(parts.length * spec.val.length);
+  parts.forEach((p, k) => { scores.set(p, k * spec.val.length); st.set(truth, k * spec.val.length); });
+  return { clean, stressed: { scores, truth: st } };
 }
 
 /** A merged fine-tune round: the averaged state, its validation scores, and how to export it as a model folder. */
@@ -90,11 +149,12 @@ export async function mergeFinetuneRound(d: TrainDeps, spec: TrainRunSpec, shard
   const avg = averageVectors(shards.map((s) => ({ values: bytesF32(s.bin), samples: s.result.samples })));
   const m = buildSuffixModel(trainFromOf(spec));
   assignWeights(m, avg.values);
-  const val = await validate(d, spec, m, norm, log);
+  const v = await validate(d, spec, m, norm, log);
   return {
     samples: avg.samples,
     state: f32Bytes(avg.values),
-    val,
+    val: v.clean,
+    stressed: v.stressed,
     files: FINETUNE_FILES,
     exportTo: (bucket: string, prefix: string, e: Parameters<typeof exportFinetunedModel>[5]): Promise<HeadMetadata> => exportFinetunedModel(d.s3, bucket, prefix, m, norm, e),
     dispose: () => disposeSuffix(m),

@@ -14,7 +14,8 @@ import type { Logger } from '../../shared/logger.js';
 import { bytesF32, encodeFeatureSet, f32Bytes, packParts } from '../codec.js';
 import type { FeatureDeps } from '../features-s3.js';
 import type { ShardJobData, TrainItem, TrainRunSpec } from '../types.js';
-import { activationsForItems, readActivationBatch } from './activations-s3.js';
+import { activationsForItems, dropActivations, readActivationBatch } from './activations-s3.js';
+import { variantKind } from '../../model/train/variants.js';
 
 export const trainFromOf = (spec: TrainRunSpec): TrainFrom => {
   const t = spec.recipe.trainFrom;
@@ -68,7 +69,7 @@ export async function prepareShard(fd: FeatureDeps, spec: TrainRunSpec, items: r
 }
 
 export interface LocalFinetuneConfig {
-  lr: number; batchSize: number; clipNorm: number; weightDecay: number; dropout: number; seed: number; passes: number;
+  lr: number; batchSize: number; clipNorm: number; weightDecay: number; dropout: number; seed: number; passes: number; labelSmoothing: number;
   classWeight: [number, number]; optimizer: TrainRunSpec['recipe']['optimizer'];
 }
 
@@ -80,14 +81,15 @@ export function finetuneConfig(spec: TrainRunSpec, epoch: number, shard: number)
   return {
     lr: learningRateWithWarmup(r.lrSchedule, r.lr, epoch - 1, r.epochs, r.warmupEpochs ?? 0),
     batchSize: r.batchSize, clipNorm: r.clipNorm, weightDecay: r.weightDecay, dropout: r.dropout, optimizer: r.optimizer,
-    seed: seedFrom('finetune', spec.seed, epoch, shard), passes: spec.localEpochs,
+    seed: seedFrom('finetune', spec.seed, epoch, shard), passes: spec.localEpochs, labelSmoothing: r.labelSmoothing ?? 0,
     classWeight: r.classWeights === 'none' ? [1, 1] : [n / (2 * (n - pos)), n / (2 * pos)],
   };
 }
 
 /**
  * Rounds >= 1: trains the suffix and head on the shard from the global state, each image as one of its
- * augmentation copies drawn per round, with a fresh optimizer. Returns every weight, flattened.
+ * augmentation copies drawn per round, with a fresh optimizer. Returns every weight, flattened. A strong
+ * draw is used by this round only, so its cached activations are deleted when the shard is done.
  */
 export async function trainShard(fd: FeatureDeps, spec: TrainRunSpec, data: ShardJobData, items: readonly TrainItem[], copies: number[], base: Uint8Array, norm: FeatureNorm, log: Logger) {
   const layer = prefixLayerOf(spec);
@@ -125,5 +127,7 @@ export async function trainShard(fd: FeatureDeps, spec: TrainRunSpec, data: Shar
     opt.dispose();
     tf.dispose([nt.mean, nt.std]);
     disposeSuffix(m);
+    const once = copies.filter((c) => variantKind(c) === 'strong');
+    if (once.length) await dropActivations(fd, items.map((it) => acts.sha.get(it)!), once, layer);
   }
 }

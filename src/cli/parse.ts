@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { CronExpressionParser } from 'cron-parser';
-import { assertRunId } from '../shared/run/batching.js';
+import { assertRunId } from '../run/index.js';
 import { parseS3Uri } from '../shared/s3/uri.js';
 import { parseWebhook } from '../eval/webhook.js';
 

@@ -1,15 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../shared/logger.js';
-import { createRun } from '../producer/create-run.js';
-import type { RunStore } from '../shared/run/run-store.js';
-import { isEnded } from '../shared/run/state.js';
+import { createRun, type RunStore, isEnded, allScores } from '../run/index.js';
 import type { Claims } from '../shared/s3/put-if-absent.js';
 import { putJson } from '../shared/s3/objects.js';
 import { parseS3Uri } from '../shared/s3/uri.js';
 import { buildEvalReport } from '../report/eval-report.js';
 import type { CamModel } from '../report/gradcam.js';
-import { allScores } from '../shared/run/run-data.js';
 import { readReportRun } from '../report/report-run.js';
 import { s3Sink } from '../report/sink.js';
 import { writeReport } from '../report/write-report.js';

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readRunData, type RunData } from '../shared/run/run-data.js';
+import { readRunData, type RunData } from '../run/index.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import type { ScoreBins } from './chart-specs.js';
 import { SamplePicker, type SamplePick } from './samples.js';

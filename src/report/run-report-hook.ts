@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '../shared/logger.js';
-import { runLayout } from '../shared/run/layout.js';
+import { runLayout } from '../run/index.js';
 import { joinKey, type S3Location } from '../shared/s3/uri.js';
 import type { CamModel } from './gradcam.js';
 import { readReportRun } from './report-run.js';

@@ -5,7 +5,7 @@ import { scrubText, secretValues } from './secrets.js';
 /**
  * Errors a person can act on, and how the CLI prints any error: one `cxr: ` line and an exit code.
  * Exit codes: 1 for a failure at run time (a missing bucket, no credentials, Redis unreachable), 2 for bad
- * usage (a flag, a setting); `score --wait` verdicts carry their own codes (src/shared/run/outcome.ts).
+ * usage (a flag, a setting); `score --wait` verdicts carry their own codes (src/run/outcome.ts).
  */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { listImages } from '../../src/shared/s3/list-images.js';
 import { getObjectBytes, putObject } from '../../src/shared/s3/objects.js';
-import { discoverPrefixes, listingPages, parallelListingPages, type SourcePage } from '../../src/producer/sources.js';
+import { discoverPrefixes, listingPages, parallelListingPages, type SourcePage } from '../../src/run/sources.js';
 import { openUploadStream } from '../../src/shared/s3/upload-stream.js';
 import { freshBucket, testConfig, testS3 } from '../helpers/services.js';
 

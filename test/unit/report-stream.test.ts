@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CurvePoint } from '../../src/shared/metrics.js';
 import { curveFromSorted } from '../../src/shared/metrics.js';
 import { seededRandom } from '../../src/shared/sampling.js';
-import type { PredictionLine } from '../../src/shared/run/types.js';
+import type { PredictionLine } from '../../src/run/types.js';
 import { renderSvg } from '../../src/report/render.js';
 import { scoreHistogramSpec, type VlSpec } from '../../src/report/chart-specs.js';
 import { SamplePicker, TopK, type SamplePick } from '../../src/report/samples.js';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decodeScores, encodeScores, matchingCheckpoint, ShardFingerprints, type ShardCheckpoint } from '../../src/shared/run/checkpoint.js';
-import { encodeBatchBits, encodePlanShard, planBatches, planFromDocument } from '../../src/shared/run/plan.js';
-import { parseJsonl } from '../../src/shared/run/run-record.js';
-import { mergeParts } from '../../src/shared/run/merge-parts.js';
-import { RunTally } from '../../src/shared/run/tally.js';
-import { buildRunMetrics } from '../../src/shared/run/run-metrics.js';
-import type { FailureLine, PartMeta, PlanLine, PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
+import { decodeScores, encodeScores, matchingCheckpoint, ShardFingerprints, type ShardCheckpoint } from '../../src/run/checkpoint.js';
+import { encodeBatchBits, encodePlanShard, planBatches, planFromDocument } from '../../src/run/plan.js';
+import { parseJsonl } from '../../src/run/run-record.js';
+import { mergeParts } from '../../src/run/merge-parts.js';
+import { RunTally } from '../../src/run/tally.js';
+import { buildRunMetrics } from '../../src/run/run-metrics.js';
+import type { FailureLine, PartMeta, PlanLine, PredictionLine, RunItem, RunManifest } from '../../src/run/types.js';
 
 const item = (key: string): RunItem => ({ key, etag: `e-${key}`, size: 1 });
 

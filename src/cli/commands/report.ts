@@ -7,7 +7,7 @@ import { writeRunReport } from '../../report/run-report-hook.js';
 import { fsSink } from '../../report/sink.js';
 import { readTrainingReport } from '../../report/training-report.js';
 import { writeReport } from '../../report/write-report.js';
-import { assertRunId } from '../../shared/run/batching.js';
+import { assertRunId } from '../../run/index.js';
 import { parseS3Uri, type S3Location } from '../../shared/s3/uri.js';
 import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 

@@ -1,4 +1,4 @@
-import { confusionRates, type BinaryMetrics, type ConfusionMatrix } from '../metrics.js';
+import { confusionRates, type BinaryMetrics, type ConfusionMatrix } from '../shared/metrics.js';
 import type { FailureLine, PartMeta, PredictionLine, StageMs } from './types.js';
 import { ThroughputAccumulator, type ThroughputState } from './throughput.js';
 import { FlagTally, type FlagState } from './flags.js';

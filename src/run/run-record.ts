@@ -1,12 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { getBytesIfExists, getCompleteIfExists, getJsonIfExists, getTextIfExists, listPages } from '../s3/objects.js';
-import type { S3Location } from '../s3/uri.js';
+import { getBytesIfExists, getCompleteIfExists, getJsonIfExists, getTextIfExists, listPages } from '../shared/s3/objects.js';
+import type { S3Location } from '../shared/s3/uri.js';
 import { generationOfKey, partMetaOfKey, partOfKey, runLayout, type PartRef } from './layout.js';
 import { addPart, currentGeneration, hasPart, planFromDocument, planGenerations, type PartIndex, type RunRecord } from './plan.js';
 import type { GenerationPlan, LegacyGenerationPlan, PartLine, PartMeta, PlanLine, RunHeader, RunItem, RunManifest, ShardEntry, SkippedObject } from './types.js';
 import { ShardFingerprints, type ReadCounter } from './checkpoint.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../shared/errors.js';
 import { parsePart } from './merge-parts.js';
 
 const parseJson = <T>(bytes: Uint8Array) => JSON.parse(Buffer.from(bytes).toString('utf8')) as T;

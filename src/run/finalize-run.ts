@@ -1,16 +1,24 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Location } from '../shared/s3/uri.js';
 import { getTextIfExists, putJson } from '../shared/s3/objects.js';
-import { runLayout } from '../shared/run/layout.js';
-import { incompleteBatches } from '../shared/run/plan.js';
-import { isEnded, mergedStatus } from '../shared/run/state.js';
-import type { FinalizeJobData } from '../shared/run/types.js';
-import { ensureRunInRedis, startGeneration, type RunDeps } from '../shared/run/reconcile.js';
-import { loadRunRecord, readManifest } from '../shared/run/run-record.js';
-import type { MissingReason } from '../shared/run/merge-parts.js';
+import { runLayout } from './layout.js';
+import { incompleteBatches } from './plan.js';
+import { isEnded, mergedStatus } from './state.js';
+import type { FinalizeJobData } from './types.js';
+import { ensureRunInRedis, startGeneration, type RunDeps } from './reconcile.js';
+import { loadRunRecord, readManifest } from './run-record.js';
+import type { MissingReason } from './merge-parts.js';
 import { mergeRun } from './merge-run.js';
-import { buildRunMetrics, type RunMetrics } from '../shared/run/run-metrics.js';
+import { buildRunMetrics, type RunMetrics } from './run-metrics.js';
 
-export type FinalizeDeps = RunDeps;
+export interface FinalizeDeps extends RunDeps {
+  /**
+   * Runs after a labelled run's outputs and metrics are in S3 (the worker writes the run report there).
+   * Given by the caller: the report sits above the run, and a finalize without it only skips the report.
+   * It must log, not throw: a report problem cannot fail the run.
+   */
+  report?: (out: S3Location, runId: string) => Promise<void>;
+}
 
 export type FinalizeOutcome =
   | { kind: 'merged'; metrics: RunMetrics }
@@ -62,10 +70,7 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
   }
   const ms = Date.now() - started;
   deps.logger.info({ state: status, ...counts, ms, keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)), shards, reads }, 'run finalized');
-  if (metrics.classification && !failed) {
-    const { reportAfterFinalize } = await import('../report/run-report-hook.js'); // charts and Grad-CAM: loaded only when needed
-    await reportAfterFinalize({ s3: deps.s3, logger: deps.logger }, job.out, job.runId);
-  }
+  if (metrics.classification && !failed) await deps.report?.(job.out, job.runId);
   return { kind: 'merged', metrics };
 }
 

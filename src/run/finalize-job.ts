@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import { JOB_FINALIZE } from '../queue.js';
-import type { S3Location } from '../s3/uri.js';
+import { JOB_FINALIZE } from '../shared/queue.js';
+import type { S3Location } from '../shared/s3/uri.js';
 import type { FinalizeJobData } from './types.js';
 
 /**

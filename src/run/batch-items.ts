@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { plannedItems } from '../shared/run/plan.js';
-import { readPlanShard, readShard } from '../shared/run/run-record.js';
-import type { BatchJobData, RunItem } from '../shared/run/types.js';
+import { plannedItems } from './plan.js';
+import { readPlanShard, readShard } from './run-record.js';
+import type { BatchJobData, RunItem } from './types.js';
 
 /** A batch's keys: its line of the plan shard (later generations), or its line range of the manifest shard; each shard read once per process, cached. */
 export async function batchItemsOf(s3: S3Client, data: BatchJobData): Promise<RunItem[]> {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
-import type { Logger } from '../logger.js';
-import type { Claims } from '../s3/put-if-absent.js';
-import { putIfAbsent } from '../s3/put-if-absent.js';
-import { formatS3Uri } from '../s3/uri.js';
+import type { Logger } from '../shared/logger.js';
+import type { Claims } from '../shared/s3/put-if-absent.js';
+import { putIfAbsent } from '../shared/s3/put-if-absent.js';
+import { formatS3Uri } from '../shared/s3/uri.js';
 import { runLayout } from './layout.js';
 import { scheduleFinalize } from './finalize-job.js';
 import {
@@ -27,7 +27,7 @@ import { enqueueFed, topUp } from './feed.js';
 import { loadRunRecord, parseJsonl, predictedKeys, readShard, walkBatches, walkShard } from './run-record.js';
 import type { ReadCounter } from './checkpoint.js';
 import { readCheckpoint, readCheckpointObject } from './checkpoint-io.js';
-import { putObject } from '../s3/objects.js';
+import { putObject } from '../shared/s3/objects.js';
 
 /** What producers, resume and finalize need to change a run. */
 export interface RunDeps {

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../shared/logger.js';
 import type { Fed, RunStore } from './run-store.js';
 import { plannedItems, shardRange } from './plan.js';
 import type { GenerationPlan, RunHeader } from './types.js';

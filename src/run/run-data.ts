@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { getTextIfExists } from '../s3/objects.js';
-import { objectLines } from '../s3/object-lines.js';
-import type { S3Location } from '../s3/uri.js';
+import { getTextIfExists } from '../shared/s3/objects.js';
+import { objectLines } from '../shared/s3/object-lines.js';
+import type { S3Location } from '../shared/s3/uri.js';
 import { runLayout } from './layout.js';
 import { readManifest } from './run-record.js';
 import type { RunMetrics } from './run-metrics.js';

@@ -1,5 +1,5 @@
-import type { ClassName } from '../labels.js';
-import type { S3Location } from '../s3/uri.js';
+import type { ClassName } from '../shared/labels.js';
+import type { S3Location } from '../shared/s3/uri.js';
 import type { RunStatus } from './state.js';
 
 export interface RunItem {
@@ -9,13 +9,7 @@ export interface RunItem {
   label?: ClassName;
 }
 
-/** An object under the source prefix that the pipeline does not score, kept in the manifest with the reason. */
-export interface SkippedObject {
-  key: string;
-  etag: string;
-  size: number;
-  reason: string;
-}
+export type { SkippedObject } from '../shared/s3/list-images.js';
 
 /**
  * The run header (run.json), written put-if-absent before any listing: the producer whose header wins

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { batchJobId, chunk } from './batching.js';
-import { JOB_BATCH } from '../queue.js';
+import { JOB_BATCH } from '../shared/queue.js';
 import { shardRange } from './plan.js';
 import { runLayout } from './layout.js';
 import type { BatchJobData, RunHeader, RunItem } from './types.js';

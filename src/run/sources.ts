@@ -5,7 +5,7 @@ import { isNotFound, listPages, type ListedObject } from '../shared/s3/objects.j
 import { lines } from '../shared/s3/object-lines.js';
 import { formatS3Uri, joinKey, parseS3Uri, type S3Location } from '../shared/s3/uri.js';
 import { parseClassName, type ClassName } from '../shared/labels.js';
-import type { SkippedObject } from '../shared/run/types.js';
+import type { SkippedObject } from './types.js';
 import { skipReason } from '../shared/s3/list-images.js';
 
 /** One page of a source: the objects to score, in source order, and those skipped with the reason. */

@@ -1,17 +1,16 @@
 import type { Logger } from '../shared/logger.js';
 import { getTextIfExists, putObject } from '../shared/s3/objects.js';
-import { runLayout } from '../shared/run/layout.js';
-import type { SettleJobData } from '../shared/run/types.js';
-import type { WorkerContext } from './context.js';
-import { batchFailureLines, parsePart } from '../shared/run/merge-parts.js';
-import { recordBatchDone } from './record-batch.js';
+import { runLayout } from './layout.js';
+import type { SettleJobData } from './types.js';
+import { batchFailureLines, parsePart } from './merge-parts.js';
+import { recordBatchDone, type BatchDeps } from './record-batch.js';
 import { batchItemsOf } from './batch-items.js';
 
 /**
  * Records a batch that used up its attempts, so the run can end: its keys become failures (stage 'batch')
  * with the batch's last error, unless its last attempt had written its part after all.
  */
-export async function settleBatch(ctx: WorkerContext, data: SettleJobData, logger: Logger): Promise<{ scored: number; failed: number } | { skipped: string }> {
+export async function settleBatch(ctx: BatchDeps, data: SettleJobData, logger: Logger): Promise<{ scored: number; failed: number } | { skipped: string }> {
   const generation = data.generation ?? 0;
   if ((await ctx.store.batchStanding(data.runId, data.batch, generation)) === 'stale') return { skipped: 'stale generation' };
   const layout = runLayout(data.out, data.runId);

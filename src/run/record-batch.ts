@@ -1,16 +1,19 @@
 import type { Logger } from '../shared/logger.js';
-import { scheduleFinalize } from '../shared/run/finalize-job.js';
-import type { MarkResult } from '../shared/run/run-store.js';
-import type { BatchJobData } from '../shared/run/types.js';
-import type { WorkerContext } from './context.js';
-import { topUp } from '../shared/run/feed.js';
-import { readHeader } from '../shared/run/run-record.js';
+import { scheduleFinalize } from './finalize-job.js';
+import type { MarkResult } from './run-store.js';
+import type { BatchJobData } from './types.js';
+import { topUp } from './feed.js';
+import { readHeader } from './run-record.js';
+import type { RunDeps } from './reconcile.js';
+
+/** What recording a batch needs: S3 for the run's objects, Redis for its counters, the queue to feed. */
+export type BatchDeps = Pick<RunDeps, 'store' | 'queue' | 's3'>;
 
 /**
  * Counts a batch whose part is in S3, then asks for the finalize when it was the run's last one, or for
  * a rebuild from S3 when Redis no longer has the run.
  */
-export async function recordBatchDone(ctx: Pick<WorkerContext, 'store' | 'queue' | 's3'>, data: BatchJobData, counts: { scored: number; failed: number }, logger: Logger): Promise<MarkResult> {
+export async function recordBatchDone(ctx: BatchDeps, data: BatchJobData, counts: { scored: number; failed: number }, logger: Logger): Promise<MarkResult> {
   const generation = data.generation ?? 0;
   const mark = await ctx.store.markBatchDone(data.runId, data.batch, generation, counts.scored, counts.failed);
   if (mark.outcome === -1) {
@@ -27,7 +30,7 @@ export async function recordBatchDone(ctx: Pick<WorkerContext, 'store' | 'queue'
 }
 
 /** Feeds the run's next batches into the queue as one leaves it; a failure here only delays feeding (the next batch, or score again, feeds). */
-export async function topUpAfter(ctx: Pick<WorkerContext, 'store' | 'queue' | 's3'>, data: BatchJobData, logger: Logger): Promise<void> {
+export async function topUpAfter(ctx: BatchDeps, data: BatchJobData, logger: Logger): Promise<void> {
   try {
     const header = await readHeader(ctx.s3, data.out, data.runId);
     await topUp({ ...ctx, logger }, header);

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { S3Location } from '../s3/uri.js';
+import type { S3Location } from '../shared/s3/uri.js';
 import type { RunStatus } from './state.js';
 
 export type { RunStatus };

@@ -1,4 +1,4 @@
-import type { BinaryMetrics } from '../metrics.js';
+import type { BinaryMetrics } from '../shared/metrics.js';
 import type { RunTally } from './tally.js';
 import type { RunManifest, StageMs } from './types.js';
 import type { RunStatus } from './state.js';

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { getCompleteIfExists, getObjectBytes, isNotFound, putJson, putObjectEtag } from '../s3/objects.js';
+import { getCompleteIfExists, getObjectBytes, isNotFound, putJson, putObjectEtag } from '../shared/s3/objects.js';
 import { CHECKPOINT_OBJECTS, matchingCheckpoint, type CheckpointObject, type ReadCounter, type ShardCheckpoint } from './checkpoint.js';
 import { runLayout } from './layout.js';
 import type { RunRecord } from './plan.js';

@@ -1,9 +1,9 @@
 import { UserError } from '../shared/errors.js';
 import type { S3Location } from '../shared/s3/uri.js';
-import { batchCount } from '../shared/run/plan.js';
-import { ensureRunInRedis, startGeneration, type RunDeps } from '../shared/run/reconcile.js';
-import { loadRunRecord, readManifest } from '../shared/run/run-record.js';
-import { ReadCounter } from '../shared/run/checkpoint.js';
+import { batchCount } from './plan.js';
+import { ensureRunInRedis, startGeneration, type RunDeps } from './reconcile.js';
+import { loadRunRecord, readManifest } from './run-record.js';
+import { ReadCounter } from './checkpoint.js';
 
 export interface ResumedRun {
   runId: string;

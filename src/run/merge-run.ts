@@ -1,13 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { openUploadStream } from '../shared/s3/upload-stream.js';
-import { runLayout } from '../shared/run/layout.js';
-import { planGenerations, type RunRecord } from '../shared/run/plan.js';
-import { RunTally, type LabelledScores, type TallyState } from '../shared/run/tally.js';
-import type { PartLine, PredictionLine } from '../shared/run/types.js';
-import { walkShard, type BatchRecord } from '../shared/run/run-record.js';
-import { mergeParts, type MissingReason } from '../shared/run/merge-parts.js';
-import { CHECKPOINT_OBJECTS, decodeScores, encodeScores, ReadCounter, type CheckpointObject } from '../shared/run/checkpoint.js';
-import { readCheckpoint, readCheckpointObject, writeCheckpoint } from '../shared/run/checkpoint-io.js';
+import { runLayout } from './layout.js';
+import { planGenerations, type RunRecord } from './plan.js';
+import { RunTally, type LabelledScores, type TallyState } from './tally.js';
+import type { PartLine, PredictionLine } from './types.js';
+import { walkShard, type BatchRecord } from './run-record.js';
+import { mergeParts, type MissingReason } from './merge-parts.js';
+import { CHECKPOINT_OBJECTS, decodeScores, encodeScores, ReadCounter, type CheckpointObject } from './checkpoint.js';
+import { readCheckpoint, readCheckpointObject, writeCheckpoint } from './checkpoint-io.js';
 
 /** A manifest shard's merged outputs and its share of the tally. */
 interface MergedShard {

@@ -1,5 +1,5 @@
 import { batchName } from './batching.js';
-import { joinKey, type S3Location } from '../s3/uri.js';
+import { joinKey, type S3Location } from '../shared/s3/uri.js';
 
 const six = (n: number) => String(n).padStart(6, '0');
 

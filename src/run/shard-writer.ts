@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { putObject } from '../shared/s3/objects.js';
-import { runLayout } from '../shared/run/layout.js';
-import type { RunHeader, RunItem, ShardEntry, SkippedObject } from '../shared/run/types.js';
+import { runLayout } from './layout.js';
+import type { RunHeader, RunItem, ShardEntry, SkippedObject } from './types.js';
 
 /** Totals of the shards written so far. */
 export interface ShardTotals {

@@ -112,7 +112,7 @@ export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<Creat
     return summary(index, put.created ? 'created' : 'adopted');
   } finally {
     clearInterval(renew);
-    await deps.store.releaseLease(req.runId).catch(() => undefined);
+    await deps.store.releaseLease(req.runId, holder).catch(() => undefined);
   }
 }
 

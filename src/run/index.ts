@@ -18,7 +18,7 @@
  *   predictions.jsonl, predictions.csv, failures.jsonl, metrics.json
  *                                  the finalize's outputs; report/ the labelled run's report
  *
- * Redis (run-store.ts, one Lua script a change): PREFIX:run:ID (hash: status, totals,
+ * Redis (run-store.ts, one Lua script a change, in commands/*.lua): PREFIX:run:ID (hash: status, totals,
  * counters, generation, listing flag, `fed` cursor), PREFIX:run:ID:done (bitmap of done batches),
  * PREFIX:run:ID:plan (batch -> generation for re-planned batches), PREFIX:run:ID:lister (listing lease).
  *
@@ -53,7 +53,7 @@ export { finalizeRun, readRunMetrics, type FinalizeDeps, type FinalizeOutcome } 
 export { scheduleFinalize } from './finalize-job.js';
 
 // Status and outputs.
-export { RunStore, type RunState, type MarkResult } from './run-store.js';
+export { RunStore, type GenerationStart, type MarkOutcome, type MarkResult, type RunState } from './run-store.js';
 export { isEnded, mergedStatus, RUN_STATUSES, type RunStatus } from './state.js';
 export { EXIT_CODES, judgeEnded, judgeRunning, parseMaxFailures, stallLimits, verdictLine, type MaxFailures, type StallLimits, type WaitVerdict } from './outcome.js';
 export { allScores, readRunData, readRunInfo, streamPredictions, type RunData, type RunInfo, type RunScores } from './run-data.js';

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../shared/redis-script.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import type { RunStatus } from './state.js';
 
@@ -54,108 +55,48 @@ export interface RunStart {
   failed: number;
 }
 
-/** 1: counted now; 0: already counted; -1: the run is not in Redis; -2: not in the run's current plan (stale generation). */
-export type MarkResult = { outcome: 1 | 0 | -1 | -2; doneBatches: number; totalBatches: number; status: RunStatus | ''; generation: number; listing: boolean };
+/** How markBatchDone went: counted now, counted before, not in Redis (lost its data?), or a stale generation's job. */
+export type MarkOutcome = 'counted' | 'already-counted' | 'unknown-run' | 'stale';
+
+/** A batch's record, decoded once from mark-batch-done.lua; the counters are the run's after it. */
+export interface MarkResult {
+  outcome: MarkOutcome;
+  doneBatches: number;
+  totalBatches: number;
+  status: RunStatus | '';
+  generation: number;
+  listing: boolean;
+}
+
+/** How startGeneration went: started, already started (by another process, or a later one), or not in Redis. */
+export type GenerationStart = 'started' | 'already-started' | 'unknown-run';
 
 /** Batches handed to the queue by one feed: each with its current generation. */
 export type Fed = { batch: number; generation: number }[];
 
-const NOW = `local t = redis.call('TIME'); local now = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))`;
-const MARK_RESULT = (outcome: string) => `return {${outcome}, redis.call('BITCOUNT', KEYS[2]), tonumber(h[2]), h[6], tonumber(h[7]), tonumber(h[8] or '0')}`;
+/** The run's Redis protocol: one script a change, each in commands/NAME.lua with its KEYS, ARGV and reply. */
+const script = (name: string) => RedisScript.load(new URL(`./commands/${name}.lua`, import.meta.url));
+const SCRIPTS = {
+  create: script('create-run'),
+  markDone: script('mark-batch-done'),
+  startGeneration: script('start-generation'),
+  feed: script('feed'),
+  extend: script('extend-run'),
+  finish: script('finish-run'),
+  fail: script('fail-run'),
+  takeLease: script('take-lease'),
+  releaseLease: script('release-lease'),
+};
 
-// KEYS: hash, done, plan, staged done bitmap. ARGV: nFields, field pairs..., (batch, generation) pairs...
-const CREATE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DEL', KEYS[4]); return 0 end
-${NOW}
-redis.call('DEL', KEYS[2], KEYS[3])
-if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[2]) end
-local n = tonumber(ARGV[1])
-redis.call('HSET', KEYS[1], 'progressAt', now, unpack(ARGV, 2, 1 + 2 * n))
-for j = 2 + 2 * n, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[j], ARGV[j + 1]) end
-return 1
-`;
+const MARK_OUTCOMES: Record<number, MarkOutcome> = { 1: 'counted', 0: 'already-counted', [-1]: 'unknown-run', [-2]: 'stale' };
+const GENERATION_STARTS: Record<number, GenerationStart> = { 1: 'started', 0: 'already-started', [-1]: 'unknown-run' };
 
-// KEYS: hash, done, plan. ARGV: batch, generation, scored, failed.
-const MARK_DONE = `
-local h = redis.call('HMGET', KEYS[1], 'runId', 'totalBatches', 'totalKeys', 'scored', 'failed', 'status', 'generation', 'listing')
-if not h[1] then return {-1, 0, 0, '', 0, 0} end
-local planned = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
-if planned ~= tonumber(ARGV[2]) then ${MARK_RESULT('-2')} end
-if redis.call('SETBIT', KEYS[2], ARGV[1], 1) == 1 then ${MARK_RESULT('0')} end
-${NOW}
-local keys = tonumber(h[3])
-local scored = tonumber(h[4]) + tonumber(ARGV[3])
-local failed = tonumber(h[5]) + tonumber(ARGV[4])
-if h[8] ~= '1' then scored = math.min(scored, keys); failed = math.min(failed, keys - scored) end
-redis.call('HSET', KEYS[1], 'scored', scored, 'failed', failed, 'progressAt', now)
-${MARK_RESULT('1')}
-`;
-
-// KEYS: hash, done, plan. ARGV: generation, scored, failed, planned batches...
-const START_GENERATION = `
-local cur = redis.call('HMGET', KEYS[1], 'runId', 'generation')
-if not cur[1] then return -1 end
-if tonumber(cur[2]) >= tonumber(ARGV[1]) then return 0 end
-${NOW}
-for j = 4, #ARGV do redis.call('HSET', KEYS[3], ARGV[j], ARGV[1]); redis.call('SETBIT', KEYS[2], ARGV[j], 0) end
-redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'scored', ARGV[2], 'failed', ARGV[3], 'status', 'running', 'progressAt', now, 'fed', 0)
-redis.call('HDEL', KEYS[1], 'reason', 'finishedAt')
-return 1
-`;
-
-// KEYS: hash, done, plan. ARGV: batches wanted, most batches to scan. Returns fed, then (batch, generation) pairs.
-const FEED = `
-local h = redis.call('HMGET', KEYS[1], 'status', 'fed', 'totalBatches')
-if h[1] ~= 'running' then return {-1} end
-local fed = tonumber(h[2] or '0')
-local limit = tonumber(h[3])
-local want = tonumber(ARGV[1])
-local scan = fed + tonumber(ARGV[2])
-local out = {0}
-while fed < limit and fed < scan and #out <= 2 * want do
-  if redis.call('GETBIT', KEYS[2], fed) == 0 then
-    out[#out + 1] = fed
-    out[#out + 1] = tonumber(redis.call('HGET', KEYS[3], fed) or '0')
-  end
-  fed = fed + 1
-end
-redis.call('HSET', KEYS[1], 'fed', fed)
-out[1] = fed
-return out
-`;
-
-// KEYS: hash. ARGV: totalKeys, totalBatches, skipped, listing (1/0). Only a run Redis has.
-const EXTEND = `
-if redis.call('HEXISTS', KEYS[1], 'runId') == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'totalKeys', ARGV[1], 'totalBatches', ARGV[2], 'skipped', ARGV[3], 'listing', ARGV[4])
-return 1
-`;
-
-// KEYS: hash. ARGV: generation, status, scored, failed, finishedAt, reason ('' keeps the current one).
-const FINISH = `
-local cur = redis.call('HMGET', KEYS[1], 'runId', 'generation')
-if not cur[1] or tonumber(cur[2]) ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'scored', ARGV[3], 'failed', ARGV[4], 'finishedAt', ARGV[5])
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[6]) end
-return 1
-`;
-
-// KEYS: hash. ARGV: reason. Returns the run's generation, or -1 when it was not running.
-const FAIL = `
-local cur = redis.call('HMGET', KEYS[1], 'runId', 'generation', 'status')
-if not cur[1] or cur[3] ~= 'running' then return -1 end
-${NOW}
-redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', ARGV[1], 'progressAt', now)
-return tonumber(cur[2])
-`;
-
-// KEYS: lease. ARGV: holder, ttl ms. 1 when the caller holds the lease now.
-const LEASE = `
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`;
+/** A script's integer reply as one of its named values; any other reply is a protocol fault, named. */
+function decode<T>(values: Record<number, T>, reply: unknown, what: string): T {
+  const v = values[Number(reply)];
+  if (v === undefined) throw new Error(`Redis script ${what} replied ${JSON.stringify(reply)}, which it never returns`);
+  return v;
+}
 
 /** Batch b is done in a Redis bitmap (bit order: batch 0 is the high bit of byte 0). Pure. */
 export function bitIsSet(bits: Uint8Array, b: number): boolean {
@@ -169,8 +110,8 @@ export function setBit(bits: Uint8Array, b: number): void {
 /**
  * A run's progress in Redis, a cache of what S3 records, sized by the queue window, not by the run: a hash
  * of counters and state (with `fed`, the next batch to hand to the queue), a bitmap of done batches
- * (1 bit a batch) and each re-planned batch's attempt generation. Every change is one Lua script, so a
- * stale or repeated batch can never be counted.
+ * (1 bit a batch) and each re-planned batch's attempt generation. Every change is one Lua script (commands/*.lua), so
+ * a stale or repeated batch can never be counted.
  */
 export class RunStore {
   constructor(
@@ -205,13 +146,13 @@ export class RunStore {
     const staged = `${keys[1]}:staged:${process.pid}:${Date.now()}`;
     if (start.done?.some((x) => x !== 0)) await this.redis.set(staged, Buffer.from(start.done));
     const args = [Object.keys(fields).length, ...Object.entries(fields).flat(), ...start.plan.flat()];
-    return (await this.redis.eval(CREATE, 4, ...keys, staged, ...args.map(String))) === 1;
+    return (await SCRIPTS.create.run(this.redis, [...keys, staged], args.map(String))) === 1;
   }
 
   /** The listing went on: the run now has these totals (final when `listing` is false). False when Redis does not have the run. */
   async extend(runId: string, totals: { totalKeys: number; totalBatches: number; skipped: number; listing: boolean }): Promise<boolean> {
     const [hash] = this.keys(runId);
-    return (await this.redis.eval(EXTEND, 1, hash, totals.totalKeys, totals.totalBatches, totals.skipped, totals.listing ? 1 : 0)) === 1;
+    return (await SCRIPTS.extend.run(this.redis, [hash], [totals.totalKeys, totals.totalBatches, totals.skipped, totals.listing ? 1 : 0])) === 1;
   }
 
   async get(runId: string): Promise<RunState | undefined> {
@@ -242,7 +183,7 @@ export class RunStore {
 
   /** Hands up to `want` batches not yet done, from the `fed` cursor on, to the caller to enqueue (scanning at most `scan` batches). */
   async feed(runId: string, want: number, scan = 100_000): Promise<{ fed: number; batches: Fed } | undefined> {
-    const out = (await this.redis.eval(FEED, 3, ...this.keys(runId), want, scan)) as number[];
+    const out = (await SCRIPTS.feed.run(this.redis, this.keys(runId), [want, scan])) as number[];
     if (out[0] < 0) return undefined;
     const batches: Fed = [];
     for (let i = 1; i < out.length; i += 2) batches.push({ batch: out[i], generation: out[i + 1] });
@@ -279,41 +220,48 @@ export class RunStore {
 
   /** Counts a finished batch once, and only for the generation the run's plan gives it. */
   async markBatchDone(runId: string, batch: number, generation: number, scored: number, failed: number): Promise<MarkResult> {
-    const [outcome, doneBatches, totalBatches, status, gen, listing] = (await this.redis.eval(MARK_DONE, 3, ...this.keys(runId), batch, generation, scored, failed)) as [
-      MarkResult['outcome'],
-      number,
-      number,
-      MarkResult['status'],
-      number,
-      number,
-    ];
-    return { outcome, doneBatches, totalBatches, status, generation: gen, listing: listing === 1 };
+    const reply = (await SCRIPTS.markDone.run(this.redis, this.keys(runId), [batch, generation, scored, failed])) as [number, number, number, string, number, number];
+    const [outcome, doneBatches, totalBatches, status, gen, listing] = reply;
+    return {
+      outcome: decode(MARK_OUTCOMES, outcome, 'mark-batch-done'),
+      doneBatches,
+      totalBatches,
+      status: status as RunStatus | '',
+      generation: gen,
+      listing: listing === 1,
+    };
   }
 
-  /** Starts attempt generation G: only `planned` remain to run, fed again from batch 0. 1: started; 0: G (or later) already started; -1: unknown run. */
-  async startGeneration(runId: string, generation: number, planned: number[], counts: { scored: number; failed: number }): Promise<1 | 0 | -1> {
-    return (await this.redis.eval(START_GENERATION, 3, ...this.keys(runId), generation, counts.scored, counts.failed, ...planned)) as 1 | 0 | -1;
+  /** Starts attempt generation G: only `planned` remain to run, fed again from batch 0. */
+  async startGeneration(runId: string, generation: number, planned: number[], counts: { scored: number; failed: number }): Promise<GenerationStart> {
+    const reply = await SCRIPTS.startGeneration.run(this.redis, this.keys(runId), [generation, counts.scored, counts.failed, ...planned]);
+    return decode(GENERATION_STARTS, reply, 'start-generation');
   }
 
   /** Records the merged outcome of generation G; false when the run has moved on to a later generation. */
   async finish(runId: string, generation: number, status: RunStatus, counts: { scored: number; failed: number }, finishedAt: string, reason = ''): Promise<boolean> {
     const [hash] = this.keys(runId);
-    return (await this.redis.eval(FINISH, 1, hash, generation, status, counts.scored, counts.failed, finishedAt, reason)) === 1;
+    return (await SCRIPTS.finish.run(this.redis, [hash], [generation, status, counts.scored, counts.failed, finishedAt, reason])) === 1;
   }
 
   /** Fails a running run with a reason (e.g. the model cannot be loaded); returns its generation, or undefined when it was not running. */
   async fail(runId: string, reason: string): Promise<number | undefined> {
     const [hash] = this.keys(runId);
-    const g = (await this.redis.eval(FAIL, 1, hash, reason)) as number;
+    const g = Number(await SCRIPTS.fail.run(this.redis, [hash], [reason]));
     return g < 0 ? undefined : g;
   }
 
   /** Takes or renews the run's listing lease for `holder`; false while another holder has it. */
   async lease(runId: string, holder: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.eval(LEASE, 1, `${this.keys(runId)[0]}:lister`, holder, ttlMs)) === 1;
+    return (await SCRIPTS.takeLease.run(this.redis, [this.leaseKey(runId)], [holder, ttlMs])) === 1;
   }
 
-  async releaseLease(runId: string): Promise<void> {
-    await this.redis.del(`${this.keys(runId)[0]}:lister`);
+  /** Gives the lease up, only while `holder` has it: a producer whose lease lapsed cannot end its successor's. */
+  async releaseLease(runId: string, holder: string): Promise<boolean> {
+    return (await SCRIPTS.releaseLease.run(this.redis, [this.leaseKey(runId)], [holder])) === 1;
+  }
+
+  private leaseKey(runId: string): string {
+    return `${this.keys(runId)[0]}:lister`;
   }
 }

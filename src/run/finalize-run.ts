@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Location } from '../shared/s3/uri.js';
+import { TransientError } from '../shared/errors.js';
 import { getTextIfExists, putJson } from '../shared/s3/objects.js';
 import { runLayout } from './layout.js';
 import { incompleteBatches } from './plan.js';
@@ -44,7 +45,7 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
   if (isEnded(state.status) && state.status !== 'failed') return { kind: 'skipped', why: `already ${state.status}` };
 
   // Only a failed run gets here while listing: retried with backoff, and the producer asks again when its listing ends.
-  if (state.listing) throw new Error(`run ${job.runId} is still being listed; the finalize waits for its manifest`);
+  if (state.listing) throw new TransientError(`run ${job.runId} is still being listed; the finalize waits for its manifest`);
 
   const failed = state.status === 'failed';
   const record = await loadRunRecord(deps.s3, manifest);

@@ -50,8 +50,8 @@ function parsePrediction(line: string, where: () => string): PredictionLine {
   let p: PredictionLine;
   try {
     p = JSON.parse(line) as PredictionLine;
-  } catch (err) {
-    throw new Error(`${where()}: not JSON (${(err as Error).message})`);
+  } catch (cause) {
+    throw new Error(`${where()}: not JSON (${(cause as Error).message})`, { cause });
   }
   if (!Number.isFinite(p?.probability)) throw new Error(`${where()}: no finite probability`);
   return p;

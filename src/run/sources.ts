@@ -173,7 +173,7 @@ export async function* manifestPages(s3: S3Client, uri: string, source: S3Locati
   try {
     body = (await s3.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.prefix }))).Body as Readable;
   } catch (err) {
-    if (isNotFound(err)) throw new UserError(`--manifest ${uri}: no such object`);
+    if (isNotFound(err)) throw new UserError(`--manifest ${uri}: no such object`, undefined, { cause: err });
     throw err;
   }
   let lineNo = 0;

@@ -28,7 +28,7 @@ function readPem(setting: string, file: string | undefined): Buffer | undefined 
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new ConfigError(`${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigError(`${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
 }
 

@@ -10,7 +10,7 @@ import type { ChartItem, Gallery, GalleryItem, ReportDoc } from './document.js';
 import type { CamModel } from './gradcam.js';
 import { metricRows } from './metric-rows.js';
 import { imageName, renderable } from './renderable.js';
-import type { ReportRun } from './report-run.js';
+import type { ReportRun } from './read-report-run.js';
 import type { SamplePick } from './samples.js';
 import { thinCurve } from './thin-curve.js';
 

@@ -17,8 +17,6 @@ import { discoverPrefixes, listingPages, manifestPages, parallelListingPages, ty
 import { getTextIfExists } from '../shared/s3/objects.js';
 
 
-export type ProducerDeps = RunDeps;
-
 /** Batches per manifest shard unless --batches-per-shard says otherwise. */
 export const DEFAULT_BATCHES_PER_SHARD = 1000;
 

@@ -1,8 +1,7 @@
-import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { UserError } from '../shared/errors.js';
-import { isNotFound, listPages, type ListedObject } from '../shared/s3/objects.js';
-import { lines } from '../shared/s3/object-lines.js';
+import { listPages, type ListedObject } from '../shared/s3/objects.js';
+import { objectLines } from '../shared/s3/object-lines.js';
 import { formatS3Uri, joinKey, parseS3Uri, type S3Location } from '../shared/s3/uri.js';
 import { parseClassName, type ClassName } from '../shared/labels.js';
 import type { SkippedObject } from './types.js';
@@ -169,17 +168,12 @@ export function parseManifestLine(line: string, lineNo: number, name: string, so
  */
 export async function* manifestPages(s3: S3Client, uri: string, source: S3Location, pageSize = 1000, skipItems = 0): AsyncGenerator<SourcePage> {
   const loc = parseS3Uri(uri);
-  let body: Readable;
-  try {
-    body = (await s3.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.prefix }))).Body as Readable;
-  } catch (err) {
-    if (isNotFound(err)) throw new UserError(`--manifest ${uri}: no such object`, undefined, { cause: err });
-    throw err;
-  }
+  // The resumable reader: a long manifest whose body is cut short goes on where it stopped.
+  const body = objectLines(s3, loc.bucket, loc.prefix, { missing: (cause) => new UserError(`--manifest ${uri}: no such object`, undefined, { cause }) });
   let lineNo = 0;
   let seen = 0;
   let page: (ListedObject & { label?: ClassName })[] = [];
-  for await (const line of lines(body)) {
+  for await (const line of body) {
     const entry = parseManifestLine(line, ++lineNo, `--manifest ${formatS3Uri(loc)}`, source);
     if (!entry) continue;
     if (seen++ < skipItems) continue;

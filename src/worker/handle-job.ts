@@ -71,12 +71,12 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
   const { meta, lines } = await scoreBatch({ s3: ctx.s3, classifier, logger, readImages, coldStartMs: ctx.takeColdStartMs() }, data, items);
   const mark = await recordBatchDone(ctx, data, meta, logger);
   logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, done: mark.doneBatches, total: mark.totalBatches }, 'batch scored');
-  // failures by stage and reason class: the parent's /metrics counts them (see http/metrics.ts).
+  // failures by stage and reason class: the parent's /metrics counts them (see http/prometheus.ts).
   return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, failures: countFailures(lines) };
 }
 
 /** The finalize's report of a labelled run (charts and Grad-CAM): loaded only when needed, logged, never thrown. */
 async function writeRunReport(ctx: WorkerContext, out: S3Location, runId: string): Promise<void> {
-  const { reportAfterFinalize } = await import('../report/run-report-hook.js');
+  const { reportAfterFinalize } = await import('../report/write-run-report.js');
   await reportAfterFinalize({ s3: ctx.s3, logger: ctx.logger }, out, runId);
 }

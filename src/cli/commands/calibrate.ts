@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { calibrateModel } from '../../model/calibrate/run-calibration.js';
+import { calibrateModel } from '../../eval/run-calibration.js';
 import { defaultModelDir } from '../../model/classifier.js';
 import { groupByText, parseGroupBy } from '../../model/train/groups.js';
 import { assertRunId } from '../../run/index.js';

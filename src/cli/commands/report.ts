@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { productionCamProvider } from '../../report/cam-provider.js';
-import { readReportRun } from '../../report/report-run.js';
+import { readReportRun } from '../../report/read-report-run.js';
 import { buildRunReport } from '../../report/run-report.js';
-import { writeRunReport } from '../../report/run-report-hook.js';
+import { writeRunReport } from '../../report/write-run-report.js';
 import { fsSink } from '../../report/sink.js';
 import { readTrainingReport } from '../../report/training-report.js';
 import { writeReport } from '../../report/write-report.js';

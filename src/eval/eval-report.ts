@@ -1,8 +1,8 @@
-import type { HistoryEntry } from '../eval/types.js';
-import { trendSpec, type TrendPoint } from './chart-specs.js';
-import type { ReportDoc } from './document.js';
-import type { ReportRun } from './report-run.js';
-import { classificationSections, runFacts, type RunReportDeps } from './run-report.js';
+import type { HistoryEntry } from './types.js';
+import { trendSpec, type TrendPoint } from '../report/chart-specs.js';
+import type { ReportDoc } from '../report/document.js';
+import type { ReportRun } from '../report/read-report-run.js';
+import { classificationSections, runFacts, type RunReportDeps } from '../report/run-report.js';
 
 /** Trend points of the watched metrics over the history. Pure. */
 export function trendPoints(history: readonly HistoryEntry[]): TrendPoint[] {

@@ -3,7 +3,7 @@ import type { Logger } from '../shared/logger.js';
 import { runLayout } from '../run/index.js';
 import { joinKey, type S3Location } from '../shared/s3/uri.js';
 import type { CamModel } from './gradcam.js';
-import { readReportRun } from './report-run.js';
+import { readReportRun } from './read-report-run.js';
 import { buildRunReport } from './run-report.js';
 import { s3Sink } from './sink.js';
 import { writeReport } from './write-report.js';

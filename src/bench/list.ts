@@ -38,7 +38,12 @@ const log = (s: string) => process.stderr.write(s + '\n');
 async function drain(pages: AsyncGenerator<SourcePage>): Promise<{ keys: number; digest: string }> {
   const hash = createHash('sha1');
   let keys = 0;
-  for await (const p of pages) for (const o of p.images) (keys++, hash.update(o.key + '\n'));
+  for await (const p of pages) {
+    for (const o of p.images) {
+      keys++;
+      hash.update(o.key + '\n');
+    }
+  }
   return { keys, digest: hash.digest('hex') };
 }
 

@@ -10,7 +10,7 @@ import type { RunHeader, RunItem, RunManifest, ShardEntry } from './types.js';
 import { CANDIDATE_EXTENSIONS } from '../shared/s3/list-images.js';
 import { ensureRunInRedis, reofferPending, type RunDeps } from './reconcile.js';
 import { topUp } from './feed.js';
-import { parseJsonl, readHeaderIfExists, readManifestIfExists } from './run-record.js';
+import { parseJsonl, readManifestIfExists } from './run-record.js';
 import { ShardWriter, shardTotals } from './shard-writer.js';
 import { collectGarbageIfGrown } from './heap.js';
 import { discoverPrefixes, listingPages, manifestPages, parallelListingPages, type ListingUnit, type SourcePage } from './sources.js';

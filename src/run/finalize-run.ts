@@ -34,7 +34,7 @@ export type FinalizeOutcome =
  */
 export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Promise<FinalizeOutcome> {
   const manifest = await readManifest(deps.s3, job.out, job.runId);
-  let state = await deps.store.get(job.runId);
+  const state = await deps.store.get(job.runId);
   if (!state) {
     const { pending } = await ensureRunInRedis(deps, manifest);
     deps.logger.warn({ pending }, 'the run was missing from Redis (Redis lost its data?); rebuilt it from S3');

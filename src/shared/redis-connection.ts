@@ -110,7 +110,10 @@ export async function connectRedis(target: Target, opts: ConnectOptions = {}): P
       lastError = err;
       if (connected) return;
       const f = redisFailure(err, t);
-      if (f.fatal) (fatal = f.line), done(false);
+      if (f.fatal) {
+        fatal = f.line;
+        done(false);
+      }
     });
     redis.once('ready', () => ((connected = true), done(true)));
     redis.once('end', () => done(false));

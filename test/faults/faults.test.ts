@@ -65,7 +65,6 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
     await WorkerProc.killAll();
     await t?.close();
     await stack?.close();
-    // eslint-disable-next-line no-console
     console.log(summaryLines().join('\n'));
   });
 

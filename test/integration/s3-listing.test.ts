@@ -49,7 +49,10 @@ describe('S3 server', () => {
     const collect = async (pages: AsyncGenerator<SourcePage>) => {
       const out: string[] = [];
       const skipped: string[] = [];
-      for await (const p of pages) out.push(...p.images.map((o) => o.key)), skipped.push(...p.skipped.map((o) => o.key));
+      for await (const p of pages) {
+        out.push(...p.images.map((o) => o.key));
+        skipped.push(...p.skipped.map((o) => o.key));
+      }
       return { out, skipped };
     };
     const one = await collect(listingPages(s3, { bucket, prefix: 'arch/' }));

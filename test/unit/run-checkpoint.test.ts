@@ -84,7 +84,10 @@ describe('a tally summed from shard checkpoints', () => {
     backend: batch % 2 ? 'null' : 'cpu', host: 'h', pid: 1, startedAt: new Date(1e12 + batch * 1000).toISOString(), finishedAt: new Date(1e12 + batch * 1000 + 1500).toISOString(), ...(batch % 4 ? {} : { coldStartMs: 700 }),
   });
   const feed = (t: RunTally, shard: number) => {
-    for (let i = shard * 40; i < shard * 40 + 40; i++) (i % 9 ? t.prediction(pred(`k${i}`, i)) : t.failure(fail(`k${i}`, i)));
+    for (let i = shard * 40; i < shard * 40 + 40; i++) {
+      if (i % 9) t.prediction(pred(`k${i}`, i));
+      else t.failure(fail(`k${i}`, i));
+    }
     for (let b = shard * 4; b < shard * 4 + 4; b++) t.meta(meta(b, b % 3 === 0 ? 1 : 0));
   };
 

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { createRedis, createScoreQueue } from '../shared/queue.js';
 import { RedisClaims } from '../shared/redis-claims.js';
-import { RunStore } from '../shared/run/run-store.js';
+import { RunStore } from '../run/index.js';
 import { ensureBucket } from '../shared/s3/bucket.js';
 import { createS3Client } from '../shared/s3/client.js';
 import { ensureLocalStack } from '../shared/services/local-stack.js';

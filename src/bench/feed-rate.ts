@@ -1,10 +1,8 @@
 // npm run bench:feed: how many images/s download + decode + part upload + queue deliver per CPU core, with
 // the null engine (scores instantly), so a GPU node can be given enough cores to keep its GPU fed.
 import os from 'node:os';
-import { createRun } from '../producer/create-run.js';
-import { runLayout } from '../shared/run/layout.js';
+import { createRun, runLayout, type RunMetrics } from '../run/index.js';
 import { getTextIfExists } from '../shared/s3/objects.js';
-import type { RunMetrics } from '../shared/run/run-metrics.js';
 import { withBenchStack } from './bench-stack.js';
 import { startWorkers } from '../worker/start-worker.js';
 import { childPidsMatching, cpuSecondsOf } from './cpu-time.js';

@@ -7,7 +7,7 @@ import { loadConfig } from '../shared/config.js';
 import { createS3Client } from '../shared/s3/client.js';
 import { ensureBucket } from '../shared/s3/bucket.js';
 import { startS3Server, useLocalS3Credentials } from '../shared/services/s3-server.js';
-import { discoverPrefixes, listingPages, parallelListingPages, type SourcePage } from '../producer/sources.js';
+import { discoverPrefixes, listingPages, parallelListingPages, type SourcePage } from '../run/index.js';
 import { startLatencyProxy, type LatencyProxy } from './latency-proxy.js';
 import { fillS3rverBucket } from './s3rver-fill.js';
 import { childPidsMatching, cpuSecondsOf } from './cpu-time.js';
@@ -38,7 +38,12 @@ const log = (s: string) => process.stderr.write(s + '\n');
 async function drain(pages: AsyncGenerator<SourcePage>): Promise<{ keys: number; digest: string }> {
   const hash = createHash('sha1');
   let keys = 0;
-  for await (const p of pages) for (const o of p.images) (keys++, hash.update(o.key + '\n'));
+  for await (const p of pages) {
+    for (const o of p.images) {
+      keys++;
+      hash.update(o.key + '\n');
+    }
+  }
   return { keys, digest: hash.digest('hex') };
 }
 

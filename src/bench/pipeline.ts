@@ -1,15 +1,10 @@
 // npm run bench: raw model vs. pipeline images/s per inference engine (same batch size), and list+enqueue time.
 import os from 'node:os';
 import pLimit from 'p-limit';
-import { createRun } from '../producer/create-run.js';
-import { batchJob, enqueueBatches } from '../shared/run/enqueue-batches.js';
+import { createRun, batchJob, enqueueBatches, type RunHeader, runLayout, type RunMetrics, type PartMeta } from '../run/index.js';
 import { listImages } from '../shared/s3/list-images.js';
 import { createScoreQueue } from '../shared/queue.js';
-import type { RunHeader } from '../shared/run/types.js';
 import { getTextIfExists, putObject } from '../shared/s3/objects.js';
-import { runLayout } from '../shared/run/layout.js';
-import type { RunMetrics } from '../shared/run/run-metrics.js';
-import type { PartMeta } from '../shared/run/types.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { withBenchStack } from './bench-stack.js';
 import { startWorkers } from '../worker/start-worker.js';

@@ -7,10 +7,8 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import { repoRoot } from '../shared/paths.js';
 import { openUploadStream } from '../shared/s3/upload-stream.js';
-import { runLayout } from '../shared/run/layout.js';
-import type { RunMetrics } from '../shared/run/run-metrics.js';
+import { runLayout, type RunMetrics, type PartLine, type RunManifest } from '../run/index.js';
 import { getTextIfExists, putObject } from '../shared/s3/objects.js';
-import type { PartLine, RunManifest } from '../shared/run/types.js';
 
 /**
  * One synthetic scale run, as a user would start it: an input manifest of N keys (no objects behind them)

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { exitWithError } from '../shared/errors.js';
+import { exitWithError } from './errors.js';
 import type { GlobalFlags } from './runtime.js';
 
 type Register = (program: Command, globals: () => GlobalFlags) => void;

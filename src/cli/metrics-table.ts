@@ -1,8 +1,7 @@
 import Table from 'cli-table3';
 import { fixed, percent } from '../shared/format.js';
 import { definedRate } from '../shared/metrics.js';
-import { flagsFact } from '../shared/run/flags.js';
-import type { RunMetrics } from '../shared/run/run-metrics.js';
+import { flagsFact, type RunMetrics } from '../run/index.js';
 
 const endToEnd = (t: RunMetrics['throughput']) =>
   t.activeSeconds === undefined // metrics.json written before active time was recorded

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { CronExpressionParser } from 'cron-parser';
-import { assertRunId } from '../shared/run/batching.js';
+import { assertRunId } from '../run/index.js';
 import { parseS3Uri } from '../shared/s3/uri.js';
 import { parseWebhook } from '../eval/webhook.js';
 
@@ -64,7 +64,7 @@ export const cronPattern = parsedBy((v) => {
   try {
     CronExpressionParser.parse(v);
   } catch (err) {
-    throw new Error(`not a cron pattern (${(err as Error).message}); e.g. "0 2 * * *" is 02:00 every day`);
+    throw new Error(`not a cron pattern (${(err as Error).message}); e.g. "0 2 * * *" is 02:00 every day`, { cause: err });
   }
   return v;
 });

@@ -2,11 +2,8 @@ import cliProgress from 'cli-progress';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../shared/logger.js';
 import { UserError } from '../shared/errors.js';
-import { scheduleFinalize } from '../shared/run/finalize-job.js';
-import { isEnded } from '../shared/run/state.js';
+import { scheduleFinalize, isEnded, judgeEnded, judgeRunning, type MaxFailures, type StallLimits, type WaitVerdict, type RunState, type RunStore } from '../run/index.js';
 import { redisDisplayUrl } from '../shared/redis-connection.js';
-import { judgeEnded, judgeRunning, type MaxFailures, type StallLimits, type WaitVerdict } from '../shared/run/outcome.js';
-import type { RunState, RunStore } from '../shared/run/run-store.js';
 
 export interface WaitDeps {
   store: RunStore;

@@ -10,7 +10,7 @@ import { connectRedis } from '../shared/redis-connection.js';
 import { RedisClaims } from '../shared/redis-claims.js';
 import { createS3Client } from '../shared/s3/client.js';
 import type { Claims } from '../shared/s3/put-if-absent.js';
-import { RunStore } from '../shared/run/run-store.js';
+import { RunStore } from '../run/index.js';
 
 export interface GlobalFlags {
   redisUrl?: string;

@@ -3,7 +3,7 @@ import { redisTarget, type Config } from '../shared/config.js';
 import type { ConnectionWatch } from '../shared/connection-watch.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis, createScoreQueue, queueErrorsTo } from '../shared/queue.js';
-import { RunStore } from '../shared/run/run-store.js';
+import { RunStore } from '../run/index.js';
 import { RedisClaims } from '../shared/redis-claims.js';
 import { createS3Client } from '../shared/s3/client.js';
 import { productionCamProvider } from '../report/cam-provider.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../shared/redis-script.js';
 import { DEFAULT_JOB_OPTIONS, queueErrorsTo } from '../shared/queue.js';
 import { EVAL_QUEUE, JOB_EVAL, type EvalJobData } from './types.js';
 
@@ -17,7 +18,7 @@ export interface ScheduleSpec {
   data: EvalJobData;
 }
 
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const RELEASE = RedisScript.load(new URL('./commands/release-lock.lua', import.meta.url));
 
 /** Runs `fn` holding a short Redis lock, so concurrent callers take turns. */
 async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>, waitMs = 30_000): Promise<T> {
@@ -30,7 +31,7 @@ async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>, wait
   try {
     return await fn();
   } finally {
-    await redis.eval(RELEASE, 1, key, token);
+    await RELEASE.run(redis, [key], [token]);
   }
 }
 

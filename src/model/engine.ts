@@ -34,7 +34,7 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<PneumoniaClas
     try {
       ort = await (opts.importOrt ?? importOrt)();
     } catch (err) {
-      if (engine === 'onnx') throw new Error(`engine onnx: onnxruntime-node does not load: ${(err as Error).message}`);
+      if (engine === 'onnx') throw new Error(`engine onnx: onnxruntime-node does not load: ${(err as Error).message}`, { cause: err });
       logger?.info({ err: (err as Error).message }, 'engine auto: onnxruntime-node unavailable');
     }
   }

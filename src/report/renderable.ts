@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { decodeDicom } from '../shared/image/dicom/decode-dicom.js';
 import { isDicom } from '../shared/image/dicom/sniff.js';
-import type { PredictionLine } from '../shared/run/types.js';
+import type { PredictionLine } from '../run/index.js';
 
 /** Bytes sharp can draw: DICOM becomes a PNG of its first frame as the model saw it (pixels only, no header). */
 export async function renderable(bytes: Uint8Array, size = 256): Promise<Uint8Array> {

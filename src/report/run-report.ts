@@ -4,15 +4,13 @@ import sharp from 'sharp';
 import type { Logger } from '../shared/logger.js';
 import { curveFromSorted, operatingPoint, type CurvePoint } from '../shared/metrics.js';
 import { getObjectBytes } from '../shared/s3/objects.js';
-import type { PredictionLine } from '../shared/run/types.js';
-import type { RunInfo } from '../shared/run/run-data.js';
+import { type PredictionLine, type RunInfo, flagsFact } from '../run/index.js';
 import { confusionSpec, prSpec, rocSpec, scoreHistogramSpec } from './chart-specs.js';
 import type { ChartItem, Gallery, GalleryItem, ReportDoc } from './document.js';
 import type { CamModel } from './gradcam.js';
 import { metricRows } from './metric-rows.js';
-import { flagsFact } from '../shared/run/flags.js';
 import { imageName, renderable } from './renderable.js';
-import type { ReportRun } from './report-run.js';
+import type { ReportRun } from './read-report-run.js';
 import type { SamplePick } from './samples.js';
 import { thinCurve } from './thin-curve.js';
 

@@ -1,4 +1,4 @@
-import type { PredictionLine } from '../shared/run/types.js';
+import type { PredictionLine } from '../run/index.js';
 
 export interface SamplePick {
   /** Right and wrong calls for the X-ray grid. */

@@ -1,5 +1,5 @@
 import type { ClassName } from '../shared/labels.js';
-import type { PredictionLine } from '../shared/run/types.js';
+import type { PredictionLine } from '../run/index.js';
 import type { ScoreBins } from './chart-specs.js';
 
 const CLASSES: readonly ClassName[] = ['NORMAL', 'PNEUMONIA'];

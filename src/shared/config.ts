@@ -28,8 +28,8 @@ export function redisTarget(config: Pick<Config, 'redisUrl' | 'redisTls'>): Redi
 
 /** Bad settings (environment or global flags): a usage error, exit code 2. */
 export class ConfigError extends UsageError {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'ConfigError';
   }
 }

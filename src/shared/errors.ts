@@ -1,80 +1,49 @@
-import { CommanderError } from 'commander';
-import { permissionLine } from './redis-failure.js';
-import { scrubText, secretValues } from './secrets.js';
-
 /**
- * Errors a person can act on, and how the CLI prints any error: one `cxr: ` line and an exit code.
- * Exit codes: 1 for a failure at run time (a missing bucket, no credentials, Redis unreachable), 2 for bad
- * usage (a flag, a setting); `score --wait` verdicts carry their own codes (src/shared/run/outcome.ts).
+ * Errors a caller decides on: a person's mistake (UserError, UsageError: printed as one line, not retried)
+ * or a passing condition (TransientError: retry later). Each takes a `cause`, so the error underneath is
+ * kept. How the CLI prints them is in src/cli/errors.ts. Exit codes: 1 for a failure at run time (a missing
+ * bucket, no credentials, Redis unreachable), 2 for bad usage (a flag, a setting); `score --wait` verdicts
+ * carry their own codes (src/run/outcome.ts).
  */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 /** An error the CLI prints as its one-line message (no stack), exiting with `exitCode`. */
 export class UserError extends Error {
+  /** A person must act (fix a flag, a file, a permission): trying again unchanged cannot help. */
+  readonly retryable = false;
+
   constructor(
     message: string,
     readonly exitCode = EXIT_FAILURE,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'UserError';
   }
 }
 
 /** Bad command-line input or settings; the message names the flag. Exits with code 2. */
 export class UsageError extends UserError {
-  constructor(message: string) {
-    super(message, EXIT_USAGE);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT_USAGE, options);
     this.name = 'UsageError';
   }
 }
 
-export interface ErrorOutcome {
-  /** What to print after `cxr: `; empty when commander already printed (help). */
-  line: string;
-  exitCode: number;
-}
+/** A condition that passes (a run still being listed, a service restarting): the job is retried with backoff. */
+export class TransientError extends Error {
+  readonly retryable = true;
 
-const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
-
-/** One line a person can act on, and the exit code, for anything a command threw. Pure. */
-export function describeError(err: unknown): ErrorOutcome {
-  if (err instanceof CommanderError) {
-    if (HELP_CODES.has(err.code)) return { line: '', exitCode: err.exitCode === 0 ? 0 : EXIT_USAGE };
-    return { line: oneLine(err.message.replace(/^error: /, '')), exitCode: EXIT_USAGE };
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TransientError';
   }
-  if (err instanceof UserError) return { line: oneLine(err.message), exitCode: err.exitCode };
-  const denied = permissionLine(err);
-  if (denied) return { line: denied, exitCode: EXIT_FAILURE };
-  const name = (err as { name?: string } | null)?.name;
-  if (name === 'CredentialsProviderError') {
-    return {
-      line: 'no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the S3 endpoint',
-      exitCode: EXIT_FAILURE,
-    };
-  }
-  // S3 service errors carry the HTTP status; their code (AccessDenied, InvalidAccessKeyId, ...) says more than the text alone.
-  if ((err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode && name && name !== 'Error') {
-    return { line: oneLine(`S3 ${name}: ${messageOf(err)}`), exitCode: EXIT_FAILURE };
-  }
-  return { line: oneLine(messageOf(err)), exitCode: EXIT_FAILURE };
 }
 
-/** Prints the error as one `cxr: ` line (and its stack when LOG_LEVEL is debug or trace), scrubbed of secrets, and exits. */
-export function exitWithError(err: unknown, env: NodeJS.ProcessEnv = process.env): never {
-  const { line, exitCode } = describeError(err);
-  const scrub = (text: string) => scrubText(text, secretValues(env));
-  if (line) process.stderr.write(scrub(`cxr: ${line}\n`));
-  if (['debug', 'trace'].includes(env.LOG_LEVEL ?? '') && err instanceof Error && err.stack) process.stderr.write(scrub(`${err.stack}\n`));
-  process.exit(exitCode);
+/** Whether trying again may succeed: false for a person's mistake, true for a passing condition, else unknown. */
+export function isRetryable(err: unknown): boolean | undefined {
+  const r = (err as { retryable?: unknown } | null)?.retryable;
+  return typeof r === 'boolean' ? r : undefined;
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Multi-line messages (config errors list every bad setting) joined into one line. */
-function oneLine(message: string): string {
-  const parts = message.split('\n').map((l) => l.trim()).filter(Boolean);
-  return parts.map((p, i) => (i > 0 && !parts[i - 1].endsWith(':') ? `; ${p}` : i > 0 ? ` ${p}` : p)).join('');
-}

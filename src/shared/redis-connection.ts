@@ -28,7 +28,7 @@ function readPem(setting: string, file: string | undefined): Buffer | undefined 
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new ConfigError(`${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigError(`${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
 }
 
@@ -110,7 +110,10 @@ export async function connectRedis(target: Target, opts: ConnectOptions = {}): P
       lastError = err;
       if (connected) return;
       const f = redisFailure(err, t);
-      if (f.fatal) (fatal = f.line), done(false);
+      if (f.fatal) {
+        fatal = f.line;
+        done(false);
+      }
     });
     redis.once('ready', () => ((connected = true), done(true)));
     redis.once('end', () => done(false));

@@ -6,7 +6,7 @@ import { getBytesIfExists, getJsonIfExists, putObject } from '../shared/s3/objec
 import { learningRateWithWarmup } from '../model/train/lr.js';
 import type { HeadMetadata } from '../model/metadata.js';
 import type { Logger } from '../shared/logger.js';
-import { finetuneStateBytes, mergeFinetuneRound, prepareFinetune, prepareFromInit } from './finetune/ft-merge.js';
+import { dropRunDraws, finetuneStateBytes, mergeFinetuneRound, prepareFinetune, prepareFromInit } from './finetune/ft-merge.js';
 import { chooseThreshold } from '../model/train/threshold.js';
 import type { FeatureSet } from '../model/train/head-train.js';
 import { foldNorm } from '../model/train/fold-norm.js';
@@ -203,6 +203,7 @@ async function finishRound(d: TrainDeps, spec: TrainRunSpec, data: MergeJobData,
     runId: spec.runId, status: stop ? 'done' : 'running', lastEpoch: data.epoch, bestEpoch, stoppedEarly, updatedAt: new Date().toISOString(),
   });
   if (!stop) await enqueueRound(d.queue, spec, data.epoch + 1);
+  else if (isFinetune(spec)) await dropRunDraws(d, spec, data.epoch, log);
   log.info({ ...entry, bestEpoch, stop, mergeSeconds: metrics.mergeSeconds }, 'round merged');
   return { epoch: data.epoch, history: entry, bestEpoch, stop };
 }

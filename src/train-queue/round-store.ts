@@ -1,9 +1,7 @@
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../shared/redis-script.js';
 
-const MARK = `
-redis.call('SADD', KEYS[1], ARGV[1])
-return redis.call('SCARD', KEYS[1])
-`;
+const MARK = RedisScript.load(new URL('./commands/mark-shard-done.lua', import.meta.url));
 
 /** Per-round bookkeeping in Redis: the set of finished shard ids and the 'round merged' marker. */
 export class RoundStore {
@@ -15,7 +13,7 @@ export class RoundStore {
 
   /** Records a finished shard (idempotent) and returns how many distinct shards of the round are done. */
   async markShardDone(runId: string, epoch: number, shard: number): Promise<number> {
-    return (await this.redis.eval(MARK, 1, this.key(runId, epoch, 'done'), String(shard))) as number;
+    return Number(await MARK.run(this.redis, [this.key(runId, epoch, 'done')], [String(shard)]));
   }
 
   async forgetShard(runId: string, epoch: number, shard: number): Promise<void> {

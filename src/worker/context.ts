@@ -8,7 +8,7 @@ import { createRedis, createScoreQueue } from '../shared/queue.js';
 import { RedisClaims } from '../shared/redis-claims.js';
 import { createS3Client } from '../shared/s3/client.js';
 import type { Claims } from '../shared/s3/put-if-absent.js';
-import { RunStore } from '../shared/run/run-store.js';
+import { RunStore } from '../run/index.js';
 import type { PneumoniaClassifier } from '../model/classifier.js';
 import { resolveModelUri } from '../shared/model-pointer.js';
 import { isNullEngine } from './engine-choice.js';

@@ -3,8 +3,11 @@ import { getObjectBytes } from '../shared/s3/objects.js';
 
 /** An object that cannot be read for reasons of its own (missing, forbidden); other errors fail the batch. */
 export class ObjectReadError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
+  constructor(
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(reason, options);
     this.name = 'ObjectReadError';
   }
 }

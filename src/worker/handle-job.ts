@@ -1,16 +1,11 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from '../shared/logger.js';
 import { JOB_BATCH, JOB_FINALIZE, JOB_SETTLE } from '../shared/queue.js';
-import { scheduleFinalize } from '../shared/run/finalize-job.js';
-import type { BatchJobData, FinalizeJobData, SettleJobData } from '../shared/run/types.js';
+import { scheduleFinalize, type BatchJobData, type FinalizeJobData, type SettleJobData, finalizeRun, recordBatchDone, settleBatch, batchItemsOf, topUpAfter } from '../run/index.js';
 import type { WorkerContext } from './context.js';
-import { finalizeRun } from './finalize-run.js';
-import { recordBatchDone } from './record-batch.js';
+import type { S3Location } from '../shared/s3/uri.js';
 import { scoreBatch } from './score-batch.js';
-import { settleBatch } from './settle-batch.js';
 import { countFailures } from './http/failure-class.js';
-import { batchItemsOf } from './batch-items.js';
-import { topUpAfter } from './record-batch.js';
 import { isNullEngine } from './engine-choice.js';
 import { JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from '../train-queue/jobs.js';
 
@@ -40,7 +35,7 @@ export async function handleJob(ctx: WorkerContext, job: JobLike): Promise<unkno
   }
   if (job.name === JOB_FINALIZE) {
     const data = job.data as FinalizeJobData;
-    const outcome = await finalizeRun(ctx, data);
+    const outcome = await finalizeRun({ ...ctx, report: (out, runId) => writeRunReport(ctx, out, runId) }, data);
     return outcome.kind === 'merged' ? { counts: outcome.metrics.counts, state: outcome.metrics.state } : outcome;
   }
   throw new Error(`unknown job name ${JSON.stringify(job.name)} on the score queue`);
@@ -76,6 +71,12 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
   const { meta, lines } = await scoreBatch({ s3: ctx.s3, classifier, logger, readImages, coldStartMs: ctx.takeColdStartMs() }, data, items);
   const mark = await recordBatchDone(ctx, data, meta, logger);
   logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, done: mark.doneBatches, total: mark.totalBatches }, 'batch scored');
-  // failures by stage and reason class: the parent's /metrics counts them (see http/metrics.ts).
+  // failures by stage and reason class: the parent's /metrics counts them (see http/prometheus.ts).
   return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, failures: countFailures(lines) };
+}
+
+/** The finalize's report of a labelled run (charts and Grad-CAM): loaded only when needed, logged, never thrown. */
+async function writeRunReport(ctx: WorkerContext, out: S3Location, runId: string): Promise<void> {
+  const { reportAfterFinalize } = await import('../report/write-run-report.js');
+  await reportAfterFinalize({ s3: ctx.s3, logger: ctx.logger }, out, runId);
 }

@@ -1,7 +1,6 @@
 import type { DicomInfo } from '../shared/image/dicom/decode-dicom.js';
-import type { PredictionLine } from '../shared/run/types.js';
+import { type PredictionLine, OOD_FLAG } from '../run/index.js';
 
-import { OOD_FLAG } from '../shared/run/flags.js';
 
 export { OOD_FLAG };
 

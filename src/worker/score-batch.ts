@@ -8,8 +8,7 @@ import type { DicomInfo } from '../shared/image/dicom/decode-dicom.js';
 import { caffePreprocess } from '../model/preprocess.js';
 import type { PneumoniaClassifier, Scores } from '../model/classifier.js';
 import { putJson, putObject } from '../shared/s3/objects.js';
-import { runLayout } from '../shared/run/layout.js';
-import type { BatchJobData, FailureLine, PartLine, PartMeta, PredictionLine, RunItem } from '../shared/run/types.js';
+import { runLayout, type BatchJobData, type FailureLine, type PartLine, type PartMeta, type PredictionLine, type RunItem } from '../run/index.js';
 import { downloadObject, ObjectReadError } from './download.js';
 import { flaggedReason, predictionExtras } from './prediction-extras.js';
 

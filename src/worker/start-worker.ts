@@ -7,7 +7,7 @@ import { ConnectionWatch } from '../shared/connection-watch.js';
 import { createScoreQueue, JOB_BATCH, JOB_SETTLE, queueErrorsTo, SCORE_QUEUE, SETTLE_JOB_OPTIONS, STALLED } from '../shared/queue.js';
 import { createWorkerRedis, type RedisTlsFiles } from '../shared/redis-connection.js';
 import { loadConfig, type Config } from '../shared/config.js';
-import type { BatchJobData, SettleJobData } from '../shared/run/types.js';
+import type { BatchJobData, SettleJobData } from '../run/index.js';
 import { startEvalWorker } from '../eval/eval-worker.js';
 import { EVAL_QUEUE } from '../eval/types.js';
 import { TRAIN_QUEUE } from '../train-queue/jobs.js';

@@ -6,8 +6,8 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { putObject } from '../../src/shared/s3/objects.js';
 import { freeLoopbackPort } from '../../src/shared/services/free-port.js';
-import type { RunStatus } from '../../src/shared/run/state.js';
-import type { FailureLine } from '../../src/shared/run/types.js';
+import type { RunStatus } from '../../src/run/state.js';
+import type { FailureLine } from '../../src/run/types.js';
 import { FaultStack, WorkerProc, alive, cli, freshBucket, imagePool, plainLines, putImages, sleep, startCli, testClients, waitFor, type CliResult } from './harness.js';
 import { countsConsistent, inspectRun, record, summaryLines, type RunCheck } from './inspect.js';
 
@@ -65,7 +65,6 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
     await WorkerProc.killAll();
     await t?.close();
     await stack?.close();
-    // eslint-disable-next-line no-console
     console.log(summaryLines().join('\n'));
   });
 

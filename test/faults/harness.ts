@@ -12,7 +12,7 @@ import { createS3Client } from '../../src/shared/s3/client.js';
 import { ensureBucket } from '../../src/shared/s3/bucket.js';
 import { putObject } from '../../src/shared/s3/objects.js';
 import { SCORE_QUEUE } from '../../src/shared/queue.js';
-import { RunStore } from '../../src/shared/run/run-store.js';
+import { RunStore } from '../../src/run/run-store.js';
 import type { LocalService } from '../../src/shared/services/child-service.js';
 import { freeLoopbackPort } from '../../src/shared/services/free-port.js';
 import { startRedisServer } from '../../src/shared/services/redis-server.js';

@@ -1,10 +1,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { getTextIfExists } from '../../src/shared/s3/objects.js';
-import { runLayout } from '../../src/shared/run/layout.js';
-import type { RunState } from '../../src/shared/run/run-store.js';
-import type { FailureLine, PredictionLine, RunItem, RunManifest, SkippedObject } from '../../src/shared/run/types.js';
-import { readAllItems, readSkipped } from '../../src/shared/run/run-record.js';
-import type { RunMetrics } from '../../src/shared/run/run-metrics.js';
+import { runLayout } from '../../src/run/layout.js';
+import type { RunState } from '../../src/run/run-store.js';
+import type { FailureLine, PredictionLine, RunItem, RunManifest, SkippedObject } from '../../src/run/types.js';
+import { readAllItems, readSkipped } from '../../src/run/run-record.js';
+import type { RunMetrics } from '../../src/run/run-metrics.js';
 
 /** What a finished run's outputs say, against its manifest. */
 export interface RunCheck {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CalibrationRecord } from '../../src/model/calibrate/calibration.js';
 import type { HeadMetadata } from '../../src/model/metadata.js';
 import { defaultModelDir } from '../../src/model/classifier.js';
-import type { PredictionLine } from '../../src/shared/run/types.js';
+import type { PredictionLine } from '../../src/run/types.js';
 import { getTextIfExists, listObjects, putObject } from '../../src/shared/s3/objects.js';
 import { SCORE_QUEUE } from '../../src/shared/queue.js';
 import { runCli, startCliWorker, stopProcess, waitFor } from '../helpers/cli.js';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { batchJobId } from '../../src/shared/run/batching.js';
+import { batchJobId } from '../../src/run/batching.js';
 import { putObject } from '../../src/shared/s3/objects.js';
 import { freeLoopbackPort } from '../../src/shared/services/free-port.js';
 import { launchChromium } from '../helpers/browser.js';

@@ -3,12 +3,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/shared/config.js';
 import { scaleRun, type ScaleResult } from '../../src/bench/scale-run.js';
-import { runLayout } from '../../src/shared/run/layout.js';
-import { loadRunRecord, readManifest } from '../../src/shared/run/run-record.js';
-import { ShardFingerprints } from '../../src/shared/run/checkpoint.js';
-import { buildRunMetrics, type RunMetrics } from '../../src/shared/run/run-metrics.js';
+import { runLayout } from '../../src/run/layout.js';
+import { loadRunRecord, readManifest } from '../../src/run/run-record.js';
+import { ShardFingerprints } from '../../src/run/checkpoint.js';
+import { buildRunMetrics, type RunMetrics } from '../../src/run/run-metrics.js';
 import { getTextIfExists } from '../../src/shared/s3/objects.js';
-import { mergeRun } from '../../src/worker/merge-run.js';
+import { mergeRun } from '../../src/run/merge-run.js';
 import { childEnv, freshBucket, testConfig, testRedis, testS3 } from '../helpers/services.js';
 import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from '../helpers/recording-proxy.js';
 

@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { listImages } from '../../src/shared/s3/list-images.js';
 import { getObjectBytes, putObject } from '../../src/shared/s3/objects.js';
-import { discoverPrefixes, listingPages, parallelListingPages, type SourcePage } from '../../src/producer/sources.js';
+import { discoverPrefixes, listingPages, parallelListingPages, type SourcePage } from '../../src/run/sources.js';
 import { openUploadStream } from '../../src/shared/s3/upload-stream.js';
 import { freshBucket, testConfig, testS3 } from '../helpers/services.js';
 
@@ -49,7 +49,10 @@ describe('S3 server', () => {
     const collect = async (pages: AsyncGenerator<SourcePage>) => {
       const out: string[] = [];
       const skipped: string[] = [];
-      for await (const p of pages) out.push(...p.images.map((o) => o.key)), skipped.push(...p.skipped.map((o) => o.key));
+      for await (const p of pages) {
+        out.push(...p.images.map((o) => o.key));
+        skipped.push(...p.skipped.map((o) => o.key));
+      }
       return { out, skipped };
     };
     const one = await collect(listingPages(s3, { bucket, prefix: 'arch/' }));

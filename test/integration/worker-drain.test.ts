@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { batchJobId } from '../../src/shared/run/batching.js';
+import { batchJobId } from '../../src/run/batching.js';
 import { WorkerProc, cli, faultSuite, putImages, sleep, waitFor } from '../faults/harness.js';
 
 /**

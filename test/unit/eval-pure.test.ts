@@ -5,7 +5,7 @@ import { histogram, ksStatistic, psi, summarizeScores } from '../../src/eval/dri
 import { dateIn, evalRunId, firingMillis } from '../../src/eval/firing.js';
 import { parseHistory, formatHistory, previousEntry, upsertEntry } from '../../src/eval/history.js';
 import type { HistoryEntry } from '../../src/eval/types.js';
-import { trendPoints } from '../../src/report/eval-report.js';
+import { trendPoints } from '../../src/eval/eval-report.js';
 
 const limits = { margin: 0.02, psiLimit: 0.2, ksLimit: 0.2 };
 

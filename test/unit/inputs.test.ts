@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
-import { describeError, UsageError } from '../../src/shared/errors.js';
+import { UsageError } from '../../src/shared/errors.js';
+import { describeError } from '../../src/cli/errors.js';
 import { loadConfig } from '../../src/shared/config.js';
 import { labelFromKey, parseLabelsFile } from '../../src/shared/labels.js';
 import { parseS3Uri } from '../../src/shared/s3/uri.js';

@@ -2,7 +2,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { binaryMetrics, confusionMatrix, definedRate, rocAuc } from '../../src/shared/metrics.js';
 import { metricsTable } from '../../src/cli/metrics-table.js';
-import type { RunMetrics } from '../../src/shared/run/run-metrics.js';
+import type { RunMetrics } from '../../src/run/run-metrics.js';
 import { seededRandom } from '../../src/shared/sampling.js';
 
 /** AUC by comparing every positive with every negative: slow but obviously right. */

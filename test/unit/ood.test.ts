@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fitOod, writeOodStats } from '../../src/model/ood/fit.js';
 import { decodeOodStats, encodeOodStats, loadOodModel } from '../../src/model/ood/stats-file.js';
-import { FlagTally, flagsFact } from '../../src/shared/run/flags.js';
+import { FlagTally, flagsFact } from '../../src/run/flags.js';
 import { flaggedReason, OOD_FLAG, predictionExtras } from '../../src/worker/prediction-extras.js';
-import type { FailureLine, PredictionLine } from '../../src/shared/run/types.js';
+import type { FailureLine, PredictionLine } from '../../src/run/types.js';
 
 /** Seeded standard normals (Box-Muller over mulberry32). */
 function normals(seed: number, n: number): Float64Array {

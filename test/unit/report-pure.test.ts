@@ -6,7 +6,7 @@ import { SamplePicker } from '../../src/report/samples.js';
 import { escapeHtml, renderHtml, type HtmlGallery } from '../../src/report/html.js';
 import { metricRows } from '../../src/report/metric-rows.js';
 import { buildTrainingReport } from '../../src/report/training-report.js';
-import type { PredictionLine } from '../../src/shared/run/types.js';
+import type { PredictionLine } from '../../src/run/types.js';
 
 const truth = [true, true, false, true, false, false];
 const scores = [0.9, 0.8, 0.7, 0.6, 0.2, 0.1];

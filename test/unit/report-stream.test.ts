@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CurvePoint } from '../../src/shared/metrics.js';
 import { curveFromSorted } from '../../src/shared/metrics.js';
 import { seededRandom } from '../../src/shared/sampling.js';
-import type { PredictionLine } from '../../src/shared/run/types.js';
+import type { PredictionLine } from '../../src/run/types.js';
 import { renderSvg } from '../../src/report/render.js';
 import { scoreHistogramSpec, type VlSpec } from '../../src/report/chart-specs.js';
 import { SamplePicker, TopK, type SamplePick } from '../../src/report/samples.js';
@@ -39,7 +39,10 @@ function curvePointsBySort(truth: readonly boolean[], scores: readonly number[])
   let fp = 0;
   for (let i = 0; i < order.length; ) {
     const s = order[i][0];
-    while (i < order.length && order[i][0] === s) order[i++][1] ? tp++ : fp++;
+    while (i < order.length && order[i][0] === s) {
+      if (order[i++][1]) tp++;
+      else fp++;
+    }
     points.push({ threshold: s, fpr: fp / neg, tpr: tp / pos, precision: tp / (tp + fp) });
   }
   return points;
@@ -110,7 +113,10 @@ function maxVerticalGap(full: readonly CurvePoint[], thin: readonly CurvePoint[]
     while (k < t.length && t[k][x] < p[x]) before = t[k++][y];
     let lo = before;
     let hi = before;
-    for (let j = k; j < t.length && t[j][x] === p[x]; j++) (lo = Math.min(lo, t[j][y])), (hi = Math.max(hi, t[j][y]));
+    for (let j = k; j < t.length && t[j][x] === p[x]; j++) {
+      lo = Math.min(lo, t[j][y]);
+      hi = Math.max(hi, t[j][y]);
+    }
     gap = Math.max(gap, p[y] < lo ? lo - p[y] : p[y] > hi ? p[y] - hi : 0);
   }
   return gap;

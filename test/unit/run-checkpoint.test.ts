@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decodeScores, encodeScores, matchingCheckpoint, ShardFingerprints, type ShardCheckpoint } from '../../src/shared/run/checkpoint.js';
-import { encodeBatchBits, encodePlanShard, planBatches, planFromDocument } from '../../src/shared/run/plan.js';
-import { parseJsonl } from '../../src/shared/run/run-record.js';
-import { mergeParts } from '../../src/shared/run/merge-parts.js';
-import { RunTally } from '../../src/shared/run/tally.js';
-import { buildRunMetrics } from '../../src/shared/run/run-metrics.js';
-import type { FailureLine, PartMeta, PlanLine, PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
+import { decodeScores, encodeScores, matchingCheckpoint, ShardFingerprints, type ShardCheckpoint } from '../../src/run/checkpoint.js';
+import { encodeBatchBits, encodePlanShard, planBatches, planFromDocument } from '../../src/run/plan.js';
+import { parseJsonl } from '../../src/run/run-record.js';
+import { mergeParts } from '../../src/run/merge-parts.js';
+import { RunTally } from '../../src/run/tally.js';
+import { buildRunMetrics } from '../../src/run/run-metrics.js';
+import type { FailureLine, PartMeta, PlanLine, PredictionLine, RunItem, RunManifest } from '../../src/run/types.js';
 
 const item = (key: string): RunItem => ({ key, etag: `e-${key}`, size: 1 });
 
@@ -84,7 +84,10 @@ describe('a tally summed from shard checkpoints', () => {
     backend: batch % 2 ? 'null' : 'cpu', host: 'h', pid: 1, startedAt: new Date(1e12 + batch * 1000).toISOString(), finishedAt: new Date(1e12 + batch * 1000 + 1500).toISOString(), ...(batch % 4 ? {} : { coldStartMs: 700 }),
   });
   const feed = (t: RunTally, shard: number) => {
-    for (let i = shard * 40; i < shard * 40 + 40; i++) (i % 9 ? t.prediction(pred(`k${i}`, i)) : t.failure(fail(`k${i}`, i)));
+    for (let i = shard * 40; i < shard * 40 + 40; i++) {
+      if (i % 9) t.prediction(pred(`k${i}`, i));
+      else t.failure(fail(`k${i}`, i));
+    }
     for (let b = shard * 4; b < shard * 4 + 4; b++) t.meta(meta(b, b % 3 === 0 ? 1 : 0));
   };
 

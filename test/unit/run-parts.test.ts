@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { mergeParts } from '../../src/shared/run/merge-parts.js';
-import { batchJob } from '../../src/shared/run/enqueue-batches.js';
-import { batchJobId, chunk, assertRunId } from '../../src/shared/run/batching.js';
-import { generationOfKey, partOfKey, runLayout } from '../../src/shared/run/layout.js';
-import type { FailureLine, PredictionLine, RunHeader, RunItem } from '../../src/shared/run/types.js';
+import { mergeParts } from '../../src/run/merge-parts.js';
+import { batchJob } from '../../src/run/enqueue-batches.js';
+import { batchJobId, chunk, assertRunId } from '../../src/run/batching.js';
+import { generationOfKey, partOfKey, runLayout } from '../../src/run/layout.js';
+import type { FailureLine, PredictionLine, RunHeader, RunItem } from '../../src/run/types.js';
 
 const item = (key: string): RunItem => ({ key, etag: `e-${key}`, size: 1 });
 const pred = (key: string, probability = 0.9): PredictionLine => ({
@@ -71,7 +71,7 @@ describe('batches and layout', () => {
 describe('predictions.csv', () => {
   it('quotes fields as RFC 4180 asks, so a CSV parser reads the keys back', async () => {
     const { parse } = await import('csv-parse/sync');
-    const { predictionsCsv } = await import('../../src/worker/merge-run.js');
+    const { predictionsCsv } = await import('../../src/run/merge-run.js');
     const keys = ['plain.png', 'a,b.png', 'say "hi".png', 'two\nlines.png'];
     const rows = parse(predictionsCsv(keys.map((k) => pred(k, 0.25))), { columns: true }) as Record<string, string>[];
     expect(rows.map((r) => r.key)).toEqual(keys);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { addPart, batchCountsAtStart, currentGeneration, encodeBatchBits, hasPart, incompleteBatches, latestGeneration, mergeOrder, partIndexOf, planBatch, planGenerations, plannedItems, shardRange, type RunRecord } from '../../src/shared/run/plan.js';
-import { ShardFingerprints } from '../../src/shared/run/checkpoint.js';
-import { rocAucSorted, RunTally } from '../../src/shared/run/tally.js';
+import { addPart, batchCountsAtStart, currentGeneration, encodeBatchBits, hasPart, incompleteBatches, latestGeneration, mergeOrder, partIndexOf, planBatch, planGenerations, plannedItems, shardRange, type RunRecord } from '../../src/run/plan.js';
+import { ShardFingerprints } from '../../src/run/checkpoint.js';
+import { rocAucSorted, RunTally } from '../../src/run/tally.js';
 import { rocAuc } from '../../src/shared/metrics.js';
-import { allowedFailures, judgeEnded, judgeRunning, parseMaxFailures, stallLimits, verdictLine } from '../../src/shared/run/outcome.js';
+import { allowedFailures, judgeEnded, judgeRunning, parseMaxFailures, stallLimits, verdictLine } from '../../src/run/outcome.js';
 import { skipReason } from '../../src/shared/s3/list-images.js';
-import { parseManifestLine, splitPage } from '../../src/producer/sources.js';
-import type { GenerationPlan, PredictionLine, RunItem, RunManifest } from '../../src/shared/run/types.js';
+import { parseManifestLine, splitPage } from '../../src/run/sources.js';
+import type { GenerationPlan, PredictionLine, RunItem, RunManifest } from '../../src/run/types.js';
 
 const item = (key: string): RunItem => ({ key, etag: `e-${key}`, size: 1 });
 const plan = (generation: number, batches: number[]): GenerationPlan => ({

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/shared/config.js';
-import { describeError } from '../../src/shared/errors.js';
+import { describeError } from '../../src/cli/errors.js';
 import { parseWebhook, resolveWebhook, webhookHoldsToken } from '../../src/eval/webhook.js';
 import { execCli } from '../helpers/cli.js';
 import { redisFailure } from '../../src/shared/redis-failure.js';

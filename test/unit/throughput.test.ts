@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ThroughputAccumulator, unionMs } from '../../src/shared/run/throughput.js';
-import type { PartMeta } from '../../src/shared/run/types.js';
+import { ThroughputAccumulator, unionMs } from '../../src/run/throughput.js';
+import type { PartMeta } from '../../src/run/types.js';
 
 const T0 = Date.parse('2026-11-26T10:00:00Z');
 const meta = (generation: number, batch: number, startS: number, endS: number, images = 10, coldStartMs?: number): PartMeta => ({

@@ -4,7 +4,7 @@ import { parseTrainArgs } from '../../src/model/train/options.js';
 import { stratifiedSplit } from '../../src/model/train/split.js';
 import { formatInterval, renderValidationTable, reportAtThreshold, validationReport } from '../../src/model/train/validation-report.js';
 import { clopperPearson, requiredPositives } from '../../src/shared/binomial.js';
-import { bootstrapMetrics, pairedAucDifference, weightedRocAuc } from '../../src/shared/bootstrap.js';
+import { bootstrapMetrics, pairedAucDifference, weightedRocAuc } from '../../src/shared/bootstrap-intervals.js';
 import { parseLabelsWithGroups } from '../../src/shared/labels.js';
 import { rocAuc } from '../../src/shared/metrics.js';
 import { seededRandom } from '../../src/shared/sampling.js';

@@ -1,8 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { calibrateModel } from '../../model/calibrate/run-calibration.js';
+import { calibrateModel } from '../../eval/run-calibration.js';
 import { defaultModelDir } from '../../model/classifier.js';
 import { groupByText, parseGroupBy } from '../../model/train/groups.js';
-import { assertRunId } from '../../shared/run/batching.js';
+import { assertRunId } from '../../run/index.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
 import { loadLabelsFile } from '../labels-file.js';
 import { positiveInt } from '../parse.js';

@@ -31,7 +31,7 @@ export function registerDashboard(program: Command, globals: () => GlobalFlags):
       try {
         auth = dashboardAuth(flags.host, process.env);
       } catch (err) {
-        throw new UsageError((err as Error).message);
+        throw new UsageError((err as Error).message, { cause: err });
       }
       const logger = createLogger({ role: 'dashboard' });
       const redis = createWorkerRedis(redisTarget(config)); // with the TLS settings (CXR_REDIS_TLS_*)

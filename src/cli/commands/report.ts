@@ -1,13 +1,13 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { productionCamProvider } from '../../report/cam-provider.js';
-import { readReportRun } from '../../report/report-run.js';
+import { readReportRun } from '../../report/read-report-run.js';
 import { buildRunReport } from '../../report/run-report.js';
-import { writeRunReport } from '../../report/run-report-hook.js';
+import { writeRunReport } from '../../report/write-run-report.js';
 import { fsSink } from '../../report/sink.js';
 import { readTrainingReport } from '../../report/training-report.js';
 import { writeReport } from '../../report/write-report.js';
-import { assertRunId } from '../../shared/run/batching.js';
+import { assertRunId } from '../../run/index.js';
 import { parseS3Uri, type S3Location } from '../../shared/s3/uri.js';
 import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 

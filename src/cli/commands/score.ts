@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
-import { createRun, type ScoreRequest } from '../../producer/create-run.js';
-import { resumeRun } from '../../producer/resume-run.js';
+import { createRun, EXIT_CODES, newRunId, parseMaxFailures, readRunMetrics, resumeRun, stallLimits, verdictLine, type MaxFailures, type ScoreRequest } from '../../run/index.js';
 import { UsageError, UserError } from '../../shared/errors.js';
 import { parseLabelsFile } from '../../shared/labels.js';
 import { readLabelsText } from '../labels-file.js';
-import { newRunId } from '../../shared/run/batching.js';
-import { EXIT_CODES, parseMaxFailures, stallLimits, verdictLine, type MaxFailures } from '../../shared/run/outcome.js';
 import { assertBucket } from '../../shared/s3/bucket.js';
 import { joinKey, parseS3Uri } from '../../shared/s3/uri.js';
 import { metricsTable } from '../metrics-table.js';
@@ -115,8 +112,6 @@ async function resume(rt: Runtime, flags: ScoreFlags): Promise<string> {
 /** Waits for the run, prints its metrics, and ends with the verdict line: exit 0, or a UserError with the verdict's exit code. */
 export async function waitAndReport(rt: Runtime, runId: string, flags: WaitFlags): Promise<void> {
   const { verdict, state } = await waitForRun(rt, runId, { maxFailures: flags.maxFailures, limits: stallLimits(flags.stallTimeout * 1000) });
-  // Imported here: finalize-run brings the report code (TF.js, Vega), which score itself never needs.
-  const { readRunMetrics } = await import('../../worker/finalize-run.js');
   const metrics = verdict.kind === 'stuck' ? undefined : await readRunMetrics(rt.s3, { out: state.out, runId });
   if (metrics) process.stdout.write(metricsTable(metrics) + '\n');
   const line = verdictLine(runId, verdict);

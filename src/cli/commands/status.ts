@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../shared/errors.js';
 import { redisDisplayUrl } from '../../shared/redis-connection.js';
-import { assertRunId } from '../../shared/run/batching.js';
-import type { RunState } from '../../shared/run/run-store.js';
+import { assertRunId, type RunState } from '../../run/index.js';
 import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 import { waitAndReport, waitOptions, type WaitFlags } from './score.js';
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { backboneHash } from '../../model/backbone.js';
 import { parseTrainArgs } from '../../model/train/options.js';
 import { loadLabelsFile } from '../labels-file.js';
-import { assertRunId, newRunId } from '../../shared/run/batching.js';
+import { assertRunId, newRunId } from '../../run/index.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
 import { createTrainQueue } from '../../train-queue/jobs.js';
 import { watchTraining } from '../../train-queue/progress.js';

@@ -3,7 +3,8 @@ import os from 'node:os';
 import { ConnectionWatch } from '../../shared/connection-watch.js';
 import { exportSettings, redisTarget } from '../../shared/config.js';
 import { connectRedis, RedisRefusedError, type RedisTarget } from '../../shared/redis-connection.js';
-import { exitWithError, UsageError, UserError } from '../../shared/errors.js';
+import { UsageError, UserError } from '../../shared/errors.js';
+import { exitWithError } from '../errors.js';
 import { createLogger } from '../../shared/logger.js';
 import { Drain } from '../../worker/drain.js';
 import { WorkerEndpoint } from '../../worker/http/worker-endpoint.js';
@@ -48,7 +49,7 @@ function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, parse: (flag: string) 
   try {
     return parse(name)(v);
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message, { cause: err });
   }
 }
 

@@ -1,5 +1,5 @@
 import { formatInterval, renderValidationTable, describeIntervals, type ValidationReport } from '../train/validation-report.js';
-import type { Interval } from '../../shared/bootstrap.js';
+import type { Interval } from '../../shared/bootstrap-intervals.js';
 import type { HistoryEntry } from '../../train-queue/types.js';
 
 export interface FinetuneCardInput {

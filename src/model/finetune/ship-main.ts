@@ -78,7 +78,16 @@ const logitsOf = async (m: SuffixModel, items: readonly TrainItem[], copy: numbe
   }
   return z;
 };
-const setLogits = async (m: SuffixModel) => Promise.all(sets.map(async (st) => concatF32(await Promise.all(st.copies.map((c) => logitsOf(m, st.items, c))))));
+// One set and variant at a time: each computes its missing activations with its own ONNX session.
+const setLogits = async (m: SuffixModel): Promise<Float32Array[]> => {
+  const out: Float32Array[] = [];
+  for (const st of sets) {
+    const parts: Float32Array[] = [];
+    for (const c of st.copies) parts.push(await logitsOf(m, st.items, c));
+    out.push(concatF32(parts));
+  }
+  return out;
+};
 const logits = await setLogits(f.model);
 const selection = sets.findIndex((st) => st.name === (spec.recipe.selectOn === 'stressed' ? 'stressed validation' : 'validation'));
 

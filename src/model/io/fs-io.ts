@@ -9,7 +9,7 @@ interface ModelJson {
   convertedBy?: string | null;
   weightsManifest: tf.io.WeightsManifestConfig;
   trainingConfig?: tf.io.TrainingConfig;
-  userDefinedMetadata?: { [key: string]: {} };
+  userDefinedMetadata?: { [key: string]: object };
 }
 
 function toArrayBuffer(b: Buffer): ArrayBuffer {

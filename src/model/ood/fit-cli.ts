@@ -49,7 +49,10 @@ async function featuresOf(c: PneumoniaClassifier, images: Uint8Array[], batch: n
   const dim = parts[0].length / Math.min(batch, images.length);
   const rows = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let at = 0;
-  for (const p of parts) rows.set(p, at), (at += p.length);
+  for (const p of parts) {
+    rows.set(p, at);
+    at += p.length;
+  }
   return { rows, dim };
 }
 

@@ -47,7 +47,10 @@ export function encodeOodStats(g: Pick<Gaussian, 'dim' | 'mean' | 'whitening'>):
     for (let k = 0; k <= r; k++) m = Math.max(m, Math.abs(g.whitening[r * d + k]));
     return m || 1;
   });
-  for (const s of scales) view.setFloat32(at, s, true), (at += 4);
+  for (const s of scales) {
+    view.setFloat32(at, s, true);
+    at += 4;
+  }
   for (let r = 0; r < d; r++) for (let k = 0; k <= r; k++, at += 2) setFloat16(view, at, g.whitening[r * d + k] / scales[r], true);
   return new Uint8Array(buf);
 }

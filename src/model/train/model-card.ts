@@ -1,4 +1,4 @@
-import type { Interval } from '../../shared/bootstrap.js';
+import type { Interval } from '../../shared/bootstrap-intervals.js';
 import type { BinaryMetrics } from '../../shared/metrics.js';
 import type { GroupStats } from './groups.js';
 import { describeIntervals, renderValidationTable, type ValidationReport } from './validation-report.js';

@@ -3,7 +3,7 @@
  * there with patient-level (cluster) bootstrap 95% intervals, and an exact interval for sensitivity. Pure.
  */
 import { clopperPearson } from '../../shared/binomial.js';
-import { bootstrapMetrics, METRIC_NAMES, pairedAucDifference, type BootstrapOptions, type Interval, type MetricName } from '../../shared/bootstrap.js';
+import { bootstrapMetrics, METRIC_NAMES, pairedAucDifference, type BootstrapOptions, type Interval, type MetricName } from '../../shared/bootstrap-intervals.js';
 import { binaryMetrics, type BinaryMetrics } from '../../shared/metrics.js';
 import type { ThresholdRule } from './options.js';
 import { chooseThreshold } from './threshold.js';

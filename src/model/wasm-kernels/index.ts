@@ -6,6 +6,7 @@ import { makeConv2DBackpropInput } from './conv2d-backprop-input.js';
 import { makeSum } from './sum.js';
 import { makeTile } from './tile.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- one table of kernels whose attribute types differ
 type AnyKernelFn = KernelFn<any>;
 
 /** Marks configs registered here, so a second call (or a second copy of this module) changes nothing. */

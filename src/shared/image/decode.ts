@@ -2,8 +2,11 @@ import sharp from 'sharp';
 
 /** Raised when an object's bytes cannot become a model input; `reason` is meant for people. */
 export class ImageDecodeError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
+  constructor(
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(reason, options);
     this.name = 'ImageDecodeError';
   }
 }
@@ -29,7 +32,7 @@ export async function decodeToRgb(bytes: Uint8Array, size = 224): Promise<Decode
   try {
     meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
   } catch (err) {
-    throw new ImageDecodeError(`not a readable image: ${describe(err)}`);
+    throw new ImageDecodeError(`not a readable image: ${describe(err)}`, { cause: err });
   }
   try {
     const { data } = await sharp(bytes, { limitInputPixels: MAX_PIXELS, failOn: 'error' })

@@ -20,6 +20,6 @@ export async function assertBucket(s3: S3Client, loc: S3Location, what: string):
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     const problem = status === 404 ? 'does not exist' : status === 403 ? 'is not accessible with these credentials (403)' : status === 301 ? 'is in another region (301)' : undefined;
     if (!problem) throw err;
-    throw new Error(`${what} ${formatS3Uri(loc)}: bucket "${loc.bucket}" ${problem}`);
+    throw new Error(`${what} ${formatS3Uri(loc)}: bucket "${loc.bucket}" ${problem}`, { cause: err });
   }
 }

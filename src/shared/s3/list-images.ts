@@ -1,7 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listObjects, type ListedObject } from './objects.js';
 import type { S3Location } from './uri.js';
-import type { SkippedObject } from '../run/types.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
 /** DICOM exports: .dcm/.dicom, or no extension at all (PACS exports); the worker recognises DICOM by content. */
@@ -19,6 +18,14 @@ export function skipReason(key: string): string | undefined {
   // A numeric 'extension' is the tail of a UID-named file (1.2.840....320), as PACS exports name them.
   const ext = /\.[^./]+$/.exec(k)?.[0];
   return ext && !/^\.\d+$/.test(ext) ? `unsupported file type ${ext}` : undefined;
+}
+
+/** An object under the source prefix that the pipeline does not score, kept in the manifest with the reason. */
+export interface SkippedObject {
+  key: string;
+  etag: string;
+  size: number;
+  reason: string;
 }
 
 export interface SourceListing {

@@ -19,9 +19,14 @@ export async function* lines(stream: AsyncIterable<Buffer | string>): AsyncGener
   if (rest) yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
 }
 
-/** The lines of an S3 object, streamed from its GetObject body; none when there is no object. */
-export async function* objectLines(s3: S3Client, bucket: string, key: string): AsyncGenerator<string> {
-  yield* lines(objectChunks(s3, bucket, key));
+/** What to throw when the object is not there; by default a missing object has no lines. */
+export interface ReadOptions {
+  missing?: (cause: unknown) => Error;
+}
+
+/** The lines of an S3 object, streamed from its GetObject body (resumed when cut short, see objectChunks). */
+export async function* objectLines(s3: S3Client, bucket: string, key: string, opts: ReadOptions = {}): AsyncGenerator<string> {
+  yield* lines(objectChunks(s3, bucket, key, 3, opts));
 }
 
 /**
@@ -29,7 +34,7 @@ export async function* objectLines(s3: S3Client, bucket: string, key: string): A
  * stopped (Range, If-Match on the first read's ETag, so a rewritten object fails rather than mixing versions),
  * up to `attempts` reads in all.
  */
-export async function* objectChunks(s3: S3Client, bucket: string, key: string, attempts = 3): AsyncGenerator<Buffer> {
+export async function* objectChunks(s3: S3Client, bucket: string, key: string, attempts = 3, opts: ReadOptions = {}): AsyncGenerator<Buffer> {
   let offset = 0;
   let etag: string | undefined;
   for (let attempt = 1; ; attempt++) {
@@ -39,7 +44,10 @@ export async function* objectChunks(s3: S3Client, bucket: string, key: string, a
       etag ??= res.ETag;
       body = res.Body as Readable;
     } catch (err) {
-      if (etag === undefined && isNotFound(err)) return;
+      if (etag === undefined && isNotFound(err)) {
+        if (opts.missing) throw opts.missing(err);
+        return;
+      }
       throw err;
     }
     try {

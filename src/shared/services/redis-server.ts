@@ -12,6 +12,6 @@ export async function startRedisServer(port?: number, opts: { aofDir?: string } 
   try {
     return await startChildService('redis-server', process.env.REDIS_SERVER_BIN ?? 'redis-server', args, p, `redis://127.0.0.1:${p}`);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n(install redis-server, e.g. apt-get install redis-server, or set REDIS_URL)`);
+    throw new Error(`${(err as Error).message}\n(install redis-server, e.g. apt-get install redis-server, or set REDIS_URL)`, { cause: err });
   }
 }

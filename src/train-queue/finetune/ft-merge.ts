@@ -23,8 +23,9 @@ import { trainLocal } from '../local-train.js';
 import { putBytes } from '../run-io.js';
 import { classWeightOf } from '../shard-job.js';
 import type { ShardResult, TrainRunSpec } from '../types.js';
-import { activationsForItems, readActivationBatch } from './activations-s3.js';
-import { finetuneConfig, imagenetSuffix, prefixLayerOf, trainFromOf } from './ft-shard.js';
+import { activationsForItems, dropActivations, readActivationBatch } from './activations-s3.js';
+import { localImages } from '../features-s3.js';
+import { earlierDraws, finetuneConfig, imagenetSuffix, prefixLayerOf, trainFromOf } from './ft-shard.js';
 
 interface LoadedShard { result: ShardResult; bin: Uint8Array }
 
@@ -166,3 +167,19 @@ export const finetuneStateBytes = (spec: TrainRunSpec): number => {
   const m = buildSuffixModel(trainFromOf(spec));
   try { return weightCount(m) * 4; } finally { disposeSuffix(m); }
 };
+
+/**
+ * When a strong-augmentation run stops, this host's cached draws of its rounds are no longer needed:
+ * they are dropped (about 400 KiB per image and round at conv5). Hashes come from the local index.
+ */
+export async function dropRunDraws(d: TrainDeps, spec: TrainRunSpec, lastEpoch: number, log: Logger): Promise<void> {
+  const draws = earlierDraws(spec, lastEpoch + 1);
+  if (!draws.length) return;
+  const local = await localImages({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.train, async () => false);
+  try {
+    await dropActivations(d.features, [...new Set(local.sha.values())], draws, prefixLayerOf(spec));
+  } finally {
+    await local.cleanup();
+  }
+  log.info({ draws: draws.length, images: spec.train.length }, "dropped the run's augmentation draws from this host's cache");
+}

@@ -15,7 +15,7 @@ import { bytesF32, encodeFeatureSet, f32Bytes, packParts } from '../codec.js';
 import type { FeatureDeps } from '../features-s3.js';
 import type { ShardJobData, TrainItem, TrainRunSpec } from '../types.js';
 import { activationsForItems, dropActivations, readActivationBatch } from './activations-s3.js';
-import { variantKind } from '../../model/train/variants.js';
+import { STRONG_BASE } from '../../model/train/variants.js';
 
 export const trainFromOf = (spec: TrainRunSpec): TrainFrom => {
   const t = spec.recipe.trainFrom;
@@ -88,12 +88,13 @@ export function finetuneConfig(spec: TrainRunSpec, epoch: number, shard: number)
 
 /**
  * Rounds >= 1: trains the suffix and head on the shard from the global state, each image as one of its
- * augmentation copies drawn per round, with a fresh optimizer. Returns every weight, flattened. A strong
- * draw is used by this round only, so its cached activations are deleted when the shard is done.
+ * augmentation copies drawn per round, with a fresh optimizer. Returns every weight, flattened. The
+ * strong draws of earlier rounds are dropped from this host's cache for the shard's images.
  */
 export async function trainShard(fd: FeatureDeps, spec: TrainRunSpec, data: ShardJobData, items: readonly TrainItem[], copies: number[], base: Uint8Array, norm: FeatureNorm, log: Logger) {
   const layer = prefixLayerOf(spec);
   const acts = await activationsForItems(fd, spec.data.bucket, items, copies, layer);
+  await dropActivations(fd, items.map((it) => acts.sha.get(it)!), earlierDraws(spec, data.epoch), layer);
   await ensureTrainingBackend(log);
   const cfg = finetuneConfig(spec, data.epoch, data.shard);
   const m = buildSuffixModel(trainFromOf(spec));
@@ -127,7 +128,12 @@ export async function trainShard(fd: FeatureDeps, spec: TrainRunSpec, data: Shar
     opt.dispose();
     tf.dispose([nt.mean, nt.std]);
     disposeSuffix(m);
-    const once = copies.filter((c) => variantKind(c) === 'strong');
-    if (once.length) await dropActivations(fd, items.map((it) => acts.sha.get(it)!), once, layer);
   }
 }
+
+/**
+ * The strong draws of a run's rounds before `epoch`: once round epoch - 1 is merged nobody reads them. A
+ * shard cannot drop its own round's draw: an image with a byte-identical twin in another shard shares it.
+ */
+export const earlierDraws = (spec: TrainRunSpec, epoch: number): number[] =>
+  spec.recipe.augment === 'strong' ? Array.from({ length: Math.max(0, epoch - 1) }, (_, k) => STRONG_BASE + k + 1) : [];

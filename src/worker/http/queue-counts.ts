@@ -12,7 +12,10 @@ export async function exportQueues(queues: readonly Queue[], labels: Record<stri
     const meta = /^# (HELP|TYPE) (\S+)/.exec(line);
     const name = meta ? meta[2] : /^[a-zA-Z_:][\w:]*/.exec(line)?.[0];
     if (!name) continue;
-    if (!samples.has(name)) (heads.set(name, []), samples.set(name, []));
+    if (!samples.has(name)) {
+      heads.set(name, []);
+      samples.set(name, []);
+    }
     if (!meta) samples.get(name)!.push(line);
     else if (!heads.get(name)!.some((h) => h.startsWith(`# ${meta[1]} `))) heads.get(name)!.push(line);
   }

@@ -4,7 +4,7 @@ import { Gauge } from 'prom-client';
 import type { ConnectionWatch } from '../../shared/connection-watch.js';
 import { JOB_BATCH, queueErrorsTo } from '../../shared/queue.js';
 import { createWorkerRedis } from '../../shared/redis-connection.js';
-import { WorkerMetrics } from './metrics.js';
+import { WorkerMetrics } from './prometheus.js';
 import { exportQueues, within } from './queue-counts.js';
 import { Readiness } from './readiness.js';
 import { closeHttpServer, startHttpServer } from './server.js';

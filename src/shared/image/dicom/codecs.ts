@@ -70,7 +70,7 @@ export async function decodeFrame(codec: PixelCodec, encoded: Uint8Array, shape:
   } catch (err) {
     // A WASM abort can leave the instance unusable: the next frame gets a fresh one.
     modules.delete(spec[0]);
-    throw new CodecError(codecMessage(err));
+    throw new CodecError(codecMessage(err), { cause: err });
   } finally {
     try {
       decoder.delete();

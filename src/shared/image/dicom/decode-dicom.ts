@@ -36,13 +36,13 @@ export async function decodeDicom(bytes: Uint8Array, size = 224): Promise<Decode
   try {
     ds = dicomParser.parseDicom(bytes, { inflater });
   } catch (err) {
-    throw new ImageDecodeError(`corrupt DICOM: ${parserMessage(err)}`);
+    throw new ImageDecodeError(`corrupt DICOM: ${parserMessage(err)}`, { cause: err });
   }
   let h: DicomHeader;
   try {
     h = readHeader(ds);
   } catch (err) {
-    throw new ImageDecodeError(`corrupt DICOM header: ${parserMessage(err)}`);
+    throw new ImageDecodeError(`corrupt DICOM header: ${parserMessage(err)}`, { cause: err });
   }
   if (!h.hasPixelData) throw new ImageDecodeError(`DICOM ${notAnImageReason(h.sopClassUid)}`);
   const ts = transferSyntax(h.transferSyntaxUid);
@@ -102,7 +102,7 @@ async function readFirstFrame(ds: dicomParser.DataSet, h: DicomHeader, ts: Trans
   try {
     return await decodeFrame(ts.codec, raw, h);
   } catch (err) {
-    if (err instanceof CodecError) throw new ImageDecodeError(`DICOM ${ts.name} frame does not decode: ${err.message}`);
+    if (err instanceof CodecError) throw new ImageDecodeError(`DICOM ${ts.name} frame does not decode: ${err.message}`, { cause: err });
     throw err;
   }
 }

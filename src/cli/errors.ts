@@ -1,0 +1,55 @@
+import { CommanderError } from 'commander';
+import { EXIT_FAILURE, EXIT_USAGE, UserError } from '../shared/errors.js';
+import { permissionLine } from '../shared/redis-failure.js';
+import { scrubText, secretValues } from '../shared/secrets.js';
+
+/** How the CLI prints any error: one `cxr: ` line and an exit code (see shared/errors.ts for the codes). */
+export interface ErrorOutcome {
+  /** What to print after `cxr: `; empty when commander already printed (help). */
+  line: string;
+  exitCode: number;
+}
+
+const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
+
+/** One line a person can act on, and the exit code, for anything a command threw. Pure. */
+export function describeError(err: unknown): ErrorOutcome {
+  if (err instanceof CommanderError) {
+    if (HELP_CODES.has(err.code)) return { line: '', exitCode: err.exitCode === 0 ? 0 : EXIT_USAGE };
+    return { line: oneLine(err.message.replace(/^error: /, '')), exitCode: EXIT_USAGE };
+  }
+  if (err instanceof UserError) return { line: oneLine(err.message), exitCode: err.exitCode };
+  const denied = permissionLine(err);
+  if (denied) return { line: denied, exitCode: EXIT_FAILURE };
+  const name = (err as { name?: string } | null)?.name;
+  if (name === 'CredentialsProviderError') {
+    return {
+      line: 'no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the S3 endpoint',
+      exitCode: EXIT_FAILURE,
+    };
+  }
+  // S3 service errors carry the HTTP status; their code (AccessDenied, InvalidAccessKeyId, ...) says more than the text alone.
+  if ((err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode && name && name !== 'Error') {
+    return { line: oneLine(`S3 ${name}: ${messageOf(err)}`), exitCode: EXIT_FAILURE };
+  }
+  return { line: oneLine(messageOf(err)), exitCode: EXIT_FAILURE };
+}
+
+/** Prints the error as one `cxr: ` line (and its stack when LOG_LEVEL is debug or trace), scrubbed of secrets, and exits. */
+export function exitWithError(err: unknown, env: NodeJS.ProcessEnv = process.env): never {
+  const { line, exitCode } = describeError(err);
+  const scrub = (text: string) => scrubText(text, secretValues(env));
+  if (line) process.stderr.write(scrub(`cxr: ${line}\n`));
+  if (['debug', 'trace'].includes(env.LOG_LEVEL ?? '') && err instanceof Error && err.stack) process.stderr.write(scrub(`${err.stack}\n`));
+  process.exit(exitCode);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Multi-line messages (config errors list every bad setting) joined into one line. */
+function oneLine(message: string): string {
+  const parts = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  return parts.map((p, i) => (i > 0 && !parts[i - 1].endsWith(':') ? `; ${p}` : i > 0 ? ` ${p}` : p)).join('');
+}

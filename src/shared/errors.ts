@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { permissionLine } from './redis-failure.js';
+import { s3FailureLine } from './s3/failure.js';
 import { scrubText, secretValues } from './secrets.js';
 
 /**
@@ -46,6 +47,8 @@ export function describeError(err: unknown): ErrorOutcome {
   if (err instanceof UserError) return { line: oneLine(err.message), exitCode: err.exitCode };
   const denied = permissionLine(err);
   if (denied) return { line: denied, exitCode: EXIT_FAILURE };
+  const s3 = s3FailureLine(err);
+  if (s3) return { line: s3, exitCode: EXIT_FAILURE };
   const name = (err as { name?: string } | null)?.name;
   if (name === 'CredentialsProviderError') {
     return {

@@ -10,7 +10,7 @@ import { confusionSpec, prSpec, rocSpec, scoreHistogramSpec } from './chart-spec
 import type { ChartItem, Gallery, GalleryItem, ReportDoc } from './document.js';
 import type { CamModel } from './gradcam.js';
 import { metricRows } from './metric-rows.js';
-import { flagsFact } from '../shared/run/flags.js';
+import { flagsFact, inSampleWarning } from '../shared/run/flags.js';
 import { imageName, renderable } from './renderable.js';
 import type { ReportRun } from './report-run.js';
 import type { SamplePick } from './samples.js';
@@ -125,6 +125,13 @@ export async function buildRunReport(deps: RunReportDeps, run: ReportRun, now = 
     subtitle: 'Pneumonia screening: quality against the known labels',
     generatedAt: now.toISOString(),
     facts: runFacts(run),
+    ...runAlerts(run),
     ...(await classificationSections(deps, run)),
   };
+}
+
+/** Warnings about what the headline metrics stand on: images the model was trained or selected on. */
+export function runAlerts(run: RunInfo): Pick<ReportDoc, 'alerts'> {
+  const warning = inSampleWarning(run.metrics.flags, run.metrics.counts.scored);
+  return warning ? { alerts: [warning] } : {};
 }

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_USAGE, UserError } from '../shared/errors.js';
 import { permissionLine } from '../shared/redis-failure.js';
+import { s3FailureLine } from '../shared/s3/failure.js';
 import { scrubText, secretValues } from '../shared/secrets.js';
 
 /** How the CLI prints any error: one `cxr: ` line and an exit code (see shared/errors.ts for the codes). */
@@ -21,6 +22,8 @@ export function describeError(err: unknown): ErrorOutcome {
   if (err instanceof UserError) return { line: oneLine(err.message), exitCode: err.exitCode };
   const denied = permissionLine(err);
   if (denied) return { line: denied, exitCode: EXIT_FAILURE };
+  const s3 = s3FailureLine(err);
+  if (s3) return { line: s3, exitCode: EXIT_FAILURE };
   const name = (err as { name?: string } | null)?.name;
   if (name === 'CredentialsProviderError') {
     return {

@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import { fixed, percent } from '../shared/format.js';
 import { definedRate } from '../shared/metrics.js';
-import { flagsFact, type RunMetrics } from '../run/index.js';
+import { flagsFact, inSampleWarning, type RunMetrics } from '../run/index.js';
 
 const endToEnd = (t: RunMetrics['throughput']) =>
   t.activeSeconds === undefined // metrics.json written before active time was recorded
@@ -26,6 +26,8 @@ export function metricsTable(m: RunMetrics): string {
   if (cold?.loads) t.push(['model loads', `${cold.loads} (new sandboxes), ${cold.meanSeconds.toFixed(1)} s each, not counted above`]);
   for (const [stage, s] of Object.entries(m.throughput.stages)) t.push([`  ${stage}`, `${s.imagesPerSec.toFixed(1)} images/s (${(s.totalMs / 1000).toFixed(1)} s busy)`]);
   const c = m.classification;
+  const inSample = inSampleWarning(m.flags, m.counts.scored);
+  if (c && inSample) t.push(['WARNING', inSample]);
   if (c) {
     t.push(
       ['labelled', String(c.n)],

@@ -59,8 +59,22 @@ export const timeZone = parsedBy((v) => {
   return v;
 });
 
+/**
+ * Checked before cron-parser, which fills in missing fields: "* * *" would otherwise pass and fire every
+ * minute. Five fields, or six with seconds first (as cron-parser and BullMQ read six); `@daily`-style
+ * macros go to cron-parser as they are. Returns the reason a pattern is refused, or undefined.
+ */
+export function cronFieldProblem(pattern: string): string | undefined {
+  const fields = pattern.trim().split(/\s+/).filter(Boolean);
+  if (fields.length === 1 && fields[0].startsWith('@')) return undefined;
+  if (fields.length === 5 || fields.length === 6) return undefined;
+  return `a cron pattern has 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; got ${fields.length}`;
+}
+
 /** A cron pattern as BullMQ's job schedulers read it (same cron-parser). */
 export const cronPattern = parsedBy((v) => {
+  const problem = cronFieldProblem(v);
+  if (problem) throw new Error(`${problem}; e.g. "0 2 * * *" is 02:00 every day`);
   try {
     CronExpressionParser.parse(v);
   } catch (err) {

@@ -35,6 +35,15 @@ export interface BarInput {
   sinceProgressMs: number;
   status: string;
   redis: string;
+  /** Set by a command whose own worker is loading the model: said instead of the stall hint until `untilMs` has passed. */
+  loading?: LoadingNote;
+}
+
+export interface LoadingNote {
+  /** e.g. "loading the model (first time: about 105 s)" */
+  note: string;
+  /** After this long with nothing done, the stall hint comes back: the load is taking far longer than expected. */
+  untilMs: number;
 }
 
 /** The bar's rate, time left (`left`: cli-progress reserves `eta`) and status: a hint when no worker is there or none has taken a job. Pure. */
@@ -44,7 +53,9 @@ export function barFields(p: BarInput): { rate: string; left: string; status: st
   const left = todo <= 0 ? `took ${secs(p.elapsedMs)}` : rate > 0 ? `ETA ${secs((todo / rate) * 1000)}` : 'ETA --';
   const ask = `is a 'cxr worker' running against ${p.redis}?`;
   let status = p.status;
-  if (p.sinceWorkerMs >= NO_WORKER_HINT_MS) status = `no worker on the score queue for ${secs(p.sinceWorkerMs)}: ${ask}`;
+  const loading = p.loading && p.done === p.startDone && p.elapsedMs < p.loading.untilMs;
+  if (loading && p.sinceWorkerMs < NO_WORKER_HINT_MS) status = p.loading!.note;
+  else if (p.sinceWorkerMs >= NO_WORKER_HINT_MS) status = `no worker on the score queue for ${secs(p.sinceWorkerMs)}: ${ask}`;
   else if (p.done === p.startDone && p.sinceProgressMs >= NO_WORKER_HINT_MS) status = `no worker has taken a job for ${secs(p.sinceProgressMs)}: ${ask}`;
   return { rate: rate.toFixed(1), left, status };
 }
@@ -54,6 +65,8 @@ export interface WaitOptions {
   limits: StallLimits;
   intervalMs?: number;
   stream?: NodeJS.WriteStream;
+  /** The command started the worker itself: while nothing is done, the bar says the model is loading. */
+  loading?: LoadingNote;
 }
 
 /** Live workers on the queue, or undefined when Redis does not allow CLIENT LIST. */
@@ -112,7 +125,7 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
       if (key !== progressKey) [progressKey, lastProgress] = [key, now];
       const workers = await workersAlive(deps.queue);
       if (workers === undefined || workers > 0) lastWorker = now;
-      const fields = barFields({ done, startDone, total: state.totalKeys, elapsedMs: now - started, sinceWorkerMs: now - lastWorker, sinceProgressMs: now - lastProgress, status: seen ? state.status : 'missing from Redis', redis });
+      const fields = barFields({ done, startDone, total: state.totalKeys, elapsedMs: now - started, sinceWorkerMs: now - lastWorker, sinceProgressMs: now - lastProgress, status: seen ? state.status : 'missing from Redis', redis, loading: opts.loading });
       bar.update(done, { done, failed: state.failed, ...fields });
       // A failed run is marked at once and finalized after (metrics.json): wait for that, within a grace period.
       if (seen && isEnded(state.status)) {

@@ -2,7 +2,7 @@ import type { HistoryEntry } from './types.js';
 import { trendSpec, type TrendPoint } from '../report/chart-specs.js';
 import type { ReportDoc } from '../report/document.js';
 import type { ReportRun } from '../report/read-report-run.js';
-import { classificationSections, runFacts, type RunReportDeps } from '../report/run-report.js';
+import { classificationSections, runAlerts, runFacts, type RunReportDeps } from '../report/run-report.js';
 
 /** Trend points of the watched metrics over the history. Pure. */
 export function trendPoints(history: readonly HistoryEntry[]): TrendPoint[] {
@@ -22,7 +22,7 @@ export async function buildEvalReport(deps: RunReportDeps, run: ReportRun, entry
     subtitle: 'Nightly re-evaluation of the production model on the labelled set',
     generatedAt: now.toISOString(),
     facts: [['schedule', entry.name], ['date', entry.date], ...runFacts(run)],
-    alerts: entry.alerts.map((a) => a.message),
+    alerts: [...entry.alerts.map((a) => a.message), ...(runAlerts(run).alerts ?? [])],
     ...sections,
     charts: [{ name: 'trend', spec: trendSpec(trendPoints(history)) }, ...sections.charts],
   };

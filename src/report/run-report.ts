@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import type { Logger } from '../shared/logger.js';
 import { curveFromSorted, operatingPoint, type CurvePoint } from '../shared/metrics.js';
 import { getObjectBytes } from '../shared/s3/objects.js';
-import { type PredictionLine, type RunInfo, flagsFact } from '../run/index.js';
+import { type PredictionLine, type RunInfo, flagsFact, inSampleWarning } from '../run/index.js';
 import { confusionSpec, prSpec, rocSpec, scoreHistogramSpec } from './chart-specs.js';
 import type { ChartItem, Gallery, GalleryItem, ReportDoc } from './document.js';
 import type { CamModel } from './gradcam.js';
@@ -123,6 +123,13 @@ export async function buildRunReport(deps: RunReportDeps, run: ReportRun, now = 
     subtitle: 'Pneumonia screening: quality against the known labels',
     generatedAt: now.toISOString(),
     facts: runFacts(run),
+    ...runAlerts(run),
     ...(await classificationSections(deps, run)),
   };
+}
+
+/** Warnings about what the headline metrics stand on: images the model was trained or selected on. */
+export function runAlerts(run: RunInfo): Pick<ReportDoc, 'alerts'> {
+  const warning = inSampleWarning(run.metrics.flags, run.metrics.counts.scored);
+  return warning ? { alerts: [warning] } : {};
 }

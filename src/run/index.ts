@@ -60,7 +60,7 @@ export { allScores, readRunData, readRunInfo, streamPredictions, type RunData, t
 export type { RunMetrics } from './run-metrics.js';
 export { runLayout, type RunLayout } from './layout.js';
 export { assertRunId, newRunId } from './batching.js';
-export { flagsFact, OOD_FLAG } from './flags.js';
+export { flagsFact, IN_TRAINING_FLAG, inSampleWarning, OOD_FLAG } from './flags.js';
 export type {
   BatchJobData,
   FailureLine,

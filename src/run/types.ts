@@ -136,7 +136,7 @@ export interface PredictionLine {
   timings: { downloadMs: number; decodeMs: number; inferenceMs: number };
   /** DICOM: Study, Series and SOP Instance UIDs, to join back to the PACS (never patient attributes). */
   uids?: { study?: string; series?: string; sop?: string };
-  /** Why the score may not apply: 'lateral view', 'body part X (not CHEST)', 'modality X (not CR/DX)', 'out of distribution'. */
+  /** Why the score may not apply: 'lateral view', 'body part X (not CHEST)', 'modality X (not CR/DX)', 'out of distribution'; 'in-training-set' when the model saw the image (data-hashes.bin). */
   flags?: string[];
   /** Mahalanobis distance of the pooled backbone features from the training features (absent when the model ships no OOD stats). */
   ood?: number;

@@ -12,6 +12,13 @@ export function redisDisplayUrl(url: string): string {
   return displayUrl(url);
 }
 
+/**
+ * Before the first connection, a command gives up at once on these: nothing listens at that port, or the host
+ * name does not exist, so the setting is what to fix. Time-outs, resets and unreachable networks are retried
+ * until the connect timeout, since they can pass.
+ */
+const FAIL_FAST = new Set(['ECONNREFUSED', 'ENOTFOUND']);
+
 const REASONS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 
 /** True for errors that mean "Redis is not reachable right now" (as opposed to a failed command). */
@@ -90,6 +97,7 @@ export async function connectRedis(target: Target, opts: ConnectOptions = {}): P
   let downSince: number | undefined;
   let lastError: unknown;
   let fatal: string | undefined;
+  let refused = false;
   const redis = new Redis(t.url, {
     ...redisOptions(t),
     lazyConnect: true,
@@ -98,7 +106,7 @@ export async function connectRedis(target: Target, opts: ConnectOptions = {}): P
     maxRetriesPerRequest: null,
     connectTimeout: timeoutMs,
     retryStrategy: (times) => {
-      if (!connected) return Date.now() - started < timeoutMs && !fatal ? Math.min(100 * times, 500) : null;
+      if (!connected) return Date.now() - started < timeoutMs && !fatal && !refused ? Math.min(100 * times, 500) : null;
       downSince ??= Date.now();
       return Date.now() - downSince < outageMs ? Math.min(200 * 2 ** times, 2000) : null;
     },
@@ -112,6 +120,9 @@ export async function connectRedis(target: Target, opts: ConnectOptions = {}): P
       const f = redisFailure(err, t);
       if (f.fatal) {
         fatal = f.line;
+        done(false);
+      } else if (FAIL_FAST.has((err as { code?: string }).code ?? '')) {
+        refused = true;
         done(false);
       }
     });
@@ -132,7 +143,8 @@ export async function connectRedis(target: Target, opts: ConnectOptions = {}): P
   redis.disconnect();
   if (fatal) throw new RedisRefusedError(fatal);
   const reason = lastError ? redisFailure(lastError, t).reason : 'no answer';
-  throw new UserError(`cannot reach Redis at ${redisDisplayUrl(t.url)} (${reason}) after ${Math.round(timeoutMs / 1000)} s`);
+  const after = refused ? '' : ` after ${Math.round(timeoutMs / 1000)} s`;
+  throw new UserError(`cannot reach Redis at ${redisDisplayUrl(t.url)} (${reason})${after}: check REDIS_URL`);
 }
 
 /** A connection for workers: reconnects forever with capped exponential backoff (BullMQ needs maxRetriesPerRequest: null). */

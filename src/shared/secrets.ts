@@ -39,9 +39,14 @@ export function secretValues(env: NodeJS.ProcessEnv = process.env): string[] {
   return [...found].filter((v) => v.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
 }
 
+/** The user-info hints print as an example (`redis://USER:PASSWORD@HOST`): a placeholder, not a secret, so it is kept. */
+const PLACEHOLDER_USERINFO = 'USER:PASSWORD';
+
 /** `text` with URL user-info (scheme://user:pass@) and every value of `secrets` replaced. */
 export function scrubText(text: string, secrets: readonly string[]): string {
-  let out = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]*:[^\s/@'"]*@/gi, `$1${REDACTED}@`);
+  let out = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@'"]*:[^\s/@'"]*)@/gi, (match, scheme: string, userinfo: string) =>
+    userinfo === PLACEHOLDER_USERINFO ? match : `${scheme}${REDACTED}@`,
+  );
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
   return out;
 }

@@ -10,6 +10,7 @@ import { createS3Client } from '../shared/s3/client.js';
 import type { Claims } from '../shared/s3/put-if-absent.js';
 import { RunStore } from '../run/index.js';
 import type { PneumoniaClassifier } from '../model/classifier.js';
+import type { HashSet } from '../model/hash-set.js';
 import { resolveModelUri } from '../shared/model-pointer.js';
 import { isNullEngine } from './engine-choice.js';
 
@@ -22,8 +23,24 @@ export interface WorkerContext {
   claims: Claims;
   logger: Logger;
   classifier(): Promise<PneumoniaClassifier>;
+  /** The model's training and validation image hashes (data-hashes.bin), when it ships them; loaded once. */
+  trainingSet?(): Promise<HashSet | undefined>;
   /** How long this process took to load its model, the first time it is asked after the load; else 0. */
   takeColdStartMs(): number;
+}
+
+/**
+ * The hash set shipped beside the model CXR_MODEL_URI names (a promoted pointer resolved first), if any.
+ * Asked for after the classifier loaded, so its imports (the model IO modules) are already in memory.
+ */
+export async function loadWorkerTrainingSet(env: NodeJS.ProcessEnv, s3: S3Client): Promise<HashSet | undefined> {
+  const [{ defaultModelDir }, { localModelDir }, { loadModelHashSet }] = await Promise.all([
+    import('../model/classifier.js'),
+    import('../model/io/s3-io.js'),
+    import('../model/hash-set-file.js'),
+  ]);
+  const modelUri = (await resolveModelUri(s3, env.CXR_MODEL_URI || undefined)) ?? defaultModelDir();
+  return loadModelHashSet(await localModelDir(modelUri, s3));
 }
 
 /** The classifier CXR_ENGINE and CXR_MODEL_URI name (a promoted pointer is resolved first). */
@@ -42,6 +59,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
   new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const s3 = createS3Client(config.s3);
   let model: Promise<PneumoniaClassifier> | undefined;
+  let trainingSet: Promise<HashSet | undefined> | undefined;
   let coldStartMs = 0;
   const load = async () => {
     const t = performance.now();
@@ -58,6 +76,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
     claims: new RedisClaims(redis, config.queuePrefix),
     logger,
     classifier: () => (model ??= load()),
+    trainingSet: () => (trainingSet ??= loadWorkerTrainingSet(env, s3)),
     takeColdStartMs: () => {
       const ms = coldStartMs;
       coldStartMs = 0;

@@ -54,8 +54,10 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
     throw new UnrecoverableError(`the batch was started ${job.attemptsStarted} times (crashes count as attempts): its ${attempts} attempts are used up`);
   }
   let classifier;
+  let trainingSet;
   try {
     classifier = await ctx.classifier();
+    trainingSet = await ctx.trainingSet?.();
   } catch (err) {
     const reason = `model load failed: ${(err as Error).message}`;
     const generation = await ctx.store.fail(data.runId, reason);
@@ -68,7 +70,7 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
   const items = await batchItemsOf(ctx.s3, data);
   // CXR_NULL_IMAGES=skip: the null engine scores keys without reading them (scale tests and benchmarks of the orchestration).
   const readImages = !(isNullEngine(process.env.CXR_ENGINE) && process.env.CXR_NULL_IMAGES === 'skip');
-  const { meta, lines } = await scoreBatch({ s3: ctx.s3, classifier, logger, readImages, coldStartMs: ctx.takeColdStartMs() }, data, items);
+  const { meta, lines } = await scoreBatch({ s3: ctx.s3, classifier, logger, readImages, trainingSet, coldStartMs: ctx.takeColdStartMs() }, data, items);
   const mark = await recordBatchDone(ctx, data, meta, logger);
   logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, done: mark.doneBatches, total: mark.totalBatches }, 'batch scored');
   // failures by stage and reason class: the parent's /metrics counts them (see http/prometheus.ts).

@@ -10,7 +10,8 @@ import type { PneumoniaClassifier, Scores } from '../model/classifier.js';
 import { putJson, putObject } from '../shared/s3/objects.js';
 import { runLayout, type BatchJobData, type FailureLine, type PartLine, type PartMeta, type PredictionLine, type RunItem } from '../run/index.js';
 import { downloadObject, ObjectReadError } from './download.js';
-import { flaggedReason, predictionExtras } from './prediction-extras.js';
+import type { HashSet } from '../model/hash-set.js';
+import { flaggedReason, predictionExtras, skippableFlags } from './prediction-extras.js';
 
 export interface ScoreDeps {
   s3: S3Client;
@@ -21,6 +22,8 @@ export interface ScoreDeps {
   coldStartMs?: number;
   /** false: score without downloading or decoding (the null engine's orchestration runs); default true. */
   readImages?: boolean;
+  /** The model's training and validation image hashes: a match is flagged in-training-set. */
+  trainingSet?: HashSet;
 }
 
 export interface BatchResult {
@@ -33,6 +36,8 @@ interface Decoded {
   etag: string;
   rgb: Uint8Array;
   dicom?: DicomInfo;
+  /** The object's bytes are in the model's training set. */
+  inTrainingSet?: boolean;
   downloadMs: number;
   decodeMs: number;
 }
@@ -57,7 +62,7 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
         const t0 = performance.now();
         try {
           const obj = await downloadObject(deps.s3, job.source.bucket, item.key);
-          return { item, ...obj, downloadMs: performance.now() - t0 };
+          return { item, ...obj, downloadMs: performance.now() - t0, inTrainingSet: deps.trainingSet?.hasImage(obj.bytes) };
         } catch (err) {
           if (!(err instanceof ObjectReadError)) throw err;
           fail(item, item.etag, 'download', err.reason);
@@ -79,7 +84,7 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
               const t0 = performance.now();
               try {
                 const { rgb, dicom } = await decodeInput(d.bytes, deps.classifier.info.inputSize);
-                return { item: d.item, etag: d.etag, rgb, dicom, downloadMs: d.downloadMs, decodeMs: performance.now() - t0 };
+                return { item: d.item, etag: d.etag, rgb, dicom, inTrainingSet: 'inTrainingSet' in d && d.inTrainingSet, downloadMs: d.downloadMs, decodeMs: performance.now() - t0 };
               } catch (err) {
                 if (!(err instanceof ImageDecodeError)) throw err;
                 fail(d.item, d.etag, 'decode', err.reason);
@@ -100,9 +105,10 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
   const predictions: PredictionLine[] = [];
   decoded.forEach((d, i) => {
     const probability = probabilities[i];
-    const extras = predictionExtras(d.dicom, ood?.[i], info.oodThreshold);
-    if (job.skipFlagged && extras.flags) {
-      fail(d.item, d.etag, 'flagged', flaggedReason(extras.flags));
+    const extras = predictionExtras(d.dicom, ood?.[i], info.oodThreshold, d.inTrainingSet);
+    const skipFor = skippableFlags(extras.flags);
+    if (job.skipFlagged && skipFor) {
+      fail(d.item, d.etag, 'flagged', flaggedReason(skipFor));
       return;
     }
     predictions.push({

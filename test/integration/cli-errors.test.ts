@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_S3_CREDENTIALS } from '../../src/shared/services/s3-server.js';
 import { freeLoopbackPort } from '../../src/shared/services/free-port.js';
+import { startChildService, type LocalService } from '../../src/shared/services/child-service.js';
 import { createS3Client } from '../../src/shared/s3/client.js';
 import { putObject } from '../../src/shared/s3/objects.js';
 import { CLI, execCli, stopProcess } from '../helpers/cli.js';
@@ -21,7 +23,19 @@ describe('cxr errors a person can act on', () => {
   let env: NodeJS.ProcessEnv;
   let bucket: string;
   let home: string;
+  /** A port nothing listens on; a redis-server that wants a password; an HTTP server that is not S3. */
+  let closedPort: number;
+  let passworded: LocalService;
+  let notS3: Server;
+  let notS3Port: number;
   beforeAll(async () => {
+    closedPort = await freeLoopbackPort();
+    const redisPort = await freeLoopbackPort();
+    passworded = await startChildService('redis-server', process.env.REDIS_SERVER_BIN ?? 'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'cli-errors-pass-9c41'], redisPort, `redis://127.0.0.1:${redisPort}`);
+    notS3 = createServer((_req, res) => res.writeHead(500, { 'content-type': 'text/html' }).end('<html>not S3</html>'));
+    notS3Port = await freeLoopbackPort();
+    await new Promise<void>((resolve) => notS3.listen(notS3Port, '127.0.0.1', resolve));
     const config = testConfig();
     s3 = testS3(config);
     // The default log level, as a user has it.
@@ -34,6 +48,8 @@ describe('cxr errors a person can act on', () => {
   });
   afterAll(async () => {
     s3?.destroy();
+    await passworded?.stop();
+    notS3?.close();
     await rm(home, { recursive: true, force: true });
   });
 
@@ -51,10 +67,17 @@ describe('cxr errors a person can act on', () => {
       line: () => /^cxr: --out s3:\/\/no-such-out\/results: bucket "no-such-out" does not exist$/,
     },
     {
-      name: '--cron "not a cron"',
-      args: () => ['schedule', 'eval', '--data', `s3://${bucket}/l/`, '--out', `s3://${bucket}/e`, '--cron', 'not a cron'],
+      name: '--cron "not a cron pattern"',
+      args: () => ['schedule', 'eval', '--data', `s3://${bucket}/l/`, '--out', `s3://${bucket}/e`, '--cron', 'x y not a cron'],
       exit: 2,
-      line: () => /^cxr: option '--cron <pattern>' argument 'not a cron' is invalid\. not a cron pattern \(.+\); e\.g\. "0 2 \* \* \*"/,
+      line: () => /^cxr: option '--cron <pattern>' argument 'x y not a cron' is invalid\. not a cron pattern \(.+\); e\.g\. "0 2 \* \* \*"/,
+    },
+    {
+      // cron-parser would fill in the two missing fields: a "nightly" job firing every minute.
+      name: '--cron "* * *" (3 fields)',
+      args: () => ['schedule', 'eval', '--data', `s3://${bucket}/l/`, '--out', `s3://${bucket}/e`, '--cron', '* * *'],
+      exit: 2,
+      line: () => /^cxr: option '--cron <pattern>' argument '\* \* \*' is invalid\. a cron pattern has 5 fields \(minute hour day-of-month month day-of-week\), or 6 with seconds first; got 3; e\.g\. "0 2 \* \* \*"/,
     },
     {
       name: '--tz Mars/Olympus',
@@ -104,6 +127,56 @@ describe('cxr errors a person can act on', () => {
       line: () => /^cxr: score: --shard-prefixes and --list-depth split a listing; --manifest lists nothing$/,
     },
   ];
+
+  /** The bad-input table of a newcomer: each names the setting to change, and none waits out a retry. */
+  const settingCases: typeof cases = [
+    {
+      name: 'S3_ENDPOINT at a closed port',
+      args: () => ['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`],
+      env: () => ({ ...env, S3_ENDPOINT: `http://127.0.0.1:${closedPort}` }),
+      exit: 1,
+      line: () => new RegExp(`^cxr: cannot reach S3 at http://127\\.0\\.0\\.1:${closedPort} \\(connection refused\\): check S3_ENDPOINT$`),
+    },
+    {
+      name: 'S3_ENDPOINT at a host that does not exist',
+      args: () => ['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`],
+      env: () => ({ ...env, S3_ENDPOINT: 'http://no-such-host.invalid:9000' }),
+      exit: 1,
+      line: () => /^cxr: cannot reach S3 at http:\/\/no-such-host\.invalid:9000 \(host not found\): check S3_ENDPOINT$/,
+    },
+    {
+      name: 'S3_ENDPOINT at a server that is not S3 (the SDK\'s UnknownError)',
+      args: () => ['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`],
+      env: () => ({ ...env, S3_ENDPOINT: `http://127.0.0.1:${notS3Port}` }),
+      exit: 1,
+      line: () => new RegExp(`^cxr: S3 at http://127\\.0\\.0\\.1:${notS3Port} answered HTTP 500 without an S3 error \\(UnknownError\\): check S3_ENDPOINT`),
+    },
+    {
+      name: 'REDIS_URL at a closed port (refused: not retried)',
+      args: () => ['status', 'run-x'],
+      env: () => ({ ...env, REDIS_URL: `redis://127.0.0.1:${closedPort}`, CXR_REDIS_CONNECT_TIMEOUT_MS: '30000' }),
+      exit: 1,
+      line: () => new RegExp(`^cxr: cannot reach Redis at redis://127\\.0\\.0\\.1:${closedPort} \\(connection refused\\): check REDIS_URL$`),
+    },
+    {
+      name: 'REDIS_URL without the password the server wants (the hint is not scrubbed)',
+      args: () => ['status', 'run-x'],
+      env: () => ({ ...env, REDIS_URL: passworded.url }),
+      exit: 1,
+      line: () => new RegExp(`^cxr: Redis at 127\\.0\\.0\\.1:${passworded.port} requires a password: give it in REDIS_URL as redis://USER:PASSWORD@127\\.0\\.0\\.1:${passworded.port}$`),
+    },
+  ];
+
+  it.each(settingCases)('$name: one line naming the setting, exit $exit, before any connect timeout', async (c) => {
+    const r = await execCli(c.args(), c.env!());
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(c.line());
+    expect(r.code).toBe(c.exit);
+    expect(r.stdout).toBe('');
+    // The Redis cases run with a 30 s connect timeout: a line within 10 s was not waiting it out.
+    expect(r.ms).toBeLessThan(10_000);
+  });
 
   it.each(cases)('$name: one line naming it, exit $exit', async (c) => {
     const r = await execCli(c.args(), c.env?.() ?? env);

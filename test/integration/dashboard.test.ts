@@ -42,15 +42,27 @@ describe('cxr dashboard (bull-board)', () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${port}/`);
+      // Every request the page makes, to check none leaves the dashboard's own origin (no Google Fonts, no CDN).
+      const origin = `http://127.0.0.1:${port}`;
+      const requested: string[] = [];
+      page.on('request', (r) => requested.push(r.url()));
+      const fontsLoaded: string[] = [];
+      page.on('response', (r) => /\/fonts\/.*\.woff2?$/.test(r.url()) && r.ok() && fontsLoaded.push(r.url()));
+      await page.goto(`${origin}/`);
       const card = page.locator('a[href$="/queue/score"]').first();
       await card.waitFor({ timeout: 30_000 });
       expect(await page.locator('body').innerText()).toMatch(/cxr queues/);
+      await page.evaluate(() => document.fonts.ready);
+      expect(await page.evaluate(() => document.fonts.check('500 16px "IBM Plex Sans"'))).toBe(true);
       await page.goto(`http://127.0.0.1:${port}/queue/score?status=completed`);
       // Two batches of the run and its finalize job, each under its job id.
       for (const id of [batchJobId('dash-run', 0), batchJobId('dash-run', 1)]) await page.getByText(id, { exact: false }).first().waitFor({ timeout: 30_000 });
       const text = await page.locator('body').innerText();
       expect(text).not.toMatch(/dash-run-b000002/); // six images in batches of four: two batches only
+      expect(requested.length).toBeGreaterThan(3);
+      expect(requested.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:'))).toEqual([]);
+      // The fonts bull-board asked Google for come from the dashboard itself.
+      expect(fontsLoaded.length).toBeGreaterThan(0);
     } finally {
       await browser.close();
     }

@@ -20,6 +20,9 @@ describe('cxr report training', () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      // The report's page (html.ts, shared with the run and evaluation reports) fetches nothing from a third party.
+      const requested: string[] = [];
+      page.on('request', (r) => requested.push(r.url()));
       await page.goto(`file://${path.join(tmp, 'index.html')}`);
       const images = (await page.$$eval('img.chart', (imgs) =>
         imgs.map((i) => ({ cls: i.className, src: i.src.slice(0, 22), complete: i.complete, width: i.naturalWidth, height: i.naturalHeight })),
@@ -27,6 +30,7 @@ describe('cxr report training', () => {
       expect(images).toHaveLength(2);
       for (const img of images) expect(img.complete && img.width > 100 && img.height > 100).toBe(true);
       expect(await page.textContent('h1')).toMatch(/^Training run: pneumonia-resnet50/);
+      expect(requested.filter((u) => !u.startsWith('file://') && !u.startsWith('data:'))).toEqual([]);
       await page.screenshot({ path: path.join(process.env.CXR_SCREENSHOT_DIR ?? tmp, 'training-report.png'), fullPage: true });
     } finally {
       await browser.close();

@@ -97,3 +97,16 @@ describe('history and firing identity', () => {
     expect(() => referenceFrom({ foo: 1 }, 'b.json')).toThrow(/baseline b.json/);
   });
 });
+
+describe('cron patterns are checked for their field count before cron-parser', () => {
+  it('accepts 5 fields, 6 with seconds, and @macros; refuses anything cron-parser would pad', async () => {
+    const { cronFieldProblem, cronPattern } = await import('../../src/cli/parse.js');
+    for (const ok of ['0 2 * * *', '  0   2 * * 1-5 ', '30 0 2 * * *', '@daily']) expect(cronFieldProblem(ok)).toBeUndefined();
+    expect(cronFieldProblem('* * *')).toBe('a cron pattern has 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; got 3');
+    expect(cronFieldProblem('0 0 2 * * * 2027')).toMatch(/got 7$/);
+    expect(cronFieldProblem('')).toMatch(/got 0$/);
+    // The flag parser refuses it too, before cron-parser could fill in the missing fields.
+    expect(() => cronPattern('* * *')).toThrow(/^a cron pattern has 5 fields .*got 3; e\.g\. "0 2 \* \* \*"/);
+    expect(() => cronPattern('61 * * * *')).toThrow(/^not a cron pattern/);
+  });
+});

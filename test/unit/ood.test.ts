@@ -143,7 +143,7 @@ describe('prediction flags and their counts', () => {
     for (const x of [p(['lateral view', OOD_FLAG], 90), p([OOD_FLAG], 80), p(undefined, 10), p(undefined, 11)]) tally.prediction(x);
     for (const x of [f('flagged'), f('decode')]) tally.failure(x);
     const c = tally.result();
-    expect(c).toEqual({ flagged: 2, outOfDistribution: 2, withOodScore: 4, byFlag: { 'lateral view': 1, [OOD_FLAG]: 2 }, failedAsFlagged: 1 });
+    expect(c).toEqual({ flagged: 2, outOfDistribution: 2, inTrainingSet: 0, withOodScore: 4, byFlag: { 'lateral view': 1, [OOD_FLAG]: 2 }, failedAsFlagged: 1 });
     expect(flagsFact(c)).toBe('2 flagged, 2 out of distribution (1 lateral view; 2 out of distribution); 1 failed under --skip-flagged');
   });
 });

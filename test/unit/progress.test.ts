@@ -22,6 +22,17 @@ describe('progress bar fields', () => {
     // Progress was made: a slow batch is not a missing worker.
     expect(barFields({ ...base, done: 8, sinceProgressMs: 45_000 }).status).toBe('running');
   });
+
+  it("says the model is loading while the command's own worker loads it, instead of asking for a worker", () => {
+    const loading = { note: 'loading the model (first time: about 105 s)', untilMs: 315_000 };
+    expect(barFields({ ...base, loading }).status).toBe(loading.note);
+    expect(barFields({ ...base, loading, elapsedMs: 100_000, sinceProgressMs: 100_000 }).status).toBe(loading.note);
+    // Something was scored: the model is loaded.
+    expect(barFields({ ...base, loading, done: 16, elapsedMs: 100_000, sinceProgressMs: 100_000 }).status).toBe('running');
+    // Far past the expected load, or no worker at all: the usual hint.
+    expect(barFields({ ...base, loading, elapsedMs: 400_000, sinceProgressMs: 400_000 }).status).toMatch(/^no worker has taken a job for 6m40s/);
+    expect(barFields({ ...base, loading, sinceWorkerMs: NO_WORKER_HINT_MS }).status).toMatch(/^no worker on the score queue/);
+  });
 });
 
 describe('log gate', () => {
@@ -36,5 +47,27 @@ describe('log gate', () => {
     release();
     gate.write('d\n');
     expect(out).toEqual(['a\n', 'b\n', 'c\n', 'd\n']);
+  });
+});
+
+describe("the demo's model-load note", () => {
+  it('says "first time" with the trial figure before any load was measured here, then the last measured load', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { FIRST_LOAD_ESTIMATE_S, modelLoadNote, readLastModelLoad, recordModelLoad } = await import('../../src/demo/model-load-note.js');
+    const dir = await mkdtemp(path.join(tmpdir(), 'cxr-load-note-'));
+    try {
+      expect(await readLastModelLoad(dir)).toBeUndefined();
+      expect(modelLoadNote(undefined)).toEqual({ note: `loading the model (first time: about ${FIRST_LOAD_ESTIMATE_S} s)`, untilMs: FIRST_LOAD_ESTIMATE_S * 3000 });
+      await recordModelLoad(dir, { loads: 0, meanSeconds: 0 }); // a run that loaded nothing records nothing
+      expect(await readLastModelLoad(dir)).toBeUndefined();
+      await recordModelLoad(dir, { loads: 2, meanSeconds: 11.6 });
+      const last = await readLastModelLoad(dir);
+      expect(last).toBe(11.6);
+      expect(modelLoadNote(last)).toEqual({ note: 'loading the model (about 12 s last time)', untilMs: 120_000 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

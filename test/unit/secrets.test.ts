@@ -29,6 +29,12 @@ describe('secrets in text', () => {
   it('scrubText removes URL user-info whatever its length, and every known value', () => {
     expect(scrubText(`at redis://u:x@h:1 and ${PASS}!`, [PASS])).toBe('at redis://[redacted]@h:1 and [redacted]!');
   });
+
+  it('scrubText keeps the literal USER:PASSWORD placeholder of a hint, and still scrubs a real password beside it', () => {
+    const hint = 'give it in REDIS_URL as redis://USER:PASSWORD@10.0.0.5:6380';
+    expect(scrubText(hint, [])).toBe(hint);
+    expect(scrubText(`redis://USER:${PASS}@h:1 redis://user:PASSWORD@h:1`, [])).toBe('redis://[redacted]@h:1 redis://[redacted]@h:1');
+  });
 });
 
 describe('Redis failures as one line', () => {

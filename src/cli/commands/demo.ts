@@ -5,6 +5,7 @@ import { heldOutSample } from '../../demo/held-out.js';
 import { uploadImages, uploadStratifiedSample } from '../../demo/upload-sample.js';
 import { defaultModelDir } from '../../model/classifier.js';
 import { createRun, newRunId, readRunMetrics, stallLimits } from '../../run/index.js';
+import { modelLoadNote, readLastModelLoad, recordModelLoad } from '../../demo/model-load-note.js';
 import { repoRoot } from '../../shared/paths.js';
 import { ensureBucket } from '../../shared/s3/bucket.js';
 import { downloadPrefix } from '../../shared/s3/download.js';
@@ -74,9 +75,13 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
         process.stdout.write(held
           ? `run ${runId}: ${uploaded.length} images of ${held.patients} held-out patients, never used for training or selection (of the model's ${held.heldOutImages} held-out images in ${images})\n`
           : `run ${runId}: ${uploaded.length} images from ${images}${flags.images ? '' : " (the model names no held-out patients: images it may have trained on; see 'in-training-set' in the metrics)"}\n`);
-        const { state } = await waitForRun(rt, runId, { maxFailures: { percent: 100 }, limits: stallLimits(600_000) });
+        // The demo's own worker loads the model on its first batch: the bar says so rather than asking for a worker.
+        const stateDir = path.join(repoRoot(), '.cxr');
+        const loading = modelLoadNote(await readLastModelLoad(stateDir));
+        const { state } = await waitForRun(rt, runId, { maxFailures: { percent: 100 }, limits: stallLimits(600_000), loading });
         const metrics = await readRunMetrics(rt.s3, { out: state.out, runId });
         if (!metrics) throw new Error(`run ${runId} ended without metrics.json`);
+        await recordModelLoad(stateDir, metrics.throughput.coldStart).catch(() => undefined);
         process.stdout.write(metricsTable(metrics) + '\n');
         // A worker closes once its jobs are done: the finalize job writes the report after marking the run done.
         await Promise.all(workers.map((w) => w.close()));

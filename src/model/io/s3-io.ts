@@ -63,7 +63,7 @@ async function loadArtifacts(io: tf.io.IOHandler): Promise<tf.io.ModelArtifacts>
   return io.load();
 }
 
-const SIDE_FILES = ['metadata.json', 'MODEL_CARD.md', 'feature-stats.bin', 'site-stats.bin', 'ood-stats.json', 'ood-stats.bin'];
+const SIDE_FILES = ['metadata.json', 'MODEL_CARD.md', 'feature-stats.bin', 'site-stats.bin', 'ood-stats.json', 'ood-stats.bin', 'data-hashes.bin'];
 
 /** Uploads a local model folder's files (model.json, shards, metadata) to s3://bucket/prefix/. */
 export async function uploadModelDir(client: S3Client, dir: string, uri: string, files: string[]): Promise<void> {

@@ -1,5 +1,6 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3Settings } from '../config.js';
+import { nameEndpoint } from './failure.js';
 import { encryptWrites } from './sse.js';
 
 /**
@@ -18,5 +19,6 @@ export function createS3Client(settings: S3Settings, credentials?: S3ClientConfi
     maxAttempts: 4,
   });
   if (settings.sse) encryptWrites(client, settings.sse);
+  nameEndpoint(client, settings);
   return client;
 }

@@ -15,13 +15,15 @@ export interface OnnxClassifierOptions {
   threads?: number;
   ort?: OrtModule;
   cacheDir?: string;
+  /** The INT8 (QDQ) model instead of the FP32 export. */
+  int8?: boolean;
 }
 
 /** PneumoniaClassifier on onnxruntime-node, from the model's ONNX export (checked against its TF.js id). */
 export async function loadOnnxClassifier(opts: OnnxClassifierOptions = {}): Promise<PneumoniaClassifier> {
   const started = Date.now();
   const ort = opts.ort ?? (await importOrt());
-  const file = await ensureOnnxModel(opts);
+  const file = opts.int8 ? await (await import('./int8/int8-model.js')).ensureInt8Model(opts) : await ensureOnnxModel(opts);
   const { session, backend, threads } = await createSession(ort, file.bytes, opts.threads ?? threadsPerProcess(), opts.logger);
   const m = file.model.meta;
   let ood = await loadOodModel(file.model.dir, opts.logger);
@@ -34,7 +36,7 @@ export async function loadOnnxClassifier(opts: OnnxClassifierOptions = {}): Prom
   }
   const info: ModelInfo = { id: file.model.id, name: m.name, version: m.version, threshold: m.threshold, classNames: m.classNames, inputSize: m.inputSize, ...(ood ? { oodThreshold: ood.meta.threshold } : {}) };
   const size = info.inputSize;
-  opts.logger?.info({ model: info, backend, threads, onnx: file.path, source: file.source, loadMs: Date.now() - started }, 'onnx classifier loaded');
+  opts.logger?.info({ model: info, backend, precision: opts.int8 ? 'int8' : 'fp32', threads, onnx: file.path, source: file.source, loadMs: Date.now() - started }, 'onnx classifier loaded');
   let disposed = false;
   const run = async (input: Float32Array, n: number): Promise<Scores> => {
     if (disposed) throw new Error('classifier disposed');
@@ -52,7 +54,7 @@ export async function loadOnnxClassifier(opts: OnnxClassifierOptions = {}): Prom
   };
   return {
     info,
-    backend,
+    backend: opts.int8 ? `${backend}-int8` : backend,
     predict: async (input, n) => (await run(input, n)).probabilities,
     score: run,
     dispose(): void {

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '../../shared/logger.js';
 import type { ModelInfo, PneumoniaClassifier, Scores } from '../classifier.js';
-import { mahalanobis } from '../ood/mahalanobis.js';
+import { OOD_INPUT, OOD_OUTPUT, oodGraph } from '../ood/ood-graph.js';
 import { loadOodModel } from '../ood/stats-file.js';
 import { FEATURES_OUTPUT } from './export-model.js';
 import { ensureOnnxModel } from './onnx-file.js';
@@ -34,6 +34,8 @@ export async function loadOnnxClassifier(opts: OnnxClassifierOptions = {}): Prom
     opts.logger?.warn({ onnx: file.path }, `no '${FEATURES_OUTPUT}' output in this ONNX file: predictions carry no OOD score until it is re-exported (cxr models export-onnx)`);
     ood = undefined;
   }
+  // The OOD projection runs as its own small ORT graph on the pooled features (a batched GEMM, not a JS loop).
+  const oodSession = ood ? (await createSession(ort, oodGraph(ood), opts.threads ?? threadsPerProcess(), opts.logger, false)).session : undefined;
   const info: ModelInfo = { id: file.model.id, name: m.name, version: m.version, threshold: m.threshold, classNames: m.classNames, inputSize: m.inputSize, ...(ood ? { oodThreshold: ood.meta.threshold } : {}) };
   const size = info.inputSize;
   opts.logger?.info({ model: info, backend, precision: opts.int8 ? 'int8' : 'fp32', threads, onnx: file.path, source: file.source, loadMs: Date.now() - started }, 'onnx classifier loaded');
@@ -47,7 +49,13 @@ export async function loadOnnxClassifier(opts: OnnxClassifierOptions = {}): Prom
       const probabilities = Float32Array.from(out[outputName].data as Float32Array);
       if (!featuresName) return { probabilities };
       const features = Float32Array.from(out[featuresName].data as Float32Array);
-      return { probabilities, features, ...(ood ? { ood: mahalanobis(ood, features, n) } : {}) };
+      if (!ood || !oodSession) return { probabilities, features };
+      const dist = (await oodSession.run({ [OOD_INPUT]: new ort.Tensor('float32', features, [n, ood.dim]) }))[OOD_OUTPUT];
+      try {
+        return { probabilities, features, ood: Float32Array.from(dist.data as Float32Array) };
+      } finally {
+        dist.dispose();
+      }
     } finally {
       Object.values(out).forEach((t) => t.dispose());
     }
@@ -61,6 +69,7 @@ export async function loadOnnxClassifier(opts: OnnxClassifierOptions = {}): Prom
       if (disposed) return;
       disposed = true;
       void session.release();
+      void oodSession?.release();
     },
   };
 }

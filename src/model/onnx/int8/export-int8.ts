@@ -51,6 +51,11 @@ export async function writeInt8(o: WriteInt8Options): Promise<string[]> {
     cal = await readCalibration(o.modelUri, o.model.dir, o.s3);
     if (!cal) throw new Error(`--int8: ${o.modelUri} has no ${CALIBRATION_FILE} yet; give --calibration-data <labelled train dir>`);
     if (cal.modelId !== o.model.id) throw new Error(`--int8: ${CALIBRATION_FILE} of ${o.modelUri} is for model ${cal.modelId}, not ${o.model.id}; give --calibration-data <labelled train dir>`);
+    if (o.keepFp32 !== undefined) {
+      // Keeping more layers in FP32 needs no new ranges: the tensors still quantised were all measured.
+      cal = { ...cal, keepFp32: o.keepFp32.split(',').map((s) => s.trim()).filter(Boolean) };
+      written.push(await writeCalibration(o, cal));
+    }
   }
   const bytes = buildInt8(fp32.bytes, cal);
   const out = o.out ?? (o.modelUri.startsWith('s3://') ? `${o.modelUri.replace(/\/?$/, '/')}${INT8_FILE}` : cachedInt8File(defaultOnnxCache(), o.model.id));

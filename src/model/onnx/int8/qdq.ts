@@ -40,9 +40,12 @@ function indexGraph(g: OnnxTypes.IGraphProto) {
 /** Which tensors get Q/DQ, for a graph and the Conv/Add nodes to keep in FP32 (by name). */
 export function planQdq(g: OnnxTypes.IGraphProto, keepFp32: ReadonlySet<string> = new Set()): QdqPlan {
   const { inits, consumers, outputs } = indexGraph(g);
-  const unknown = [...keepFp32].filter((k) => !(g.node ?? []).some((n) => nodeName(n) === k && QUANT_OPS.has(n.opType!)));
+  // 'name' is one node; 'prefix*' every Conv/Add whose name starts with prefix (e.g. bn5* for ResNet's stage 5 convolutions).
+  const matches = (k: string, n: Node) => (k.endsWith('*') ? nodeName(n).startsWith(k.slice(0, -1)) : nodeName(n) === k);
+  const unknown = [...keepFp32].filter((k) => !(g.node ?? []).some((n) => QUANT_OPS.has(n.opType!) && matches(k, n)));
   if (unknown.length) throw new Error(`--keep-fp32 ${unknown.join(',')}: not a Conv or Add node of this graph`);
-  const quant = (g.node ?? []).filter((n) => QUANT_OPS.has(n.opType!) && !keepFp32.has(nodeName(n)));
+  const kept = (n: Node) => [...keepFp32].some((k) => matches(k, n));
+  const quant = (g.node ?? []).filter((n) => QUANT_OPS.has(n.opType!) && !kept(n));
   const tensors = new Set<string>();
   const fusedRelu = new Map<string, string>();
   for (const n of quant) {

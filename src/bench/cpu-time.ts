@@ -42,3 +42,34 @@ export function cpuSecondsOf(pids: readonly number[], self = false): number {
   const own = process.cpuUsage();
   return (self ? (own.user + own.system) / 1e6 : 0) + pids.reduce((s, p) => s + processCpuSeconds(p), 0);
 }
+
+/** Every live descendant of `root` (children, their children, ...), from /proc. */
+export function descendantPids(root: number = process.pid): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  for (let todo = [...(children.get(root) ?? [])]; todo.length; ) {
+    const p = todo.pop()!;
+    out.push(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+/** A process's command line ('' when it is gone). */
+export function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}

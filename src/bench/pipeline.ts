@@ -6,6 +6,7 @@ import { listImages } from '../shared/s3/list-images.js';
 import { createScoreQueue } from '../shared/queue.js';
 import { getTextIfExists, putObject } from '../shared/s3/objects.js';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from '../shared/logger.js';
 import { withBenchStack } from './bench-stack.js';
 import { startWorkers } from '../worker/start-worker.js';
 import { sharedScoreProcessor } from '../worker/shared-inference/processor.js';
@@ -13,8 +14,10 @@ import { rawImagesPerSec } from './raw-children.js';
 import { parseEngine, type EngineChoice } from '../model/engine.js';
 import { ensureOnnxModel } from '../model/onnx/onnx-file.js';
 import { importOrt } from '../model/onnx/ort-session.js';
-import { machineCpuSeconds } from './cpu-time.js';
+import { cmdlineOf, cpuSecondsOf, descendantPids, machineCpuSeconds } from './cpu-time.js';
 import { uploadFullSizeImages } from './full-size-images.js';
+import { ensureInt8Model } from '../model/onnx/int8/int8-model.js';
+import { decodeCpuMsPerImage } from './decode-cpu.js';
 
 const argText = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,7 +25,8 @@ const argText = (name: string): string | undefined => {
 };
 const arg = (name: string, fallback: number) => Number(argText(name) ?? fallback);
 const batchSize = arg('batch-size', 16);
-const images = arg('images', 192); // 160 measured after the warm-up: enough batches that start-up and finalize do not dominate
+const images = arg('images', 192); // 160 per measured run after the warm-up; runs are repeated (concurrently) to fill minSeconds
+const minSeconds = arg('min-seconds', 20); // each mode (raw and every pipeline mode) measures at least this long
 const concurrency = arg('concurrency', os.availableParallelism());
 const listKeys = arg('list-keys', 5000);
 const enqueueKeys = arg('enqueue-keys', 100_000);
@@ -30,11 +34,27 @@ const modes = (argText('inference') ?? 'slot,shared').split(',');
 const maxBatch = arg('max-batch', 32);
 const log = (s: string) => process.stderr.write(s + '\n');
 
-/** Engines to measure: --engines tfjs,onnx, default every engine that loads here. */
-async function enginesToRun(): Promise<Array<Exclude<EngineChoice, 'auto'>>> {
+type BenchEngine = Exclude<EngineChoice, 'auto'>;
+/** The JSON name of an engine: the FP32 ONNX engine is 'onnx-fp32' beside 'onnx-int8'. */
+const engineKey = (e: BenchEngine): string => (e === 'onnx' ? 'onnx-fp32' : e);
+
+/** Engines to measure: --engines tfjs,onnx,onnx-int8, default every engine that loads here (INT8 when its calibration is there). */
+async function enginesToRun(logger: Logger): Promise<BenchEngine[]> {
   const asked = argText('engines');
-  if (asked) return asked.split(',').map((e) => parseEngine(e)).filter((e): e is 'tfjs' | 'onnx' => e !== 'auto');
-  return importOrt().then(() => ['tfjs', 'onnx'] as const, () => ['tfjs'] as const).then((e) => [...e]);
+  if (asked) return asked.split(',').map((e) => parseEngine(e)).filter((e): e is BenchEngine => e !== 'auto');
+  if (!(await importOrt().then(() => true, () => false))) return ['tfjs'];
+  const int8 = await ensureInt8Model({ logger }).then(() => true, (err: Error) => (log(`onnx-int8 left out: ${err.message}`), false));
+  return ['tfjs', 'onnx', ...(int8 ? (['onnx-int8'] as const) : [])];
+}
+
+/**
+ * CPU seconds used so far by this process and its descendants (the worker's sandboxes), apart from the
+ * local redis-server and S3 server, which stand in for services that run elsewhere.
+ */
+function pipelineCpuSeconds(): { pipeline: number; services: number } {
+  const pids = descendantPids();
+  const services = pids.filter((p) => /redis-server|s3rver/.test(cmdlineOf(p)));
+  return { pipeline: cpuSecondsOf(pids.filter((p) => !services.includes(p)), true), services: cpuSecondsOf(services) };
 }
 
 /** Where the pipeline's wall time went: before the first batch, between batches of a process, after the last. */
@@ -70,16 +90,20 @@ async function main(): Promise<void> {
     const waitDone = async (runId: string) => {
       while ((await store.get(runId))?.status !== 'done') await new Promise((r) => setTimeout(r, 200)); // a bench run has no failures
     };
-    const engines: Record<string, { backend: string; rawImagesPerSec: number; pipelineImagesPerSec: number; ratio: number; sharedImagesPerSec?: number }> = {};
-    for (const engine of await enginesToRun()) {
+    const decodeMs = await decodeCpuMsPerImage(s3, bucket, 'xr/warm/');
+    log(`decode (full-size JPEG to the model input, the worker's path): ${decodeMs.toFixed(1)} CPU ms per image`);
+    const engines: Record<string, EngineResult> = {};
+    for (const engine of await enginesToRun(logger)) {
       if (engine === 'onnx') await ensureOnnxModel({ logger }); // export once, outside the timings
-      log(`${engine}: raw model, ${concurrency} process(es), batch ${batchSize} ...`);
+      if (engine === 'onnx-int8') await ensureInt8Model({ logger });
+      log(`${engine}: raw model, ${concurrency} process(es), batch ${batchSize}, at least ${minSeconds} s ...`);
       // Same thread sizing as a worker with this many sandboxed processes.
       const raw = await rawImagesPerSec({
-        engine, processes: concurrency, batchSize, batches: Math.max(2, Math.round(images / batchSize / concurrency)), env: { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) },
+        engine, processes: concurrency, batchSize, batches: 2, minSeconds, env: { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) },
       });
+      log(`${engine}: raw ${raw.imagesPerSec.toFixed(1)} images/s over ${raw.seconds.toFixed(1)} s, ${raw.cpuMsPerImage.toFixed(1)} CPU ms per image`);
       process.env.CXR_ENGINE = engine; // inherited by the sandboxed processes and the shared inference thread
-      const rates: Record<string, number> = {};
+      const rates: Record<string, { imagesPerSec: number; cpuMsPerImage: number; servicesCpuMsPerImage: number; seconds: number }> = {};
       for (const mode of modes) {
         const tag = `${engine}-${mode}`;
         // slot: a sandboxed process with its own model per slot; shared: one inference thread fed by every slot.
@@ -87,30 +111,45 @@ async function main(): Promise<void> {
         const workers = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency, scoreProcessor: shared?.processor });
         await createRun({ s3, queue, store, claims, logger }, { runId: `warm-${tag}`, source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize });
         await waitDone(`warm-${tag}`);
-        log(`${tag}: pipeline, measuring ...`);
+        // Enough runs of the measured set, created together so they overlap, to keep the pipeline busy for minSeconds at the raw rate.
+        const runs = Math.max(1, Math.ceil((minSeconds * 1.15 * raw.imagesPerSec) / mainCount));
+        log(`${tag}: pipeline, ${runs} run(s) of ${mainCount} images, measuring ...`);
         const t0 = performance.now();
         const t0Wall = Date.now();
         const cpu0 = machineCpuSeconds();
-        await createRun({ s3, queue, store, claims, logger }, { runId: `main-${tag}`, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize });
-        await waitDone(`main-${tag}`);
-        rates[mode] = mainCount / ((performance.now() - t0) / 1000);
+        const own0 = pipelineCpuSeconds();
+        const ids = Array.from({ length: runs }, (_, r) => `main-${tag}-${r}`);
+        for (const runId of ids) await createRun({ s3, queue, store, claims, logger }, { runId, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize });
+        await Promise.all(ids.map(waitDone));
+        const seconds = (performance.now() - t0) / 1000;
+        const own = pipelineCpuSeconds(); // before the workers close: their sandboxes' CPU is read while they live
+        const n = mainCount * runs;
+        rates[mode] = { imagesPerSec: n / seconds, seconds, cpuMsPerImage: ((own.pipeline - own0.pipeline) * 1000) / n, servicesCpuMsPerImage: ((own.services - own0.services) * 1000) / n };
         const cpuBusy = machineCpuSeconds() - cpu0;
         await Promise.all(workers.map((w) => w.close()));
-        shared?.close();
-        const m = JSON.parse((await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, `main-${tag}`).metrics)) ?? '{}') as Partial<RunMetrics>;
+        await shared?.close();
+        const m = JSON.parse((await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, ids[0]).metrics)) ?? '{}') as Partial<RunMetrics>;
         const stages = Object.entries(m.throughput?.stages ?? {}).map(([k, v]) => `${k} ${(v.totalMs / 1000).toFixed(1)} s`).join(', ');
-        log(`${tag}: busy time summed over slots: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`);
-        log(`${tag}: all processes on this machine used ${cpuBusy.toFixed(1)} CPU s of ${(os.availableParallelism() * mainCount / rates[mode]).toFixed(1)} available during the run`);
-        log(`${tag}: ${await timeline(s3, bucket, `main-${tag}`, t0Wall, Math.ceil(mainCount / batchSize))}`);
+        log(`${tag}: ${n} images in ${seconds.toFixed(1)} s; pipeline processes ${rates[mode].cpuMsPerImage.toFixed(1)} CPU ms per image (inference alone ${raw.cpuMsPerImage.toFixed(1)}), local redis + S3 servers ${rates[mode].servicesCpuMsPerImage.toFixed(1)}`);
+        log(`${tag}: first run's busy time summed over slots: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`);
+        log(`${tag}: every process on this machine (the other load included) used ${cpuBusy.toFixed(1)} CPU s of ${(os.availableParallelism() * seconds).toFixed(1)} available`);
+        log(`${tag}: first run: ${await timeline(s3, bucket, ids[0], t0Wall, Math.ceil(mainCount / batchSize))}`);
       }
-      const pipelineImagesPerSec = rates.slot ?? rates.shared;
-      engines[engine] = {
-        backend: raw.backend, rawImagesPerSec: round(raw.imagesPerSec), pipelineImagesPerSec: round(pipelineImagesPerSec), ratio: round(pipelineImagesPerSec / raw.imagesPerSec),
-        ...(rates.shared !== undefined ? { sharedImagesPerSec: round(rates.shared) } : {}),
+      const main = rates.slot ?? rates.shared;
+      const outside = main.cpuMsPerImage - raw.cpuMsPerImage;
+      // What the pipeline could reach if the CPU did nothing but inference (at the raw rate) and decode (spread over the cores).
+      const cpuBound = 1 / (1 / raw.imagesPerSec + decodeMs / 1000 / os.availableParallelism());
+      engines[engineKey(engine)] = {
+        backend: raw.backend, rawImagesPerSec: round(raw.imagesPerSec), pipelineImagesPerSec: round(main.imagesPerSec), ratio: round(main.imagesPerSec / raw.imagesPerSec),
+        cpuMsPerImageOutsideInference: round(outside), cpuMsPerImageOutsideInferenceAndDecode: round(outside - decodeMs),
+        inferenceCpuMsPerImage: round(raw.cpuMsPerImage), servicesCpuMsPerImage: round(main.servicesCpuMsPerImage),
+        cpuBoundImagesPerSec: round(cpuBound), ratioToCpuBound: round(main.imagesPerSec / cpuBound),
+        rawSeconds: round(raw.seconds), pipelineSeconds: round(main.seconds),
+        ...(rates.shared !== undefined ? { sharedImagesPerSec: round(rates.shared.imagesPerSec) } : {}),
       };
     }
-    // The default engine is what 'auto' picks: ONNX Runtime when it loads.
-    const defaultEngine = engines.onnx ? 'onnx' : Object.keys(engines)[0];
+    // The default engine is what 'auto' picks: ONNX Runtime FP32 when it loads.
+    const defaultEngine = engines['onnx-fp32'] ? 'onnx-fp32' : Object.keys(engines)[0];
     const main = engines[defaultEngine];
 
     log(`listing ${listKeys} keys ...`);
@@ -131,6 +170,7 @@ async function main(): Promise<void> {
     const result = {
       engine: defaultEngine,
       backend: main.backend,
+      decodeCpuMsPerImage: round(decodeMs),
       batchSize,
       concurrency,
       images: mainCount,
@@ -147,7 +187,7 @@ async function main(): Promise<void> {
     console.log(`batch ${batchSize}, ${concurrency} inference processes, ${mainCount} 1600x1300 JPEGs in the pipeline; default engine ${defaultEngine}`);
     for (const [name, e] of Object.entries(engines)) {
       const shared = e.sharedImagesPerSec !== undefined ? `; --inference shared ${e.sharedImagesPerSec} images/s` : '';
-      console.log(`${name.padEnd(5)} ${e.backend.padEnd(16)} raw ${e.rawImagesPerSec} images/s, pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio}${shared}`);
+      console.log(`${name.padEnd(9)} ${e.backend.padEnd(21)} raw ${e.rawImagesPerSec} images/s, pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio} (to the CPU bound ${e.ratioToCpuBound}), CPU outside inference ${e.cpuMsPerImageOutsideInference} ms/image (${e.cpuMsPerImageOutsideInferenceAndDecode} besides decode)${shared}`);
     }
     console.log(`enqueue 100k keys       ${result.enqueue100kSeconds} s (jobs naming shard ranges + BullMQ addBulk, ${enqueueKeys} keys)`);
     console.log(`list ${listed.length} keys         ${result.listSeconds} s (${result.listKeysPerSec} keys/s on this S3 server)`);
@@ -156,4 +196,22 @@ async function main(): Promise<void> {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+interface EngineResult {
+  backend: string;
+  rawImagesPerSec: number;
+  pipelineImagesPerSec: number;
+  ratio: number;
+  /** Pipeline CPU per image (worker processes, this one included) minus the raw model's: download, decode, S3 and Redis clients, OOD, JSON. */
+  cpuMsPerImageOutsideInference: number;
+  cpuMsPerImageOutsideInferenceAndDecode: number;
+  inferenceCpuMsPerImage: number;
+  /** The local redis-server and S3 server, apart: in production they run elsewhere. */
+  servicesCpuMsPerImage: number;
+  cpuBoundImagesPerSec: number;
+  ratioToCpuBound: number;
+  rawSeconds: number;
+  pipelineSeconds: number;
+  sharedImagesPerSec?: number;
+}
 await main();

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../shared/paths.js';
 
-interface RawChildResult { backend: string; images: number; seconds: number }
+interface RawChildResult { backend: string; images: number; seconds: number; cpuSeconds: number }
 
 function lines(child: ChildProcess, onLine: (l: string) => void): void {
   let buf = '';
@@ -17,10 +17,10 @@ function lines(child: ChildProcess, onLine: (l: string) => void): void {
  * Starts `processes` raw-model children (each loads and warms up, then waits), releases them together and
  * returns images/s over the wall time from the release until the last one finishes.
  */
-export async function rawImagesPerSec(opts: { engine: string; processes: number; batchSize: number; batches: number; env: NodeJS.ProcessEnv }): Promise<{ backend: string; imagesPerSec: number }> {
+export async function rawImagesPerSec(opts: { engine: string; processes: number; batchSize: number; batches: number; minSeconds?: number; env: NodeJS.ProcessEnv }): Promise<{ backend: string; imagesPerSec: number; seconds: number; cpuMsPerImage: number }> {
   const script = path.join(repoRoot(), 'dist', 'bench', 'raw-model.js');
   const children = Array.from({ length: opts.processes }, () => {
-    const child = spawn(process.execPath, [script, String(opts.batchSize), String(opts.batches), opts.engine, '--sync'], { env: opts.env, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [script, String(opts.batchSize), String(opts.batches), opts.engine, '--sync', '--min-seconds', String(opts.minSeconds ?? 0)], { env: opts.env, stdio: ['pipe', 'pipe', 'inherit'] });
     let ready!: () => void;
     let result!: (r: RawChildResult) => void;
     const readyP = new Promise<void>((r) => (ready = r));
@@ -36,5 +36,6 @@ export async function rawImagesPerSec(opts: { engine: string; processes: number;
   for (const c of children) c.child.stdin!.end('go\n');
   const results = await Promise.all(children.map((c) => c.resultP));
   const seconds = (performance.now() - t0) / 1000;
-  return { backend: results[0].backend, imagesPerSec: results.reduce((s, r) => s + r.images, 0) / seconds };
+  const images = results.reduce((s, r) => s + r.images, 0);
+  return { backend: results[0].backend, imagesPerSec: images / seconds, seconds, cpuMsPerImage: (results.reduce((s, r) => s + r.cpuSeconds, 0) * 1000) / images };
 }

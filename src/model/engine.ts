@@ -3,8 +3,9 @@ import type { Logger } from '../shared/logger.js';
 import { loadClassifier, type PneumoniaClassifier } from './classifier.js';
 import { importOrt, type OrtModule } from './onnx/ort-session.js';
 
-export type EngineChoice = 'tfjs' | 'onnx' | 'auto';
-export const ENGINES: readonly EngineChoice[] = ['tfjs', 'onnx', 'auto'];
+/** 'onnx' is the FP32 export; 'onnx-int8' its static INT8 (QDQ) quantisation, from int8-calibration.json beside the model. */
+export type EngineChoice = 'tfjs' | 'onnx' | 'onnx-int8' | 'auto';
+export const ENGINES: readonly EngineChoice[] = ['tfjs', 'onnx', 'onnx-int8', 'auto'];
 
 /** Validates CXR_ENGINE / --engine; unset means 'auto'. */
 export function parseEngine(value: string | undefined): EngineChoice {
@@ -34,7 +35,7 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<PneumoniaClas
     try {
       ort = await (opts.importOrt ?? importOrt)();
     } catch (err) {
-      if (engine === 'onnx') throw new Error(`engine onnx: onnxruntime-node does not load: ${(err as Error).message}`, { cause: err });
+      if (engine !== 'auto') throw new Error(`engine ${engine}: onnxruntime-node does not load: ${(err as Error).message}`, { cause: err });
       logger?.info({ err: (err as Error).message }, 'engine auto: onnxruntime-node unavailable');
     }
   }
@@ -44,7 +45,7 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<PneumoniaClas
   const { loadOnnxClassifier } = await import('./onnx/classifier.js');
   const { UnsupportedLayerError } = await import('./onnx/layer-mappers.js');
   try {
-    return await loadOnnxClassifier({ modelUri: opts.modelUri, s3: opts.s3, logger, threads: opts.threads, cacheDir: opts.cacheDir, ort });
+    return await loadOnnxClassifier({ modelUri: opts.modelUri, s3: opts.s3, logger, threads: opts.threads, cacheDir: opts.cacheDir, ort, int8: engine === 'onnx-int8' });
   } catch (err) {
     // 'auto' still scores a model the exporter cannot express; 'onnx' says why it cannot.
     if (engine !== 'auto' || !(err instanceof UnsupportedLayerError)) throw err;

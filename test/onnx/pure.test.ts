@@ -54,7 +54,8 @@ describe('ONNX exporter pure parts', () => {
     expect(parseEngine(undefined)).toBe('auto');
     expect(parseEngine('ONNX')).toBe('onnx');
     expect(parseEngine('tfjs')).toBe('tfjs');
-    expect(() => parseEngine('pytorch')).toThrow(/not one of tfjs, onnx, auto/);
+    expect(parseEngine('onnx-INT8')).toBe('onnx-int8');
+    expect(() => parseEngine('pytorch')).toThrow(/not one of tfjs, onnx, onnx-int8, auto/);
   });
 });
 

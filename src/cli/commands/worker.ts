@@ -71,7 +71,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .option('--lock-duration <ms>', 'BullMQ job lock duration (renewed every half of it)', positiveInt('--lock-duration'), STALLED.lockDurationMs)
     .option('--stalled-interval <ms>', 'how often to re-queue jobs whose worker died (their lock expired)', positiveInt('--stalled-interval'), STALLED.stalledIntervalMs)
     .option('--model <uri>', 'model folder or s3:// URI (default: CXR_MODEL_URI or the shipped model)')
-    .option('--engine <name>', 'inference engine: tfjs, onnx or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto')
+    .option('--engine <name>', 'inference engine: tfjs, onnx, onnx-int8 (static INT8, see docs/benchmarks.md) or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto')
     .option('--http-port <port>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port (default CXR_HTTP_PORT; off when unset)', tcpPort('--http-port'))
     .option('--http-host <address>', 'address the HTTP endpoint listens on', '0.0.0.0')
     .option('--drain-timeout <s>', 'on SIGTERM, seconds to finish the jobs in progress before exiting anyway', nonNegative('--drain-timeout'), 60)

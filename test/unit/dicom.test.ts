@@ -93,6 +93,29 @@ describe('DICOM decoding', () => {
     console.log(outcomes.join('\n'));
   });
 
+  it('a header over the pixel limit, and a codestream larger than its header, fail before any decoder allocates', async () => {
+    // Rows and Columns (US, explicit little endian) of a native file: 30000×30000 with 50 KB of pixel data.
+    const native = fixtures.find((f) => f.name === 'explicit-le')!.bytes.slice();
+    for (const [tag, v] of [[0x10, 30000], [0x11, 30000]] as const) {
+      const at = Buffer.from(native).indexOf(Buffer.from([0x28, 0x00, tag, 0x00, 0x55, 0x53, 0x02, 0x00]));
+      new DataView(native.buffer).setUint16(at + 8, v, true);
+    }
+    await expect(decodeDicom(native)).rejects.toThrow(/^DICOM image is 30000×30000 = 900,000,000 pixels, over the pixel limit of 100,000,000$/);
+    // A JPEG 2000 codestream whose SIZ says 60000×60000 (Xsiz, Ysiz) under a 224×224 header.
+    const j2k = fixtures.find((f) => f.name === 'j2k-lossless')!.bytes.slice();
+    const siz = Buffer.from(j2k).indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51])) + 4;
+    new DataView(j2k.buffer).setUint32(siz + 4, 60000);
+    new DataView(j2k.buffer).setUint32(siz + 8, 60000);
+    await expect(decodeDicom(j2k)).rejects.toThrow(
+      'DICOM JPEG 2000 Lossless codestream is 60000×60000, the DICOM header says 224×224 (JPEG 2000 Lossless codestream is 60000×60000 = 3,600,000,000 pixels, over the pixel limit of 100,000,000)',
+    );
+    // A JPEG-LS frame header (SOF55) claiming 4000 columns.
+    const jls = fixtures.find((f) => f.name === 'jpeg-ls')!.bytes.slice();
+    const sof = Buffer.from(jls).indexOf(Buffer.from([0xff, 0xf7]));
+    new DataView(jls.buffer).setUint16(sof + 7, 4000);
+    await expect(decodeDicom(jls)).rejects.toThrow('DICOM JPEG-LS Lossless codestream is 4000×224, the DICOM header says 224×224');
+  });
+
   it('recognises DICOM by content, not by name', async () => {
     expect(isDicom(jpeg)).toBe(false);
     const lateral = fixtures.find((f) => f.name === 'lateral')!;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../shared/logger.js';
-import { decodeToRgb } from '../../shared/image/decode.js';
+import { decodeImage } from '../../shared/image/decode-input.js';
 import { seedFrom } from '../../shared/sampling.js';
 import { createSession, importOrt, threadsPerProcess } from '../onnx/ort-session.js';
 import { caffePreprocess } from '../preprocess.js';
@@ -56,7 +56,7 @@ export async function extractPrefix(jobs: readonly FeatureJob[], o: PrefixExtrac
   const prepare = async (batch: FeatureJob[]): Promise<Float32Array> => {
     const input = new Float32Array(batch.length * px);
     await Promise.all(batch.map(async (j, k) => {
-      let { rgb } = await decodeToRgb(await readFile(j.path), SIZE);
+      let { rgb } = await decodeImage(await readFile(j.path), SIZE);
       if (j.copy > 0) rgb = augmentRgb(rgb, SIZE, drawAugment(seedFrom(j.sha256, j.copy), SIZE));
       caffePreprocess(rgb, input, k * px);
     }));

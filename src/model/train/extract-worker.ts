@@ -1,7 +1,7 @@
 // Child process: computes GAP features for a list of jobs with its own tfjs backend.
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
-import { decodeToRgb } from '../../shared/image/decode.js';
+import { decodeImage } from '../../shared/image/decode-input.js';
 import { createLogger } from '../../shared/logger.js';
 import { selectBackend } from '../backend.js';
 import { loadBackbone } from '../backbone.js';
@@ -34,7 +34,7 @@ async function run(task: WorkerTask): Promise<void> {
     if (batch.length > 0) {
       const input = new Float32Array(batch.length * px);
       for (const [k, j] of batch.entries()) {
-        let { rgb } = await decodeToRgb(await readFile(j.path), SIZE);
+        let { rgb } = await decodeImage(await readFile(j.path), SIZE);
         if (j.copy > 0) rgb = augmentRgb(rgb, SIZE, drawAugment(seedFrom(j.sha256, j.copy), SIZE));
         caffePreprocess(rgb, input, k * px);
       }

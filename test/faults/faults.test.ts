@@ -289,7 +289,7 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
     const bad = await badWorker.exited;
     expect(bad.code).toBe(1);
     const badLine = badWorker.raw.filter((l) => l.startsWith('cxr: ')).join(' / ');
-    expect(badLine).toMatch(/^cxr: cannot load the model \/nonexistent\/model \(engine onnx\): .*ENOENT/);
+    expect(badLine).toMatch(/^cxr: cannot load the model \/nonexistent\/model \(engine onnx\): model \/nonexistent\/model not found: no folder \/nonexistent\/model /);
     expect(badWorker.lines.some((l) => l.msg === 'worker started')).toBe(false);
     await putImages(stack.s3, bucket, 'nomodel/', 24);
     const lonely = await cli([...score('nomodel', 'nomodel/'), '--wait', '--stall-timeout', '8'], env());
@@ -309,7 +309,7 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
     await putImages(stack.s3, bucket, 'modelgone/', 24);
     const failed = await cli([...score('modelgone', 'modelgone/'), ...WAIT], env());
     expect(failed.code, failed.stderr).toBe(3);
-    expect(exitLine(failed)).toMatch(/^cxr: run modelgone: failed: model load failed: .*ENOENT/);
+    expect(exitLine(failed)).toMatch(/^cxr: run modelgone: failed: model load failed: model \S+ not found: no folder /);
     await verify('row 6: batch fails on model load -> run failed', 'modelgone', 'failed', failed.ms, (f) => f.stage === 'batch' && /model load failed/.test(f.reason));
     await WorkerProc.killAll();
     await startWorkers(1);

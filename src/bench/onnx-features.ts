@@ -3,7 +3,7 @@
 // Usage: node dist/bench/onnx-features.js --data DIR --features DIR [--threads 2] [--batch 16]
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { decodeToRgb } from '../shared/image/decode.js';
+import { decodeImage } from '../shared/image/decode-input.js';
 import { ensureBackbone } from '../model/backbone-fetch.js';
 import { backboneHash, loadBackbone } from '../model/backbone.js';
 import { exportKerasGraph } from '../model/onnx/export-graph.js';
@@ -44,7 +44,7 @@ async function extractOnnxFeatures(items: readonly ImageItem[], root: string, th
   for (let i = 0; i < todo.length; i += batch) {
     const part = todo.slice(i, i + batch);
     const input = new Float32Array(part.length * px);
-    for (const [k, it] of part.entries()) caffePreprocess((await decodeToRgb(await readFile(it.path), SIZE)).rgb, input, k * px);
+    for (const [k, it] of part.entries()) caffePreprocess((await decodeImage(await readFile(it.path), SIZE)).rgb, input, k * px);
     const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [part.length, SIZE, SIZE, 3]) });
     const feats = out[session.outputNames[0]].data as Float32Array;
     for (const [k, it] of part.entries()) await writeFeature(featurePath(root, bb, it.sha256, 0), feats.slice(k * FEATURE_DIM, (k + 1) * FEATURE_DIM));

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
+import { contentTypeOf, isScorableFile } from '../shared/image/local-files.js';
 import { CLASS_NAMES, type ClassName } from '../shared/labels.js';
 import { putObject } from '../shared/s3/objects.js';
 import { joinKey, type S3Location } from '../shared/s3/uri.js';
@@ -12,9 +13,7 @@ export interface LocalImage {
   label: ClassName;
 }
 
-const IMAGE = /\.(jpe?g|png)$/i;
-
-/** Images of a folder with one subfolder per class (NORMAL/, PNEUMONIA/). */
+/** Images of a folder with one subfolder per class (NORMAL/, PNEUMONIA/): every file the worker scores (DICOM included). */
 export async function listClassFolders(dir: string): Promise<Map<ClassName, LocalImage[]>> {
   const groups = new Map<ClassName, LocalImage[]>();
   for (const label of CLASS_NAMES) {
@@ -22,7 +21,11 @@ export async function listClassFolders(dir: string): Promise<Map<ClassName, Loca
     const names = await readdir(folder).catch((err: NodeJS.ErrnoException) => {
       throw new Error(`${folder}: ${err.code === 'ENOENT' ? 'missing (expected one subfolder per class: NORMAL/, PNEUMONIA/)' : err.message}`);
     });
-    groups.set(label, names.filter((n) => IMAGE.test(n)).sort().map((n) => ({ file: path.join(folder, n), label })));
+    const files = names.sort().map((n) => path.join(folder, n));
+    // Only names without an image extension are opened (to look for DICOM); a few at a time.
+    const sniff = pLimit(16);
+    const scorable = await Promise.all(files.map((f) => sniff(() => isScorableFile(f).catch(() => false))));
+    groups.set(label, files.filter((_, i) => scorable[i]).map((file) => ({ file, label })));
   }
   return groups;
 }
@@ -45,7 +48,7 @@ export async function uploadImages(s3: S3Client, items: readonly LocalImage[], d
     items.map((img) =>
       upload(async () => {
         const key = joinKey(dest.prefix, img.label, path.basename(img.file));
-        await putObject(s3, dest.bucket, key, await readFile(img.file), img.file.toLowerCase().endsWith('.png') ? 'image/png' : 'image/jpeg');
+        await putObject(s3, dest.bucket, key, await readFile(img.file), contentTypeOf(img.file));
         return { key, label: img.label };
       }),
     ),

@@ -188,6 +188,19 @@ describe('cxr errors a person can act on', () => {
     expect(r.ms).toBeLessThan(10_000);
   });
 
+  it('a worker whose model does not exist (an S3 prefix, a folder) exits 1 with a line naming the URI and "not found"', async () => {
+    const missing: [string, RegExp][] = [
+      [`s3://${bucket}/no-model/`, new RegExp(`^cxr: cannot load the model s3://${bucket}/no-model/ \\(engine auto\\): model s3://${bucket}/no-model/ not found: no s3://${bucket}/no-model/model\\.json$`)],
+      ['/no/such/model', /^cxr: cannot load the model \/no\/such\/model \(engine auto\): model \/no\/such\/model not found: no folder \/no\/such\/model \(a model is a folder, a shipped model's id or name@version, or s3:\/\/bucket\/prefix\/\)$/],
+    ];
+    for (const [model, line] of missing) {
+      const r = await execCli(['worker', '--model', model], env);
+      // The worker's info log (the engine it chose) may come first; the reason is the last line.
+      expect(r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('cxr: ')), r.stderr).toEqual([expect.stringMatching(line)]);
+      expect(r.code).toBe(1);
+    }
+  });
+
   it('LOG_LEVEL=debug adds the stack after the line', async () => {
     const r = await execCli(['score', 's3://no-such-source/in/', '--out', `s3://${bucket}/out`], { ...env, LOG_LEVEL: 'debug' });
     expect(r.code).toBe(1);

@@ -56,10 +56,13 @@ describe('a DICOM + JPEG + PNG prefix end to end (onnx engine, one worker)', () 
     await putObject(s3, bucket, 'in/NORMAL/flat.png', await sharp({ create: { width: 400, height: 400, channels: 3, background: '#777' } }).png().toBuffer(), 'image/png');
     await putObject(s3, bucket, 'in/NORMAL/chelsea.png', readFileSync(path.join(repoRoot(), 'test', 'fixtures', 'chelsea.png')), 'image/png');
     other.set('in/NORMAL/tiny.png', /not a usable radiograph: 1×1 px/).set('in/NORMAL/flat.png', /not a usable radiograph: near-constant/).set('in/NORMAL/chelsea.png', 'ood');
-    worker = spawn(process.execPath, [CLI, 'worker', '--concurrency', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // At info level the worker says when it has started (and its logs, checked for identifying data below, say more).
+    worker = spawn(process.execPath, [CLI, 'worker', '--concurrency', '1'], { env: { ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     worker.stdout!.on('data', (d: Buffer) => (logs += d));
     worker.stderr!.on('data', (d: Buffer) => (logs += d));
-  }, 120_000);
+    // The run's --wait counts a worker that is still loading its model as none: start scoring once it is up.
+    await waitFor('the worker to start', async () => (/"msg":"worker started"/.test(logs) ? true : undefined), 360_000);
+  }, 420_000);
 
   afterAll(async () => {
     if (worker) await stopProcess(worker);

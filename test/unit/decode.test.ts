@@ -15,6 +15,13 @@ describe('decodeToRgb', () => {
     expect(d.format).toBe('jpeg');
   });
 
+  it('refuses an image over the pixel limit before decoding it, giving its size and the limit', async () => {
+    // 315 KB of PNG that would decode to 324 MB of RGB.
+    const big = await sharp({ create: { width: 12000, height: 9000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer();
+    await expect(decodeToRgb(big)).rejects.toThrow(ImageDecodeError);
+    await expect(decodeToRgb(big)).rejects.toThrow(/^png image is 12000×9000 = 108,000,000 pixels, over the pixel limit of 100,000,000$/);
+  });
+
   it('reads 16-bit greyscale PNGs of any size', async () => {
     const png16 = await sharp(xray).resize(640, 480).toColourspace('grey16').png().toBuffer();
     expect((await sharp(png16).metadata()).depth).toBe('ushort');

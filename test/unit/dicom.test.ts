@@ -6,7 +6,9 @@ import { makeDicomFixtures, type DicomFixture, type FailingFixture } from '../..
 import { decodeToRgb, ImageDecodeError } from '../../src/shared/image/decode.js';
 import { decodeInput } from '../../src/shared/image/decode-input.js';
 import { decodeDicom } from '../../src/shared/image/dicom/decode-dicom.js';
+import { codestreamSize } from '../../src/shared/image/dicom/codestream.js';
 import { headerFlags } from '../../src/shared/image/dicom/flags.js';
+import { pixelBytes } from '../../src/shared/image/dicom/inflate.js';
 import { isDicom } from '../../src/shared/image/dicom/sniff.js';
 import { storedValues, swap16 } from '../../src/shared/image/dicom/stored-values.js';
 import { percentiles, toDisplay8, windowFunction } from '../../src/shared/image/dicom/voi.js';
@@ -93,6 +95,29 @@ describe('DICOM decoding', () => {
     console.log(outcomes.join('\n'));
   });
 
+  it('a header over the pixel limit, and a codestream larger than its header, fail before any decoder allocates', async () => {
+    // Rows and Columns (US, explicit little endian) of a native file: 30000×30000 with 50 KB of pixel data.
+    const native = fixtures.find((f) => f.name === 'explicit-le')!.bytes.slice();
+    for (const [tag, v] of [[0x10, 30000], [0x11, 30000]] as const) {
+      const at = Buffer.from(native).indexOf(Buffer.from([0x28, 0x00, tag, 0x00, 0x55, 0x53, 0x02, 0x00]));
+      new DataView(native.buffer).setUint16(at + 8, v, true);
+    }
+    await expect(decodeDicom(native)).rejects.toThrow(/^DICOM image is 30000×30000 = 900,000,000 pixels, over the pixel limit of 100,000,000$/);
+    // A JPEG 2000 codestream whose SIZ says 60000×60000 (Xsiz, Ysiz) under a 224×224 header.
+    const j2k = fixtures.find((f) => f.name === 'j2k-lossless')!.bytes.slice();
+    const siz = Buffer.from(j2k).indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51])) + 4;
+    new DataView(j2k.buffer).setUint32(siz + 4, 60000);
+    new DataView(j2k.buffer).setUint32(siz + 8, 60000);
+    await expect(decodeDicom(j2k)).rejects.toThrow(
+      'DICOM JPEG 2000 Lossless codestream is 60000×60000, the DICOM header says 224×224 (JPEG 2000 Lossless codestream is 60000×60000 = 3,600,000,000 pixels, over the pixel limit of 100,000,000)',
+    );
+    // A JPEG-LS frame header (SOF55) claiming 4000 columns.
+    const jls = fixtures.find((f) => f.name === 'jpeg-ls')!.bytes.slice();
+    const sof = Buffer.from(jls).indexOf(Buffer.from([0xff, 0xf7]));
+    new DataView(jls.buffer).setUint16(sof + 7, 4000);
+    await expect(decodeDicom(jls)).rejects.toThrow('DICOM JPEG-LS Lossless codestream is 4000×224, the DICOM header says 224×224');
+  });
+
   it('recognises DICOM by content, not by name', async () => {
     expect(isDicom(jpeg)).toBe(false);
     const lateral = fixtures.find((f) => f.name === 'lateral')!;
@@ -141,6 +166,38 @@ describe('display pipeline (pure)', () => {
     expect(Array.from(storedValues(le, 2, 16, 12, true))).toEqual([-2048, 2047]);
     expect(Array.from(storedValues(le, 2, 16, 12, false))).toEqual([2048, 2047]);
     expect(Array.from(swap16(Uint8Array.from([1, 2, 3, 4])))).toEqual([2, 1, 4, 3]);
+  });
+
+  it('reads a codestream\'s declared size without decoding it (JPEG SOFn, JPEG-LS SOF55, JPEG 2000 SIZ bare or in a JP2 box)', () => {
+    // SOI, APP0 (length 4), a fill byte, SOF3 (lossless): P 16, Y 300, X 200, Nf 1.
+    const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xff, 0xc3, 0x00, 0x0b, 16, 0x01, 0x2c, 0x00, 0xc8, 0x01, 1, 0x11, 0]);
+    expect(codestreamSize('jpeg-lossless', jpeg)).toEqual({ width: 200, height: 300, components: 1 });
+    const ls = jpeg.slice();
+    ls[10] = 0xf7;
+    expect(codestreamSize('jpeg-ls', ls)).toEqual({ width: 200, height: 300, components: 1 });
+    // SOC, SIZ: Xsiz 1000, Ysiz 800, XOsiz 10, YOsiz 0, tiles, Csiz 3.
+    const siz = new Uint8Array(42);
+    const dv = new DataView(siz.buffer);
+    siz.set([0xff, 0x4f, 0xff, 0x51]);
+    dv.setUint16(4, 41);
+    dv.setUint32(8, 1000);
+    dv.setUint32(12, 800);
+    dv.setUint32(16, 10);
+    dv.setUint16(40, 3);
+    expect(codestreamSize('jpeg-2000', siz)).toEqual({ width: 990, height: 800, components: 3 });
+    const box = (type: string, body: Uint8Array) => {
+      const b = new Uint8Array(8 + body.length);
+      new DataView(b.buffer).setUint32(0, b.length);
+      b.set(Buffer.from(type, 'latin1'), 4);
+      b.set(body, 8);
+      return b;
+    };
+    const jp2 = Buffer.concat([box('jP  ', Uint8Array.from([0x0d, 0x0a, 0x87, 0x0a])), box('ftyp', new Uint8Array(12)), box('jp2c', siz)]);
+    expect(codestreamSize('jpeg-2000', jp2)).toEqual({ width: 990, height: 800, components: 3 });
+    expect(codestreamSize('jpeg-2000', jpeg)).toBeUndefined();
+    expect(codestreamSize('jpeg-baseline', siz)).toBeUndefined();
+    expect(pixelBytes({ rows: 3, columns: 3, samplesPerPixel: 1, frames: 1, bitsAllocated: 8 })).toBe(10);
+    expect(pixelBytes({ rows: 512, columns: 512, samplesPerPixel: 1, frames: 2, bitsAllocated: 16 })).toBe(1_048_576);
   });
 
   it('flags views, body parts and modalities the model was not trained on', () => {

@@ -1,4 +1,10 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { listClassFolders } from '../../src/demo/upload-sample.js';
+import { listDataset } from '../../src/model/train/dataset.js';
+import { contentTypeOf } from '../../src/shared/image/local-files.js';
 import { CommanderError } from 'commander';
 import { UsageError } from '../../src/shared/errors.js';
 import { describeError } from '../../src/cli/errors.js';
@@ -62,6 +68,30 @@ describe('labels and keys', () => {
 
   it('keeps image keys only', () => {
     expect(['a.JPG', 'b.jpeg', 'c.png', 'd.txt', 'e/', 'f.tiff'].filter(isImageKey)).toEqual(['a.JPG', 'b.jpeg', 'c.png', 'f.tiff']);
+  });
+
+  it('local folders (cxr demo --images, training data) list what the worker scores: DICOM by extension, or by content when a name has none', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cxr-list-'));
+    try {
+      const dicm = new Uint8Array(200);
+      dicm.set([0x44, 0x49, 0x43, 0x4d], 128);
+      const files: Record<string, string | Uint8Array> = {
+        'NORMAL/a.jpeg': 'x', 'NORMAL/b.DCM': 'x', 'NORMAL/c.dicom': 'x', 'NORMAL/1.2.840.113619.2.55.3': dicm, 'NORMAL/IM0001': dicm,
+        'NORMAL/README': 'not an image', 'NORMAL/notes.txt': 'x', 'NORMAL/.DS_Store': 'x', 'PNEUMONIA/d.png': 'x', 'PNEUMONIA/e.webp': 'x',
+      };
+      for (const [f, v] of Object.entries(files)) {
+        mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+        writeFileSync(path.join(dir, f), v);
+      }
+      mkdirSync(path.join(dir, 'NORMAL', 'subfolder'));
+      const expected = ['NORMAL/1.2.840.113619.2.55.3', 'NORMAL/IM0001', 'NORMAL/a.jpeg', 'NORMAL/b.DCM', 'NORMAL/c.dicom', 'PNEUMONIA/d.png', 'PNEUMONIA/e.webp'];
+      const listed = [...(await listClassFolders(dir)).values()].flat().map((i) => path.relative(dir, i.file));
+      expect(listed).toEqual(expected);
+      expect((await listDataset(dir)).map((i) => path.relative(dir, i.path))).toEqual(expected);
+      expect(['a.jpeg', 'b.DCM', 'd.png', 'e.webp', 'f.tif', 'IM0001'].map(contentTypeOf)).toEqual(['image/jpeg', 'application/dicom', 'image/png', 'image/webp', 'image/tiff', 'application/dicom']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -33,7 +33,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
   program
     .command('demo')
     .description('the whole pipeline on one machine: local Redis and S3 unless REDIS_URL/S3_ENDPOINT are set, a labelled sample, a producer and a worker')
-    .option('--images <dir>', "folder with NORMAL/ and PNEUMONIA/ subfolders (default: the shipped model's held-out patients in the dataset's train folder)")
+    .option('--images <dir>', "folder with NORMAL/ and PNEUMONIA/ subfolders of images or DICOM files (default: the shipped model's held-out patients in the dataset's train folder)")
     .option('--limit <n>', 'stratified sample size', positiveInt('--limit'), 200)
     .option('--batch-size <n>', 'images per batch job', positiveInt('--batch-size'), 16)
     .option('--metrics-out <file>', 'also write the run metrics JSON here')

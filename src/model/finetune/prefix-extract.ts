@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../shared/logger.js';
-import { decodeToRgb } from '../../shared/image/decode.js';
+import { decodeImage } from '../../shared/image/decode-input.js';
 import { createSession, importOrt, threadsPerProcess } from '../onnx/ort-session.js';
 import { caffePreprocess } from '../preprocess.js';
 import { variantRgb } from '../train/variants.js';
@@ -55,7 +55,7 @@ export async function extractPrefix(jobs: readonly FeatureJob[], o: PrefixExtrac
   const prepare = async (batch: FeatureJob[]): Promise<Float32Array> => {
     const input = new Float32Array(batch.length * px);
     await Promise.all(batch.map(async (j, k) => {
-      const { rgb } = await decodeToRgb(await readFile(j.path), SIZE);
+      const { rgb } = await decodeImage(await readFile(j.path), SIZE);
       caffePreprocess(await variantRgb(rgb, SIZE, j.sha256, j.copy), input, k * px);
     }));
     return input;

@@ -3,7 +3,7 @@ import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getBytesIfExists, getObjectBytes, putObject } from '../../shared/s3/objects.js';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { repoRoot } from '../../shared/paths.js';
 import { writeModelDir } from './fs-io.js';
 import { shippedModelDir } from './shipped-models.js';
@@ -77,7 +77,9 @@ export async function uploadModelDir(client: S3Client, dir: string, uri: string,
  */
 export async function cachedS3Model(client: S3Client, uri: string, cacheDir: string): Promise<string> {
   const { bucket, prefix } = parseModelUri(uri);
-  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}model.json` }));
+  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}model.json` })).catch((err: unknown) => {
+    throw modelObjectError(err, uri, `s3://${bucket}/${prefix}model.json`);
+  });
   const tag = head.ETag ?? head.LastModified?.toISOString() ?? '';
   const key = createHash('sha256').update(`${bucket}/${prefix}\n${tag}`).digest('hex').slice(0, 16);
   const dir = join(cacheDir, key);
@@ -102,11 +104,30 @@ export async function cachedS3Model(client: S3Client, uri: string, cacheDir: str
   }
 }
 
+/**
+ * A model object that cannot be read, said as people look for it: a HEAD of a missing key answers 404 with
+ * no body, which the SDK reports as "UnknownError" or "NotFound"; S3 answers 403 instead when the caller
+ * may not list the bucket.
+ */
+export function modelObjectError(err: unknown, uri: string, object: string): Error {
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  const name = (err as Error)?.name;
+  if (status === 404 || name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchBucket') return new Error(`model ${uri} not found: no ${object}`);
+  if (status === 403) return new Error(`model ${uri}: access denied to ${object} (S3 answers 403 for a missing object when s3:ListBucket is not granted)`);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 export const defaultS3ModelCache = (): string => join(repoRoot(), 'models', '.cache', 's3-models');
 
 /** Local folder of a model URI: a shipped model's id or name@version, a folder as is, an s3:// model downloaded once into the model cache. */
 export async function localModelDir(uri: string, s3?: S3Client): Promise<string> {
-  if (!uri.startsWith('s3://')) return (await shippedModelDir(uri)) ?? uri;
+  if (!uri.startsWith('s3://')) {
+    const dir = (await shippedModelDir(uri)) ?? uri;
+    if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) {
+      throw new Error(`model ${uri} not found: no folder ${resolve(dir)} (a model is a folder, a shipped model's id or name@version, or s3://bucket/prefix/)`);
+    }
+    return dir;
+  }
   if (!s3) throw new Error(`model ${uri} needs an S3 client`);
   return cachedS3Model(s3, uri, defaultS3ModelCache());
 }

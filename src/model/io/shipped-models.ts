@@ -21,5 +21,5 @@ export async function shippedModelDir(ref: string, root = join(repoRoot(), 'mode
     if (meta.id === ref || `${meta.name}@${meta.version}` === ref) return join(root, d.name);
     found.push(`${meta.name}@${meta.version} (${meta.id})`);
   }
-  throw new Error(`model ${ref} is not shipped under ${root}; shipped: ${found.join(', ') || 'none'}`);
+  throw new Error(`model ${ref} not found: not shipped under ${root}; shipped: ${found.join(', ') || 'none'}`);
 }

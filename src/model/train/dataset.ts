@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isScorableFile } from '../../shared/image/local-files.js';
 
 export const CLASS_NAMES: [string, string] = ['NORMAL', 'PNEUMONIA'];
 
@@ -12,14 +13,14 @@ export interface ImageItem {
   group: string;
 }
 
-/** Lists <data>/<CLASS>/*.jpeg|jpg|png with labels and content hashes, sorted by path. */
+/** Lists the files of <data>/<CLASS>/ that the worker would score (isScorableFile: images, DICOM) with labels and content hashes, sorted by path. */
 export async function listDataset(dataDir: string, classNames: readonly string[] = CLASS_NAMES): Promise<ImageItem[]> {
   const items: ImageItem[] = [];
   for (const [label, cls] of classNames.entries()) {
     const dir = join(dataDir, cls);
-    const files = (await readdir(dir)).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
-    for (const f of files) {
+    for (const f of (await readdir(dir)).sort()) {
       const path = join(dir, f);
+      if (!(await isScorableFile(path).catch(() => false))) continue;
       const sha256 = createHash('sha256').update(await readFile(path)).digest('hex');
       items.push({ path, label, sha256, group: sha256 });
     }

@@ -1,7 +1,7 @@
 // Child process: computes GAP features for a list of jobs with its own tfjs backend.
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
-import { decodeToRgb } from '../../shared/image/decode.js';
+import { decodeImage } from '../../shared/image/decode-input.js';
 import { createLogger } from '../../shared/logger.js';
 import { selectBackend } from '../backend.js';
 import { loadBackbone } from '../backbone.js';
@@ -33,7 +33,7 @@ async function run(task: WorkerTask): Promise<void> {
     if (batch.length > 0) {
       const input = new Float32Array(batch.length * px);
       for (const [k, j] of batch.entries()) {
-        const { rgb } = await decodeToRgb(await readFile(j.path), SIZE);
+        const { rgb } = await decodeImage(await readFile(j.path), SIZE);
         caffePreprocess(await variantRgb(rgb, SIZE, j.sha256, j.copy), input, k * px);
       }
       const x = tf.tensor4d(input, [batch.length, SIZE, SIZE, 3]);

@@ -8,12 +8,17 @@ export interface ModelInput extends DecodedImage {
   dicom?: DicomInfo;
 }
 
+/** Any object to size×size RGB: DICOM by content ('DICM' at 128), everything else through sharp. Throws ImageDecodeError. */
+export async function decodeImage(bytes: Uint8Array, size = 224): Promise<ModelInput> {
+  return isDicom(bytes) ? decodeDicom(bytes, size) : decodeToRgb(bytes, size);
+}
+
 /**
- * Any object to the model's size×size RGB input: DICOM by content ('DICM' at 128), everything else
- * through sharp; then the quality guard. Throws ImageDecodeError with the reason.
+ * Any object to the model's size×size RGB input (decodeImage), then the quality guard. Throws
+ * ImageDecodeError with the reason.
  */
 export async function decodeInput(bytes: Uint8Array, size = 224, quality: QualityLimits = DEFAULT_QUALITY): Promise<ModelInput> {
-  const img: ModelInput = isDicom(bytes) ? await decodeDicom(bytes, size) : await decodeToRgb(bytes, size);
+  const img = await decodeImage(bytes, size);
   const problem = qualityProblem(img, quality);
   if (problem) throw new ImageDecodeError(problem);
   return img;

@@ -20,7 +20,18 @@ export interface DecodedImage {
   format: string;
 }
 
-const MAX_PIXELS = 100_000_000;
+/** Largest source image decoded, in pixels (width × height): a 10000×10000 film; more is refused before decoding. */
+export const MAX_PIXELS = 100_000_000;
+
+/** Why a source image of this size is not decoded, or undefined when it is within the pixel limit. Pure. */
+export function pixelLimitReason(width: number, height: number, what = 'image'): string | undefined {
+  const pixels = width * height;
+  if (pixels <= MAX_PIXELS) return undefined;
+  return `${what} is ${width}×${height} = ${fmt(pixels)} pixels, over the pixel limit of ${fmt(MAX_PIXELS)}`;
+}
+
+/** 12845056 -> '12,845,056': limits and sizes in reasons are read by people. */
+export const fmt = (n: number): string => n.toLocaleString('en-US');
 
 /**
  * Decodes any sharp-readable image (8/16-bit, grey/RGB/RGBA, any size), applies EXIF orientation,
@@ -30,10 +41,14 @@ export async function decodeToRgb(bytes: Uint8Array, size = 224): Promise<Decode
   if (bytes.byteLength === 0) throw new ImageDecodeError('empty object (0 bytes)');
   let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
-    meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
+    // The header only (no pixels): the size is checked against the limit below, with both numbers in the reason.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {
     throw new ImageDecodeError(`not a readable image: ${describe(err)}`, { cause: err });
   }
+  // sharp's own refusal says only "exceeds pixel limit"; the reason gives the size and the limit.
+  const over = pixelLimitReason(meta.width ?? 0, meta.height ?? 0, `${meta.format ?? 'image'} image`);
+  if (over) throw new ImageDecodeError(over);
   try {
     const { data } = await sharp(bytes, { limitInputPixels: MAX_PIXELS, failOn: 'error' })
       .rotate()

@@ -7,6 +7,12 @@ export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tif
 export const DICOM_EXTENSIONS = ['.dcm', '.dicom'] as const;
 export const CANDIDATE_EXTENSIONS: readonly string[] = [...IMAGE_EXTENSIONS, ...DICOM_EXTENSIONS];
 
+/** True when the key ends in an image or DICOM extension (any case). Pure. */
+export function hasCandidateExtension(key: string): boolean {
+  const k = key.toLowerCase();
+  return CANDIDATE_EXTENSIONS.some((ext) => k.endsWith(ext));
+}
+
 export function isImageKey(key: string): boolean {
   return skipReason(key) === undefined && !key.endsWith('/');
 }
@@ -14,7 +20,7 @@ export function isImageKey(key: string): boolean {
 /** Why an object is not scored, or undefined for an image the pipeline reads. Folder markers (keys ending in '/') are not objects to report. Pure. */
 export function skipReason(key: string): string | undefined {
   const k = key.toLowerCase();
-  if (k.endsWith('/') || CANDIDATE_EXTENSIONS.some((ext) => k.endsWith(ext))) return undefined;
+  if (k.endsWith('/') || hasCandidateExtension(k)) return undefined;
   // A numeric 'extension' is the tail of a UID-named file (1.2.840....320), as PACS exports name them.
   const ext = /\.[^./]+$/.exec(k)?.[0];
   return ext && !/^\.\d+$/.test(ext) ? `unsupported file type ${ext}` : undefined;

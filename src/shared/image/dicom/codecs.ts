@@ -91,7 +91,8 @@ interface LosslessDecoder {
 async function decodeLossless(encoded: Uint8Array, shape: FrameShape): Promise<DecodedFrame> {
   const { Decoder } = require('jpeg-lossless-decoder-js') as { Decoder: new () => LosslessDecoder };
   const d = new Decoder();
-  const copy = encoded.slice();
+  // A copy into a buffer of its own: a Buffer's slice() is a view into a shared pool, whose offset 0 is not the frame's.
+  const copy = new Uint8Array(encoded);
   const out = d.decompress(copy.buffer, 0, copy.length);
   const bytes = new Uint8Array(out);
   const bitsPerSample = bytes.length / Math.max(1, d.xDim * d.yDim * d.numComp) > 1 ? 16 : 8;

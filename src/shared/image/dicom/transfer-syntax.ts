@@ -25,6 +25,27 @@ const LIST: readonly TransferSyntax[] = [
 
 /** Syntaxes that are recognised but not decoded, so their failure names them. */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
+  '1.2.840.10008.1.2.4.92': 'JPEG 2000 Part 2 Multi-component Lossless',
+  '1.2.840.10008.1.2.4.93': 'JPEG 2000 Part 2 Multi-component',
+  '1.2.840.10008.1.2.4.94': 'JPIP Referenced',
+  '1.2.840.10008.1.2.4.95': 'JPIP Referenced Deflate',
+  '1.2.840.10008.1.2.4.101': 'MPEG2 video (High Level)',
+  '1.2.840.10008.1.2.4.103': 'MPEG-4 AVC/H.264 video (BD-compatible)',
+  '1.2.840.10008.1.2.4.104': 'MPEG-4 AVC/H.264 video (2D)',
+  '1.2.840.10008.1.2.4.105': 'MPEG-4 AVC/H.264 video (3D)',
+  '1.2.840.10008.1.2.4.106': 'MPEG-4 AVC/H.264 video (stereo)',
+  '1.2.840.10008.1.2.4.107': 'HEVC/H.265 video',
+  '1.2.840.10008.1.2.4.108': 'HEVC/H.265 video (Main 10)',
+  '1.2.840.10008.1.2.4.111': 'JPEG XL JPEG Recompression',
+  '1.2.840.10008.1.2.6.1': 'RFC 2557 MIME encapsulation',
+  '1.2.840.10008.1.2.6.2': 'XML encoding',
+  '1.2.840.10008.1.2.1.98': 'Encapsulated Uncompressed Explicit VR Little Endian',
+  '1.2.840.10008.1.2.4.52': 'JPEG Extended (Process 3 & 5, retired)',
+  '1.2.840.10008.1.2.4.53': 'JPEG Spectral Selection, Non-Hierarchical (retired)',
+  '1.2.840.10008.1.2.4.55': 'JPEG Full Progression, Non-Hierarchical (retired)',
+  '1.2.840.10008.1.2.4.58': 'JPEG Lossless, Non-Hierarchical (Process 15, retired)',
+  // GE's private syntax: an implicit VR little-endian data set whose pixel data is big-endian.
+  '1.2.840.113619.5.2': 'GE private Implicit VR Little Endian with big-endian pixels',
   '1.2.840.10008.1.2.4.100': 'MPEG2 video',
   '1.2.840.10008.1.2.4.102': 'MPEG-4 video',
   '1.2.840.10008.1.2.4.201': 'HTJ2K Lossless',
@@ -46,4 +67,9 @@ export function transferSyntax(uid: string): TransferSyntax | undefined {
 /** A person's name for a transfer syntax UID, supported or not. Pure. */
 export function transferSyntaxName(uid: string): string {
   return BY_UID.get(uid)?.name ?? UNSUPPORTED[uid] ?? 'unknown transfer syntax';
+}
+
+/** The one-line reason an object in an unsupported syntax fails: its UID and its name. Pure. */
+export function unsupportedSyntaxReason(uid: string): string {
+  return `DICOM transfer syntax ${uid} (${transferSyntaxName(uid)}) is not supported`;
 }

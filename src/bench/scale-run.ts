@@ -258,7 +258,7 @@ async function refinalizeRun(
 }
 
 /** Streams the merged outputs: each of the N keys must be in predictions.jsonl exactly once (and in the CSV). */
-async function verifyOutput(o: ScaleOptions): Promise<ScaleResult['output']> {
+export async function verifyOutput(o: Pick<ScaleOptions, 's3' | 'bucket' | 'runId' | 'n'>): Promise<ScaleResult['output']> {
   const layout = runLayout({ bucket: o.bucket, prefix: 'out' }, o.runId);
   const seen = new Uint8Array(o.n);
   let predictions = 0;

@@ -82,7 +82,7 @@ export async function selectBackend(
     }
   }
   const hint = forced === 'tensorflow' || forced === 'node-gpu' || forced === 'node'
-    ? ' (install @tensorflow/tfjs-node, or use infra/gpu.Dockerfile for tfjs-node-gpu)' : '';
+    ? ' (install @tensorflow/tfjs-node, or use infra/gpu-tfjs.Dockerfile for tfjs-node-gpu)' : '';
   throw new Error(`TFJS_BACKEND=${forced ?? '(auto)'}: no usable backend${hint}; ${failures.join('; ')}`);
 }
 

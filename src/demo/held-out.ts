@@ -3,7 +3,7 @@
 // selection read them, so the demo's headline is an honest estimate and not an in-sample one.
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { HELD_OUT_FILE } from '../model/finetune/evaluation-sets.js';
+import { HELD_OUT_FILE } from '../train-queue/finetune/evaluation-sets.js';
 import { CLASS_NAMES, type ClassName } from '../shared/labels.js';
 import { stratifiedSample } from '../shared/sampling.js';
 import type { LocalImage } from './upload-sample.js';

@@ -66,11 +66,7 @@ export function decodeFeatureSet(bytes: Uint8Array, dim = FEATURE_DIM): FeatureS
 }
 
 /** (x - mean) / std per column, into a new matrix. Pure. */
-export function standardise(s: FeatureSet, mean: Float32Array, std: Float32Array): FeatureSet {
-  const x = new Float32Array(s.x.length);
-  for (let i = 0; i < s.n; i++) for (let j = 0; j < s.dim; j++) x[i * s.dim + j] = (s.x[i * s.dim + j] - mean[j]) / std[j];
-  return { ...s, x };
-}
+export { standardise } from '../model/train/standardise.js';
 
 /** Several byte blobs as one: [count u32][length u32 each][blobs]. Pure. */
 export function packParts(parts: readonly Uint8Array[]): Uint8Array {

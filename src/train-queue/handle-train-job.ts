@@ -3,7 +3,9 @@ import { backboneHash } from '../model/backbone.js';
 import { defaultFeatureDir } from '../model/train/features.js';
 import { defaultActivationDir } from '../model/finetune/activations.js';
 import { loadConfig } from '../shared/config.js';
-import type { WorkerContext } from '../worker/context.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../shared/logger.js';
 import type { TrainDeps } from './deps.js';
 import { createTrainQueue, JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from './jobs.js';
 import { runMerge } from './merge-job.js';
@@ -13,10 +15,17 @@ import type { MergeJobData, ShardJobData } from './types.js';
 
 export const isTrainJob = (name: string): boolean => name === JOB_TRAIN_SHARD || name === JOB_TRAIN_MERGE;
 
+/** What a train job needs from the process that runs it (a worker's context satisfies it). */
+export interface TrainJobHost {
+  s3: S3Client;
+  redis: Redis;
+  logger: Logger;
+}
+
 let deps: Promise<TrainDeps> | undefined;
 
 /** Training deps from the worker context and the environment (CXR_FEATURE_DIR: feature cache). */
-async function trainDeps(ctx: WorkerContext, env: NodeJS.ProcessEnv = process.env): Promise<TrainDeps> {
+async function trainDeps(ctx: TrainJobHost, env: NodeJS.ProcessEnv = process.env): Promise<TrainDeps> {
   const { queuePrefix } = loadConfig(env);
   const logger = ctx.logger.child({ queue: 'train' });
   return {
@@ -35,7 +44,7 @@ async function trainDeps(ctx: WorkerContext, env: NodeJS.ProcessEnv = process.en
 }
 
 /** Runs one train-queue job: a shard of a round, or a round's merge. */
-export async function handleTrainJob(ctx: WorkerContext, job: { id?: string; name: string; data: unknown }): Promise<unknown> {
+export async function handleTrainJob(ctx: TrainJobHost, job: { id?: string; name: string; data: unknown }): Promise<unknown> {
   const d = await (deps ??= trainDeps(ctx));
   if (job.name === JOB_TRAIN_SHARD) {
     const r = await runShard(d, job.data as ShardJobData);

@@ -12,7 +12,7 @@ import type { FeatureSet } from '../model/train/head-train.js';
 import { foldNorm } from '../model/train/fold-norm.js';
 import { averageHeads, combineStats } from './averaging.js';
 import {
-  decodeF64Pair, decodeFeatureSet, decodeHead, decodeNorm, encodeFeatureSet, encodeHead, encodeNorm, headBytes, standardise, stateId,
+  decodeF64Pair, decodeFeatureSet, decodeHead, encodeFeatureSet, encodeHead, encodeNorm, headBytes, standardise, stateId,
 } from './codec.js';
 import { curvesPng } from './curves.js';
 import { memo, type TrainDeps } from './deps.js';

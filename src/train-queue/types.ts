@@ -73,20 +73,7 @@ export interface ShardResult {
   finishedAt: string;
 }
 
-export interface HistoryEntry {
-  epoch: number;
-  lr: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  /** Loss and accuracy of the selection set: the stressed validation where selectedOn says so, else the stored images. */
-  valLoss: number;
-  valAccuracy: number;
-  selectedOn?: 'stressed';
-  cleanValLoss?: number;
-  cleanValAccuracy?: number;
-  cleanValAuc?: number;
-  stressedValAuc?: number;
-}
+export type { HistoryEntry } from '../model/train/history.js';
 
 /** RUNS/RUN_ID/status.json */
 export interface RunStatusDoc {

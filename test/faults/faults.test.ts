@@ -98,7 +98,7 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
   it('third-party DICOM (real model): a 1 MB deflate bomb fails alone with its numbers and the sandbox stays under 1.5 GiB; a big-endian 8-bit DICOM scores like its little-endian file; GE\'s private syntax fails named', async (ctx) => {
     const missing = dicomToolsMissing();
     if (missing) {
-      // eslint-disable-next-line no-console
+       
       console.warn(`SKIPPED the third-party DICOM fault case: ${missing}`);
       ctx.skip();
     }
@@ -126,7 +126,7 @@ describe('fault campaign (real redis-server, S3 server and worker processes)', (
     expect(check.predictions.length).toBe(15);
     const be8 = check.predictions.find((x) => x.key === 'dicom/be8.dcm')!;
     const le = check.predictions.find((x) => x.key === 'dicom/le.dcm')!;
-    // eslint-disable-next-line no-console
+     
     console.log(`${note}; big-endian 8-bit p=${be8.probability} ood=${be8.ood}, little endian p=${le.probability} ood=${le.ood}`);
     // The probability of this model saturates; the OOD distance (pooled features) does not, and moves with any changed pixel.
     expect(Math.abs(be8.probability - le.probability)).toBeLessThanOrEqual(1e-6);

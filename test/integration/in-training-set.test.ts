@@ -4,7 +4,6 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeHashSetFile } from '../../src/model/hash-set-file.js';
 import { HASH_SET_FILE } from '../../src/model/hash-set.js';
 import { repoRoot } from '../../src/shared/paths.js';
 import { IN_TRAINING_FLAG } from '../../src/run/flags.js';

@@ -37,7 +37,7 @@ describe('backbone checksum verification', () => {
     const { readFile, stat } = await import('node:fs/promises');
     const text = await readFile(new URL('../../models/resnet50-imagenet.sha256', import.meta.url), 'utf8');
     const sumsFile = join(dir, 'bad.sha256');
-    await writeFile(sumsFile, text.replace(/^[0-9a-f]{64}(  group1-shard7of25\.bin)$/m, `${'0'.repeat(64)}$1`));
+    await writeFile(sumsFile, text.replace(/^[0-9a-f]{64}( {2}group1-shard7of25\.bin)$/m, `${'0'.repeat(64)}$1`));
     const cache = join(dir, 'cache-bad', 'resnet50-imagenet');
     await expect(ensureBackbone(cache, { sumsFile })).rejects.toThrow(/checksum mismatch for .*group1-shard7of25\.bin/);
     await expect(stat(cache)).rejects.toThrow();

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import dicomParser from 'dicom-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ImageDecodeError } from '../../src/shared/image/decode.js';
@@ -10,7 +9,7 @@ import { deflateBomb, dicomToolsMissing, makeThirdPartyDicoms, type ThirdPartySe
 // DICOM written by DCMTK and GDCM rather than by this project's own fixture writer (dcmjs): every lossless
 // syntax must give the same pixels, whatever tool wrote it.
 const missing = dicomToolsMissing();
-// eslint-disable-next-line no-console
+ 
 if (missing) console.warn(`SKIPPED third-party DICOM tests: ${missing}`);
 
 const jpeg = readFileSync(datasetFiles('NORMAL', 1, 2)[0]);

@@ -55,7 +55,7 @@ describe("the demo's model-load note", () => {
     const { mkdtemp, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const path = await import('node:path');
-    const { FIRST_LOAD_ESTIMATE_S, modelLoadNote, readLastModelLoad, recordModelLoad } = await import('../../src/demo/model-load-note.js');
+    const { FIRST_LOAD_ESTIMATE_S, modelLoadNote, readLastModelLoad, recordModelLoad } = await import('../../src/cli/model-load-note.js');
     const dir = await mkdtemp(path.join(tmpdir(), 'cxr-load-note-'));
     try {
       expect(await readLastModelLoad(dir)).toBeUndefined();

@@ -5,7 +5,7 @@ import { heldOutSample } from '../../demo/held-out.js';
 import { uploadImages, uploadStratifiedSample } from '../../demo/upload-sample.js';
 import { defaultModelDir } from '../../model/classifier.js';
 import { createRun, newRunId, readRunMetrics, stallLimits } from '../../run/index.js';
-import { modelLoadNote, readLastModelLoad, recordModelLoad } from '../../demo/model-load-note.js';
+import { modelLoadNote, readLastModelLoad, recordModelLoad } from '../model-load-note.js';
 import { repoRoot } from '../../shared/paths.js';
 import { ensureBucket } from '../../shared/s3/bucket.js';
 import { downloadPrefix } from '../../shared/s3/download.js';

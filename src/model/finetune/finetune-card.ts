@@ -1,6 +1,6 @@
 import { formatInterval, renderValidationTable, describeIntervals, type ValidationReport } from '../train/validation-report.js';
 import type { Interval } from '../../shared/bootstrap-intervals.js';
-import type { HistoryEntry } from '../../train-queue/types.js';
+import type { HistoryEntry } from '../train/history.js';
 
 export interface FinetuneCardInput {
   id: string;

@@ -14,7 +14,7 @@ export function parseGroupBy(s: string): GroupBy {
   try {
     return { kind: 'regex', source: s, re: new RegExp(s) };
   } catch (err) {
-    throw new Error(`--group-by ${s}: not a regular expression (${(err as Error).message})`);
+    throw new Error(`--group-by ${s}: not a regular expression (${(err as Error).message})`, { cause: err });
   }
 }
 

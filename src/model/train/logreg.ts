@@ -6,7 +6,7 @@
 import { seededRandom, shuffled } from '../../shared/sampling.js';
 import { columnStats } from './head-train.js';
 import { minimizeLbfgs, type LbfgsOptions } from './lbfgs.js';
-import { standardise } from '../../train-queue/codec.js';
+import { standardise } from './standardise.js';
 
 /** Penalty strengths tried by default (on the mean log-loss: loss + lambda/2 * ||w||^2, bias unpenalised). */
 export const DEFAULT_LAMBDAS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3];

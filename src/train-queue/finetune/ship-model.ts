@@ -5,7 +5,7 @@
 // set with patient-bootstrap intervals and the share of saturated scores, beside the model it replaces
 // (--compare DIR); fits the logistic-regression baseline on the frozen features (--no-baseline skips it);
 // measures reference statistics (for `models adapt`), and writes metadata, held-out.json and MODEL_CARD.md.
-// node dist/model/finetune/ship-main.js --run s3://B/runs/RUN --epoch E --out DIR [--compare OLD_DIR] [--command "..."]
+// node dist/train-queue/finetune/ship-model.js --run s3://B/runs/RUN --epoch E --out DIR [--compare OLD_DIR] [--command "..."]
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,29 +15,29 @@ import { createLogger } from '../../shared/logger.js';
 import { getJsonIfExists } from '../../shared/s3/objects.js';
 import { createS3Client } from '../../shared/s3/client.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
-import { activationsForItems, readActivationBatch } from '../../train-queue/finetune/activations-s3.js';
-import { trainLayout } from '../../train-queue/layout.js';
-import type { HistoryEntry, TrainRunSpec } from '../../train-queue/types.js';
-import { ensureBackbone } from '../backbone-fetch.js';
-import { backboneHash } from '../backbone.js';
-import { cachedS3Model } from '../io/s3-io.js';
-import { modelIdOfDir } from '../model-id.js';
-import { PREFIX_TOP } from '../resnet50.js';
-import { defaultFeatureDir, featurePath, FEATURE_DIM, readFeature } from '../train/features.js';
-import { fitLogRegCV, scoreLogReg } from '../train/logreg.js';
-import { parseThresholdRule } from '../train/options.js';
-import { aucGain, validationReport } from '../train/validation-report.js';
-import { renderFinetuneCard } from './finetune-card.js';
-import { loadFinetuned, referenceStats, writeAdapted } from './adapt.js';
-import { defaultActivationDir } from './activations.js';
-import type { ActivationBatches } from './site-stats.js';
-import { ensureTrainingBackend } from './training-backend.js';
-import { logitBatch } from './finetune-step.js';
-import { disposeSuffix, type SuffixModel } from './suffix-model.js';
-import { fitTemperature, saturatedShare, scoresAt } from '../train/temperature.js';
-import { reportAtThreshold, type ValidationReport } from '../train/validation-report.js';
-import { STRESS_VARIANTS } from '../train/variants.js';
-import type { TrainItem } from '../../train-queue/types.js';
+import { activationsForItems, readActivationBatch } from './activations-s3.js';
+import { trainLayout } from '../layout.js';
+import type { HistoryEntry, TrainRunSpec } from '../types.js';
+import { ensureBackbone } from '../../model/backbone-fetch.js';
+import { backboneHash } from '../../model/backbone.js';
+import { cachedS3Model } from '../../model/io/s3-io.js';
+import { modelIdOfDir } from '../../model/model-id.js';
+import { PREFIX_TOP } from '../../model/resnet50.js';
+import { defaultFeatureDir, featurePath, FEATURE_DIM, readFeature } from '../../model/train/features.js';
+import { fitLogRegCV, scoreLogReg } from '../../model/train/logreg.js';
+import { parseThresholdRule } from '../../model/train/options.js';
+import { aucGain, validationReport } from '../../model/train/validation-report.js';
+import { renderFinetuneCard } from '../../model/finetune/finetune-card.js';
+import { loadFinetuned, referenceStats, writeAdapted } from '../../model/finetune/adapt.js';
+import { defaultActivationDir } from '../../model/finetune/activations.js';
+import type { ActivationBatches } from '../../model/finetune/site-stats.js';
+import { ensureTrainingBackend } from '../../model/finetune/training-backend.js';
+import { logitBatch } from '../../model/finetune/finetune-step.js';
+import { disposeSuffix, type SuffixModel } from '../../model/finetune/suffix-model.js';
+import { fitTemperature, saturatedShare, scoresAt } from '../../model/train/temperature.js';
+import { reportAtThreshold, type ValidationReport } from '../../model/train/validation-report.js';
+import { STRESS_VARIANTS } from '../../model/train/variants.js';
+import type { TrainItem } from '../types.js';
 import { evaluationSets, concatF32, HELD_OUT_FILE } from './evaluation-sets.js';
 import * as tf from '@tensorflow/tfjs';
 

@@ -1,8 +1,8 @@
 // The image sets a fine-tuned model is judged on, each as (items, image variants): validation as stored,
 // the stressed validation (every validation image under each fixed shift of variants.ts), and the
 // held-out patients, as stored and stressed. Pure.
-import type { TrainItem, TrainRunSpec } from '../../train-queue/types.js';
-import { STRESS_VARIANTS } from '../train/variants.js';
+import type { TrainItem, TrainRunSpec } from '../types.js';
+import { STRESS_VARIANTS } from '../../model/train/variants.js';
 
 /** The held-out patients' images, written beside a shipped model (metadata.heldOut names it). */
 export const HELD_OUT_FILE = 'held-out.json';

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { LoadingNote } from '../cli/progress.js';
+import type { LoadingNote } from './progress.js';
 
 /**
  * What the demo's bar says while its own worker loads the model, instead of asking whether a worker runs.

@@ -22,7 +22,9 @@ const TEMPORARY = [];
 
 const layerRules = LAYERS.slice(0, -1).map((layer, i) => ({
   name: `${layer.join('-')}-imports-no-higher-layer`,
-  comment: `${layer.join(', ')} may import only ${LAYERS.slice(0, i + 1).flat().join(', ')}`,
+  comment: `${layer.join(', ')} may import only ${LAYERS.slice(0, i + 1)
+    .flat()
+    .join(', ')}`,
   severity: 'error',
   from: { path: folder(layer), pathNot: TEMPORARY.map((t) => t.from) },
   to: { path: folder(LAYERS.slice(i + 1).flat()) },
@@ -33,7 +35,10 @@ const temporaryRules = TEMPORARY.map((t, i) => ({
   comment: 'an excepted folder still may not import any other higher layer',
   severity: 'error',
   from: { path: t.from },
-  to: { path: folder(LAYERS.slice(LAYERS.findIndex((l) => l.some((n) => t.from.includes(n))) + 1).flat()), pathNot: t.to },
+  to: {
+    path: folder(LAYERS.slice(LAYERS.findIndex((l) => l.some((n) => t.from.includes(n))) + 1).flat()),
+    pathNot: t.to,
+  },
 }));
 
 module.exports = {
@@ -60,6 +65,10 @@ module.exports = {
     tsPreCompilationDeps: true,
     exclude: { path: '\\.d\\.ts$' },
     // Resolve packages through their `exports` maps, as Node does.
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], mainFields: ['module', 'main', 'types'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types'],
+    },
   },
 };

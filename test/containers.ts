@@ -21,7 +21,11 @@ const MINIO_PASSWORD = 'cxrtest-secret';
  */
 export async function containerServices(env: NodeJS.ProcessEnv): Promise<ContainerServices> {
   const started: StartedTestContainer[] = [];
-  const result: ContainerServices = { env: {}, lines: [], stop: () => Promise.all(started.map((c) => c.stop())).then(() => undefined) };
+  const result: ContainerServices = {
+    env: {},
+    lines: [],
+    stop: () => Promise.all(started.map((c) => c.stop())).then(() => undefined),
+  };
   if (env.CXR_TEST_CONTAINERS === 'off') return (result.lines.push('containers off (CXR_TEST_CONTAINERS=off)'), result);
   env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
   const tc = await import('testcontainers');
@@ -38,7 +42,10 @@ export async function containerServices(env: NodeJS.ProcessEnv): Promise<Contain
     return ok;
   };
   if (!env.REDIS_URL && (await available(REDIS_IMAGE))) {
-    const c = await new tc.GenericContainer(REDIS_IMAGE).withExposedPorts(6379).withWaitStrategy(tc.Wait.forLogMessage(/Ready to accept connections/)).start();
+    const c = await new tc.GenericContainer(REDIS_IMAGE)
+      .withExposedPorts(6379)
+      .withWaitStrategy(tc.Wait.forLogMessage(/Ready to accept connections/))
+      .start();
     started.push(c);
     result.env.REDIS_URL = `redis://${c.getHost()}:${c.getMappedPort(6379)}`;
     result.lines.push(`redis container ${REDIS_IMAGE} at ${result.env.REDIS_URL}`);
@@ -51,7 +58,11 @@ export async function containerServices(env: NodeJS.ProcessEnv): Promise<Contain
       .withWaitStrategy(tc.Wait.forHttp('/minio/health/live', 9000))
       .start();
     started.push(c);
-    Object.assign(result.env, { S3_ENDPOINT: `http://${c.getHost()}:${c.getMappedPort(9000)}`, AWS_ACCESS_KEY_ID: MINIO_USER, AWS_SECRET_ACCESS_KEY: MINIO_PASSWORD });
+    Object.assign(result.env, {
+      S3_ENDPOINT: `http://${c.getHost()}:${c.getMappedPort(9000)}`,
+      AWS_ACCESS_KEY_ID: MINIO_USER,
+      AWS_SECRET_ACCESS_KEY: MINIO_PASSWORD,
+    });
     result.lines.push(`minio container ${MINIO_IMAGE} at ${result.env.S3_ENDPOINT}`);
   }
   return result;

@@ -38,8 +38,18 @@ const SHIFTS: Record<string, (img: Sharp) => Sharp> = {
   'blur 1.5 px + noise': (i) => i.blur(1.5),
 };
 
-const { values: v } = parseArgs({ options: { model: { type: 'string' }, run: { type: 'string' }, images: { type: 'string' }, limit: { type: 'string', default: '600' } } });
-if (!v.model || !v.images) throw new Error('--model DIR --images DATASET_ROOT are required (--run s3://B/runs/RUN reads the split from the run)');
+const { values: v } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    run: { type: 'string' },
+    images: { type: 'string' },
+    limit: { type: 'string', default: '600' },
+  },
+});
+if (!v.model || !v.images)
+  throw new Error(
+    '--model DIR --images DATASET_ROOT are required (--run s3://B/runs/RUN reads the split from the run)',
+  );
 const log = createLogger({ role: 'adapt-eval' });
 await ensureTrainingBackend(log);
 const spec = v.run ? await runSpec(v.run) : await localSplit(v.images, v.model);
@@ -59,11 +69,33 @@ async function runSpec(uri: string): Promise<Pick<TrainRunSpec, 'val'>> {
 async function localSplit(root: string, model: string): Promise<Pick<TrainRunSpec, 'val'>> {
   const meta = await readMetadata(model);
   const recipe = meta.recipe as { seed: number; valFraction: number; limit?: number; groupBy?: string };
-  const keys = (await Promise.all(['NORMAL', 'PNEUMONIA'].map(async (c) => (await readdir(join(root, 'train', c))).map((f) => `train/${c}/${f}`)))).flat().sort();
-  const objects = await Promise.all(keys.map(async (key) => ({ key, etag: createHash('md5').update(await readFile(join(root, key))).digest('hex'), size: 0 })));
-  const { val, train } = splitRun(labelItems(objects, labelFromKey).items, { limit: recipe.limit ?? 0, valFraction: recipe.valFraction, seed: recipe.seed, groupBy: recipe.groupBy ?? 'auto' });
+  const keys = (
+    await Promise.all(
+      ['NORMAL', 'PNEUMONIA'].map(async (c) => (await readdir(join(root, 'train', c))).map((f) => `train/${c}/${f}`)),
+    )
+  )
+    .flat()
+    .sort();
+  const objects = await Promise.all(
+    keys.map(async (key) => ({
+      key,
+      etag: createHash('md5')
+        .update(await readFile(join(root, key)))
+        .digest('hex'),
+      size: 0,
+    })),
+  );
+  const { val, train } = splitRun(labelItems(objects, labelFromKey).items, {
+    limit: recipe.limit ?? 0,
+    valFraction: recipe.valFraction,
+    seed: recipe.seed,
+    groupBy: recipe.groupBy ?? 'auto',
+  });
   const want = meta.split as { train: number; val: number } | undefined;
-  if (want && (want.val !== val.length || want.train !== train.length)) throw new Error(`recomputed split ${train.length}/${val.length} differs from the model's ${want.train}/${want.val}`);
+  if (want && (want.val !== val.length || want.train !== train.length))
+    throw new Error(
+      `recomputed split ${train.length}/${val.length} differs from the model's ${want.train}/${want.val}`,
+    );
   return { val };
 }
 const rand = seededRandom(7);
@@ -77,7 +109,10 @@ const probe = await loadFinetuned(v.model);
 const layer = PREFIX_TOP[probe.model.trainFrom]!;
 const work = await mkdtemp(join(tmpdir(), 'cxr-adapt-eval-'));
 const id = { mean: tf.zeros([2048]), std: tf.ones([2048]) };
-const noise = (buf: Buffer): Buffer => { const r = seededRandom(1); return Buffer.from(buf.map((p) => Math.max(0, Math.min(255, p + Math.round((r() - 0.5) * 24))))); };
+const noise = (buf: Buffer): Buffer => {
+  const r = seededRandom(1);
+  return Buffer.from(buf.map((p) => Math.max(0, Math.min(255, p + Math.round((r() - 0.5) * 24)))));
+};
 
 async function shifted(name: string, list: typeof items): Promise<string[]> {
   const jobs = [];
@@ -95,19 +130,29 @@ async function shifted(name: string, list: typeof items): Promise<string[]> {
     await writeFile(path, bytes);
     jobs.push({ path, sha256: sha, copy: 0 });
   }
-  await extractPrefix(jobs, { backboneDir: await ensureBackbone(), backboneHash: bb, featureRoot: join(work, 'f'), activationRoot: join(work, 'a'), layer, logger: log });
+  await extractPrefix(jobs, {
+    backboneDir: await ensureBackbone(),
+    backboneHash: bb,
+    featureRoot: join(work, 'f'),
+    activationRoot: join(work, 'a'),
+    layer,
+    logger: log,
+  });
   return jobs.map((j) => j.sha256);
 }
 
-const batchesOf = (shas: string[]): ActivationBatches => async function* () {
-  const len = activationLength(layer);
-  for (let i = 0; i < shas.length; i += 32) {
-    const b = shas.slice(i, i + 32);
-    const x = new Float32Array(b.length * len);
-    await Promise.all(b.map((s, k) => readActivationInto(activationPath(join(work, 'a'), bb, layer, s, 0), layer, x, k * len)));
-    yield { x, n: b.length };
-  }
-};
+const batchesOf = (shas: string[]): ActivationBatches =>
+  async function* () {
+    const len = activationLength(layer);
+    for (let i = 0; i < shas.length; i += 32) {
+      const b = shas.slice(i, i + 32);
+      const x = new Float32Array(b.length * len);
+      await Promise.all(
+        b.map((s, k) => readActivationInto(activationPath(join(work, 'a'), bb, layer, s, 0), layer, x, k * len)),
+      );
+      yield { x, n: b.length };
+    }
+  };
 
 async function scores(f: LoadedFinetuned, shas: string[]): Promise<number[]> {
   const out: number[] = [];
@@ -116,9 +161,17 @@ async function scores(f: LoadedFinetuned, shas: string[]): Promise<number[]> {
 }
 
 const truth = evalSet.map((i) => i.label === 1);
-const VARIANTS: Record<string, AdaptOptions> = { 'BatchNorm shift': {}, 'BatchNorm shift + head re-standardised': { restandardiseHead: true } };
+const VARIANTS: Record<string, AdaptOptions> = {
+  'BatchNorm shift': {},
+  'BatchNorm shift + head re-standardised': { restandardiseHead: true },
+};
 const pct = (x: number | null) => (x === null ? 'n/a' : (100 * x).toFixed(1));
-const summary = (m: ReturnType<typeof binaryMetrics>) => ({ accuracy: m.accuracy, auc: m.rocAuc, sensitivity: m.recall, specificity: m.specificity });
+const summary = (m: ReturnType<typeof binaryMetrics>) => ({
+  accuracy: m.accuracy,
+  auc: m.rocAuc,
+  sensitivity: m.recall,
+  specificity: m.specificity,
+});
 const rows = [];
 for (const name of Object.keys(SHIFTS)) {
   const [a, e] = [await shifted(name, adaptSet), await shifted(name, evalSet)];
@@ -131,9 +184,19 @@ for (const name of Object.keys(SHIFTS)) {
     await adaptToSite(adapted, batchesOf(a), opts);
     const ma = binaryMetrics(truth, await scores(adapted, e), t);
     after[variant] = summary(ma);
-    console.log(`${name.padEnd(34)} ${variant.padEnd(40)} acc ${pct(mb.accuracy)} -> ${pct(ma.accuracy)}  AUC ${mb.rocAuc?.toFixed(4)} -> ${ma.rocAuc?.toFixed(4)}  sens ${pct(mb.recall)} -> ${pct(ma.recall)}  spec ${pct(mb.specificity)} -> ${pct(ma.specificity)}`);
+    console.log(
+      `${name.padEnd(34)} ${variant.padEnd(40)} acc ${pct(mb.accuracy)} -> ${pct(ma.accuracy)}  AUC ${mb.rocAuc?.toFixed(4)} -> ${ma.rocAuc?.toFixed(4)}  sens ${pct(mb.recall)} -> ${pct(ma.recall)}  spec ${pct(mb.specificity)} -> ${pct(ma.specificity)}`,
+    );
   }
   rows.push({ shift: name, adaptImages: a.length, evalImages: e.length, before: summary(mb), after });
 }
-console.log(JSON.stringify({ model: probe.meta.id, threshold: probe.meta.threshold, adaptOn: 'half of the validation patients (labels unused)', evalOn: 'the other half', rows }));
+console.log(
+  JSON.stringify({
+    model: probe.meta.id,
+    threshold: probe.meta.threshold,
+    adaptOn: 'half of the validation patients (labels unused)',
+    evalOn: 'the other half',
+    rows,
+  }),
+);
 await rm(work, { recursive: true, force: true });

@@ -14,14 +14,25 @@ import { scoreFeatures } from '../model/train/head-train.js';
 import { loadFeatureSet } from '../model/train/load-features.js';
 import { fitLogRegCV, scoreLogReg } from '../model/train/logreg.js';
 import { stratifiedSplit } from '../model/train/split.js';
-import { aucGain, renderValidationTable, reportAtThreshold, validationReport, type ValidationReport } from '../model/train/validation-report.js';
+import {
+  aucGain,
+  renderValidationTable,
+  reportAtThreshold,
+  validationReport,
+  type ValidationReport,
+} from '../model/train/validation-report.js';
 import { FEATURE_DIM } from '../model/train/features.js';
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: {
-    data: { type: 'string' }, features: { type: 'string' }, model: { type: 'string', default: defaultModelDir() },
-    seed: { type: 'string', default: '42' }, 'val-fraction': { type: 'string', default: '0.2' },
-  } });
+  const { values: v } = parseArgs({
+    options: {
+      data: { type: 'string' },
+      features: { type: 'string' },
+      model: { type: 'string', default: defaultModelDir() },
+      seed: { type: 'string', default: '42' },
+      'val-fraction': { type: 'string', default: '0.2' },
+    },
+  });
   if (!v.data || !v.features) throw new Error('--data DIR and --features DIR are required');
   const seed = Number(v.seed);
   const frac = Number(v['val-fraction']);
@@ -53,26 +64,64 @@ async function main(): Promise<void> {
     const pick = <T>(a: readonly T[]) => rows.map((i) => a[i]);
     const [t, g, s1, s2] = [pick(truth), pick(val.groups), pick(shippedScores), pick(baseScores)];
     const r: Record<string, ValidationReport> = {
-      [`${meta.name} ${meta.version} at its shipped threshold`]: reportAtThreshold(t, s1, g, meta.threshold, meta.thresholdRule),
-      [`${meta.name} ${meta.version}, sens-target:0.95 here`]: validationReport(t, s1, g, { kind: 'sens-target', target: 0.95 }),
-      [`baseline (lambda ${lr.lambda}), sens-target:0.95 here`]: validationReport(t, s2, g, { kind: 'sens-target', target: 0.95 }),
+      [`${meta.name} ${meta.version} at its shipped threshold`]: reportAtThreshold(
+        t,
+        s1,
+        g,
+        meta.threshold,
+        meta.thresholdRule,
+      ),
+      [`${meta.name} ${meta.version}, sens-target:0.95 here`]: validationReport(t, s1, g, {
+        kind: 'sens-target',
+        target: 0.95,
+      }),
+      [`baseline (lambda ${lr.lambda}), sens-target:0.95 here`]: validationReport(t, s2, g, {
+        kind: 'sens-target',
+        target: 0.95,
+      }),
     };
     const gain = aucGain(t, s2, s1, g);
-    process.stdout.write(`\n### ${name}: ${rows.length} images, ${new Set(g).size} patients\n${renderValidationTable(Object.entries(r).map(([n, report]) => ({ name: n, report })))}\n` +
-      `AUC(baseline) - AUC(${meta.version}): ${gain.value?.toFixed(4)} [${gain.lo?.toFixed(4)}, ${gain.hi?.toFixed(4)}] (paired patient bootstrap)\n`);
-    return { name, images: rows.length, patients: new Set(g).size, aucGain: gain,
-      reports: Object.fromEntries(Object.entries(r).map(([n, x]) => [n, { threshold: x.threshold, metrics: x.metrics, intervals: x.intervals }])) };
+    process.stdout.write(
+      `\n### ${name}: ${rows.length} images, ${new Set(g).size} patients\n${renderValidationTable(Object.entries(r).map(([n, report]) => ({ name: n, report })))}\n` +
+        `AUC(baseline) - AUC(${meta.version}): ${gain.value?.toFixed(4)} [${gain.lo?.toFixed(4)}, ${gain.hi?.toFixed(4)}] (paired patient bootstrap)\n`,
+    );
+    return {
+      name,
+      images: rows.length,
+      patients: new Set(g).size,
+      aucGain: gain,
+      reports: Object.fromEntries(
+        Object.entries(r).map(([n, x]) => [n, { threshold: x.threshold, metrics: x.metrics, intervals: x.intervals }]),
+      ),
+    };
   };
 
-  process.stdout.write(`patients: ${grouped.stats.patients} (${grouped.stats.fallbacks} images without an id), groups ${grouped.stats.groups}; ` +
-    `split seed ${seed}: train ${split.train.length} images, val ${split.val.length} images (${new Set(val.groups).size} patients)\n` +
-    `baseline: lambda ${lr.lambda} (cv log-loss ${lr.cvLoss.toFixed(4)}, ${lr.folds} grouped folds), fit ${fitSeconds.toFixed(0)} s; grid ` +
-    lr.grid.map((g) => `${g.lambda}:${g.cvLoss.toFixed(4)}`).join(' ') + '\n');
+  process.stdout.write(
+    `patients: ${grouped.stats.patients} (${grouped.stats.fallbacks} images without an id), groups ${grouped.stats.groups}; ` +
+      `split seed ${seed}: train ${split.train.length} images, val ${split.val.length} images (${new Set(val.groups).size} patients)\n` +
+      `baseline: lambda ${lr.lambda} (cv log-loss ${lr.cvLoss.toFixed(4)}, ${lr.folds} grouped folds), fit ${fitSeconds.toFixed(0)} s; grid ` +
+      lr.grid.map((g) => `${g.lambda}:${g.cvLoss.toFixed(4)}`).join(' ') +
+      '\n',
+  );
   const all = compare('all patient-grouped validation images (1.0.0 trained on some of them)', () => true);
-  const unseenImages = compare('validation images outside 1.0.0\'s training split', (it) => !shippedTrain.has(it.path));
-  const unseenPatients = compare('validation patients none of whose images 1.0.0 trained on', (it) => !shippedTrainPatients.has(patientOf.get(it.path)));
-  process.stdout.write(JSON.stringify({ grouping: grouped.stats, lambda: lr.lambda, cvLoss: lr.cvLoss, grid: lr.grid.map((g) => ({ lambda: g.lambda, cvLoss: g.cvLoss })),
-    fitSeconds, comparisons: [all, unseenImages, unseenPatients] }) + '\n');
+  const unseenImages = compare("validation images outside 1.0.0's training split", (it) => !shippedTrain.has(it.path));
+  const unseenPatients = compare(
+    'validation patients none of whose images 1.0.0 trained on',
+    (it) => !shippedTrainPatients.has(patientOf.get(it.path)),
+  );
+  process.stdout.write(
+    JSON.stringify({
+      grouping: grouped.stats,
+      lambda: lr.lambda,
+      cvLoss: lr.cvLoss,
+      grid: lr.grid.map((g) => ({ lambda: g.lambda, cvLoss: g.cvLoss })),
+      fitSeconds,
+      comparisons: [all, unseenImages, unseenPatients],
+    }) + '\n',
+  );
 }
 
-main().catch((err: unknown) => { process.stderr.write(`baseline: ${(err as Error)?.stack ?? String(err)}\n`); process.exit(1); });
+main().catch((err: unknown) => {
+  process.stderr.write(`baseline: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

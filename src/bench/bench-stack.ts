@@ -31,15 +31,34 @@ export interface BenchStack {
 export async function withBenchStack<T>(stem: string, bucket: string, body: (b: BenchStack) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `cxr-bench-${stem}-`));
   const stack = await ensureLocalStack(process.env, dataDir);
-  const config = loadConfig({ ...process.env, REDIS_URL: stack.redisUrl, S3_ENDPOINT: stack.s3Endpoint, CXR_QUEUE_PREFIX: `${stem}${Date.now()}` });
-  Object.assign(process.env, { REDIS_URL: config.redisUrl, S3_ENDPOINT: config.s3.endpoint, CXR_QUEUE_PREFIX: config.queuePrefix, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+  const config = loadConfig({
+    ...process.env,
+    REDIS_URL: stack.redisUrl,
+    S3_ENDPOINT: stack.s3Endpoint,
+    CXR_QUEUE_PREFIX: `${stem}${Date.now()}`,
+  });
+  Object.assign(process.env, {
+    REDIS_URL: config.redisUrl,
+    S3_ENDPOINT: config.s3.endpoint,
+    CXR_QUEUE_PREFIX: config.queuePrefix,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  });
   const s3 = createS3Client(config.s3);
   const redis = createRedis(config.redisUrl);
   const queue = createScoreQueue(redis, config.queuePrefix);
   try {
     await ensureBucket(s3, bucket);
     const store = new RunStore(redis, config.queuePrefix);
-    return await body({ config, logger: createLogger({ role: 'bench' }), s3, redis, queue, store, claims: new RedisClaims(redis, config.queuePrefix), bucket });
+    return await body({
+      config,
+      logger: createLogger({ role: 'bench' }),
+      s3,
+      redis,
+      queue,
+      store,
+      claims: new RedisClaims(redis, config.queuePrefix),
+      bucket,
+    });
   } finally {
     await queue.close();
     redis.disconnect();

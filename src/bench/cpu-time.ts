@@ -57,7 +57,7 @@ export function descendantPids(root: number = process.pid): number[] {
     }
   }
   const out: number[] = [];
-  for (let todo = [...(children.get(root) ?? [])]; todo.length; ) {
+  for (let todo = [...(children.get(root) ?? [])]; todo.length;) {
     const p = todo.pop()!;
     out.push(p);
     todo.push(...(children.get(p) ?? []));

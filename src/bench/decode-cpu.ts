@@ -10,7 +10,9 @@ import { getBytesIfExists } from '../shared/s3/objects.js';
  */
 export async function decodeCpuMsPerImage(s3: S3Client, bucket: string, prefix: string, seconds = 3): Promise<number> {
   const keys = (await listImages(s3, { bucket, prefix })).slice(0, 8).map((o) => o.key);
-  const images = (await Promise.all(keys.map((k) => getBytesIfExists(s3, bucket, k)))).filter((b): b is Uint8Array => b !== undefined);
+  const images = (await Promise.all(keys.map((k) => getBytesIfExists(s3, bucket, k)))).filter(
+    (b): b is Uint8Array => b !== undefined,
+  );
   if (!images.length) throw new Error(`no images under s3://${bucket}/${prefix} to time decoding on`);
   await decodeInput(images[0]); // warm-up
   const cpu0 = process.cpuUsage();

@@ -99,7 +99,11 @@ function writePart10(ts: string, attrs: Attrs, pixelData: ArrayBuffer[] | undefi
     ImplementationClassUID: '2.25.1',
   };
   const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({ SOPClassUID: sopClass, ...attrs, ...(pixelData ? { PixelData: pixelData, _vrMap: { PixelData: vr } } : {}) });
+  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
+    SOPClassUID: sopClass,
+    ...attrs,
+    ...(pixelData ? { PixelData: pixelData, _vrMap: { PixelData: vr } } : {}),
+  });
   if (pixelData) dict.dict['7FE00010'].vr = vr;
   return new Uint8Array(dict.write({ fragmentMultiframe: false }));
 }
@@ -138,11 +142,26 @@ interface WasmEncoder {
   setCompressionRatio?(layer: number, ratio: number): void;
 }
 
-async function cornerstoneEncode(pkg: string, cls: string, p: Pixels, configure?: (e: WasmEncoder) => void): Promise<ArrayBuffer> {
-  const m = (await (require(pkg) as () => Promise<Record<string, new () => WasmEncoder>>)()) as Record<string, new () => WasmEncoder>;
+async function cornerstoneEncode(
+  pkg: string,
+  cls: string,
+  p: Pixels,
+  configure?: (e: WasmEncoder) => void,
+): Promise<ArrayBuffer> {
+  const m = (await (require(pkg) as () => Promise<Record<string, new () => WasmEncoder>>)()) as Record<
+    string,
+    new () => WasmEncoder
+  >;
   const e = new m[cls]();
   try {
-    e.getDecodedBuffer({ width: p.width, height: p.height, bitsPerSample: 8, componentCount: 1, isSigned: false, isUsingColorSpace: false }).set(p.grey);
+    e.getDecodedBuffer({
+      width: p.width,
+      height: p.height,
+      bitsPerSample: 8,
+      componentCount: 1,
+      isSigned: false,
+      isUsingColorSpace: false,
+    }).set(p.grey);
     configure?.(e);
     e.encode();
     return e.getEncodedBuffer().slice().buffer;
@@ -168,29 +187,60 @@ const identityWindow = { WindowCenter: 128, WindowWidth: 256 };
 function twelveBit(p: Pixels): { stored: Uint16Array; attrs: Attrs } {
   const stored = new Uint16Array(p.grey.length);
   for (let i = 0; i < stored.length; i++) stored[i] = p.grey[i] * 16;
-  return { stored, attrs: { ...image(p, 16, 12), RescaleSlope: 1, RescaleIntercept: -1024, WindowCenter: 1016.5, WindowWidth: 4081 } };
+  return {
+    stored,
+    attrs: { ...image(p, 16, 12), RescaleSlope: 1, RescaleIntercept: -1024, WindowCenter: 1016.5, WindowWidth: 4081 },
+  };
 }
 
 /** The DICOM variants of one X-ray, and objects that must fail with a named reason. */
-export async function makeDicomFixtures(jpeg: Uint8Array, resize?: { width: number; height: number }): Promise<{ source: Pixels; fixtures: DicomFixture[]; failing: FailingFixture[] }> {
+export async function makeDicomFixtures(
+  jpeg: Uint8Array,
+  resize?: { width: number; height: number },
+): Promise<{ source: Pixels; fixtures: DicomFixture[]; failing: FailingFixture[] }> {
   const p = await sourceGrey(jpeg, resize);
   const study = uid();
   const series = uid();
   const fixtures: DicomFixture[] = [];
   const base = (extra: Attrs = {}) => {
     const sop = uid();
-    return { uids: { study, series, sop }, attrs: { ...IDENTIFYING, StudyInstanceUID: study, SeriesInstanceUID: series, SOPInstanceUID: sop, Modality: 'DX', BodyPartExamined: 'CHEST', ViewPosition: 'PA', PhotometricInterpretation: 'MONOCHROME2', ...extra } };
+    return {
+      uids: { study, series, sop },
+      attrs: {
+        ...IDENTIFYING,
+        StudyInstanceUID: study,
+        SeriesInstanceUID: series,
+        SOPInstanceUID: sop,
+        Modality: 'DX',
+        BodyPartExamined: 'CHEST',
+        ViewPosition: 'PA',
+        PhotometricInterpretation: 'MONOCHROME2',
+        ...extra,
+      },
+    };
   };
-  const add = (name: string, file: string, syntax: string, tolerance: number, make: (a: Attrs) => Uint8Array | Promise<Uint8Array>, extra: Attrs = {}, flags: string[] = [], frames = 1) =>
+  const add = (
+    name: string,
+    file: string,
+    syntax: string,
+    tolerance: number,
+    make: (a: Attrs) => Uint8Array | Promise<Uint8Array>,
+    extra: Attrs = {},
+    flags: string[] = [],
+    frames = 1,
+  ) =>
     (async () => {
       const { uids, attrs } = base(extra);
       fixtures.push({ name, file, syntax, bytes: await make(attrs), uids, tolerance, flags, frames });
     })();
-  const native8 = (ts: string) => (a: Attrs) => writePart10(ts, { ...a, ...image(p, 8, 8), ...identityWindow }, [p.grey.slice().buffer], 'OB');
+  const native8 = (ts: string) => (a: Attrs) =>
+    writePart10(ts, { ...a, ...image(p, 8, 8), ...identityWindow }, [p.grey.slice().buffer], 'OB');
   const t12 = twelveBit(p);
   const native12 = (a: Attrs) => writePart10(TS.explicit, { ...a, ...t12.attrs }, [t12.stored.slice().buffer], 'OW');
-  const encapsulated8 = (ts: string, frame: () => Promise<ArrayBuffer>) => async (a: Attrs) => writePart10(ts, { ...a, ...image(p, 8, 8), ...identityWindow }, [await frame()], 'OB');
-  const jpegBaseline = () => cornerstoneEncode('@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs', 'JPEGEncoder', p, (e) => e.setQuality?.(95));
+  const encapsulated8 = (ts: string, frame: () => Promise<ArrayBuffer>) => async (a: Attrs) =>
+    writePart10(ts, { ...a, ...image(p, 8, 8), ...identityWindow }, [await frame()], 'OB');
+  const jpegBaseline = () =>
+    cornerstoneEncode('@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs', 'JPEGEncoder', p, (e) => e.setQuality?.(95));
 
   await add('explicit-le', '.dcm', TS.explicit, 0, native8(TS.explicit));
   await add('implicit-le', '', TS.implicit, 0, (a) => transcode(native8(TS.explicit)(a), TS.implicit));
@@ -199,24 +249,116 @@ export async function makeDicomFixtures(jpeg: Uint8Array, resize?: { width: numb
   await add('twelve-bit-rescale-window', '.dcm', TS.explicit, 0, native12);
   await add('rle-12bit', '.dcm', TS.rle, 0, (a) => transcode(native12(a), TS.rle));
   await add('jpeg-lossless-sv1-12bit', '.dcm', TS.losslessSv1, 0, (a) => transcode(native12(a), TS.losslessSv1));
-  await add('jpeg-lossless-p14', '', TS.lossless14, 0, async (a) => relabel(await transcode(native12(a), TS.losslessSv1), TS.losslessSv1, TS.lossless14));
+  await add('jpeg-lossless-p14', '', TS.lossless14, 0, async (a) =>
+    relabel(await transcode(native12(a), TS.losslessSv1), TS.losslessSv1, TS.lossless14),
+  );
   await add('jpeg-baseline', '.dcm', TS.baseline, 8, encapsulated8(TS.baseline, jpegBaseline));
   await add('jpeg-extended', '.jpg', TS.extended, 8, encapsulated8(TS.extended, jpegBaseline));
-  await add('jpeg-ls', '.dcm', TS.jpegLs, 0, encapsulated8(TS.jpegLs, () => cornerstoneEncode('@cornerstonejs/codec-charls/wasmjs', 'JpegLSEncoder', p)));
-  await add('jpeg-ls-near', '.dcm', TS.jpegLsNear, 2, encapsulated8(TS.jpegLsNear, () => cornerstoneEncode('@cornerstonejs/codec-charls/wasmjs', 'JpegLSEncoder', p, (e) => e.setNearLossless?.(2))));
-  await add('j2k-lossless', '.dcm', TS.j2kLossless, 0, encapsulated8(TS.j2kLossless, () => cornerstoneEncode('@cornerstonejs/codec-openjpeg/wasmjs', 'J2KEncoder', p)));
-  await add('j2k-lossy', '.dicom', TS.j2k, 8, encapsulated8(TS.j2k, () => cornerstoneEncode('@cornerstonejs/codec-openjpeg/wasmjs', 'J2KEncoder', p, (e) => { e.setQuality?.(false, 0); e.setCompressionRatio?.(0, 8); })));
-  await add('monochrome1', '.dcm', TS.explicit, 0, (a) => writePart10(TS.explicit, { ...a, ...image(p, 8, 8), ...identityWindow, PhotometricInterpretation: 'MONOCHROME1' }, [p.grey.map((v) => 255 - v).buffer], 'OB'));
-  await add('voi-lut-sequence', '.dcm', TS.explicit, 0, (a) => writePart10(TS.explicit, { ...a, ...voiLutAttrs(t12.attrs) }, [t12.stored.slice().buffer], 'OW'));
-  await add('multi-frame', '.dcm', TS.explicit, 0, (a) => writePart10(TS.explicit, { ...a, ...image(p, 8, 8), ...identityWindow, NumberOfFrames: 2 }, [concat(p.grey, p.grey.map((v) => 255 - v)).buffer], 'OB'), {}, [], 2);
-  await add('lateral', '', TS.jpegLs, 0, encapsulated8(TS.jpegLs, () => cornerstoneEncode('@cornerstonejs/codec-charls/wasmjs', 'JpegLSEncoder', p)), { ViewPosition: 'LL' }, ['lateral view']);
-  await add('skull-ct', '.dcm', TS.explicit, 0, native8(TS.explicit), { BodyPartExamined: 'SKULL', Modality: 'CT' }, ['body part SKULL (not CHEST)', 'modality CT (not CR/DX)']);
+  await add(
+    'jpeg-ls',
+    '.dcm',
+    TS.jpegLs,
+    0,
+    encapsulated8(TS.jpegLs, () => cornerstoneEncode('@cornerstonejs/codec-charls/wasmjs', 'JpegLSEncoder', p)),
+  );
+  await add(
+    'jpeg-ls-near',
+    '.dcm',
+    TS.jpegLsNear,
+    2,
+    encapsulated8(TS.jpegLsNear, () =>
+      cornerstoneEncode('@cornerstonejs/codec-charls/wasmjs', 'JpegLSEncoder', p, (e) => e.setNearLossless?.(2)),
+    ),
+  );
+  await add(
+    'j2k-lossless',
+    '.dcm',
+    TS.j2kLossless,
+    0,
+    encapsulated8(TS.j2kLossless, () => cornerstoneEncode('@cornerstonejs/codec-openjpeg/wasmjs', 'J2KEncoder', p)),
+  );
+  await add(
+    'j2k-lossy',
+    '.dicom',
+    TS.j2k,
+    8,
+    encapsulated8(TS.j2k, () =>
+      cornerstoneEncode('@cornerstonejs/codec-openjpeg/wasmjs', 'J2KEncoder', p, (e) => {
+        e.setQuality?.(false, 0);
+        e.setCompressionRatio?.(0, 8);
+      }),
+    ),
+  );
+  await add('monochrome1', '.dcm', TS.explicit, 0, (a) =>
+    writePart10(
+      TS.explicit,
+      { ...a, ...image(p, 8, 8), ...identityWindow, PhotometricInterpretation: 'MONOCHROME1' },
+      [p.grey.map((v) => 255 - v).buffer],
+      'OB',
+    ),
+  );
+  await add('voi-lut-sequence', '.dcm', TS.explicit, 0, (a) =>
+    writePart10(TS.explicit, { ...a, ...voiLutAttrs(t12.attrs) }, [t12.stored.slice().buffer], 'OW'),
+  );
+  await add(
+    'multi-frame',
+    '.dcm',
+    TS.explicit,
+    0,
+    (a) =>
+      writePart10(
+        TS.explicit,
+        { ...a, ...image(p, 8, 8), ...identityWindow, NumberOfFrames: 2 },
+        [
+          concat(
+            p.grey,
+            p.grey.map((v) => 255 - v),
+          ).buffer,
+        ],
+        'OB',
+      ),
+    {},
+    [],
+    2,
+  );
+  await add(
+    'lateral',
+    '',
+    TS.jpegLs,
+    0,
+    encapsulated8(TS.jpegLs, () => cornerstoneEncode('@cornerstonejs/codec-charls/wasmjs', 'JpegLSEncoder', p)),
+    { ViewPosition: 'LL' },
+    ['lateral view'],
+  );
+  await add('skull-ct', '.dcm', TS.explicit, 0, native8(TS.explicit), { BodyPartExamined: 'SKULL', Modality: 'CT' }, [
+    'body part SKULL (not CHEST)',
+    'modality CT (not CR/DX)',
+  ]);
 
   const failing: FailingFixture[] = [];
-  const pdf = base({ SOPClassUID: '1.2.840.10008.5.1.4.1.1.104.1', MIMETypeOfEncapsulatedDocument: 'application/pdf', Modality: 'DOC' });
-  failing.push({ name: 'encapsulated-pdf', file: '.dcm', bytes: writePart10(TS.explicit, { ...pdf.attrs, SOPClassUID: '1.2.840.10008.5.1.4.1.1.104.1' }, undefined, 'OB'), reason: /encapsulated document .*not an image/ });
+  const pdf = base({
+    SOPClassUID: '1.2.840.10008.5.1.4.1.1.104.1',
+    MIMETypeOfEncapsulatedDocument: 'application/pdf',
+    Modality: 'DOC',
+  });
+  failing.push({
+    name: 'encapsulated-pdf',
+    file: '.dcm',
+    bytes: writePart10(TS.explicit, { ...pdf.attrs, SOPClassUID: '1.2.840.10008.5.1.4.1.1.104.1' }, undefined, 'OB'),
+    reason: /encapsulated document .*not an image/,
+  });
   const ht = base();
-  failing.push({ name: 'htj2k', file: '.dcm', bytes: writePart10(TS.htj2k, { ...ht.attrs, ...image(p, 8, 8) }, [new Uint8Array([0xff, 0x4f, 0xff, 0x51]).buffer], 'OB'), reason: /transfer syntax 1\.2\.840\.10008\.1\.2\.4\.201 \(HTJ2K Lossless\) is not supported/ });
+  failing.push({
+    name: 'htj2k',
+    file: '.dcm',
+    bytes: writePart10(
+      TS.htj2k,
+      { ...ht.attrs, ...image(p, 8, 8) },
+      [new Uint8Array([0xff, 0x4f, 0xff, 0x51]).buffer],
+      'OB',
+    ),
+    reason: /transfer syntax 1\.2\.840\.10008\.1\.2\.4\.201 \(HTJ2K Lossless\) is not supported/,
+  });
   const cut = fixtures[0].bytes;
   failing.push({ name: 'truncated', file: '.dcm', bytes: cut.subarray(0, cut.length - 4000), reason: /corrupt DICOM/ });
   return { source: p, fixtures, failing };
@@ -227,7 +369,16 @@ function voiLutAttrs(attrs: Attrs): Attrs {
   const { WindowCenter: _c, WindowWidth: _w, ...rest } = attrs;
   const data = new Uint16Array(4096);
   for (let i = 0; i < data.length; i++) data[i] = Math.floor(i / 16) * 257;
-  return { ...rest, VOILUTSequence: [{ LUTDescriptor: [4096, -1024 & 0xffff, 16], LUTData: Array.from(data), _vrMap: { LUTData: 'US', LUTDescriptor: 'US' } }] };
+  return {
+    ...rest,
+    VOILUTSequence: [
+      {
+        LUTDescriptor: [4096, -1024 & 0xffff, 16],
+        LUTData: Array.from(data),
+        _vrMap: { LUTData: 'US', LUTDescriptor: 'US' },
+      },
+    ],
+  };
 }
 
 /** The same file under another (compatible) transfer syntax UID: an SV1 stream is a process 14 stream. */

@@ -24,7 +24,9 @@ async function main(): Promise<void> {
   await withBenchStack('feed', 'feed', async ({ config, logger, s3, queue, store, claims, bucket }) => {
     const deps = { s3, queue, store, claims, logger };
     const warm = batchSize * Math.max(...slotCounts);
-    const count = await uploadFullSizeImages(s3, bucket, images + warm, (i) => (i < warm ? `warm/${i}.jpeg` : `main/${i}.jpeg`));
+    const count = await uploadFullSizeImages(s3, bucket, images + warm, (i) =>
+      i < warm ? `warm/${i}.jpeg` : `main/${i}.jpeg`,
+    );
     const measured = count - warm;
     log(`uploaded ${count} images (1600x1300 JPEG): ${warm} warm-up, ${measured} measured per setting`);
     const run = async (runId: string, prefix: string) => {
@@ -33,7 +35,12 @@ async function main(): Promise<void> {
     };
     const rows = [];
     for (const slots of slotCounts) {
-      const workers = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency: slots });
+      const workers = startWorkers({
+        redisUrl: config.redisUrl,
+        prefix: config.queuePrefix,
+        logger,
+        concurrency: slots,
+      });
       await run(`warm-${slots}`, 'warm/');
       const sandboxes = childPidsMatching(process.pid, /bullmq/);
       const services = childPidsMatching(process.pid, /redis-server|s3rver/);
@@ -46,8 +53,12 @@ async function main(): Promise<void> {
       const workerCpu = cpuSecondsOf(sandboxes, true) - cpu0;
       const servicesCpu = cpuSecondsOf(services) - services0;
       await Promise.all(workers.map((w) => w.close()));
-      const m = JSON.parse((await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, `main-${slots}`).metrics)) ?? '{}') as Partial<RunMetrics>;
-      const stages = Object.fromEntries(Object.entries(m.throughput?.stages ?? {}).map(([k, v]) => [k, round(v.totalMs / 1000)]));
+      const m = JSON.parse(
+        (await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, `main-${slots}`).metrics)) ?? '{}',
+      ) as Partial<RunMetrics>;
+      const stages = Object.fromEntries(
+        Object.entries(m.throughput?.stages ?? {}).map(([k, v]) => [k, round(v.totalMs / 1000)]),
+      );
       const row = {
         slots,
         sandboxes: sandboxes.length,
@@ -62,12 +73,28 @@ async function main(): Promise<void> {
       rows.push(row);
     }
     const perCore = Math.max(...rows.map((r) => r.imagesPerWorkerCpuSecond));
-    console.log(`feed rate, null engine, batch ${batchSize}, ${measured} 1600x1300 JPEGs per setting (S3 server and Redis on this machine)`);
+    console.log(
+      `feed rate, null engine, batch ${batchSize}, ${measured} 1600x1300 JPEGs per setting (S3 server and Redis on this machine)`,
+    );
     for (const r of rows) {
-      console.log(`${r.slots} slot(s): ${r.imagesPerSec} images/s wall; worker processes used ${r.workerCpuSeconds} CPU s -> ${r.imagesPerWorkerCpuSecond} images per worker CPU-second (${r.imagesPerCpuSecondWithServices} counting this machine's S3 server and Redis too, ${r.servicesCpuSeconds} CPU s)`);
+      console.log(
+        `${r.slots} slot(s): ${r.imagesPerSec} images/s wall; worker processes used ${r.workerCpuSeconds} CPU s -> ${r.imagesPerWorkerCpuSecond} images per worker CPU-second (${r.imagesPerCpuSecondWithServices} counting this machine's S3 server and Redis too, ${r.servicesCpuSeconds} CPU s)`,
+      );
     }
-    console.log(`a GPU scoring ${gpuRate} images/s needs about ${Math.ceil(gpuRate / perCore)} cores of download + decode + upload at ${perCore} images per core-second`);
-    console.log(JSON.stringify({ batchSize, measured, perCore, coresFor: { gpuImagesPerSec: gpuRate, cores: Math.ceil(gpuRate / perCore) }, rows, cores: os.availableParallelism(), loadAverage: os.loadavg().map((x) => round(x, 2)) }));
+    console.log(
+      `a GPU scoring ${gpuRate} images/s needs about ${Math.ceil(gpuRate / perCore)} cores of download + decode + upload at ${perCore} images per core-second`,
+    );
+    console.log(
+      JSON.stringify({
+        batchSize,
+        measured,
+        perCore,
+        coresFor: { gpuImagesPerSec: gpuRate, cores: Math.ceil(gpuRate / perCore) },
+        rows,
+        cores: os.availableParallelism(),
+        loadAverage: os.loadavg().map((x) => round(x, 2)),
+      }),
+    );
   });
 }
 

@@ -11,8 +11,17 @@ export function quantile(sorted: number[], q: number): number {
  * core, so it saturates near 1e6 / cpuUsPerJob jobs/s; plan for `headroom` of that. A GPU worker scoring
  * `imagesPerSec` in jobs of `batchSize` images takes imagesPerSec / batchSize jobs/s. Pure.
  */
-export function projectWorkers(cpuUsPerJob: number, imagesPerSec: number, jobBatch: number, headroom = 0.7): { redisJobsPerSec: number; jobsPerSecPerWorker: number; workers: number } {
+export function projectWorkers(
+  cpuUsPerJob: number,
+  imagesPerSec: number,
+  jobBatch: number,
+  headroom = 0.7,
+): { redisJobsPerSec: number; jobsPerSecPerWorker: number; workers: number } {
   const redisJobsPerSec = (1e6 / cpuUsPerJob) * headroom;
   const jobsPerSecPerWorker = imagesPerSec / jobBatch;
-  return { redisJobsPerSec: Math.round(redisJobsPerSec), jobsPerSecPerWorker: Math.round(jobsPerSecPerWorker * 10) / 10, workers: Math.floor(redisJobsPerSec / jobsPerSecPerWorker) };
+  return {
+    redisJobsPerSec: Math.round(redisJobsPerSec),
+    jobsPerSecPerWorker: Math.round(jobsPerSecPerWorker * 10) / 10,
+    workers: Math.floor(redisJobsPerSec / jobsPerSecPerWorker),
+  };
 }

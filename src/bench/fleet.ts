@@ -41,7 +41,8 @@ const arg = (name: string, fallback: number) => {
 };
 const processCounts = (argText('processes') ?? '8,16,32').split(',').map((s) => {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--processes must be positive integers separated by commas, got ${JSON.stringify(s)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--processes must be positive integers separated by commas, got ${JSON.stringify(s)}`);
   return n;
 });
 const concurrency = arg('concurrency', 8);
@@ -59,7 +60,10 @@ interface RedisCounters {
 async function redisCounters(redis: Redis): Promise<RedisCounters> {
   const [cpu, stats] = await Promise.all([redis.info('cpu'), redis.info('stats')]);
   const num = (text: string, field: string) => Number(new RegExp(`${field}:([\\d.]+)`).exec(text)?.[1] ?? NaN);
-  return { cpuSeconds: num(cpu, 'used_cpu_sys') + num(cpu, 'used_cpu_user'), commands: num(stats, 'total_commands_processed') };
+  return {
+    cpuSeconds: num(cpu, 'used_cpu_sys') + num(cpu, 'used_cpu_user'),
+    commands: num(stats, 'total_commands_processed'),
+  };
 }
 
 export interface FleetStep {
@@ -91,17 +95,37 @@ async function growFleet(fleet: Fleet, p: number, env: NodeJS.ProcessEnv): Promi
     // renewals and BullMQ then runs the batch again elsewhere. The run still records each key once, but the
     // batch's part is written twice at once, and s3rver (unlike S3 or MinIO) does not replace an object
     // atomically: two overlapping PUTs of one key can leave a mixed file (seen here at 32 processes).
-    const args = ['worker', '--concurrency', String(concurrency), '--inference', 'shared', '--max-batch', String(batchSize), '--lock-duration', '120000'];
-    const child = spawn('nice', ['-n', '5', process.execPath, CLI, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = [
+      'worker',
+      '--concurrency',
+      String(concurrency),
+      '--inference',
+      'shared',
+      '--max-batch',
+      String(batchSize),
+      '--lock-duration',
+      '120000',
+    ];
+    const child = spawn('nice', ['-n', '5', process.execPath, CLI, ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     fleet.children.push(child);
     fleet.stderr.push('');
     // Kept short: the ready line, then the last errors if it dies.
-    child.stderr!.on('data', (d: Buffer) => (fleet.stderr[i] = (fleet.stderr[i].includes('"msg":"inference mode"') ? '"msg":"inference mode"\n' : '') + (fleet.stderr[i] + d.toString()).slice(-20_000)));
+    child.stderr!.on(
+      'data',
+      (d: Buffer) =>
+        (fleet.stderr[i] =
+          (fleet.stderr[i].includes('"msg":"inference mode"') ? '"msg":"inference mode"\n' : '') +
+          (fleet.stderr[i] + d.toString()).slice(-20_000)),
+    );
   }
   const deadline = Date.now() + 600_000;
   while (ready() < p) {
     const dead = fleet.children.findIndex((c) => c.exitCode !== null);
-    if (dead >= 0) throw new Error(`worker ${dead} exited ${fleet.children[dead].exitCode}: ${fleet.stderr[dead].slice(-2000)}`);
+    if (dead >= 0)
+      throw new Error(`worker ${dead} exited ${fleet.children[dead].exitCode}: ${fleet.stderr[dead].slice(-2000)}`);
     if (Date.now() > deadline) throw new Error(`only ${ready()} of ${p} workers ready after 600 s`);
     await sleep(200);
   }
@@ -122,7 +146,8 @@ async function stopFleet(fleet: Fleet): Promise<void> {
 
 async function writeInput(s3: S3Client, bucket: string, key: string, n: number): Promise<void> {
   const input = openUploadStream(s3, bucket, key, 'application/x-ndjson');
-  for (let i = 0; i < n; i++) await input.write(`{"key":"${scaleKey(i)}","label":"${i % 2 ? 'PNEUMONIA' : 'NORMAL'}"}\n`);
+  for (let i = 0; i < n; i++)
+    await input.write(`{"key":"${scaleKey(i)}","label":"${i % 2 ? 'PNEUMONIA' : 'NORMAL'}"}\n`);
   await input.end();
 }
 
@@ -143,11 +168,29 @@ async function step(p: number, ctx: StepContext): Promise<FleetStep> {
   await writeInput(ctx.s3, ctx.bucket, `input/${runId}.jsonl`, n);
   const t0 = performance.now();
   await growFleet(fleet, p, env);
-  log(`${p} workers x ${concurrency} slots ready (${((performance.now() - t0) / 1000).toFixed(1)} s to start the new ones)`);
+  log(
+    `${p} workers x ${concurrency} slots ready (${((performance.now() - t0) / 1000).toFixed(1)} s to start the new ones)`,
+  );
   const store = new RunStore(ctx.redis, prefix);
   const activeKey = queueListKey(prefix, SCORE_QUEUE, 'active');
   const latencies = new Map<string, number>();
-  const producer = spawn(process.execPath, [CLI, 'score', `s3://${ctx.bucket}/scale/`, '--manifest', `s3://${ctx.bucket}/input/${runId}.jsonl`, '--out', `s3://${ctx.bucket}/out`, '--run-id', runId, '--batch-size', String(batchSize)], { env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const producer = spawn(
+    process.execPath,
+    [
+      CLI,
+      'score',
+      `s3://${ctx.bucket}/scale/`,
+      '--manifest',
+      `s3://${ctx.bucket}/input/${runId}.jsonl`,
+      '--out',
+      `s3://${ctx.bucket}/out`,
+      '--run-id',
+      runId,
+      '--batch-size',
+      String(batchSize),
+    ],
+    { env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let producerErr = '';
   producer.stderr!.on('data', (d: Buffer) => (producerErr = (producerErr + d.toString()).slice(-4000)));
   const producerExit = new Promise<number | null>((r) => producer.on('exit', r));
@@ -168,8 +211,10 @@ async function step(p: number, ctx: StepContext): Promise<FleetStep> {
     }
     if (!start && ids.length) start = { t: performance.now(), c: await redisCounters(ctx.redis) };
     const state = await store.get(runId);
-    if (start && state && state.totalBatches > 0 && state.doneBatches >= state.totalBatches) end = { t: performance.now(), c: await redisCounters(ctx.redis) };
-    if (producer.exitCode !== null && producer.exitCode !== 0) throw new Error(`cxr score exited ${producer.exitCode}: ${producerErr}`);
+    if (start && state && state.totalBatches > 0 && state.doneBatches >= state.totalBatches)
+      end = { t: performance.now(), c: await redisCounters(ctx.redis) };
+    if (producer.exitCode !== null && producer.exitCode !== 0)
+      throw new Error(`cxr score exited ${producer.exitCode}: ${producerErr}`);
     const dead = fleet.children.findIndex((c) => c.exitCode !== null);
     if (dead >= 0) throw new Error(`worker ${dead} exited: ${fleet.stderr[dead].slice(-2000)}`);
     if (Date.now() > deadline) throw new Error(`run ${runId} did not finish its batches in time`);
@@ -178,7 +223,10 @@ async function step(p: number, ctx: StepContext): Promise<FleetStep> {
   if ((await producerExit) !== 0) throw new Error(`cxr score failed: ${producerErr}`);
   while ((await store.get(runId))?.status === 'running') await sleep(200); // the finalize
   const ended = await store.get(runId);
-  if (ended?.status !== 'done') throw new Error(`run ${runId} ended ${ended?.status ?? 'missing from Redis'}: ${(await ctx.redis.hget(`${prefix}:run:${runId}`, 'reason')) ?? ''}`);
+  if (ended?.status !== 'done')
+    throw new Error(
+      `run ${runId} ended ${ended?.status ?? 'missing from Redis'}: ${(await ctx.redis.hget(`${prefix}:run:${runId}`, 'reason')) ?? ''}`,
+    );
   const output = await verifyOutput({ s3: ctx.s3, bucket: ctx.bucket, runId, n });
   const seconds = (end.t - start!.t) / 1000;
   const jobs = batches;
@@ -199,11 +247,17 @@ async function step(p: number, ctx: StepContext): Promise<FleetStep> {
       opsPerSec: Math.round(commands / seconds),
       commandsPerJob: Math.round(commands / jobs),
     },
-    queueLatencyMs: { sampled: sorted.length, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), max: sorted.at(-1) ?? NaN },
+    queueLatencyMs: {
+      sampled: sorted.length,
+      p50: quantile(sorted, 0.5),
+      p95: quantile(sorted, 0.95),
+      max: sorted.at(-1) ?? NaN,
+    },
     missing: output.missing,
     duplicated: output.duplicated,
   };
-  if (output.predictions !== n || output.missing || output.duplicated) throw new Error(`merged output is wrong: ${JSON.stringify(output)}`);
+  if (output.predictions !== n || output.missing || output.duplicated)
+    throw new Error(`merged output is wrong: ${JSON.stringify(output)}`);
   log(JSON.stringify(r));
   return r;
 }
@@ -219,12 +273,26 @@ async function main(): Promise<void> {
   const fleet: Fleet = { children: [], stderr: [] };
   try {
     await ensureBucket(s3, bucket);
-    log(`${stack.started.join('; ') || 'services from REDIS_URL / S3_ENDPOINT'}; ${os.availableParallelism()} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    log(
+      `${stack.started.join('; ') || 'services from REDIS_URL / S3_ENDPOINT'}; ${os.availableParallelism()} cores, load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
     const prefix = `fl${randomUUID().slice(0, 6)}`;
-    const env = { ...process.env, REDIS_URL: config.redisUrl, S3_ENDPOINT: config.s3.endpoint, CXR_QUEUE_PREFIX: prefix, CXR_ENGINE: 'null', CXR_NULL_IMAGES: 'skip', LOG_LEVEL: 'info' };
+    const env = {
+      ...process.env,
+      REDIS_URL: config.redisUrl,
+      S3_ENDPOINT: config.s3.endpoint,
+      CXR_QUEUE_PREFIX: prefix,
+      CXR_ENGINE: 'null',
+      CXR_NULL_IMAGES: 'skip',
+      LOG_LEVEL: 'info',
+    };
     const steps: FleetStep[] = [];
     try {
-      for (const p of [...processCounts].sort((a, b) => a - b)) steps.push(await step(p, { s3, redis, bucket, prefix, env, fleet }));
+      for (const p of [...processCounts].sort((a, b) => a - b))
+        steps.push(await step(p, { s3, redis, bucket, prefix, env, fleet }));
     } finally {
       await stopFleet(fleet);
     }

@@ -11,7 +11,10 @@ export interface LatencyProxy {
  * spans, and the reply comes straight back. A round trip so costs `delayMs` more, as on a network; the
  * bandwidth, the connection handshakes and the server's own cost are not changed.
  */
-export async function startLatencyProxy(target: { host: string; port: number }, delayMs: number): Promise<LatencyProxy> {
+export async function startLatencyProxy(
+  target: { host: string; port: number },
+  delayMs: number,
+): Promise<LatencyProxy> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);

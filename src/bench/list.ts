@@ -54,9 +54,12 @@ function listings(s3: S3Client, bucket: string): Listing[] {
   const shards = Array.from({ length: prefixCount }, (_, p) => ({ prefix: `list/${subPrefix(p)}/` }));
   return [
     ['sequential', () => listingPages(s3, { bucket, prefix: 'list/' })],
-    ['depth1', async function* () {
-      yield* parallelListingPages(s3, bucket, await discoverPrefixes(s3, bucket, 'list/', 1), PRODUCER_PARALLEL);
-    }],
+    [
+      'depth1',
+      async function* () {
+        yield* parallelListingPages(s3, bucket, await discoverPrefixes(s3, bucket, 'list/', 1), PRODUCER_PARALLEL);
+      },
+    ],
     ...parallels.map((n): Listing => [`shards${prefixCount}x${n}`, () => parallelListingPages(s3, bucket, shards, n)]),
   ];
 }
@@ -65,7 +68,13 @@ function listings(s3: S3Client, bucket: string): Listing[] {
  * One round through one client: keys/s of each listing, each checked against the single listing's keys and
  * order, and the CPU ms s3rver and this process spent per page of the single listing.
  */
-async function round(s3: S3Client, bucket: string, label: string, serverPids: number[], expected: string): Promise<Record<string, number>> {
+async function round(
+  s3: S3Client,
+  bucket: string,
+  label: string,
+  serverPids: number[],
+  expected: string,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const [name, list] of listings(s3, bucket)) {
     const server = cpuSecondsOf(serverPids);
@@ -73,7 +82,10 @@ async function round(s3: S3Client, bucket: string, label: string, serverPids: nu
     const t = performance.now();
     const got = await drain(list());
     const seconds = (performance.now() - t) / 1000;
-    if (got.keys !== keyCount || got.digest !== expected) throw new Error(`${label} ${name}: listed ${got.keys} keys, not the ${keyCount} keys of one listing in its order`);
+    if (got.keys !== keyCount || got.digest !== expected)
+      throw new Error(
+        `${label} ${name}: listed ${got.keys} keys, not the ${keyCount} keys of one listing in its order`,
+      );
     out[name] = Math.round(got.keys / seconds);
     if (name === 'sequential') {
       const pages = Math.ceil(keyCount / 1000); // ListObjectsV2's default page
@@ -81,7 +93,9 @@ async function round(s3: S3Client, bucket: string, label: string, serverPids: nu
       out.serverCpuMsPerPage = Math.round(((cpuSecondsOf(serverPids) - server) * 1000) / pages);
       out.clientCpuMsPerPage = Math.round((cpu.user + cpu.system) / 1000 / pages);
     }
-    log(`${label} ${name}: ${out[name]} keys/s (${seconds.toFixed(2)} s, ${(out[name] / out.sequential).toFixed(2)}x one prefix)`);
+    log(
+      `${label} ${name}: ${out[name]} keys/s (${seconds.toFixed(2)} s, ${(out[name] / out.sequential).toFixed(2)}x one prefix)`,
+    );
   }
   return out;
 }
@@ -110,9 +124,14 @@ async function main(): Promise<void> {
   try {
     await ensureBucket(direct, bucket);
     const t = performance.now();
-    const keys = Array.from({ length: keyCount }, (_, i) => `list/${subPrefix(i % prefixCount)}/${String(i).padStart(9, '0')}.png`);
+    const keys = Array.from(
+      { length: keyCount },
+      (_, i) => `list/${subPrefix(i % prefixCount)}/${String(i).padStart(9, '0')}.png`,
+    );
     await fillS3rverBucket(direct, dataDir, bucket, keys, 'image/png');
-    log(`s3rver ${server.url}: ${keyCount} empty objects under ${prefixCount} sub-prefixes written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    log(
+      `s3rver ${server.url}: ${keyCount} empty objects under ${prefixCount} sub-prefixes written in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
     const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
     const loadBefore = load();
     const { digest } = await drain(listingPages(direct, { bucket, prefix: 'list/' })); // also warms up JIT, s3rver and the page cache
@@ -124,10 +143,19 @@ async function main(): Promise<void> {
     }
     const rounds = new Map<string, Record<string, number>[]>(clients.map(([label]) => [label, []]));
     for (let r = 1; r <= roundCount; r++) {
-      for (const [label, s3] of clients) rounds.get(label)!.push(await round(s3, bucket, `round ${r} ${label}`, serverPids, digest));
+      for (const [label, s3] of clients)
+        rounds.get(label)!.push(await round(s3, bucket, `round ${r} ${label}`, serverPids, digest));
     }
     const figures = Object.fromEntries([...rounds].map(([label, rs]) => [label, medians(rs)]));
-    console.log(JSON.stringify({ keys: keyCount, prefixes: prefixCount, rounds: roundCount, ...figures, loadAverage: { before: loadBefore, after: load() } }));
+    console.log(
+      JSON.stringify({
+        keys: keyCount,
+        prefixes: prefixCount,
+        rounds: roundCount,
+        ...figures,
+        loadAverage: { before: loadBefore, after: load() },
+      }),
+    );
   } finally {
     for (const [, s3] of clients) s3.destroy();
     for (const p of proxies) await p.close();

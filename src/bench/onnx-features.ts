@@ -20,14 +20,25 @@ const SIZE = 224;
 async function gapOnnx(): Promise<Uint8Array> {
   const backbone = await loadBackbone(await ensureBackbone(), 'avg_pool');
   try {
-    return encodeModel(exportKerasGraph(kerasGraphOf(backbone), { metadata: { output: 'avg_pool (2048)' }, inputName: 'input', outputName: 'features' }));
+    return encodeModel(
+      exportKerasGraph(kerasGraphOf(backbone), {
+        metadata: { output: 'avg_pool (2048)' },
+        inputName: 'input',
+        outputName: 'features',
+      }),
+    );
   } finally {
     backbone.dispose();
   }
 }
 
 /** Computes the missing copy-0 features of `items`; returns how many were computed and the seconds taken. */
-async function extractOnnxFeatures(items: readonly ImageItem[], root: string, threads: number, batch: number): Promise<{ computed: number; seconds: number }> {
+async function extractOnnxFeatures(
+  items: readonly ImageItem[],
+  root: string,
+  threads: number,
+  batch: number,
+): Promise<{ computed: number; seconds: number }> {
   const bb = await backboneHash();
   const todo: ImageItem[] = [];
   const seen = new Set<string>();
@@ -44,22 +55,41 @@ async function extractOnnxFeatures(items: readonly ImageItem[], root: string, th
   for (let i = 0; i < todo.length; i += batch) {
     const part = todo.slice(i, i + batch);
     const input = new Float32Array(part.length * px);
-    for (const [k, it] of part.entries()) caffePreprocess((await decodeImage(await readFile(it.path), SIZE)).rgb, input, k * px);
-    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [part.length, SIZE, SIZE, 3]) });
+    for (const [k, it] of part.entries())
+      caffePreprocess((await decodeImage(await readFile(it.path), SIZE)).rgb, input, k * px);
+    const out = await session.run({
+      [session.inputNames[0]]: new ort.Tensor('float32', input, [part.length, SIZE, SIZE, 3]),
+    });
     const feats = out[session.outputNames[0]].data as Float32Array;
-    for (const [k, it] of part.entries()) await writeFeature(featurePath(root, bb, it.sha256, 0), feats.slice(k * FEATURE_DIM, (k + 1) * FEATURE_DIM));
-    if ((i / batch) % 20 === 0) process.stderr.write(`${i + part.length}/${todo.length} ${((i + part.length) / ((Date.now() - started) / 1000)).toFixed(1)} img/s\n`);
+    for (const [k, it] of part.entries())
+      await writeFeature(featurePath(root, bb, it.sha256, 0), feats.slice(k * FEATURE_DIM, (k + 1) * FEATURE_DIM));
+    if ((i / batch) % 20 === 0)
+      process.stderr.write(
+        `${i + part.length}/${todo.length} ${((i + part.length) / ((Date.now() - started) / 1000)).toFixed(1)} img/s\n`,
+      );
   }
   await session.release();
   return { computed: todo.length, seconds: (Date.now() - started) / 1000 };
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { data: { type: 'string' }, features: { type: 'string' }, threads: { type: 'string', default: '2' }, batch: { type: 'string', default: '16' } } });
+  const { values: v } = parseArgs({
+    options: {
+      data: { type: 'string' },
+      features: { type: 'string' },
+      threads: { type: 'string', default: '2' },
+      batch: { type: 'string', default: '16' },
+    },
+  });
   if (!v.data || !v.features) throw new Error('--data DIR and --features DIR are required');
   const items = await listDataset(v.data);
   const r = await extractOnnxFeatures(items, v.features, Number(v.threads), Number(v.batch));
-  process.stdout.write(JSON.stringify({ images: items.length, ...r, imgPerSec: r.seconds ? r.computed / r.seconds : null }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ images: items.length, ...r, imgPerSec: r.seconds ? r.computed / r.seconds : null }) + '\n',
+  );
 }
 
-main().catch((err: unknown) => { process.stderr.write(`onnx-features: ${(err as Error)?.stack ?? String(err)}\n`); process.exit(1); });
+main().catch((err: unknown) => {
+  process.stderr.write(`onnx-features: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

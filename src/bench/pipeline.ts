@@ -1,7 +1,15 @@
 // npm run bench: raw model vs. pipeline images/s per inference engine (same batch size), and list+enqueue time.
 import os from 'node:os';
 import pLimit from 'p-limit';
-import { createRun, batchJob, enqueueBatches, type RunHeader, runLayout, type RunMetrics, type PartMeta } from '../run/index.js';
+import {
+  createRun,
+  batchJob,
+  enqueueBatches,
+  type RunHeader,
+  runLayout,
+  type RunMetrics,
+  type PartMeta,
+} from '../run/index.js';
 import { listImages } from '../shared/s3/list-images.js';
 import { createScoreQueue } from '../shared/queue.js';
 import { getTextIfExists, putObject } from '../shared/s3/objects.js';
@@ -41,9 +49,22 @@ const engineKey = (e: BenchEngine): string => (e === 'onnx' ? 'onnx-fp32' : e);
 /** Engines to measure: --engines tfjs,onnx,onnx-int8, default every engine that loads here (INT8 when its calibration is there). */
 async function enginesToRun(logger: Logger): Promise<BenchEngine[]> {
   const asked = argText('engines');
-  if (asked) return asked.split(',').map((e) => parseEngine(e)).filter((e): e is BenchEngine => e !== 'auto');
-  if (!(await importOrt().then(() => true, () => false))) return ['tfjs'];
-  const int8 = await ensureInt8Model({ logger }).then(() => true, (err: Error) => (log(`onnx-int8 left out: ${err.message}`), false));
+  if (asked)
+    return asked
+      .split(',')
+      .map((e) => parseEngine(e))
+      .filter((e): e is BenchEngine => e !== 'auto');
+  if (
+    !(await importOrt().then(
+      () => true,
+      () => false,
+    ))
+  )
+    return ['tfjs'];
+  const int8 = await ensureInt8Model({ logger }).then(
+    () => true,
+    (err: Error) => (log(`onnx-int8 left out: ${err.message}`), false),
+  );
   return ['tfjs', 'onnx', ...(int8 ? (['onnx-int8'] as const) : [])];
 }
 
@@ -54,13 +75,21 @@ async function enginesToRun(logger: Logger): Promise<BenchEngine[]> {
 function pipelineCpuSeconds(): { pipeline: number; services: number } {
   const pids = descendantPids();
   const services = pids.filter((p) => /redis-server|s3rver/.test(cmdlineOf(p)));
-  return { pipeline: cpuSecondsOf(pids.filter((p) => !services.includes(p)), true), services: cpuSecondsOf(services) };
+  return {
+    pipeline: cpuSecondsOf(
+      pids.filter((p) => !services.includes(p)),
+      true,
+    ),
+    services: cpuSecondsOf(services),
+  };
 }
 
 /** Where the pipeline's wall time went: before the first batch, between batches of a process, after the last. */
 async function timeline(s3: S3Client, bucket: string, runId: string, t0: number, batches: number): Promise<string> {
   const layout = runLayout({ bucket, prefix: 'out' }, runId);
-  const metas = (await Promise.all(Array.from({ length: batches }, (_, i) => getTextIfExists(s3, bucket, layout.partMeta(i)))))
+  const metas = (
+    await Promise.all(Array.from({ length: batches }, (_, i) => getTextIfExists(s3, bucket, layout.partMeta(i))))
+  )
     .filter((t): t is string => t !== undefined)
     .map((t) => JSON.parse(t) as PartMeta);
   const byPid = new Map<number, PartMeta[]>();
@@ -74,14 +103,19 @@ async function timeline(s3: S3Client, bucket: string, runId: string, t0: number,
     for (let i = 1; i < list.length; i++) gaps += ms(list[i].startedAt) - ms(list[i - 1].finishedAt);
   }
   // With --inference shared every slot runs in one process, so its batches overlap: no idle time to sum.
-  const idle = gaps >= 0 ? `idle between batches ${(gaps / 1000).toFixed(2)} s summed over ${byPid.size} processes` : 'batches overlap in one process (shared inference)';
+  const idle =
+    gaps >= 0
+      ? `idle between batches ${(gaps / 1000).toFixed(2)} s summed over ${byPid.size} processes`
+      : 'batches overlap in one process (shared inference)';
   return `first batch started after ${(firstStart / 1000).toFixed(2)} s, last ended at ${(lastEnd / 1000).toFixed(2)} s; ${idle}`;
 }
 
 async function main(): Promise<void> {
   await withBenchStack('bench', 'bench', async ({ config, logger, s3, redis, queue, store, claims, bucket }) => {
     // Warm-up keys carry no label folder: an unlabelled run writes no report, whose rendering would overlap the measurement.
-    const uploaded = await uploadFullSizeImages(s3, bucket, images, (i, label) => (i < batchSize * concurrency ? `xr/warm/${i}.jpeg` : `xr/main/${label}/${i}.jpeg`));
+    const uploaded = await uploadFullSizeImages(s3, bucket, images, (i, label) =>
+      i < batchSize * concurrency ? `xr/warm/${i}.jpeg` : `xr/main/${label}/${i}.jpeg`,
+    );
     const files = { length: uploaded };
     const warmCount = Math.min(batchSize * concurrency, files.length);
     const mainCount = files.length - warmCount;
@@ -99,17 +133,36 @@ async function main(): Promise<void> {
       log(`${engine}: raw model, ${concurrency} process(es), batch ${batchSize}, at least ${minSeconds} s ...`);
       // Same thread sizing as a worker with this many sandboxed processes.
       const raw = await rawImagesPerSec({
-        engine, processes: concurrency, batchSize, batches: 2, minSeconds, env: { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) },
+        engine,
+        processes: concurrency,
+        batchSize,
+        batches: 2,
+        minSeconds,
+        env: { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) },
       });
-      log(`${engine}: raw ${raw.imagesPerSec.toFixed(1)} images/s over ${raw.seconds.toFixed(1)} s, ${raw.cpuMsPerImage.toFixed(1)} CPU ms per image`);
+      log(
+        `${engine}: raw ${raw.imagesPerSec.toFixed(1)} images/s over ${raw.seconds.toFixed(1)} s, ${raw.cpuMsPerImage.toFixed(1)} CPU ms per image`,
+      );
       process.env.CXR_ENGINE = engine; // inherited by the sandboxed processes and the shared inference thread
-      const rates: Record<string, { imagesPerSec: number; cpuMsPerImage: number; servicesCpuMsPerImage: number; seconds: number }> = {};
+      const rates: Record<
+        string,
+        { imagesPerSec: number; cpuMsPerImage: number; servicesCpuMsPerImage: number; seconds: number }
+      > = {};
       for (const mode of modes) {
         const tag = `${engine}-${mode}`;
         // slot: a sandboxed process with its own model per slot; shared: one inference thread fed by every slot.
         const shared = mode === 'shared' ? await sharedScoreProcessor({ maxBatch, waitMs: 5 }) : undefined;
-        const workers = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency, scoreProcessor: shared?.processor });
-        await createRun({ s3, queue, store, claims, logger }, { runId: `warm-${tag}`, source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize });
+        const workers = startWorkers({
+          redisUrl: config.redisUrl,
+          prefix: config.queuePrefix,
+          logger,
+          concurrency,
+          scoreProcessor: shared?.processor,
+        });
+        await createRun(
+          { s3, queue, store, claims, logger },
+          { runId: `warm-${tag}`, source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize },
+        );
         await waitDone(`warm-${tag}`);
         // Enough runs of the measured set, created together so they overlap, to keep the pipeline busy for minSeconds at the raw rate.
         const runs = Math.max(1, Math.ceil((minSeconds * 1.15 * raw.imagesPerSec) / mainCount));
@@ -119,20 +172,39 @@ async function main(): Promise<void> {
         const cpu0 = machineCpuSeconds();
         const own0 = pipelineCpuSeconds();
         const ids = Array.from({ length: runs }, (_, r) => `main-${tag}-${r}`);
-        for (const runId of ids) await createRun({ s3, queue, store, claims, logger }, { runId, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize });
+        for (const runId of ids)
+          await createRun(
+            { s3, queue, store, claims, logger },
+            { runId, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize },
+          );
         await Promise.all(ids.map(waitDone));
         const seconds = (performance.now() - t0) / 1000;
         const own = pipelineCpuSeconds(); // before the workers close: their sandboxes' CPU is read while they live
         const n = mainCount * runs;
-        rates[mode] = { imagesPerSec: n / seconds, seconds, cpuMsPerImage: ((own.pipeline - own0.pipeline) * 1000) / n, servicesCpuMsPerImage: ((own.services - own0.services) * 1000) / n };
+        rates[mode] = {
+          imagesPerSec: n / seconds,
+          seconds,
+          cpuMsPerImage: ((own.pipeline - own0.pipeline) * 1000) / n,
+          servicesCpuMsPerImage: ((own.services - own0.services) * 1000) / n,
+        };
         const cpuBusy = machineCpuSeconds() - cpu0;
         await Promise.all(workers.map((w) => w.close()));
         await shared?.close();
-        const m = JSON.parse((await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, ids[0]).metrics)) ?? '{}') as Partial<RunMetrics>;
-        const stages = Object.entries(m.throughput?.stages ?? {}).map(([k, v]) => `${k} ${(v.totalMs / 1000).toFixed(1)} s`).join(', ');
-        log(`${tag}: ${n} images in ${seconds.toFixed(1)} s; pipeline processes ${rates[mode].cpuMsPerImage.toFixed(1)} CPU ms per image (inference alone ${raw.cpuMsPerImage.toFixed(1)}), local redis + S3 servers ${rates[mode].servicesCpuMsPerImage.toFixed(1)}`);
-        log(`${tag}: first run's busy time summed over slots: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`);
-        log(`${tag}: every process on this machine (the other load included) used ${cpuBusy.toFixed(1)} CPU s of ${(os.availableParallelism() * seconds).toFixed(1)} available`);
+        const m = JSON.parse(
+          (await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, ids[0]).metrics)) ?? '{}',
+        ) as Partial<RunMetrics>;
+        const stages = Object.entries(m.throughput?.stages ?? {})
+          .map(([k, v]) => `${k} ${(v.totalMs / 1000).toFixed(1)} s`)
+          .join(', ');
+        log(
+          `${tag}: ${n} images in ${seconds.toFixed(1)} s; pipeline processes ${rates[mode].cpuMsPerImage.toFixed(1)} CPU ms per image (inference alone ${raw.cpuMsPerImage.toFixed(1)}), local redis + S3 servers ${rates[mode].servicesCpuMsPerImage.toFixed(1)}`,
+        );
+        log(
+          `${tag}: first run's busy time summed over slots: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`,
+        );
+        log(
+          `${tag}: every process on this machine (the other load included) used ${cpuBusy.toFixed(1)} CPU s of ${(os.availableParallelism() * seconds).toFixed(1)} available`,
+        );
         log(`${tag}: first run: ${await timeline(s3, bucket, ids[0], t0Wall, Math.ceil(mainCount / batchSize))}`);
       }
       const main = rates.slot ?? rates.shared;
@@ -140,11 +212,18 @@ async function main(): Promise<void> {
       // What the pipeline could reach if the CPU did nothing but inference (at the raw rate) and decode (spread over the cores).
       const cpuBound = 1 / (1 / raw.imagesPerSec + decodeMs / 1000 / os.availableParallelism());
       engines[engineKey(engine)] = {
-        backend: raw.backend, rawImagesPerSec: round(raw.imagesPerSec), pipelineImagesPerSec: round(main.imagesPerSec), ratio: round(main.imagesPerSec / raw.imagesPerSec),
-        cpuMsPerImageOutsideInference: round(outside), cpuMsPerImageOutsideInferenceAndDecode: round(outside - decodeMs),
-        inferenceCpuMsPerImage: round(raw.cpuMsPerImage), servicesCpuMsPerImage: round(main.servicesCpuMsPerImage),
-        cpuBoundImagesPerSec: round(cpuBound), ratioToCpuBound: round(main.imagesPerSec / cpuBound),
-        rawSeconds: round(raw.seconds), pipelineSeconds: round(main.seconds),
+        backend: raw.backend,
+        rawImagesPerSec: round(raw.imagesPerSec),
+        pipelineImagesPerSec: round(main.imagesPerSec),
+        ratio: round(main.imagesPerSec / raw.imagesPerSec),
+        cpuMsPerImageOutsideInference: round(outside),
+        cpuMsPerImageOutsideInferenceAndDecode: round(outside - decodeMs),
+        inferenceCpuMsPerImage: round(raw.cpuMsPerImage),
+        servicesCpuMsPerImage: round(main.servicesCpuMsPerImage),
+        cpuBoundImagesPerSec: round(cpuBound),
+        ratioToCpuBound: round(main.imagesPerSec / cpuBound),
+        rawSeconds: round(raw.seconds),
+        pipelineSeconds: round(main.seconds),
         ...(rates.shared !== undefined ? { sharedImagesPerSec: round(rates.shared.imagesPerSec) } : {}),
       };
     }
@@ -154,16 +233,31 @@ async function main(): Promise<void> {
 
     log(`listing ${listKeys} keys ...`);
     const lim = pLimit(32);
-    await Promise.all(Array.from({ length: listKeys }, (_, i) => lim(() => putObject(s3, bucket, `many/${String(i).padStart(7, '0')}.jpeg`, 'x', 'image/jpeg'))));
+    await Promise.all(
+      Array.from({ length: listKeys }, (_, i) =>
+        lim(() => putObject(s3, bucket, `many/${String(i).padStart(7, '0')}.jpeg`, 'x', 'image/jpeg')),
+      ),
+    );
     let t = performance.now();
     const listed = await listImages(s3, { bucket, prefix: 'many/' });
     const listSeconds = (performance.now() - t) / 1000;
 
     log(`enqueueing ${enqueueKeys} keys ...`);
-    const header: RunHeader = { runId: 'enqueue', createdAt: '', batchSize, batchesPerShard: 1000, labelsFrom: 'key-folders', source: { bucket, prefix: 'xr/' }, out: { bucket, prefix: 'out' } };
+    const header: RunHeader = {
+      runId: 'enqueue',
+      createdAt: '',
+      batchSize,
+      batchesPerShard: 1000,
+      labelsFrom: 'key-folders',
+      source: { bucket, prefix: 'xr/' },
+      out: { bucket, prefix: 'out' },
+    };
     const benchQueue = createScoreQueue(redis, `${config.queuePrefix}e`);
     t = performance.now();
-    await enqueueBatches(benchQueue, Array.from({ length: Math.ceil(enqueueKeys / batchSize) }, (_, b) => batchJob(header, b, 0)));
+    await enqueueBatches(
+      benchQueue,
+      Array.from({ length: Math.ceil(enqueueKeys / batchSize) }, (_, b) => batchJob(header, b, 0)),
+    );
     const enqueue100kSeconds = ((performance.now() - t) / 1000) * (100_000 / enqueueKeys);
     await benchQueue.close();
 
@@ -184,13 +278,21 @@ async function main(): Promise<void> {
       engines,
       loadAverage: os.loadavg().map(round),
     };
-    console.log(`batch ${batchSize}, ${concurrency} inference processes, ${mainCount} 1600x1300 JPEGs in the pipeline; default engine ${defaultEngine}`);
+    console.log(
+      `batch ${batchSize}, ${concurrency} inference processes, ${mainCount} 1600x1300 JPEGs in the pipeline; default engine ${defaultEngine}`,
+    );
     for (const [name, e] of Object.entries(engines)) {
       const shared = e.sharedImagesPerSec !== undefined ? `; --inference shared ${e.sharedImagesPerSec} images/s` : '';
-      console.log(`${name.padEnd(9)} ${e.backend.padEnd(21)} raw ${e.rawImagesPerSec} images/s, pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio} (to the CPU bound ${e.ratioToCpuBound}), CPU outside inference ${e.cpuMsPerImageOutsideInference} ms/image (${e.cpuMsPerImageOutsideInferenceAndDecode} besides decode)${shared}`);
+      console.log(
+        `${name.padEnd(9)} ${e.backend.padEnd(21)} raw ${e.rawImagesPerSec} images/s, pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio} (to the CPU bound ${e.ratioToCpuBound}), CPU outside inference ${e.cpuMsPerImageOutsideInference} ms/image (${e.cpuMsPerImageOutsideInferenceAndDecode} besides decode)${shared}`,
+      );
     }
-    console.log(`enqueue 100k keys       ${result.enqueue100kSeconds} s (jobs naming shard ranges + BullMQ addBulk, ${enqueueKeys} keys)`);
-    console.log(`list ${listed.length} keys         ${result.listSeconds} s (${result.listKeysPerSec} keys/s on this S3 server)`);
+    console.log(
+      `enqueue 100k keys       ${result.enqueue100kSeconds} s (jobs naming shard ranges + BullMQ addBulk, ${enqueueKeys} keys)`,
+    );
+    console.log(
+      `list ${listed.length} keys         ${result.listSeconds} s (${result.listKeysPerSec} keys/s on this S3 server)`,
+    );
     console.log(JSON.stringify(result));
   });
 }

@@ -31,5 +31,13 @@ while (done < batches || performance.now() - t0 < minSeconds * 1000) {
 }
 const seconds = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
-process.stdout.write(JSON.stringify({ engine, backend: classifier.backend, images: batchSize * done, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    engine,
+    backend: classifier.backend,
+    images: batchSize * done,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  }) + '\n',
+);
 classifier.dispose();

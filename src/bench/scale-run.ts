@@ -50,7 +50,12 @@ export interface RefinalizeResult {
   /** cxr score --resume: wall time of the process, its planning time, and what its planning read. */
   resume: { seconds: number; planSeconds: number; missing: number; reads: ReadCounts };
   /** The second finalize: time, keys merged per second, shards taken from checkpoints or merged again, and what it read. */
-  finalize: { seconds: number; keysPerSec: number; shards: { checkpointed: number; merged: number }; reads: ReadCounts };
+  finalize: {
+    seconds: number;
+    keysPerSec: number;
+    shards: { checkpointed: number; merged: number };
+    reads: ReadCounts;
+  };
   output: ScaleResult['output'];
   metrics: ScaleResult['metrics'];
 }
@@ -112,7 +117,10 @@ async function* objectLines(s3: S3Client, bucket: string, key: string): AsyncGen
 /** The last JSON log line with this message from a process's stderr. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function logLine(text: string, msg: string): Record<string, any> | undefined {
-  const line = text.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).at(-1);
+  const line = text
+    .split('\n')
+    .filter((l) => l.includes(`"msg":"${msg}"`))
+    .at(-1);
   return line ? (JSON.parse(line) as Record<string, unknown>) : undefined;
 }
 
@@ -120,7 +128,8 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
   const log = o.log ?? (() => undefined);
   const t0 = performance.now();
   const input = openUploadStream(o.s3, o.bucket, `input/${o.runId}.jsonl`, 'application/x-ndjson');
-  for (let i = 0; i < o.n; i++) await input.write(`{"key":"${scaleKey(i)}","label":"${i % 2 ? 'PNEUMONIA' : 'NORMAL'}"}\n`);
+  for (let i = 0; i < o.n; i++)
+    await input.write(`{"key":"${scaleKey(i)}","label":"${i % 2 ? 'PNEUMONIA' : 'NORMAL'}"}\n`);
   await input.end();
   const writeInput = (performance.now() - t0) / 1000;
   log(`${o.n} keys: input manifest written in ${writeInput.toFixed(1)} s`);
@@ -129,7 +138,10 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
   const baselineBytes = await usedMemory(o.redis);
   const peaks = { producer: 0, worker: 0, sandboxes: 0, redis: baselineBytes };
   const spawnCli: SpawnCli = (args, extraEnv) => {
-    const child = spawn(process.execPath, [CLI(), ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI(), ...args], {
+      env: { ...env, ...extraEnv },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2_000_000)));
     return { child, stderr: () => err };
@@ -137,8 +149,18 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
   const worker = spawnCli(['worker', '--concurrency', String(o.concurrency)]);
   const tRun = performance.now();
   const producer = spawnCli([
-    'score', `s3://${o.bucket}/scale/`, '--manifest', `s3://${o.bucket}/input/${o.runId}.jsonl`, '--out', `s3://${o.bucket}/out`,
-    '--run-id', o.runId, '--batch-size', String(o.batchSize), '--batches-per-shard', String(o.batchesPerShard),
+    'score',
+    `s3://${o.bucket}/scale/`,
+    '--manifest',
+    `s3://${o.bucket}/input/${o.runId}.jsonl`,
+    '--out',
+    `s3://${o.bucket}/out`,
+    '--run-id',
+    o.runId,
+    '--batch-size',
+    String(o.batchSize),
+    '--batches-per-shard',
+    String(o.batchesPerShard),
   ]);
   let sampling = true;
   const sampler = (async () => {
@@ -182,8 +204,18 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
     return {
       n: o.n,
       batches: Math.ceil(o.n / o.batchSize),
-      seconds: { writeInput, producer: producerSeconds, run: runSeconds, finalize: finalizeSeconds, verify: (performance.now() - tVerify) / 1000 },
-      keysPerSec: { producer: Math.round(o.n / producerSeconds), finalize: Math.round(o.n / finalizeSeconds), run: Math.round(o.n / runSeconds) },
+      seconds: {
+        writeInput,
+        producer: producerSeconds,
+        run: runSeconds,
+        finalize: finalizeSeconds,
+        verify: (performance.now() - tVerify) / 1000,
+      },
+      keysPerSec: {
+        producer: Math.round(o.n / producerSeconds),
+        finalize: Math.round(o.n / finalizeSeconds),
+        run: Math.round(o.n / runSeconds),
+      },
       peakRssBytes: { producer: peaks.producer, worker: peaks.worker, sandboxes: peaks.sandboxes },
       redis: { baselineBytes, peakBytes: peaks.redis, peakDeltaBytes: peaks.redis - baselineBytes },
       output,
@@ -203,7 +235,11 @@ export async function scaleRun(o: ScaleOptions): Promise<ScaleResult> {
   }
 }
 
-const summary = (m: RunMetrics): ScaleResult['metrics'] => ({ state: m.state, counts: m.counts, rocAuc: m.classification?.rocAuc ?? null });
+const summary = (m: RunMetrics): ScaleResult['metrics'] => ({
+  state: m.state,
+  counts: m.counts,
+  rocAuc: m.classification?.rocAuc ?? null,
+});
 
 /** The manifest shards the re-finalize fails keys in: `count` of them, spread over the run. Pure. */
 export function spreadShards(totalShards: number, count: number): number[] {
@@ -229,10 +265,30 @@ async function refinalizeRun(
   let failedKeys = 0;
   for (const shard of failedShards) {
     const key = layout.part(manifest.shards[shard].firstBatch);
-    const lines = (await getTextIfExists(o.s3, o.bucket, key))!.split('\n').filter(Boolean).map((l) => JSON.parse(l) as PartLine);
-    const failed = lines.map((l, i): PartLine => (i < r.keys && l.type === 'prediction' ? { type: 'failure', key: l.key, etag: l.etag, stage: 'inference', reason: 'failed by the scale bench (--refinalize)', ...(l.trueLabel ? { trueLabel: l.trueLabel } : {}) } : l));
+    const lines = (await getTextIfExists(o.s3, o.bucket, key))!
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as PartLine);
+    const failed = lines.map((l, i): PartLine =>
+      i < r.keys && l.type === 'prediction'
+        ? {
+            type: 'failure',
+            key: l.key,
+            etag: l.etag,
+            stage: 'inference',
+            reason: 'failed by the scale bench (--refinalize)',
+            ...(l.trueLabel ? { trueLabel: l.trueLabel } : {}),
+          }
+        : l,
+    );
     failedKeys += failed.filter((l) => l.type === 'failure').length;
-    await putObject(o.s3, o.bucket, key, failed.map((l) => JSON.stringify(l)).join('\n') + '\n', 'application/x-ndjson');
+    await putObject(
+      o.s3,
+      o.bucket,
+      key,
+      failed.map((l) => JSON.stringify(l)).join('\n') + '\n',
+      'application/x-ndjson',
+    );
   }
   r.onPhase?.('resume');
   const t = performance.now();
@@ -250,15 +306,27 @@ async function refinalizeRun(
   return {
     failedShards,
     failedKeys,
-    resume: { seconds: resumeSeconds, planSeconds: (resumed?.planMs ?? 0) / 1000, missing: resumed?.missing, reads: resumed?.reads },
-    finalize: { seconds, keysPerSec: Math.round(o.n / Math.max(seconds, 1e-3)), shards: finalized?.shards, reads: finalized?.reads },
+    resume: {
+      seconds: resumeSeconds,
+      planSeconds: (resumed?.planMs ?? 0) / 1000,
+      missing: resumed?.missing,
+      reads: resumed?.reads,
+    },
+    finalize: {
+      seconds,
+      keysPerSec: Math.round(o.n / Math.max(seconds, 1e-3)),
+      shards: finalized?.shards,
+      reads: finalized?.reads,
+    },
     output: await verifyOutput(o),
     metrics: summary(metrics),
   };
 }
 
 /** Streams the merged outputs: each of the N keys must be in predictions.jsonl exactly once (and in the CSV). */
-export async function verifyOutput(o: Pick<ScaleOptions, 's3' | 'bucket' | 'runId' | 'n'>): Promise<ScaleResult['output']> {
+export async function verifyOutput(
+  o: Pick<ScaleOptions, 's3' | 'bucket' | 'runId' | 'n'>,
+): Promise<ScaleResult['output']> {
   const layout = runLayout({ bucket: o.bucket, prefix: 'out' }, o.runId);
   const seen = new Uint8Array(o.n);
   let predictions = 0;

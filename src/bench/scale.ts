@@ -27,7 +27,9 @@ const n = arg('n', 10_000_000);
 const batchSize = arg('batch-size', 500);
 const batchesPerShard = arg('batches-per-shard', 32);
 const concurrency = arg('concurrency', os.availableParallelism());
-const refinalize = process.argv.includes('--refinalize') ? { shards: arg('refinalize-shards', 3), keys: arg('refinalize-keys', 100) } : undefined;
+const refinalize = process.argv.includes('--refinalize')
+  ? { shards: arg('refinalize-shards', 3), keys: arg('refinalize-keys', 100) }
+  : undefined;
 const log = (s: string) => process.stderr.write(s + '\n');
 
 async function main(): Promise<void> {
@@ -35,7 +37,12 @@ async function main(): Promise<void> {
   const stack = await ensureLocalStack(process.env, dataDir);
   useLocalS3Credentials(process.env);
   const prefix = `bs${randomUUID().slice(0, 6)}`;
-  const config = loadConfig({ ...process.env, REDIS_URL: stack.redisUrl, S3_ENDPOINT: stack.s3Endpoint, CXR_QUEUE_PREFIX: prefix });
+  const config = loadConfig({
+    ...process.env,
+    REDIS_URL: stack.redisUrl,
+    S3_ENDPOINT: stack.s3Endpoint,
+    CXR_QUEUE_PREFIX: prefix,
+  });
   const s3 = createS3Client(config.s3);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const bucket = `scale-bench-${randomUUID().slice(0, 8)}`;
@@ -43,10 +50,30 @@ async function main(): Promise<void> {
     await ensureBucket(s3, bucket);
     log(`${stack.started.join('; ') || 'services from REDIS_URL / S3_ENDPOINT'}`);
 
-    const env = { ...process.env, REDIS_URL: config.redisUrl, S3_ENDPOINT: config.s3.endpoint, CXR_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
-    const r = await scaleRun({ n, bucket, runId: `scale-${n}`, batchSize, batchesPerShard, concurrency, env, s3, redis, queuePrefix: prefix, log, refinalize });
+    const env = {
+      ...process.env,
+      REDIS_URL: config.redisUrl,
+      S3_ENDPOINT: config.s3.endpoint,
+      CXR_QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'info',
+    };
+    const r = await scaleRun({
+      n,
+      bucket,
+      runId: `scale-${n}`,
+      batchSize,
+      batchesPerShard,
+      concurrency,
+      env,
+      s3,
+      redis,
+      queuePrefix: prefix,
+      log,
+      refinalize,
+    });
     for (const output of [r.output, r.refinalize?.output]) {
-      if (output && (output.missing || output.duplicated || output.predictions !== n)) throw new Error(`merged output is wrong: ${JSON.stringify(output)}`);
+      if (output && (output.missing || output.duplicated || output.predictions !== n))
+        throw new Error(`merged output is wrong: ${JSON.stringify(output)}`);
     }
     console.log(
       JSON.stringify({

@@ -35,9 +35,18 @@ async function main(): Promise<void> {
   mark('start');
 
   // Full-size inputs as bench:scale makes them: 1600×1300 grey JPEGs (the shared set is 224×224).
-  const data = process.env.CXR_DATASET ?? path.resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train');
+  const data =
+    process.env.CXR_DATASET ?? path.resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train');
   const files = readdirSync(path.join(data, 'PNEUMONIA')).sort().slice(0, Number(v.images));
-  const images = await Promise.all(files.map(async (f) => sharp(readFileSync(path.join(data, 'PNEUMONIA', f))).resize(1600, 1300, { fit: 'fill' }).greyscale().jpeg({ quality: 92 }).toBuffer()));
+  const images = await Promise.all(
+    files.map(async (f) =>
+      sharp(readFileSync(path.join(data, 'PNEUMONIA', f)))
+        .resize(1600, 1300, { fit: 'fill' })
+        .greyscale()
+        .jpeg({ quality: 92 })
+        .toBuffer(),
+    ),
+  );
   mark('inputs made');
 
   const ort = await importOrt();
@@ -71,8 +80,20 @@ async function main(): Promise<void> {
   }
   await sleep(5000);
   mark('idle 5 s');
-  const out = { variant: { sharpCache: v['sharp-cache'], arena: v.arena }, images: images.length, batch, rounds: Number(v.rounds), threads, phases, peakMiB: peakMiB() };
-  console.log(Object.entries(phases).map(([k, p]) => `${k.padEnd(20)} rss ${String(p.rss).padStart(5)} MiB  peak ${String(p.peak).padStart(5)} MiB`).join('\n'));
+  const out = {
+    variant: { sharpCache: v['sharp-cache'], arena: v.arena },
+    images: images.length,
+    batch,
+    rounds: Number(v.rounds),
+    threads,
+    phases,
+    peakMiB: peakMiB(),
+  };
+  console.log(
+    Object.entries(phases)
+      .map(([k, p]) => `${k.padEnd(20)} rss ${String(p.rss).padStart(5)} MiB  peak ${String(p.peak).padStart(5)} MiB`)
+      .join('\n'),
+  );
   console.log(JSON.stringify(out));
   await session.release();
 }

@@ -68,7 +68,10 @@ function numDataIds(): number {
 }
 
 /** Builds the model and its training step; `ready` (if given) runs after warm-up, before the timed steps. */
-export async function measureSuffixTraining(opts: SuffixTrainingOptions, ready?: () => Promise<void>): Promise<SuffixTrainingResult> {
+export async function measureSuffixTraining(
+  opts: SuffixTrainingOptions,
+  ready?: () => Promise<void>,
+): Promise<SuffixTrainingResult> {
   const backend = await selectTrainingBackend();
   const model = buildSuffixClassifier(opts.trainFrom);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -77,13 +80,20 @@ export async function measureSuffixTraining(opts: SuffixTrainingOptions, ready?:
   // A few rotating batches of non-negative (post-ReLU-like) inputs with mixed labels.
   const batches = [0, 1, 2].map((i) => ({
     x: tf.randomUniform([opts.batch, ...shape], 0, 2, 'float32', i + 1),
-    y: tf.tensor2d(Array.from({ length: opts.batch }, (_, j) => (i + j) % 3 === 0 ? 0 : 1), [opts.batch, 1]),
+    y: tf.tensor2d(
+      Array.from({ length: opts.batch }, (_, j) => ((i + j) % 3 === 0 ? 0 : 1)),
+      [opts.batch, 1],
+    ),
   }));
   const classWeight = [1.9, 0.67];
   const sw = batches.map((b) => tf.tidy(() => tf.add(tf.mul(b.y, classWeight[1] - classWeight[0]), classWeight[0])));
   const step = async (i: number): Promise<void> => {
     const k = i % batches.length;
-    const loss = opt.minimize(() => weightedBce(model.apply(batches[k].x, { training: false }) as tf.Tensor, batches[k].y, sw[k]), true, vars);
+    const loss = opt.minimize(
+      () => weightedBce(model.apply(batches[k].x, { training: false }) as tf.Tensor, batches[k].y, sw[k]),
+      true,
+      vars,
+    );
     await loss!.data();
     loss!.dispose();
   };
@@ -98,7 +108,10 @@ export async function measureSuffixTraining(opts: SuffixTrainingOptions, ready?:
     const s = performance.now();
     await step(i);
     times.push(performance.now() - s);
-    if (i === 0) { tensors[0] = tf.memory().numTensors; dataIds[0] = numDataIds(); }
+    if (i === 0) {
+      tensors[0] = tf.memory().numTensors;
+      dataIds[0] = numDataIds();
+    }
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
@@ -106,7 +119,11 @@ export async function measureSuffixTraining(opts: SuffixTrainingOptions, ready?:
   tensors[1] = tf.memory().numTensors;
   dataIds[1] = numDataIds();
   const result: SuffixTrainingResult = {
-    backend, batch: opts.batch, trainFrom: opts.trainFrom, steps: opts.steps, seconds,
+    backend,
+    batch: opts.batch,
+    trainFrom: opts.trainFrom,
+    steps: opts.steps,
+    seconds,
     imagesPerSec: (opts.batch * opts.steps) / seconds,
     stepMs: times.sort((a, b) => a - b)[Math.floor(times.length / 2)],
     cpuSeconds,
@@ -114,7 +131,8 @@ export async function measureSuffixTraining(opts: SuffixTrainingOptions, ready?:
     params: model.countParams(),
     wasmHeapBytes: wasmHeapBytes(),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    tensors, dataIds,
+    tensors,
+    dataIds,
   };
   opt.dispose();
   model.dispose();
@@ -134,7 +152,9 @@ export interface ProcessesResult {
  * Runs measureSuffixTraining in `processes` child processes that warm up, wait for each other, and then
  * train side by side.
  */
-export async function measureSuffixTrainingProcesses(opts: SuffixTrainingOptions & { processes: number }): Promise<ProcessesResult> {
+export async function measureSuffixTrainingProcesses(
+  opts: SuffixTrainingOptions & { processes: number },
+): Promise<ProcessesResult> {
   const script = path.join(repoRoot(), 'dist', 'bench', 'suffix-training-child.js');
   const children = Array.from({ length: opts.processes }, () => {
     const child = spawn(process.execPath, [script, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -160,5 +180,9 @@ export async function measureSuffixTrainingProcesses(opts: SuffixTrainingOptions
   for (const c of children) c.child.stdin.end('go\n');
   const perProcess = await Promise.all(children.map((c) => c.result));
   const seconds = (performance.now() - t0) / 1000;
-  return { processes: opts.processes, imagesPerSec: perProcess.reduce((s, r) => s + r.batch * r.steps, 0) / seconds, perProcess };
+  return {
+    processes: opts.processes,
+    imagesPerSec: perProcess.reduce((s, r) => s + r.batch * r.steps, 0) / seconds,
+    perProcess,
+  };
 }

@@ -32,7 +32,11 @@ export function describeError(err: unknown): ErrorOutcome {
     };
   }
   // S3 service errors carry the HTTP status; their code (AccessDenied, InvalidAccessKeyId, ...) says more than the text alone.
-  if ((err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode && name && name !== 'Error') {
+  if (
+    (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode &&
+    name &&
+    name !== 'Error'
+  ) {
     return { line: oneLine(`S3 ${name}: ${messageOf(err)}`), exitCode: EXIT_FAILURE };
   }
   return { line: oneLine(messageOf(err)), exitCode: EXIT_FAILURE };
@@ -43,7 +47,8 @@ export function exitWithError(err: unknown, env: NodeJS.ProcessEnv = process.env
   const { line, exitCode } = describeError(err);
   const scrub = (text: string) => scrubText(text, secretValues(env));
   if (line) process.stderr.write(scrub(`cxr: ${line}\n`));
-  if (['debug', 'trace'].includes(env.LOG_LEVEL ?? '') && err instanceof Error && err.stack) process.stderr.write(scrub(`${err.stack}\n`));
+  if (['debug', 'trace'].includes(env.LOG_LEVEL ?? '') && err instanceof Error && err.stack)
+    process.stderr.write(scrub(`${err.stack}\n`));
   process.exit(exitCode);
 }
 
@@ -53,6 +58,9 @@ function messageOf(err: unknown): string {
 
 /** Multi-line messages (config errors list every bad setting) joined into one line. */
 function oneLine(message: string): string {
-  const parts = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  const parts = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return parts.map((p, i) => (i > 0 && !parts[i - 1].endsWith(':') ? `; ${p}` : i > 0 ? ` ${p}` : p)).join('');
 }

@@ -5,7 +5,9 @@ import { definedRate } from '../shared/metrics.js';
 
 /** The evaluation history as a terminal table. */
 export function historyTable(entries: readonly HistoryEntry[]): string {
-  const t = new Table({ head: ['date', 'name', 'model', 'n', 'sensitivity', 'specificity', 'AUC', 'mean score', 'positive rate', 'alerts'] });
+  const t = new Table({
+    head: ['date', 'name', 'model', 'n', 'sensitivity', 'specificity', 'AUC', 'mean score', 'positive rate', 'alerts'],
+  });
   for (const e of entries) {
     t.push([
       e.date,

@@ -35,7 +35,10 @@ const program = new Command('cxr')
   .option('--region <region>', 'S3 region (env AWS_REGION, default us-east-1)')
   .option('--path-style', 'path-style S3 addressing (env S3_FORCE_PATH_STYLE; default on when an endpoint is set)')
   .option('--sse <mode>', 'encrypt every object written at rest: AES256 or aws:kms (env CXR_S3_SSE)')
-  .option('--sse-kms-key-id <id>', 'KMS key id or ARN for --sse aws:kms (env CXR_S3_SSE_KMS_KEY_ID; default the aws/s3 key)')
+  .option(
+    '--sse-kms-key-id <id>',
+    'KMS key id or ARN for --sse aws:kms (env CXR_S3_SSE_KMS_KEY_ID; default the aws/s3 key)',
+  )
   // Commander's errors come back as exceptions (inherited by every subcommand), printed below as one line.
   .exitOverride()
   .configureOutput({ outputError: () => {} });

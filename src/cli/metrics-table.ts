@@ -13,18 +13,36 @@ export function metricsTable(m: RunMetrics): string {
   const t = new Table({ head: ['metric', 'value'] });
   t.push(
     ['run', m.runId],
-    ['state', `${m.state ?? 'done'}${m.reason ? `: ${m.reason}` : ''}${m.generation ? ` (attempt generation ${m.generation})` : ''}`],
-    ['model', m.model ? `${m.model.name} ${m.model.version} (${m.model.id}), threshold ${m.model.threshold.toFixed(3)}` : '-'],
+    [
+      'state',
+      `${m.state ?? 'done'}${m.reason ? `: ${m.reason}` : ''}${m.generation ? ` (attempt generation ${m.generation})` : ''}`,
+    ],
+    [
+      'model',
+      m.model ? `${m.model.name} ${m.model.version} (${m.model.id}), threshold ${m.model.threshold.toFixed(3)}` : '-',
+    ],
     ['backend', m.backends.join(', ') || '-'],
-    ['images', `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed${m.counts.skipped ? `; ${m.counts.skipped} other objects skipped (see the manifest)` : ''}`],
-    ...(m.flags && (m.flags.flagged || m.flags.failedAsFlagged) ? [['flags', flagsFact(m.flags)] as [string, string]] : []),
+    [
+      'images',
+      `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed${m.counts.skipped ? `; ${m.counts.skipped} other objects skipped (see the manifest)` : ''}`,
+    ],
+    ...(m.flags && (m.flags.flagged || m.flags.failedAsFlagged)
+      ? [['flags', flagsFact(m.flags)] as [string, string]]
+      : []),
     ['end to end', endToEnd(m.throughput)],
   );
   const attempts = m.throughput.attempts ?? [];
-  if (attempts.length > 1) for (const a of attempts) t.push([`  attempt ${a.generation}`, `${a.images} images, ${a.imagesPerSec.toFixed(2)} images/s over ${a.activeSeconds.toFixed(1)} s`]);
+  if (attempts.length > 1)
+    for (const a of attempts)
+      t.push([
+        `  attempt ${a.generation}`,
+        `${a.images} images, ${a.imagesPerSec.toFixed(2)} images/s over ${a.activeSeconds.toFixed(1)} s`,
+      ]);
   const cold = m.throughput.coldStart;
-  if (cold?.loads) t.push(['model loads', `${cold.loads} (new sandboxes), ${cold.meanSeconds.toFixed(1)} s each, not counted above`]);
-  for (const [stage, s] of Object.entries(m.throughput.stages)) t.push([`  ${stage}`, `${s.imagesPerSec.toFixed(1)} images/s (${(s.totalMs / 1000).toFixed(1)} s busy)`]);
+  if (cold?.loads)
+    t.push(['model loads', `${cold.loads} (new sandboxes), ${cold.meanSeconds.toFixed(1)} s each, not counted above`]);
+  for (const [stage, s] of Object.entries(m.throughput.stages))
+    t.push([`  ${stage}`, `${s.imagesPerSec.toFixed(1)} images/s (${(s.totalMs / 1000).toFixed(1)} s busy)`]);
   const c = m.classification;
   const inSample = inSampleWarning(m.flags, m.counts.scored);
   if (c && inSample) t.push(['WARNING', inSample]);

@@ -13,7 +13,10 @@ export const FIRST_LOAD_ESTIMATE_S = 105;
 /** The note for a load expected to take about `lastLoadS` seconds (undefined: never measured here). Pure. */
 export function modelLoadNote(lastLoadS: number | undefined): LoadingNote {
   const expected = lastLoadS ?? FIRST_LOAD_ESTIMATE_S;
-  const note = lastLoadS === undefined ? `loading the model (first time: about ${FIRST_LOAD_ESTIMATE_S} s)` : `loading the model (about ${Math.max(1, Math.round(lastLoadS))} s last time)`;
+  const note =
+    lastLoadS === undefined
+      ? `loading the model (first time: about ${FIRST_LOAD_ESTIMATE_S} s)`
+      : `loading the model (about ${Math.max(1, Math.round(lastLoadS))} s last time)`;
   // Three times the expected load (and at least 2 minutes) before the usual stall hint comes back.
   return { note, untilMs: Math.max(120_000, expected * 3000) };
 }
@@ -31,8 +34,14 @@ export async function readLastModelLoad(stateDir: string): Promise<number | unde
 }
 
 /** Remembers a run's mean model load (from its metrics), when it loaded one. */
-export async function recordModelLoad(stateDir: string, coldStart: { loads: number; meanSeconds: number }): Promise<void> {
+export async function recordModelLoad(
+  stateDir: string,
+  coldStart: { loads: number; meanSeconds: number },
+): Promise<void> {
   if (coldStart.loads < 1 || !(coldStart.meanSeconds > 0)) return;
   await mkdir(stateDir, { recursive: true });
-  await writeFile(file(stateDir), JSON.stringify({ meanSeconds: coldStart.meanSeconds, at: new Date().toISOString() }) + '\n');
+  await writeFile(
+    file(stateDir),
+    JSON.stringify({ meanSeconds: coldStart.meanSeconds, at: new Date().toISOString() }) + '\n',
+  );
 }

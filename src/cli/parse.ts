@@ -22,7 +22,8 @@ export function parsedBy<T>(check: (value: string) => T): (value: string) => T {
 export function positiveInt(flag: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
     return n;
   };
 }
@@ -30,7 +31,8 @@ export function positiveInt(flag: string) {
 export function nonNegative(flag: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number >= 0, got ${JSON.stringify(value)}`);
+    if (!Number.isFinite(n) || n < 0)
+      throw new InvalidArgumentError(`${flag} must be a number >= 0, got ${JSON.stringify(value)}`);
     return n;
   };
 }
@@ -78,7 +80,9 @@ export const cronPattern = parsedBy((v) => {
   try {
     CronExpressionParser.parse(v);
   } catch (err) {
-    throw new Error(`not a cron pattern (${(err as Error).message}); e.g. "0 2 * * *" is 02:00 every day`, { cause: err });
+    throw new Error(`not a cron pattern (${(err as Error).message}); e.g. "0 2 * * *" is 02:00 every day`, {
+      cause: err,
+    });
   }
   return v;
 });
@@ -87,7 +91,8 @@ export const cronPattern = parsedBy((v) => {
 export function tcpPort(flag: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`${flag} must be a TCP port (1-65535), got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw new InvalidArgumentError(`${flag} must be a TCP port (1-65535), got ${JSON.stringify(value)}`);
     return n;
   };
 }

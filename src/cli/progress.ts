@@ -2,7 +2,17 @@ import cliProgress from 'cli-progress';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../shared/logger.js';
 import { UserError } from '../shared/errors.js';
-import { scheduleFinalize, isEnded, judgeEnded, judgeRunning, type MaxFailures, type StallLimits, type WaitVerdict, type RunState, type RunStore } from '../run/index.js';
+import {
+  scheduleFinalize,
+  isEnded,
+  judgeEnded,
+  judgeRunning,
+  type MaxFailures,
+  type StallLimits,
+  type WaitVerdict,
+  type RunState,
+  type RunStore,
+} from '../run/index.js';
 import { redisDisplayUrl } from '../shared/redis-connection.js';
 
 export interface WaitDeps {
@@ -22,7 +32,11 @@ export const NO_WORKER_HINT_MS = 30_000;
 
 const secs = (ms: number) => {
   const s = Math.round(ms / 1000);
-  return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return s < 120
+    ? `${s}s`
+    : s < 7200
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 };
 
 export interface BarInput {
@@ -55,8 +69,10 @@ export function barFields(p: BarInput): { rate: string; left: string; status: st
   let status = p.status;
   const loading = p.loading && p.done === p.startDone && p.elapsedMs < p.loading.untilMs;
   if (loading && p.sinceWorkerMs < NO_WORKER_HINT_MS) status = p.loading!.note;
-  else if (p.sinceWorkerMs >= NO_WORKER_HINT_MS) status = `no worker on the score queue for ${secs(p.sinceWorkerMs)}: ${ask}`;
-  else if (p.done === p.startDone && p.sinceProgressMs >= NO_WORKER_HINT_MS) status = `no worker has taken a job for ${secs(p.sinceProgressMs)}: ${ask}`;
+  else if (p.sinceWorkerMs >= NO_WORKER_HINT_MS)
+    status = `no worker on the score queue for ${secs(p.sinceWorkerMs)}: ${ask}`;
+  else if (p.done === p.startDone && p.sinceProgressMs >= NO_WORKER_HINT_MS)
+    status = `no worker has taken a job for ${secs(p.sinceProgressMs)}: ${ask}`;
   return { rate: rate.toFixed(1), left, status };
 }
 
@@ -83,7 +99,11 @@ async function workersAlive(queue: Queue): Promise<number | undefined> {
  * the last state seen. When the run vanishes from Redis (Redis lost its data) it asks the workers to
  * rebuild it from S3, once.
  */
-export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOptions): Promise<{ verdict: WaitVerdict; state: RunState }> {
+export async function waitForRun(
+  deps: WaitDeps,
+  runId: string,
+  opts: WaitOptions,
+): Promise<{ verdict: WaitVerdict; state: RunState }> {
   const stream = opts.stream ?? process.stderr;
   const bar = new cliProgress.SingleBar(
     {
@@ -102,7 +122,13 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
   const startDone = state.scored + state.failed;
   const redis = redisDisplayUrl(deps.config.redisUrl);
   const release = stream.isTTY && deps.holdLogs ? deps.holdLogs() : undefined;
-  bar.start(state.totalKeys, startDone, { done: startDone, failed: state.failed, rate: '0.0', left: 'ETA --', status: state.status });
+  bar.start(state.totalKeys, startDone, {
+    done: startDone,
+    failed: state.failed,
+    rate: '0.0',
+    left: 'ETA --',
+    status: state.status,
+  });
   let progressKey = '';
   let lastProgress = started;
   let lastWorker = started;
@@ -117,7 +143,10 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
         missingSince = undefined;
       } else if (missingSince === undefined) {
         missingSince = now;
-        deps.logger.warn({ runId }, 'the run is gone from Redis (Redis lost its data?); asking the workers to rebuild it from S3');
+        deps.logger.warn(
+          { runId },
+          'the run is gone from Redis (Redis lost its data?); asking the workers to rebuild it from S3',
+        );
         await scheduleFinalize(deps.queue, runId, state.out, state.generation, 'recover');
       }
       const done = state.scored + state.failed;
@@ -125,14 +154,32 @@ export async function waitForRun(deps: WaitDeps, runId: string, opts: WaitOption
       if (key !== progressKey) [progressKey, lastProgress] = [key, now];
       const workers = await workersAlive(deps.queue);
       if (workers === undefined || workers > 0) lastWorker = now;
-      const fields = barFields({ done, startDone, total: state.totalKeys, elapsedMs: now - started, sinceWorkerMs: now - lastWorker, sinceProgressMs: now - lastProgress, status: seen ? state.status : 'missing from Redis', redis, loading: opts.loading });
+      const fields = barFields({
+        done,
+        startDone,
+        total: state.totalKeys,
+        elapsedMs: now - started,
+        sinceWorkerMs: now - lastWorker,
+        sinceProgressMs: now - lastProgress,
+        status: seen ? state.status : 'missing from Redis',
+        redis,
+        loading: opts.loading,
+      });
       bar.update(done, { done, failed: state.failed, ...fields });
       // A failed run is marked at once and finalized after (metrics.json): wait for that, within a grace period.
       if (seen && isEnded(state.status)) {
         endedAt ??= now;
-        if (state.finishedAt || now - endedAt >= FINALIZE_GRACE_MS) return { verdict: judgeEnded(state, opts.maxFailures), state };
+        if (state.finishedAt || now - endedAt >= FINALIZE_GRACE_MS)
+          return { verdict: judgeEnded(state, opts.maxFailures), state };
       }
-      const stuck = judgeRunning({ sinceProgressMs: now - lastProgress, sinceWorkerMs: now - lastWorker, missingMs: missingSince === undefined ? 0 : now - missingSince }, opts.limits);
+      const stuck = judgeRunning(
+        {
+          sinceProgressMs: now - lastProgress,
+          sinceWorkerMs: now - lastWorker,
+          missingMs: missingSince === undefined ? 0 : now - missingSince,
+        },
+        opts.limits,
+      );
       if (stuck) return { verdict: stuck, state };
       await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
     }

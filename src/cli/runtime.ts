@@ -49,7 +49,11 @@ export interface Runtime {
  * Connections for commands that are not workers. Redis must answer within 5 s (CXR_REDIS_CONNECT_TIMEOUT_MS)
  * or the command ends with one line saying so; close() releases everything so the process can exit.
  */
-export async function openRuntime(config: Config, role: string, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+export async function openRuntime(
+  config: Config,
+  role: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Runtime> {
   const gate = new LogGate();
   const logger = createLogger({ role }, gate);
   const timeoutMs = env.CXR_REDIS_CONNECT_TIMEOUT_MS ? Number(env.CXR_REDIS_CONNECT_TIMEOUT_MS) : undefined;

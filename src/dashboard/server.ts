@@ -31,7 +31,10 @@ export function dashboardAuth(host: string, env: NodeJS.ProcessEnv): DashboardOp
   const password = env.CXR_DASHBOARD_PASSWORD ?? '';
   if (username && password) return { username, password };
   if (username || password) throw new Error('set both CXR_DASHBOARD_USER and CXR_DASHBOARD_PASSWORD, or neither');
-  if (!LOOPBACK.has(host)) throw new Error(`--host ${host} is not loopback: set CXR_DASHBOARD_USER and CXR_DASHBOARD_PASSWORD (basic auth) to serve the dashboard there`);
+  if (!LOOPBACK.has(host))
+    throw new Error(
+      `--host ${host} is not loopback: set CXR_DASHBOARD_USER and CXR_DASHBOARD_PASSWORD (basic auth) to serve the dashboard there`,
+    );
   return undefined;
 }
 
@@ -81,9 +84,15 @@ export async function startDashboard(opts: DashboardOptions): Promise<Server> {
   });
   app.route('/', board.registerPlugin());
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, () => resolve(server as Server)) as Server;
+    const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, () =>
+      resolve(server as Server),
+    ) as Server;
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new UserError(`cannot serve --port ${opts.port} on ${opts.host}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`)),
+      reject(
+        new UserError(
+          `cannot serve --port ${opts.port} on ${opts.host}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`,
+        ),
+      ),
     );
   });
 }

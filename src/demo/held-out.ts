@@ -8,16 +8,28 @@ import { CLASS_NAMES, type ClassName } from '../shared/labels.js';
 import { stratifiedSample } from '../shared/sampling.js';
 import type { LocalImage } from './upload-sample.js';
 
-interface HeldOutFile { runId: string; images: { path: string; label: number; patient: string }[] }
+interface HeldOutFile {
+  runId: string;
+  images: { path: string; label: number; patient: string }[];
+}
 
-export interface HeldOutSample { images: LocalImage[]; patients: number; heldOutImages: number }
+export interface HeldOutSample {
+  images: LocalImage[];
+  patients: number;
+  heldOutImages: number;
+}
 
 /**
  * A stratified sample of at most `limit` held-out images found under `imagesDir` (the dataset folder the
  * model was trained from, CLASS/file), or undefined when the model holds none out (it predates 2.1.0).
  * Fails naming the folder when held-out images are listed but missing there.
  */
-export async function heldOutSample(modelDir: string, imagesDir: string, limit: number, seed = 42): Promise<HeldOutSample | undefined> {
+export async function heldOutSample(
+  modelDir: string,
+  imagesDir: string,
+  limit: number,
+  seed = 42,
+): Promise<HeldOutSample | undefined> {
   const file = path.join(modelDir, HELD_OUT_FILE);
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
@@ -29,11 +41,22 @@ export async function heldOutSample(modelDir: string, imagesDir: string, limit: 
   const missing: string[] = [];
   for (const it of held.images) {
     const f = path.join(imagesDir, it.path);
-    if (await access(f).then(() => true, () => false)) byClass.get(CLASS_NAMES[it.label])!.push({ file: f, label: CLASS_NAMES[it.label] });
+    if (
+      await access(f).then(
+        () => true,
+        () => false,
+      )
+    )
+      byClass.get(CLASS_NAMES[it.label])!.push({ file: f, label: CLASS_NAMES[it.label] });
     else missing.push(it.path);
   }
-  if (missing.length) throw new Error(`${imagesDir}: ${missing.length} of the model's ${held.images.length} held-out images are missing (e.g. ${missing[0]}); give --images DIR to score another folder`);
+  if (missing.length)
+    throw new Error(
+      `${imagesDir}: ${missing.length} of the model's ${held.images.length} held-out images are missing (e.g. ${missing[0]}); give --images DIR to score another folder`,
+    );
   const images = [...stratifiedSample(byClass, limit, seed).values()].flat();
-  const patients = new Set(held.images.filter((it) => images.some((i) => i.file === path.join(imagesDir, it.path))).map((it) => it.patient)).size;
+  const patients = new Set(
+    held.images.filter((it) => images.some((i) => i.file === path.join(imagesDir, it.path))).map((it) => it.patient),
+  ).size;
   return { images, patients, heldOutImages: held.images.length };
 }

@@ -19,13 +19,18 @@ export async function listClassFolders(dir: string): Promise<Map<ClassName, Loca
   for (const label of CLASS_NAMES) {
     const folder = path.join(dir, label);
     const names = await readdir(folder).catch((err: NodeJS.ErrnoException) => {
-      throw new Error(`${folder}: ${err.code === 'ENOENT' ? 'missing (expected one subfolder per class: NORMAL/, PNEUMONIA/)' : err.message}`);
+      throw new Error(
+        `${folder}: ${err.code === 'ENOENT' ? 'missing (expected one subfolder per class: NORMAL/, PNEUMONIA/)' : err.message}`,
+      );
     });
     const files = names.sort().map((n) => path.join(folder, n));
     // Only names without an image extension are opened (to look for DICOM); a few at a time.
     const sniff = pLimit(16);
     const scorable = await Promise.all(files.map((f) => sniff(() => isScorableFile(f).catch(() => false))));
-    groups.set(label, files.filter((_, i) => scorable[i]).map((file) => ({ file, label })));
+    groups.set(
+      label,
+      files.filter((_, i) => scorable[i]).map((file) => ({ file, label })),
+    );
   }
   return groups;
 }
@@ -42,7 +47,11 @@ export async function uploadStratifiedSample(
 }
 
 /** Uploads images under dest/CLASS/basename (the class folder gives the run its labels). Returns the keys. */
-export async function uploadImages(s3: S3Client, items: readonly LocalImage[], dest: S3Location): Promise<{ key: string; label: ClassName }[]> {
+export async function uploadImages(
+  s3: S3Client,
+  items: readonly LocalImage[],
+  dest: S3Location,
+): Promise<{ key: string; label: ClassName }[]> {
   const upload = pLimit(8);
   return Promise.all(
     items.map((img) =>

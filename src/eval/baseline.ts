@@ -11,10 +11,16 @@ import type { ScoreSummary } from './drift.js';
  * evaluation's metrics.json; returns what can be compared. Pure.
  */
 export function referenceFrom(value: unknown, where: string): Reference {
-  const v = value as { metrics?: Partial<BinaryMetrics>; classification?: Partial<BinaryMetrics> | null; scores?: ScoreSummary };
+  const v = value as {
+    metrics?: Partial<BinaryMetrics>;
+    classification?: Partial<BinaryMetrics> | null;
+    scores?: ScoreSummary;
+  };
   const m = v.metrics && typeof v.metrics.recall === 'number' ? v.metrics : v.classification;
   if (!m || typeof m.recall !== 'number' || typeof m.specificity !== 'number') {
-    throw new Error(`baseline ${where}: expected {metrics: {recall, specificity, rocAuc}} or a metrics.json with classification`);
+    throw new Error(
+      `baseline ${where}: expected {metrics: {recall, specificity, rocAuc}} or a metrics.json with classification`,
+    );
   }
   return {
     metrics: { recall: m.recall, specificity: m.specificity, rocAuc: typeof m.rocAuc === 'number' ? m.rocAuc : null },

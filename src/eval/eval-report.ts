@@ -15,7 +15,13 @@ export function trendPoints(history: readonly HistoryEntry[]): TrendPoint[] {
 }
 
 /** The report of one nightly evaluation: the run's quality, alerts and the night-over-night trend. */
-export async function buildEvalReport(deps: RunReportDeps, run: ReportRun, entry: HistoryEntry, history: readonly HistoryEntry[], now = new Date()): Promise<ReportDoc> {
+export async function buildEvalReport(
+  deps: RunReportDeps,
+  run: ReportRun,
+  entry: HistoryEntry,
+  history: readonly HistoryEntry[],
+  now = new Date(),
+): Promise<ReportDoc> {
   const sections = await classificationSections(deps, run);
   return {
     title: `Evaluation ${entry.name} ${entry.date}`,

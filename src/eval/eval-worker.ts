@@ -25,7 +25,14 @@ export function startEvalWorker(config: Config, logger: Logger, watch?: Connecti
   const s3 = createS3Client(config.s3);
   const queue = createScoreQueue(redis, config.queuePrefix);
   const store = new RunStore(redis, config.queuePrefix);
-  const deps = { s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger, camModel: productionCamProvider(s3) };
+  const deps = {
+    s3,
+    queue,
+    store,
+    claims: new RedisClaims(redis, config.queuePrefix),
+    logger,
+    camModel: productionCamProvider(s3),
+  };
   const worker = new Worker(
     EVAL_QUEUE,
     async (job: Job) => {

@@ -8,7 +8,9 @@ export function firingMillis(jobId: string | undefined, timestamp: number): numb
 
 /** YYYY-MM-DD of an instant in a time zone (default UTC). */
 export function dateIn(millis: number, tz = 'UTC'): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(millis));
+  return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
+    new Date(millis),
+  );
 }
 
 /** Run id of a firing: schedule name + date, so a retried firing reuses the same scoring run. */

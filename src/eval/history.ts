@@ -16,7 +16,10 @@ export function evalLayout(out: S3Location, date: string) {
 }
 
 export function parseHistory(text: string | undefined): HistoryEntry[] {
-  return (text ?? '').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as HistoryEntry);
+  return (text ?? '')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as HistoryEntry);
 }
 
 export function formatHistory(entries: readonly HistoryEntry[]): string {
@@ -25,7 +28,9 @@ export function formatHistory(entries: readonly HistoryEntry[]): string {
 
 /** Adds an entry, replacing one for the same date and schedule (a retried firing), sorted by date. Pure. */
 export function upsertEntry(entries: readonly HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
-  return [...entries.filter((e) => !(e.date === entry.date && e.name === entry.name)), entry].sort((a, b) => a.date.localeCompare(b.date) || a.evaluatedAt.localeCompare(b.evaluatedAt));
+  return [...entries.filter((e) => !(e.date === entry.date && e.name === entry.name)), entry].sort(
+    (a, b) => a.date.localeCompare(b.date) || a.evaluatedAt.localeCompare(b.evaluatedAt),
+  );
 }
 
 /** The latest evaluation of the same schedule before `date`. Pure. */

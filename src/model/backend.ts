@@ -26,12 +26,18 @@ const PACKAGES: Record<BackendChoice, string | null> = {
 export function candidatesFor(forced: string | undefined): BackendChoice[] {
   if (!forced) return ORDER;
   switch (forced.toLowerCase()) {
-    case 'tensorflow': return ['node-gpu', 'node'];
-    case 'node-gpu': return ['node-gpu'];
-    case 'node': return ['node'];
-    case 'wasm': return ['wasm'];
-    case 'cpu': return ['cpu'];
-    default: throw new Error(`TFJS_BACKEND=${forced} is not one of tensorflow, node-gpu, node, wasm, cpu`);
+    case 'tensorflow':
+      return ['node-gpu', 'node'];
+    case 'node-gpu':
+      return ['node-gpu'];
+    case 'node':
+      return ['node'];
+    case 'wasm':
+      return ['wasm'];
+    case 'cpu':
+      return ['cpu'];
+    default:
+      throw new Error(`TFJS_BACKEND=${forced} is not one of tensorflow, node-gpu, node, wasm, cpu`);
   }
 }
 
@@ -73,7 +79,10 @@ export async function selectBackend(
       if (info.source === 'wasm' && !info.wasmThreads) {
         logger?.info('wasm: multithreading unavailable in Node (no SharedArrayBuffer workers); using one thread');
       }
-      logger?.info({ backend: info.name, source: info.source, wasmSimd: info.wasmSimd, wasmThreads: info.wasmThreads }, 'tfjs backend selected');
+      logger?.info(
+        { backend: info.name, source: info.source, wasmSimd: info.wasmSimd, wasmThreads: info.wasmThreads },
+        'tfjs backend selected',
+      );
       return info;
     } catch (err) {
       const msg = isMissingModule(err) ? `${PACKAGES[choice]} is not installed` : (err as Error).message;
@@ -81,8 +90,10 @@ export async function selectBackend(
       if (!isMissingModule(err)) logger?.warn({ backend: choice, err: msg }, 'backend failed, trying next');
     }
   }
-  const hint = forced === 'tensorflow' || forced === 'node-gpu' || forced === 'node'
-    ? ' (install @tensorflow/tfjs-node, or use infra/gpu-tfjs.Dockerfile for tfjs-node-gpu)' : '';
+  const hint =
+    forced === 'tensorflow' || forced === 'node-gpu' || forced === 'node'
+      ? ' (install @tensorflow/tfjs-node, or use infra/gpu-tfjs.Dockerfile for tfjs-node-gpu)'
+      : '';
   throw new Error(`TFJS_BACKEND=${forced ?? '(auto)'}: no usable backend${hint}; ${failures.join('; ')}`);
 }
 

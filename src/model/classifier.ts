@@ -50,28 +50,45 @@ export const defaultModelDir = (): string => join(repoRoot(), 'models', 'pneumon
  * Loads the frozen ResNet50 backbone (verified ImageNet weights) and the trained head, checking that
  * the head was trained on this backbone and that its id matches its content.
  */
-export async function loadClassifier(opts: { modelUri?: string; s3?: S3Client; logger?: Logger } = {}): Promise<PneumoniaClassifier> {
+export async function loadClassifier(
+  opts: { modelUri?: string; s3?: S3Client; logger?: Logger } = {},
+): Promise<PneumoniaClassifier> {
   const started = Date.now();
   const log = opts.logger;
   const backend = await ensureBackend(log);
   const dir = await localModelDir(opts.modelUri ?? defaultModelDir(), opts.s3);
   const { meta, id } = await verifyModelDir(dir);
   const [backbone, head] = await Promise.all([
-    ensureBackbone(undefined, { logger: log }).then((d) => loadBackbone(d, (meta.backbone.featureLayer || 'activation_48') as ResNetTop)),
+    ensureBackbone(undefined, { logger: log }).then((d) =>
+      loadBackbone(d, (meta.backbone.featureLayer || 'activation_48') as ResNetTop),
+    ),
     tf.loadLayersModel(fsIO(dir)),
   ]);
   const size = meta.inputSize;
   const ood = await loadOodModel(dir, log);
-  const info: ModelInfo = { id, name: meta.name, version: meta.version, threshold: meta.threshold, classNames: meta.classNames, inputSize: size, ...(ood ? { oodThreshold: ood.meta.threshold } : {}) };
+  const info: ModelInfo = {
+    id,
+    name: meta.name,
+    version: meta.version,
+    threshold: meta.threshold,
+    classNames: meta.classNames,
+    inputSize: size,
+    ...(ood ? { oodThreshold: ood.meta.threshold } : {}),
+  };
   log?.info({ model: info, backend: backend.name, loadMs: Date.now() - started }, 'classifier loaded');
   // The head with its pooled features as a second output, for the OOD distance.
   const pool = head.layers.filter((l) => l.getClassName() === 'GlobalAveragePooling2D').at(-1);
-  const pooled = pool ? tf.model({ inputs: head.inputs, outputs: [head.outputs[0], pool.output as tf.SymbolicTensor] }) : undefined;
+  const pooled = pool
+    ? tf.model({ inputs: head.inputs, outputs: [head.outputs[0], pool.output as tf.SymbolicTensor] })
+    : undefined;
   let disposed = false;
   const run = async (input: Float32Array, n: number): Promise<Scores> => {
     if (disposed) throw new Error('classifier disposed');
     if (!Number.isInteger(n) || n < 1) throw new Error(`predict: n must be a positive integer, got ${n}`);
-    if (input.length !== n * size * size * 3) throw new Error(`predict: input has ${input.length} floats, expected ${n}x${size}x${size}x3 = ${n * size * size * 3}`);
+    if (input.length !== n * size * size * 3)
+      throw new Error(
+        `predict: input has ${input.length} floats, expected ${n}x${size}x${size}x3 = ${n * size * size * 3}`,
+      );
     const outs = tf.tidy(() => {
       const y = (pooled ?? head).predict(backbone.predict(tf.tensor4d(input, [n, size, size, 3])) as tf.Tensor);
       return Array.isArray(y) ? y : [y];

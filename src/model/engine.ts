@@ -10,7 +10,8 @@ export const ENGINES: readonly EngineChoice[] = ['tfjs', 'onnx', 'onnx-int8', 'a
 /** Validates CXR_ENGINE / --engine; unset means 'auto'. */
 export function parseEngine(value: string | undefined): EngineChoice {
   const v = (value ?? '').trim().toLowerCase() || 'auto';
-  if (!(ENGINES as readonly string[]).includes(v)) throw new Error(`engine '${value}' is not one of ${ENGINES.join(', ')}`);
+  if (!(ENGINES as readonly string[]).includes(v))
+    throw new Error(`engine '${value}' is not one of ${ENGINES.join(', ')}`);
   return v as EngineChoice;
 }
 
@@ -35,7 +36,8 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<PneumoniaClas
     try {
       ort = await (opts.importOrt ?? importOrt)();
     } catch (err) {
-      if (engine !== 'auto') throw new Error(`engine ${engine}: onnxruntime-node does not load: ${(err as Error).message}`, { cause: err });
+      if (engine !== 'auto')
+        throw new Error(`engine ${engine}: onnxruntime-node does not load: ${(err as Error).message}`, { cause: err });
       logger?.info({ err: (err as Error).message }, 'engine auto: onnxruntime-node unavailable');
     }
   }
@@ -45,7 +47,15 @@ export async function loadEngine(opts: LoadEngineOptions): Promise<PneumoniaClas
   const { loadOnnxClassifier } = await import('./onnx/classifier.js');
   const { UnsupportedLayerError } = await import('./onnx/layer-mappers.js');
   try {
-    return await loadOnnxClassifier({ modelUri: opts.modelUri, s3: opts.s3, logger, threads: opts.threads, cacheDir: opts.cacheDir, ort, int8: engine === 'onnx-int8' });
+    return await loadOnnxClassifier({
+      modelUri: opts.modelUri,
+      s3: opts.s3,
+      logger,
+      threads: opts.threads,
+      cacheDir: opts.cacheDir,
+      ort,
+      int8: engine === 'onnx-int8',
+    });
   } catch (err) {
     // 'auto' still scores a model the exporter cannot express; 'onnx' says why it cannot.
     if (engine !== 'auto' || !(err instanceof UnsupportedLayerError)) throw err;

@@ -32,7 +32,11 @@ export async function imageFilesUnder(dir: string): Promise<string[]> {
  * Writes the hash set of `files` (every training and validation image of a model) to `out`, e.g.
  * MODEL_DIR/data-hashes.bin, through a temporary file so a reader never sees half of it. Returns its header.
  */
-export async function writeHashSetFile(files: readonly string[], out: string, info: Pick<HashSetHeader, 'sets' | 'data'>): Promise<HashSetHeader> {
+export async function writeHashSetFile(
+  files: readonly string[],
+  out: string,
+  info: Pick<HashSetHeader, 'sets' | 'data'>,
+): Promise<HashSetHeader> {
   if (files.length === 0) throw new Error('no image files to hash');
   const limit = pLimit(8);
   const keys = await Promise.all(files.map((f) => limit(async () => imageKey(new Uint8Array(await readFile(f))))));

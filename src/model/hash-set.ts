@@ -44,7 +44,11 @@ export function falsePositiveRate(count: number): number {
 }
 
 /** The file's bytes: header line, then the keys sorted and deduplicated. */
-export function encodeHashSet(keys: Iterable<bigint>, info: Pick<HashSetHeader, 'sets' | 'data'>, now = new Date()): Uint8Array {
+export function encodeHashSet(
+  keys: Iterable<bigint>,
+  info: Pick<HashSetHeader, 'sets' | 'data'>,
+  now = new Date(),
+): Uint8Array {
   const sorted = [...new Set(keys)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const header: HashSetHeader = {
     format: HASH_SET_FORMAT,
@@ -106,14 +110,18 @@ export function decodeHashSet(bytes: Uint8Array, where = HASH_SET_FILE): HashSet
   } catch {
     throw new Error(`${where}: the header line is not JSON`);
   }
-  if (header.format !== HASH_SET_FORMAT) throw new Error(`${where}: format ${JSON.stringify(header.format)}, expected ${HASH_SET_FORMAT}`);
+  if (header.format !== HASH_SET_FORMAT)
+    throw new Error(`${where}: format ${JSON.stringify(header.format)}, expected ${HASH_SET_FORMAT}`);
   const keys = bytes.subarray(nl + 1);
   if (!Number.isInteger(header.count) || keys.byteLength !== header.count * KEY_BYTES) {
-    throw new Error(`${where}: ${keys.byteLength} bytes of keys, the header says ${header.count} keys of ${KEY_BYTES} bytes`);
+    throw new Error(
+      `${where}: ${keys.byteLength} bytes of keys, the header says ${header.count} keys of ${KEY_BYTES} bytes`,
+    );
   }
   const view = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
   for (let i = 1; i < header.count; i++) {
-    if (view.getBigUint64((i - 1) * KEY_BYTES, false) >= view.getBigUint64(i * KEY_BYTES, false)) throw new Error(`${where}: keys not in ascending order at ${i}`);
+    if (view.getBigUint64((i - 1) * KEY_BYTES, false) >= view.getBigUint64(i * KEY_BYTES, false))
+      throw new Error(`${where}: keys not in ascending order at ${i}`);
   }
   return new HashSet(header, keys);
 }

@@ -8,7 +8,11 @@ export type TrainFrom = 'conv5' | 'conv4' | 'all';
 export const TRAIN_FROM: readonly TrainFrom[] = ['conv5', 'conv4', 'all'];
 
 /** The frozen prefix of a fine-tune ends at this layer (its output is the suffix's input); null: no prefix. */
-export const PREFIX_TOP: Record<TrainFrom, 'activation_39' | 'activation_21' | null> = { conv5: 'activation_39', conv4: 'activation_21', all: null };
+export const PREFIX_TOP: Record<TrainFrom, 'activation_39' | 'activation_21' | null> = {
+  conv5: 'activation_39',
+  conv4: 'activation_21',
+  all: null,
+};
 
 /** Shape of a stage's output for a 224 input. */
 export const STAGE_OUTPUT: Record<'activation_39' | 'activation_21', [number, number, number]> = {
@@ -49,9 +53,17 @@ export function buildResNet50(opts: ResNet50Options = {}): tf.LayersModel {
   const relu = (x: T): T => tf.layers.activation({ activation: 'relu', name: nextAct() }).apply(x) as T;
   const conv = (x: T, filters: number, k: number, name: string, strides = 1, padding: 'valid' | 'same' = 'valid'): T =>
     tf.layers.conv2d({ filters, kernelSize: k, strides, padding, name, useBias: true }).apply(x) as T;
-  const bn = (x: T, name: string): T => tf.layers.batchNormalization({ axis: 3, momentum: 0.99, epsilon: 1e-3, name }).apply(x) as T;
+  const bn = (x: T, name: string): T =>
+    tf.layers.batchNormalization({ axis: 3, momentum: 0.99, epsilon: 1e-3, name }).apply(x) as T;
 
-  const block = (x: T, f: [number, number, number], stage: number, id: string, strides: number, projection: boolean): T => {
+  const block = (
+    x: T,
+    f: [number, number, number],
+    stage: number,
+    id: string,
+    strides: number,
+    projection: boolean,
+  ): T => {
     const base = `${stage}${id}_branch`;
     let y = relu(bn(conv(x, f[0], 1, `res${base}2a`, strides), `bn${base}2a`));
     y = relu(bn(conv(y, f[1], 3, `res${base}2b`, 1, 'same'), `bn${base}2b`));
@@ -67,9 +79,25 @@ export function buildResNet50(opts: ResNet50Options = {}): tf.LayersModel {
     x = input;
   } else {
     input = tf.input({ shape: [size, size, 3], name: 'input_1' });
-    x = tf.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'conv1_pad' }).apply(input) as T;
+    x = tf.layers
+      .zeroPadding2d({
+        padding: [
+          [3, 3],
+          [3, 3],
+        ],
+        name: 'conv1_pad',
+      })
+      .apply(input) as T;
     x = relu(bn(conv(x, 64, 7, 'conv1', 2), 'bn_conv1'));
-    x = tf.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'pool1_pad' }).apply(x) as T;
+    x = tf.layers
+      .zeroPadding2d({
+        padding: [
+          [1, 1],
+          [1, 1],
+        ],
+        name: 'pool1_pad',
+      })
+      .apply(x) as T;
     x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'max_pooling2d' }).apply(x) as T;
   }
   const lastStage = top === 'activation_21' ? 3 : top === 'activation_39' ? 4 : 5;

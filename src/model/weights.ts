@@ -25,7 +25,10 @@ export function setWeightsByName(model: tf.LayersModel, weights: tf.NamedTensorM
     for (const v of layer.weights) {
       const key = weightKey(layer.name, v);
       const t = weights[key];
-      if (!t) { problems.push(`missing weight ${key} (shape [${v.shape}])`); continue; }
+      if (!t) {
+        problems.push(`missing weight ${key} (shape [${v.shape}])`);
+        continue;
+      }
       if (!tf.util.arraysEqual(t.shape, v.shape as number[])) {
         problems.push(`weight ${key} has shape [${t.shape}], layer expects [${v.shape}]`);
         continue;

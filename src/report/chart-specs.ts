@@ -5,7 +5,13 @@ import type { ConfusionMatrix, CurvePoint } from '../shared/metrics.js';
 export type VlSpec = Record<string, unknown> & { data?: { values: readonly unknown[] } };
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const base = (title: string, width = 320, height = 280) => ({ $schema: SCHEMA, title, width, height, background: 'white' });
+const base = (title: string, width = 320, height = 280) => ({
+  $schema: SCHEMA,
+  title,
+  width,
+  height,
+  background: 'white',
+});
 
 export interface ConfusionCell {
   actual: 'NORMAL' | 'PNEUMONIA';
@@ -33,7 +39,17 @@ export function confusionSpec(c: ConfusionMatrix): VlSpec {
       y: { field: 'actual', type: 'nominal', sort: order, title: 'actual' },
     },
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'share', type: 'quantitative', scale: { domain: [0, 1], scheme: 'blues' }, title: 'share of row' } } },
+      {
+        mark: 'rect',
+        encoding: {
+          color: {
+            field: 'share',
+            type: 'quantitative',
+            scale: { domain: [0, 1], scheme: 'blues' },
+            title: 'share of row',
+          },
+        },
+      },
       {
         mark: { type: 'text', fontSize: 20, fontWeight: 'bold' },
         encoding: {
@@ -54,7 +70,12 @@ export function rocSpec(points: readonly CurvePoint[], op: CurvePoint | null, au
     ...base(title),
     layer: [
       {
-        data: { values: [{ fpr: 0, tpr: 0 }, { fpr: 1, tpr: 1 }] },
+        data: {
+          values: [
+            { fpr: 0, tpr: 0 },
+            { fpr: 1, tpr: 1 },
+          ],
+        },
         mark: { type: 'line', strokeDash: [4, 4], color: '#999' },
         encoding: { x: { field: 'fpr', type: 'quantitative' }, y: { field: 'tpr', type: 'quantitative' } },
       },
@@ -62,8 +83,18 @@ export function rocSpec(points: readonly CurvePoint[], op: CurvePoint | null, au
         data: { values: points.map(finite) },
         mark: { type: 'line', interpolate: 'step-after', color: '#1f77b4', strokeWidth: 2 },
         encoding: {
-          x: { field: 'fpr', type: 'quantitative', title: 'false positive rate (1 - specificity)', scale: { domain: [0, 1] } },
-          y: { field: 'tpr', type: 'quantitative', title: 'true positive rate (sensitivity)', scale: { domain: [0, 1] } },
+          x: {
+            field: 'fpr',
+            type: 'quantitative',
+            title: 'false positive rate (1 - specificity)',
+            scale: { domain: [0, 1] },
+          },
+          y: {
+            field: 'tpr',
+            type: 'quantitative',
+            title: 'true positive rate (sensitivity)',
+            scale: { domain: [0, 1] },
+          },
           order: { field: 'fpr', type: 'quantitative' },
         },
       },
@@ -105,7 +136,11 @@ function operatingLayers(op: CurvePoint | null, x: keyof CurvePoint, y: keyof Cu
     {
       data: { values },
       mark: { type: 'text', align: 'left', dx: 8, dy: 12, color: '#d62728', fontWeight: 'bold' },
-      encoding: { x: { field: x, type: 'quantitative' }, y: { field: y, type: 'quantitative' }, text: { field: 'label' } },
+      encoding: {
+        x: { field: x, type: 'quantitative' },
+        y: { field: y, type: 'quantitative' },
+        text: { field: 'label' },
+      },
     },
   ];
 }
@@ -126,7 +161,12 @@ export function trainingCurvesSpec(history: readonly EpochRecord[], bestEpoch?: 
   const values = history.flatMap((h) =>
     Object.entries(h)
       .filter(([k, v]) => k !== 'epoch' && typeof v === 'number' && Number.isFinite(v))
-      .map(([series, value]) => ({ epoch: h.epoch, series, value, panel: /lr|rate/i.test(series) ? 'learning rate' : 'loss / metric' })),
+      .map(([series, value]) => ({
+        epoch: h.epoch,
+        series,
+        value,
+        panel: /lr|rate/i.test(series) ? 'learning rate' : 'loss / metric',
+      })),
   );
   return {
     $schema: SCHEMA,
@@ -197,7 +237,11 @@ export function scoreHistogramSpec({ bins, step }: ScoreBins, threshold: number)
           x: { field: 'start', type: 'quantitative', bin: { binned: true, step }, title: 'P(pneumonia)' },
           x2: { field: 'end' },
           y: { field: 'count', type: 'quantitative', stack: null, title: 'images' },
-          color: { field: 'actual', type: 'nominal', scale: { domain: ['NORMAL', 'PNEUMONIA'], range: ['#1f77b4', '#d62728'] } },
+          color: {
+            field: 'actual',
+            type: 'nominal',
+            scale: { domain: ['NORMAL', 'PNEUMONIA'], range: ['#1f77b4', '#d62728'] },
+          },
         },
       },
       {

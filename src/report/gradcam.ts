@@ -15,7 +15,8 @@ import type { ResNetTop } from '../model/resnet50.js';
  */
 export function camFromActivation(activation: Float32Array, kernel: Float32Array, h: number, w: number): Float32Array {
   const c = kernel.length;
-  if (activation.length !== h * w * c) throw new Error(`cam: activation has ${activation.length} values, expected ${h}x${w}x${c}`);
+  if (activation.length !== h * w * c)
+    throw new Error(`cam: activation has ${activation.length} values, expected ${h}x${w}x${c}`);
   const cam = new Float32Array(h * w);
   for (let i = 0; i < h * w; i++) {
     let s = 0;
@@ -61,7 +62,10 @@ export async function loadCamModel(modelDir: string): Promise<CamModel & { model
     tf.loadLayersModel(fsIO(modelDir)),
   ]);
   // A fine-tuned model folder holds the blocks after `top`: run them up to the last block.
-  const lastBlock = top === 'activation_48' ? null : tf.model({ inputs: head.inputs, outputs: head.getLayer('activation_48').output as tf.SymbolicTensor });
+  const lastBlock =
+    top === 'activation_48'
+      ? null
+      : tf.model({ inputs: head.inputs, outputs: head.getLayer('activation_48').output as tf.SymbolicTensor });
   const dense = head.layers.filter((l) => l.getClassName() === 'Dense').at(-1);
   if (!dense) throw new Error(`${modelDir}: the head has no Dense layer`);
   const [k, b] = dense.getWeights();

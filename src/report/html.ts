@@ -36,7 +36,9 @@ export interface HtmlGallery {
 export function renderHtml(doc: ReportDoc, charts: RenderedImage[], galleries: HtmlGallery[]): string {
   const e = escapeHtml;
   const facts = doc.facts.map(([k, v]) => `<tr><td>${e(k)}</td><td>${e(v)}</td></tr>`).join('');
-  const alerts = doc.alerts?.length ? `<div class="alerts"><h2>Alerts</h2><ul>${doc.alerts.map((a) => `<li>${e(a)}</li>`).join('')}</ul></div>` : '';
+  const alerts = doc.alerts?.length
+    ? `<div class="alerts"><h2>Alerts</h2><ul>${doc.alerts.map((a) => `<li>${e(a)}</li>`).join('')}</ul></div>`
+    : '';
   const metrics = doc.metrics?.length
     ? `<h2>Metrics</h2><table class="metrics"><tr><th>metric</th><th>value</th></tr>${doc.metrics.map((m) => `<tr><td>${e(m.metric)}</td><td>${e(m.value)}</td></tr>`).join('')}</table>`
     : '';
@@ -48,7 +50,10 @@ export function renderHtml(doc: ReportDoc, charts: RenderedImage[], galleries: H
     .map((g) =>
       g.items.length
         ? `<h2>${e(g.title)}</h2>${g.note ? `<p>${e(g.note)}</p>` : ''}<div class="grid">${g.items
-            .map((i) => `<figure class="${e(i.tone)}"><img class="xray" src="${i.dataUri}" alt="${e(i.alt)}" data-file="${e(i.file)}"><figcaption>${captionHtml(i.caption)}</figcaption></figure>`)
+            .map(
+              (i) =>
+                `<figure class="${e(i.tone)}"><img class="xray" src="${i.dataUri}" alt="${e(i.alt)}" data-file="${e(i.file)}"><figcaption>${captionHtml(i.caption)}</figcaption></figure>`,
+            )
             .join('')}</div>`
         : `<h2>${e(g.title)}</h2><p class="empty">${e(g.empty!)}</p>`,
     )

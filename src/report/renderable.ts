@@ -7,7 +7,9 @@ import type { PredictionLine } from '../run/index.js';
 export async function renderable(bytes: Uint8Array, size = 256): Promise<Uint8Array> {
   if (!isDicom(bytes)) return bytes;
   const { rgb } = await decodeDicom(bytes, size);
-  return sharp(rgb, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width: size, height: size, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** How the report names an image: DICOM by its UIDs (never the key, which a PACS export may build from patient data). Pure. */

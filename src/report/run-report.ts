@@ -21,18 +21,28 @@ export interface RunReportDeps {
   camModel?: (modelId: string) => Promise<CamModel | undefined>;
 }
 
-const thumb = (bytes: Uint8Array) => sharp(bytes).rotate().resize(256, 256, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
+const thumb = (bytes: Uint8Array) =>
+  sharp(bytes).rotate().resize(256, 256, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
 
 /** The tile of a picture that could not be drawn: one bad image never fails the report. */
-const blankTile = () => sharp({ create: { width: 256, height: 256, channels: 3, background: '#777777' } }).jpeg({ quality: 80 }).toBuffer();
+const blankTile = () =>
+  sharp({ create: { width: 256, height: 256, channels: 3, background: '#777777' } })
+    .jpeg({ quality: 80 })
+    .toBuffer();
 
 /** The full key (folders included) on the first line, the call on the second. */
-const caption = (p: PredictionLine) => `${imageName(p)}\ntrue ${p.trueLabel ?? '?'} · predicted ${p.label} (p=${p.probability.toFixed(3)})`;
+const caption = (p: PredictionLine) =>
+  `${imageName(p)}\ntrue ${p.trueLabel ?? '?'} · predicted ${p.label} (p=${p.probability.toFixed(3)})`;
 
 type Draw = (p: PredictionLine) => Promise<Pick<GalleryItem, 'image' | 'mime'>>;
 
 /** A gallery tile; a picture that cannot be read or drawn becomes a blank tile that says why. */
-async function drawTile(logger: Logger, p: PredictionLine, tone: GalleryItem['tone'], draw: Draw): Promise<GalleryItem> {
+async function drawTile(
+  logger: Logger,
+  p: PredictionLine,
+  tone: GalleryItem['tone'],
+  draw: Draw,
+): Promise<GalleryItem> {
   try {
     return { ...(await draw(p)), caption: caption(p), tone };
   } catch (err) {
@@ -52,26 +62,38 @@ function curveCharts(run: ReportRun, op: CurvePoint | null): ChartItem[] {
     for (const p of curve()) if (Number.isFinite(p.threshold)) yield p;
   };
   return [
-    { name: 'roc', spec: rocSpec(thinCurve(curve, 'fpr', 'tpr').points, op, run.metrics.classification?.rocAuc ?? null) },
+    {
+      name: 'roc',
+      spec: rocSpec(thinCurve(curve, 'fpr', 'tpr').points, op, run.metrics.classification?.rocAuc ?? null),
+    },
     { name: 'precision-recall', spec: prSpec(thinCurve(called, 'tpr', 'precision').points, op) },
   ];
 }
 
 /** Metrics, charts and picture sections for a run with labels; shared by run and evaluation reports. */
-export async function classificationSections(deps: RunReportDeps, run: ReportRun): Promise<Pick<ReportDoc, 'metrics' | 'charts' | 'galleries'>> {
+export async function classificationSections(
+  deps: RunReportDeps,
+  run: ReportRun,
+): Promise<Pick<ReportDoc, 'metrics' | 'charts' | 'galleries'>> {
   const m = run.metrics.classification;
   if (!m) return { charts: [], galleries: [] };
   const threshold = run.metrics.model?.threshold;
   const op = threshold === undefined ? null : operatingPoint(m.confusion, threshold);
   const charts: ChartItem[] = [{ name: 'confusion-matrix', spec: confusionSpec(m.confusion) }, ...curveCharts(run, op)];
-  if (threshold !== undefined) charts.push({ name: 'score-histogram', spec: scoreHistogramSpec(run.histogram, threshold) });
+  if (threshold !== undefined)
+    charts.push({ name: 'score-histogram', spec: scoreHistogramSpec(run.histogram, threshold) });
 
   const picks = run.samples;
   const limit = pLimit(4);
-  const fetch = (p: PredictionLine) => getObjectBytes(deps.s3, run.source.bucket, p.key).then((o) => renderable(o.bytes));
+  const fetch = (p: PredictionLine) =>
+    getObjectBytes(deps.s3, run.source.bucket, p.key).then((o) => renderable(o.bytes));
   const drawThumb: Draw = async (p) => ({ image: await thumb(await fetch(p)), mime: 'image/jpeg' });
-  const grid = await Promise.all(picks.grid.map((g) => limit(() => drawTile(deps.logger, g.prediction, g.correct ? 'ok' : 'bad', drawThumb))));
-  const galleries: Gallery[] = [{ title: 'Sample X-rays', note: 'Green border: right call; red border: wrong call.', items: grid }];
+  const grid = await Promise.all(
+    picks.grid.map((g) => limit(() => drawTile(deps.logger, g.prediction, g.correct ? 'ok' : 'bad', drawThumb))),
+  );
+  const galleries: Gallery[] = [
+    { title: 'Sample X-rays', note: 'Green border: right call; red border: wrong call.', items: grid },
+  ];
   galleries.push(...(await camGalleries(deps, run, picks, fetch)));
   return { metrics: metricRows(m, threshold), charts, galleries };
 }
@@ -110,7 +132,10 @@ export function runFacts(run: RunInfo): [string, string][] {
     ['run', m.runId],
     ['source', m.source],
     ['model', m.model ? `${m.model.name} ${m.model.version} (${m.model.id})` : 'n/a'],
-    ['images', `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed, ${m.counts.labelled} labelled`],
+    [
+      'images',
+      `${m.counts.total} total, ${m.counts.scored} scored, ${m.counts.failed} failed, ${m.counts.labelled} labelled`,
+    ],
     ...(m.flags ? [['flagged', flagsFact(m.flags)] as [string, string]] : []),
     ['finished', m.finishedAt],
   ];

@@ -18,7 +18,8 @@ export interface SampleCounts {
 const confidence = (p: PredictionLine) => Math.abs(p.probability - p.threshold);
 
 /** The samples' order: most confident first, then by key. */
-const bySampleOrder = (a: PredictionLine, b: PredictionLine) => confidence(b) - confidence(a) || a.key.localeCompare(b.key);
+const bySampleOrder = (a: PredictionLine, b: PredictionLine) =>
+  confidence(b) - confidence(a) || a.key.localeCompare(b.key);
 
 /** The first `k` items in `order` of those added, in that order: a sorted buffer of at most k, so memory stays bounded. */
 export class TopK<T> {
@@ -81,9 +82,15 @@ export class SamplePicker {
     const rightNeg = this.rightNeg.sorted();
     // Balance the right calls between the classes so both appear in the grid.
     const half = Math.ceil(this.gridRight / 2);
-    const rightPick = [...rightPos.slice(0, half), ...rightNeg.slice(0, this.gridRight - Math.min(half, rightPos.length))].slice(0, this.gridRight);
+    const rightPick = [
+      ...rightPos.slice(0, half),
+      ...rightNeg.slice(0, this.gridRight - Math.min(half, rightPos.length)),
+    ].slice(0, this.gridRight);
     return {
-      grid: [...rightPick.map((p) => ({ prediction: p, correct: true })), ...wrong.slice(0, this.gridWrong).map((p) => ({ prediction: p, correct: false }))],
+      grid: [
+        ...rightPick.map((p) => ({ prediction: p, correct: true })),
+        ...wrong.slice(0, this.gridWrong).map((p) => ({ prediction: p, correct: false })),
+      ],
       confident: rightPos.slice(0, this.cams),
       errors: wrong.slice(0, this.cams),
     };

@@ -28,7 +28,9 @@ export class ScoreHistogram {
   result(): ScoreBins {
     const s = this.step;
     const bins = CLASSES.flatMap((actual) =>
-      this.counts[actual].flatMap((count, i) => (count ? [{ start: s * i, end: s * (1 + (s * i) / s), actual, count }] : [])),
+      this.counts[actual].flatMap((count, i) =>
+        count ? [{ start: s * i, end: s * (1 + (s * i) / s), actual, count }] : [],
+      ),
     );
     return { step: s, bins };
   }

@@ -12,7 +12,12 @@ export const MAX_CURVE_POINTS = 500;
  * `tolerance` of the full curve in each coordinate. The tolerance is path length / (max - 2), or twice
  * that where the curve's turns need more points: at most 4 / (max - 2) for a ROC curve (path length 2). Pure.
  */
-export function thinCurve(points: () => Iterable<CurvePoint>, x: Axis, y: Axis, max = MAX_CURVE_POINTS): { points: CurvePoint[]; tolerance: number } {
+export function thinCurve(
+  points: () => Iterable<CurvePoint>,
+  x: Axis,
+  y: Axis,
+  max = MAX_CURVE_POINTS,
+): { points: CurvePoint[]; tolerance: number } {
   const d = (a: CurvePoint, b: CurvePoint) => Math.abs(b[x] - a[x]) + Math.abs(b[y] - a[y]);
   let count = 0;
   let length = 0;
@@ -31,7 +36,11 @@ export function thinCurve(points: () => Iterable<CurvePoint>, x: Axis, y: Axis, 
 }
 
 /** Keeps a point where passing it would leave a stretch longer than `tolerance` since the last kept one; keeps both ends. */
-function thinned(points: Iterable<CurvePoint>, d: (a: CurvePoint, b: CurvePoint) => number, tolerance: number): CurvePoint[] {
+function thinned(
+  points: Iterable<CurvePoint>,
+  d: (a: CurvePoint, b: CurvePoint) => number,
+  tolerance: number,
+): CurvePoint[] {
   const kept: CurvePoint[] = [];
   let since = 0; // path length from the last kept point to prev
   let prev: CurvePoint | undefined;

@@ -19,18 +19,39 @@ export interface TrainingMeta {
 }
 
 const isMetrics = (v: Partial<BinaryMetrics> | undefined): v is BinaryMetrics =>
-  !!v && typeof v.accuracy === 'number' && typeof v.recall === 'number' && typeof v.specificity === 'number' && !!v.confusion;
+  !!v &&
+  typeof v.accuracy === 'number' &&
+  typeof v.recall === 'number' &&
+  typeof v.specificity === 'number' &&
+  !!v.confusion;
 
 /** Builds the training report from metadata and per-epoch history. Pure. */
-export function buildTrainingReport(meta: TrainingMeta, history: readonly EpochRecord[], source: string, now = new Date()): ReportDoc {
+export function buildTrainingReport(
+  meta: TrainingMeta,
+  history: readonly EpochRecord[],
+  source: string,
+  now = new Date(),
+): ReportDoc {
   const t = meta.training ?? {};
   const facts: [string, string][] = [
     ['model', `${meta.name} ${meta.version} (${meta.id})`],
     ['folder', source],
-    ['threshold', meta.threshold === undefined ? 'n/a' : `${meta.threshold.toFixed(4)}${meta.thresholdRule ? ` (${meta.thresholdRule})` : ''}`],
-    ['epochs', `${t.epochsRun ?? history.length} run${t.bestEpoch ? `, best ${t.bestEpoch}` : ''}${t.partial ? ' (partial)' : ''}`],
+    [
+      'threshold',
+      meta.threshold === undefined
+        ? 'n/a'
+        : `${meta.threshold.toFixed(4)}${meta.thresholdRule ? ` (${meta.thresholdRule})` : ''}`,
+    ],
+    [
+      'epochs',
+      `${t.epochsRun ?? history.length} run${t.bestEpoch ? `, best ${t.bestEpoch}` : ''}${t.partial ? ' (partial)' : ''}`,
+    ],
   ];
-  if (meta.split) facts.push(['split', `${meta.split.train ?? '?'} train / ${meta.split.val ?? '?'} validation (seed ${meta.split.seed ?? '?'})`]);
+  if (meta.split)
+    facts.push([
+      'split',
+      `${meta.split.train ?? '?'} train / ${meta.split.val ?? '?'} validation (seed ${meta.split.seed ?? '?'})`,
+    ]);
   if (meta.createdAt) facts.push(['trained', meta.createdAt]);
   const charts: ChartItem[] = [];
   if (history.length) charts.push({ name: 'training-curves', spec: trainingCurvesSpec(history, t.bestEpoch) });

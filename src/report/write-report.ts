@@ -17,7 +17,11 @@ export async function writeReport(doc: ReportDoc, sink: ReportSink): Promise<{ i
     const png = await renderPng(c.spec);
     const file = `${c.name}.png`;
     await put(file, png, 'image/png');
-    charts.push({ file, dataUri: dataUri('image/png', png), alt: typeof c.spec.title === 'string' ? c.spec.title : c.name });
+    charts.push({
+      file,
+      dataUri: dataUri('image/png', png),
+      alt: typeof c.spec.title === 'string' ? c.spec.title : c.name,
+    });
   }
   const galleries = [];
   let n = 0;
@@ -26,7 +30,13 @@ export async function writeReport(doc: ReportDoc, sink: ReportSink): Promise<{ i
     for (const item of g.items) {
       const file = `images/${String(++n).padStart(3, '0')}.${item.mime === 'image/png' ? 'png' : 'jpg'}`;
       await put(file, item.image, item.mime);
-      items.push({ file, dataUri: dataUri(item.mime, item.image), alt: item.caption.replace(/\n/g, ' · '), caption: item.caption, tone: item.tone });
+      items.push({
+        file,
+        dataUri: dataUri(item.mime, item.image),
+        alt: item.caption.replace(/\n/g, ' · '),
+        caption: item.caption,
+        tone: item.tone,
+      });
     }
     galleries.push({ title: g.title, note: g.note, empty: g.empty, items });
   }

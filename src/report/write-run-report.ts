@@ -16,10 +16,17 @@ export interface RunReportOptions {
 }
 
 /** Writes OUT/RUN_ID/report/ for a finished run; returns the index location, or undefined when the run has no labels. */
-export async function writeRunReport(opts: RunReportOptions, out: S3Location, runId: string): Promise<string | undefined> {
+export async function writeRunReport(
+  opts: RunReportOptions,
+  out: S3Location,
+  runId: string,
+): Promise<string | undefined> {
   const run = await readReportRun(opts.s3, out, runId);
   if (!run.metrics.classification) return undefined;
-  const doc = await buildRunReport({ s3: opts.s3, logger: opts.logger, camModel: opts.camModel ?? productionCamProvider(opts.s3) }, run);
+  const doc = await buildRunReport(
+    { s3: opts.s3, logger: opts.logger, camModel: opts.camModel ?? productionCamProvider(opts.s3) },
+    run,
+  );
   const layout = runLayout(out, runId);
   const { index } = await writeReport(doc, s3Sink(opts.s3, layout.bucket, joinKey(layout.root, 'report')));
   return index;
@@ -32,6 +39,9 @@ export async function reportAfterFinalize(opts: RunReportOptions, out: S3Locatio
     const index = await writeRunReport(opts, out, runId);
     if (index) opts.logger.info({ index, ms: Date.now() - started }, 'run report written');
   } catch (err) {
-    opts.logger.error({ err: (err as Error).message, ms: Date.now() - started }, 'run report failed (the run itself is done)');
+    opts.logger.error(
+      { err: (err as Error).message, ms: Date.now() - started },
+      'run report failed (the run itself is done)',
+    );
   }
 }

@@ -9,13 +9,16 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 export function assertRunId(runId: string): string {
-  if (!RUN_ID.test(runId)) throw new Error(`invalid run id ${JSON.stringify(runId)}: use letters, digits, '.', '_' and '-' (max 100)`);
+  if (!RUN_ID.test(runId))
+    throw new Error(`invalid run id ${JSON.stringify(runId)}: use letters, digits, '.', '_' and '-' (max 100)`);
   return runId;
 }
 
 export function newRunId(now = new Date(), random = Math.random): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  return `run-${stamp}-${Math.floor(random() * 0xffffff).toString(16).padStart(6, '0')}`;
+  return `run-${stamp}-${Math.floor(random() * 0xffffff)
+    .toString(16)
+    .padStart(6, '0')}`;
 }
 
 /**

@@ -65,7 +65,8 @@ export function encodeScores(s: LabelledScores): Uint8Array {
 }
 
 export function decodeScores(bytes: Uint8Array, n: number, name: string): LabelledScores {
-  if (bytes.byteLength !== 5 * n) throw new Error(`${name}: ${bytes.byteLength} bytes, expected ${5 * n} for ${n} labelled scores`);
+  if (bytes.byteLength !== 5 * n)
+    throw new Error(`${name}: ${bytes.byteLength} bytes, expected ${5 * n} for ${n} labelled scores`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const scores = new Float32Array(n);
   for (let i = 0; i < n; i++) scores[i] = view.getFloat32(4 * i, true);

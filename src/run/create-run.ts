@@ -13,9 +13,15 @@ import { topUp } from './feed.js';
 import { parseJsonl, readManifestIfExists } from './run-record.js';
 import { ShardWriter, shardTotals } from './shard-writer.js';
 import { collectGarbageIfGrown } from './heap.js';
-import { discoverPrefixes, listingPages, manifestPages, parallelListingPages, type ListingUnit, type SourcePage } from './sources.js';
+import {
+  discoverPrefixes,
+  listingPages,
+  manifestPages,
+  parallelListingPages,
+  type ListingUnit,
+  type SourcePage,
+} from './sources.js';
 import { getTextIfExists } from '../shared/s3/objects.js';
-
 
 /** Batches per manifest shard unless --batches-per-shard says otherwise. */
 export const DEFAULT_BATCHES_PER_SHARD = 1000;
@@ -60,7 +66,13 @@ const LEASE_MS = 15_000;
  */
 export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<CreatedRun> {
   const layout = runLayout(req.out, req.runId);
-  const summary = (m: RunManifest, how: CreatedRun['how']): CreatedRun => ({ runId: req.runId, keys: m.totalKeys, batches: m.totalBatches, skipped: m.skipped, how });
+  const summary = (m: RunManifest, how: CreatedRun['how']): CreatedRun => ({
+    runId: req.runId,
+    keys: m.totalKeys,
+    batches: m.totalBatches,
+    skipped: m.skipped,
+    how,
+  });
 
   const existing = await readManifestIfExists(deps.s3, req.out, req.runId);
   if (existing) {
@@ -68,12 +80,24 @@ export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<Creat
     const state = await deps.store.get(req.runId);
     if (state) {
       // A producer that died between the index and telling Redis the listing was complete.
-      if (state.listing) await deps.store.extend(req.runId, { totalKeys: existing.totalKeys, totalBatches: existing.totalBatches, skipped: existing.skipped, listing: false });
+      if (state.listing)
+        await deps.store.extend(req.runId, {
+          totalKeys: existing.totalKeys,
+          totalBatches: existing.totalBatches,
+          skipped: existing.skipped,
+          listing: false,
+        });
       const pending = await reofferPending(deps, existing);
-      deps.logger.info({ runId: req.runId, pending }, 'run exists; unfinished batches offered again (duplicates ignored)');
+      deps.logger.info(
+        { runId: req.runId, pending },
+        'run exists; unfinished batches offered again (duplicates ignored)',
+      );
     } else {
       const { pending } = await ensureRunInRedis(deps, existing);
-      deps.logger.warn({ runId: req.runId, pending }, 'run was in S3 but not in Redis; rebuilt it from its manifest and parts');
+      deps.logger.warn(
+        { runId: req.runId, pending },
+        'run was in S3 but not in Redis; rebuilt it from its manifest and parts',
+      );
     }
     return summary(existing, 'existed');
   }
@@ -89,7 +113,15 @@ export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<Creat
     labelsFrom: req.labels?.from ?? (req.manifest ? req.manifest : 'key-folders'),
     ...(req.skipFlagged ? { skipFlagged: true } : {}),
   };
-  const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.header, Buffer.from(JSON.stringify(wanted, null, 2) + '\n'), 'application/json', { probePrefix: req.out.prefix });
+  const put = await putIfAbsent(
+    deps.s3,
+    deps.claims,
+    layout.bucket,
+    layout.header,
+    Buffer.from(JSON.stringify(wanted, null, 2) + '\n'),
+    'application/json',
+    { probePrefix: req.out.prefix },
+  );
   const header = put.created ? wanted : (JSON.parse(Buffer.from(put.bytes).toString('utf8')) as RunHeader);
   assertSameSource(header, req);
 
@@ -98,13 +130,19 @@ export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<Creat
     if (await deps.store.lease(req.runId, holder, LEASE_MS)) break;
     const index = await readManifestIfExists(deps.s3, req.out, req.runId);
     if (index) {
-      deps.logger.warn({ runId: req.runId, keys: index.totalKeys }, `another producer created run ${req.runId} first; adopting its manifest (${index.totalKeys} keys; this producer did not list)`);
+      deps.logger.warn(
+        { runId: req.runId, keys: index.totalKeys },
+        `another producer created run ${req.runId} first; adopting its manifest (${index.totalKeys} keys; this producer did not list)`,
+      );
       await reofferPending(deps, index);
       return summary(index, 'adopted');
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  const renew = setInterval(() => void deps.store.lease(req.runId, holder, LEASE_MS).catch(() => undefined), LEASE_MS / 3);
+  const renew = setInterval(
+    () => void deps.store.lease(req.runId, holder, LEASE_MS).catch(() => undefined),
+    LEASE_MS / 3,
+  );
   try {
     const index = (await readManifestIfExists(deps.s3, req.out, req.runId)) ?? (await listRun(deps, req, header));
     return summary(index, put.created ? 'created' : 'adopted');
@@ -122,11 +160,22 @@ async function listRun(deps: RunDeps, req: ScoreRequest, header: RunHeader): Pro
   const totals0 = shardTotals(written);
   const created = await deps.store.create(
     header.runId,
-    { source: formatS3Uri(header.source), out: header.out, ...totals0, createdAt: header.createdAt, listing: true, window: req.maxQueuedBatches },
+    {
+      source: formatS3Uri(header.source),
+      out: header.out,
+      ...totals0,
+      createdAt: header.createdAt,
+      listing: true,
+      window: req.maxQueuedBatches,
+    },
     { generation: 0, plan: [], scored: 0, failed: 0 },
   );
   if (!created) await deps.store.extend(header.runId, { ...totals0, listing: true });
-  if (written.length) deps.logger.warn({ runId: header.runId, shards: written.length, keys: totals0.totalKeys }, 'taking over a listing whose producer stopped; going on after its last whole shard');
+  if (written.length)
+    deps.logger.warn(
+      { runId: header.runId, shards: written.length, keys: totals0.totalKeys },
+      'taking over a listing whose producer stopped; going on after its last whole shard',
+    );
 
   const writer = new ShardWriter(deps.s3, header, written, async (entry, all) => {
     await deps.store.extend(header.runId, { ...shardTotals(all), listing: true });
@@ -137,35 +186,87 @@ async function listRun(deps: RunDeps, req: ScoreRequest, header: RunHeader): Pro
   const short = written.at(-1) && written.at(-1)!.items < header.batchSize * header.batchesPerShard;
   if (!short) {
     for await (const page of sourcePages(deps, req, header, written)) {
-      await writer.add(page.images.map((o) => toItem(o, req, header)), page.skipped);
+      await writer.add(
+        page.images.map((o) => toItem(o, req, header)),
+        page.skipped,
+      );
     }
     await writer.flush();
   }
   const totals = shardTotals(writer.shards);
   if (totals.totalKeys === 0) {
     const what = header.input ? `in --manifest ${header.input}` : `under ${formatS3Uri(header.source)}`;
-    throw new UserError(`no images ${what}: ${totals.skipped} objects seen, none with a supported extension (${CANDIDATE_EXTENSIONS.join(' ')}, or none)`);
+    throw new UserError(
+      `no images ${what}: ${totals.skipped} objects seen, none with a supported extension (${CANDIDATE_EXTENSIONS.join(' ')}, or none)`,
+    );
   }
   const built: RunManifest = { ...header, ...totals, shards: writer.shards };
-  const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.manifest, Buffer.from(JSON.stringify(built) + '\n'), 'application/json', { probePrefix: header.out.prefix });
+  const put = await putIfAbsent(
+    deps.s3,
+    deps.claims,
+    layout.bucket,
+    layout.manifest,
+    Buffer.from(JSON.stringify(built) + '\n'),
+    'application/json',
+    { probePrefix: header.out.prefix },
+  );
   const manifest = put.created ? built : (JSON.parse(Buffer.from(put.bytes).toString('utf8')) as RunManifest);
-  if (!(await deps.store.extend(header.runId, { totalKeys: manifest.totalKeys, totalBatches: manifest.totalBatches, skipped: manifest.skipped, listing: false }))) {
-    deps.logger.warn({ runId: header.runId }, 'Redis lost the run while it was listed; rebuilding it from the manifest and parts');
+  if (
+    !(await deps.store.extend(header.runId, {
+      totalKeys: manifest.totalKeys,
+      totalBatches: manifest.totalBatches,
+      skipped: manifest.skipped,
+      listing: false,
+    }))
+  ) {
+    deps.logger.warn(
+      { runId: header.runId },
+      'Redis lost the run while it was listed; rebuilding it from the manifest and parts',
+    );
     await ensureRunInRedis(deps, manifest);
   }
-  if (totals.skipped) deps.logger.warn({ runId: header.runId, skipped: totals.skipped }, 'objects the pipeline does not score are listed in the manifest shards as skipped');
+  if (totals.skipped)
+    deps.logger.warn(
+      { runId: header.runId, skipped: totals.skipped },
+      'objects the pipeline does not score are listed in the manifest shards as skipped',
+    );
   await topUp(deps, header);
   const state = await deps.store.get(header.runId);
-  if (state?.status === 'running' && state.doneBatches >= state.totalBatches) await scheduleFinalize(deps.queue, header.runId, header.out, state.generation);
-  if (state?.status === 'failed') await scheduleFinalize(deps.queue, header.runId, header.out, state.generation, 'listed');
+  if (state?.status === 'running' && state.doneBatches >= state.totalBatches)
+    await scheduleFinalize(deps.queue, header.runId, header.out, state.generation);
+  if (state?.status === 'failed')
+    await scheduleFinalize(deps.queue, header.runId, header.out, state.generation, 'listed');
   const ms = Date.now() - started;
-  deps.logger.info({ runId: header.runId, keys: manifest.totalKeys, batches: manifest.totalBatches, shards: manifest.shards.length, skipped: manifest.skipped, ms, keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)) }, 'manifest written; run enqueued');
+  deps.logger.info(
+    {
+      runId: header.runId,
+      keys: manifest.totalKeys,
+      batches: manifest.totalBatches,
+      shards: manifest.shards.length,
+      skipped: manifest.skipped,
+      ms,
+      keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)),
+    },
+    'manifest written; run enqueued',
+  );
   return manifest;
 }
 
 /** The source's pages after what `written` holds: an input manifest, sub-prefixes in parallel, or one listing. */
-function sourcePages(deps: RunDeps, req: ScoreRequest, header: RunHeader, written: readonly ShardEntry[]): AsyncGenerator<SourcePage> {
-  if (header.input) return manifestPages(deps.s3, header.input, header.source, 1000, written.reduce((n, s) => n + s.items + s.skipped, 0));
+function sourcePages(
+  deps: RunDeps,
+  req: ScoreRequest,
+  header: RunHeader,
+  written: readonly ShardEntry[],
+): AsyncGenerator<SourcePage> {
+  if (header.input)
+    return manifestPages(
+      deps.s3,
+      header.input,
+      header.source,
+      1000,
+      written.reduce((n, s) => n + s.items + s.skipped, 0),
+    );
   const after = written.at(-1)?.lastKey;
   const parallel = req.listParallel ?? 8;
   if (req.shardPrefixes?.length || (req.discoverDepth ?? 0) > 0) {
@@ -175,16 +276,24 @@ function sourcePages(deps: RunDeps, req: ScoreRequest, header: RunHeader, writte
         : await discoverPrefixes(deps.s3, header.source.bucket, header.source.prefix, req.discoverDepth!);
       deps.logger.info({ units: units.length, parallel }, 'listing sub-prefixes in parallel');
       // A listing taken over lists the units again and keeps the keys after the last whole shard.
-      const rest = after ? units.filter((u) => ('prefix' in u ? u.prefix > after || after.startsWith(u.prefix) : u.object.key > after)) : units;
+      const rest = after
+        ? units.filter((u) => ('prefix' in u ? u.prefix > after || after.startsWith(u.prefix) : u.object.key > after))
+        : units;
       for await (const page of parallelListingPages(deps.s3, header.source.bucket, rest, parallel)) {
-        yield after ? { images: page.images.filter((o) => o.key > after), skipped: page.skipped.filter((o) => o.key > after) } : page;
+        yield after
+          ? { images: page.images.filter((o) => o.key > after), skipped: page.skipped.filter((o) => o.key > after) }
+          : page;
       }
     })();
   }
   return listingPages(deps.s3, header.source, after);
 }
 
-function toItem(o: { key: string; etag: string; size: number; label?: ClassName }, req: ScoreRequest, header: RunHeader): RunItem {
+function toItem(
+  o: { key: string; etag: string; size: number; label?: ClassName },
+  req: ScoreRequest,
+  header: RunHeader,
+): RunItem {
   const label = req.labels ? req.labels.byKey.get(o.key) : header.input ? o.label : labelFromKey(o.key);
   return { key: o.key, etag: o.etag, size: o.size, ...(label ? { label } : {}) };
 }
@@ -193,12 +302,18 @@ function toItem(o: { key: string; etag: string; size: number; label?: ClassName 
 async function writtenShards(deps: RunDeps, header: RunHeader): Promise<ShardEntry[]> {
   const layout = runLayout(header.out, header.runId);
   const keys = new Set<string>();
-  for await (const page of listPages(deps.s3, layout.bucket, `${layout.root}/manifest/`)) for (const o of page) keys.add(o.key);
+  for await (const page of listPages(deps.s3, layout.bucket, `${layout.root}/manifest/`))
+    for (const o of page) keys.add(o.key);
   const out: ShardEntry[] = [];
   for (let n = 0; keys.has(layout.manifestShard(n)); n++) {
-    const items = parseJsonl<RunItem>((await getTextIfExists(deps.s3, layout.bucket, layout.manifestShard(n))) ?? '', layout.manifestShard(n));
+    const items = parseJsonl<RunItem>(
+      (await getTextIfExists(deps.s3, layout.bucket, layout.manifestShard(n))) ?? '',
+      layout.manifestShard(n),
+    );
     const skippedKey = keys.has(layout.skippedShard(n)) ? layout.skippedShard(n) : undefined;
-    const skipped = skippedKey ? parseJsonl<{ key: string }>((await getTextIfExists(deps.s3, layout.bucket, skippedKey)) ?? '', skippedKey) : [];
+    const skipped = skippedKey
+      ? parseJsonl<{ key: string }>((await getTextIfExists(deps.s3, layout.bucket, skippedKey)) ?? '', skippedKey)
+      : [];
     const prev = out.at(-1);
     out.push({
       shard: n,
@@ -217,5 +332,6 @@ async function writtenShards(deps: RunDeps, header: RunHeader): Promise<ShardEnt
 function assertSameSource(header: RunHeader, req: ScoreRequest): void {
   const theirs = header.input ?? formatS3Uri(header.source);
   const mine = req.manifest ?? formatS3Uri(req.source);
-  if (theirs !== mine) throw new UserError(`run id ${req.runId} already belongs to ${theirs}, not ${mine}: choose another --run-id`);
+  if (theirs !== mine)
+    throw new UserError(`run id ${req.runId} already belongs to ${theirs}, not ${mine}: choose another --run-id`);
 }

@@ -18,13 +18,24 @@ export type PlannedKeys = { planShard: string } | { items: RunItem[] };
  * line range, a later generation its plan shard (the worker reads the keys). Pure.
  */
 export function batchJob(header: RunHeader, batch: number, generation: number, planned?: PlannedKeys): BatchJob {
-  const base = { runId: header.runId, batch, generation, source: header.source, out: header.out, ...(header.skipFlagged ? { skipFlagged: true } : {}) };
+  const base = {
+    runId: header.runId,
+    batch,
+    generation,
+    source: header.source,
+    out: header.out,
+    ...(header.skipFlagged ? { skipFlagged: true } : {}),
+  };
   if (generation > 0) {
-    if (!planned) throw new Error(`run ${header.runId}: batch ${batch} generation ${generation} needs its planned keys`);
+    if (!planned)
+      throw new Error(`run ${header.runId}: batch ${batch} generation ${generation} needs its planned keys`);
     return { jobId: batchJobId(header.runId, batch, generation), data: { ...base, ...planned } };
   }
   const { shard, start, end } = shardRange(header, batch);
-  return { jobId: batchJobId(header.runId, batch, 0), data: { ...base, shard: { key: runLayout(header.out, header.runId).manifestShard(shard), start, end } } };
+  return {
+    jobId: batchJobId(header.runId, batch, 0),
+    data: { ...base, shard: { key: runLayout(header.out, header.runId).manifestShard(shard), start, end } },
+  };
 }
 
 /** Adds the batch jobs in bulk; BullMQ ignores a job id it already holds, so this is idempotent. */

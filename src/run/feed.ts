@@ -28,7 +28,11 @@ export async function queueBacklog(queue: Queue): Promise<number> {
  * The window: the run's --max-queued-batches, else 20 x the workers' concurrency (live score workers
  * times this process's CXR_WORKER_CONCURRENCY, the one figure a process knows; 1 in a producer).
  */
-export async function feedWindow(queue: Queue, given: number | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function feedWindow(
+  queue: Queue,
+  given: number | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   if (given) return given;
   const workers = await queue.getWorkersCount().catch(() => 1);
   return WINDOW_PER_SLOT * Math.max(1, workers) * Math.max(1, Number(env.CXR_WORKER_CONCURRENCY ?? 1) || 1);
@@ -62,15 +66,26 @@ export async function topUp(deps: FeedDeps, header: RunHeader): Promise<number> 
  */
 export async function enqueueFed(deps: Pick<FeedDeps, 's3' | 'queue'>, header: RunHeader, fed: Fed): Promise<void> {
   const plans = new Map<number, GenerationPlan>();
-  for (const g of new Set(fed.filter((f) => f.generation > 0).map((f) => f.generation))) plans.set(g, await readGenerationPlan(deps.s3, header, g));
+  for (const g of new Set(fed.filter((f) => f.generation > 0).map((f) => f.generation)))
+    plans.set(g, await readGenerationPlan(deps.s3, header, g));
   await enqueueBatches(
     deps.queue,
-    fed.map((f) => batchJob(header, f.batch, f.generation, f.generation > 0 ? plannedKeys(plans.get(f.generation)!, header, f.batch) : undefined)),
+    fed.map((f) =>
+      batchJob(
+        header,
+        f.batch,
+        f.generation,
+        f.generation > 0 ? plannedKeys(plans.get(f.generation)!, header, f.batch) : undefined,
+      ),
+    ),
   );
 }
 
 /** Where a later generation's batch finds its keys: its plan shard, or a previous version's plan's inline keys. */
 function plannedKeys(plan: GenerationPlan, header: RunHeader, batch: number): PlannedKeys {
-  if (plan.inline) return { items: plannedItems(plan.inline, batch, `run ${header.runId} generation ${plan.generation}`) };
-  return { planShard: runLayout(header.out, header.runId).planShard(plan.shardsPrefix, shardRange(header, batch).shard) };
+  if (plan.inline)
+    return { items: plannedItems(plan.inline, batch, `run ${header.runId} generation ${plan.generation}`) };
+  return {
+    planShard: runLayout(header.out, header.runId).planShard(plan.shardsPrefix, shardRange(header, batch).shard),
+  };
 }

@@ -8,7 +8,13 @@ import type { FinalizeJobData } from './types.js';
  * ignored. `kind` 'recover' is asked for when Redis no longer has the run: the job rebuilds it from S3;
  * 'listed' by a producer whose run ended (failed) while it was still listing.
  */
-export async function scheduleFinalize(queue: Queue, runId: string, out: S3Location, generation: number, kind: 'finalize' | 'recover' | 'listed' = 'finalize'): Promise<void> {
+export async function scheduleFinalize(
+  queue: Queue,
+  runId: string,
+  out: S3Location,
+  generation: number,
+  kind: 'finalize' | 'recover' | 'listed' = 'finalize',
+): Promise<void> {
   const data: FinalizeJobData = { runId, out, generation };
   await queue.add(JOB_FINALIZE, data, { jobId: `${runId}-${kind}-g${generation}`, priority: 1 });
 }

@@ -40,29 +40,41 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
     deps.logger.warn({ pending }, 'the run was missing from Redis (Redis lost its data?); rebuilt it from S3');
     return { kind: 'rebuilt', pending };
   }
-  if (state.generation !== job.generation) return { kind: 'skipped', why: `generation ${job.generation} is not the run's current ${state.generation}` };
-  if (state.status === 'running' && state.doneBatches < state.totalBatches) return { kind: 'skipped', why: 'the run has unfinished batches' };
+  if (state.generation !== job.generation)
+    return { kind: 'skipped', why: `generation ${job.generation} is not the run's current ${state.generation}` };
+  if (state.status === 'running' && state.doneBatches < state.totalBatches)
+    return { kind: 'skipped', why: 'the run has unfinished batches' };
   if (isEnded(state.status) && state.status !== 'failed') return { kind: 'skipped', why: `already ${state.status}` };
 
   // Only a failed run gets here while listing: retried with backoff, and the producer asks again when its listing ends.
-  if (state.listing) throw new TransientError(`run ${job.runId} is still being listed; the finalize waits for its manifest`);
+  if (state.listing)
+    throw new TransientError(`run ${job.runId} is still being listed; the finalize waits for its manifest`);
 
   const failed = state.status === 'failed';
   const record = await loadRunRecord(deps.s3, manifest);
   const incomplete = incompleteBatches(record);
   if (incomplete.length && !failed) {
-    deps.logger.error({ batches: incomplete.slice(0, 20), count: incomplete.length }, 'Redis counted batches as done that have no part in S3; running them again');
+    deps.logger.error(
+      { batches: incomplete.slice(0, 20), count: incomplete.length },
+      'Redis counted batches as done that have no part in S3; running them again',
+    );
     const chosen = new Set(incomplete);
     const plan = await startGeneration(deps, record, (b) => chosen.has(b), 'repair');
     return { kind: 'repaired', batches: plan.batchCount };
   }
 
   const reason = state.reason ?? 'unknown reason';
-  const missing: MissingReason | undefined = failed ? () => ({ stage: 'batch', reason: `not scored: the run failed: ${reason}` }) : undefined;
+  const missing: MissingReason | undefined = failed
+    ? () => ({ stage: 'batch', reason: `not scored: the run failed: ${reason}` })
+    : undefined;
   const started = Date.now();
   const { tally, shards, reads } = await mergeRun(deps.s3, record, missing);
   const status = failed ? 'failed' : mergedStatus(tally.failed);
-  const metrics = buildRunMetrics(manifest, tally, new Date(), { state: status, reason: state.reason, generation: state.generation });
+  const metrics = buildRunMetrics(manifest, tally, new Date(), {
+    state: status,
+    reason: state.reason,
+    generation: state.generation,
+  });
   const layout = runLayout(job.out, job.runId);
   await putJson(deps.s3, layout.bucket, layout.metrics, metrics);
   const counts = { scored: tally.scored, failed: tally.failed };
@@ -70,12 +82,25 @@ export async function finalizeRun(deps: FinalizeDeps, job: FinalizeJobData): Pro
     return { kind: 'skipped', why: 'the run moved to a later generation while merging' };
   }
   const ms = Date.now() - started;
-  deps.logger.info({ state: status, ...counts, ms, keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)), shards, reads }, 'run finalized');
+  deps.logger.info(
+    {
+      state: status,
+      ...counts,
+      ms,
+      keysPerSec: Math.round((manifest.totalKeys * 1000) / Math.max(1, ms)),
+      shards,
+      reads,
+    },
+    'run finalized',
+  );
   if (metrics.classification && !failed) await deps.report?.(job.out, job.runId);
   return { kind: 'merged', metrics };
 }
 
-export async function readRunMetrics(s3: S3Client, job: Pick<FinalizeJobData, 'out' | 'runId'>): Promise<RunMetrics | undefined> {
+export async function readRunMetrics(
+  s3: S3Client,
+  job: Pick<FinalizeJobData, 'out' | 'runId'>,
+): Promise<RunMetrics | undefined> {
   const layout = runLayout(job.out, job.runId);
   const text = await getTextIfExists(s3, layout.bucket, layout.metrics);
   return text ? (JSON.parse(text) as RunMetrics) : undefined;

@@ -46,7 +46,12 @@ export class FlagTally {
   }
 
   state(): FlagState {
-    return { flagged: this.flagged, withOodScore: this.withOodScore, byFlag: { ...this.byFlag }, failedAsFlagged: this.failedAsFlagged };
+    return {
+      flagged: this.flagged,
+      withOodScore: this.withOodScore,
+      byFlag: { ...this.byFlag },
+      failedAsFlagged: this.failedAsFlagged,
+    };
   }
 
   /** Adds another tally's state (flags in its order). */
@@ -58,14 +63,23 @@ export class FlagTally {
   }
 
   result(): FlagCounts {
-    return { flagged: this.flagged, outOfDistribution: this.byFlag[OOD_FLAG] ?? 0, inTrainingSet: this.byFlag[IN_TRAINING_FLAG] ?? 0, withOodScore: this.withOodScore, byFlag: { ...this.byFlag }, failedAsFlagged: this.failedAsFlagged };
+    return {
+      flagged: this.flagged,
+      outOfDistribution: this.byFlag[OOD_FLAG] ?? 0,
+      inTrainingSet: this.byFlag[IN_TRAINING_FLAG] ?? 0,
+      withOodScore: this.withOodScore,
+      byFlag: { ...this.byFlag },
+      failedAsFlagged: this.failedAsFlagged,
+    };
   }
 }
 
 /** 'N flagged, M out of distribution (K lateral view; ...)' for the report and the CLI. Pure. */
 export function flagsFact(f: FlagCounts): string {
   const parts = Object.entries(f.byFlag).map(([flag, n]) => `${n} ${flag}`);
-  const ood = f.withOodScore ? `${f.outOfDistribution} out of distribution` : 'no OOD score (the model ships no OOD stats)';
+  const ood = f.withOodScore
+    ? `${f.outOfDistribution} out of distribution`
+    : 'no OOD score (the model ships no OOD stats)';
   return `${f.flagged} flagged, ${ood}${parts.length ? ` (${parts.join('; ')})` : ''}${f.failedAsFlagged ? `; ${f.failedAsFlagged} failed under --skip-flagged` : ''}`;
 }
 

@@ -55,8 +55,26 @@ export { scheduleFinalize } from './finalize-job.js';
 // Status and outputs.
 export { RunStore, type GenerationStart, type MarkOutcome, type MarkResult, type RunState } from './run-store.js';
 export { isEnded, mergedStatus, RUN_STATUSES, type RunStatus } from './state.js';
-export { EXIT_CODES, judgeEnded, judgeRunning, parseMaxFailures, stallLimits, verdictLine, type MaxFailures, type StallLimits, type WaitVerdict } from './outcome.js';
-export { allScores, readRunData, readRunInfo, streamPredictions, type RunData, type RunInfo, type RunScores } from './run-data.js';
+export {
+  EXIT_CODES,
+  judgeEnded,
+  judgeRunning,
+  parseMaxFailures,
+  stallLimits,
+  verdictLine,
+  type MaxFailures,
+  type StallLimits,
+  type WaitVerdict,
+} from './outcome.js';
+export {
+  allScores,
+  readRunData,
+  readRunInfo,
+  streamPredictions,
+  type RunData,
+  type RunInfo,
+  type RunScores,
+} from './run-data.js';
 export type { RunMetrics } from './run-metrics.js';
 export { runLayout, type RunLayout } from './layout.js';
 export { assertRunId, newRunId } from './batching.js';

@@ -29,7 +29,13 @@ export function runLayout(out: S3Location, runId: string) {
     /** A manifest shard's merge checkpoint: its outputs, its scores, and its index (written last). */
     merged: (shard: number) => {
       const stem = joinKey(root, 'merged', six(shard));
-      return { index: `${stem}.json`, predictions: `${stem}.predictions.jsonl`, csv: `${stem}.csv`, failures: `${stem}.failures.jsonl`, scores: `${stem}.scores.bin` };
+      return {
+        index: `${stem}.json`,
+        predictions: `${stem}.predictions.jsonl`,
+        csv: `${stem}.csv`,
+        failures: `${stem}.failures.jsonl`,
+        scores: `${stem}.scores.bin`,
+      };
     },
     predictionsJsonl: joinKey(root, 'predictions.jsonl'),
     predictionsCsv: joinKey(root, 'predictions.csv'),

@@ -16,7 +16,11 @@ const noResult: MissingReason = () => ({ stage: 'batch', reason: 'no result was 
  * Every manifest key exactly once: its latest prediction if any part has one, else its latest failure,
  * else a failure from `missing`. Parts must be given in merge order (generation, then batch). Pure.
  */
-export function mergeParts(items: readonly RunItem[], parts: readonly (readonly PartLine[])[], missing: MissingReason = noResult): MergedRun {
+export function mergeParts(
+  items: readonly RunItem[],
+  parts: readonly (readonly PartLine[])[],
+  missing: MissingReason = noResult,
+): MergedRun {
   const prediction = new Map<string, PredictionLine>();
   const failure = new Map<string, FailureLine>();
   for (const part of parts) {
@@ -36,7 +40,15 @@ export function mergeParts(items: readonly RunItem[], parts: readonly (readonly 
     }
     const f = failure.get(item.key);
     if (!f) unrecorded++;
-    failures.push(f ?? { type: 'failure', key: item.key, etag: item.etag, ...missing(item), ...(item.label ? { trueLabel: item.label } : {}) });
+    failures.push(
+      f ?? {
+        type: 'failure',
+        key: item.key,
+        etag: item.etag,
+        ...missing(item),
+        ...(item.label ? { trueLabel: item.label } : {}),
+      },
+    );
   }
   return { predictions, failures, unrecorded };
 }
@@ -60,5 +72,12 @@ export function parsePart(text: string, name: string, raw?: Map<PartLine, string
 
 /** Failure lines for a whole batch, each with the batch's reason (stage 'batch'). Pure. */
 export function batchFailureLines(items: readonly RunItem[], reason: string): FailureLine[] {
-  return items.map((i) => ({ type: 'failure', key: i.key, etag: i.etag, stage: 'batch', reason, ...(i.label ? { trueLabel: i.label } : {}) }));
+  return items.map((i) => ({
+    type: 'failure',
+    key: i.key,
+    etag: i.etag,
+    stage: 'batch',
+    reason,
+    ...(i.label ? { trueLabel: i.label } : {}),
+  }));
 }

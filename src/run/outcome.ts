@@ -17,7 +17,9 @@ export function parseMaxFailures(text: string): MaxFailures {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
   if (m && m[2] === '%' && Number(m[1]) <= 100) return { percent: Number(m[1]) };
   if (m && !m[2] && Number.isInteger(Number(m[1]))) return { count: Number(m[1]) };
-  throw new Error(`--max-failures must be a whole number of keys or a percentage up to 100%, got ${JSON.stringify(text)}`);
+  throw new Error(
+    `--max-failures must be a whole number of keys or a percentage up to 100%, got ${JSON.stringify(text)}`,
+  );
 }
 
 export function allowedFailures(max: MaxFailures, totalKeys: number): number {
@@ -25,7 +27,10 @@ export function allowedFailures(max: MaxFailures, totalKeys: number): number {
 }
 
 /** The verdict on a run that has ended. Pure. */
-export function judgeEnded(run: { status: RunStatus; failed: number; totalKeys: number; reason?: string }, max: MaxFailures): WaitVerdict {
+export function judgeEnded(
+  run: { status: RunStatus; failed: number; totalKeys: number; reason?: string },
+  max: MaxFailures,
+): WaitVerdict {
   if (run.status === 'failed') return { kind: 'failed', reason: run.reason ?? 'no reason recorded' };
   const allowed = allowedFailures(max, run.totalKeys);
   if (run.failed > allowed) return { kind: 'too-many-failures', failed: run.failed, allowed, total: run.totalKeys };
@@ -55,8 +60,10 @@ export function stallLimits(stallTimeoutMs: number): StallLimits {
 /** Stuck, or undefined while a running run may still move. No worker is checked first: it is the more specific cause. Pure. */
 export function judgeRunning(w: Watch, limits: StallLimits): WaitVerdict | undefined {
   if (w.missingMs >= limits.stallTimeoutMs) return { kind: 'stuck', why: 'no-run', seconds: w.missingMs / 1000 };
-  if (w.sinceWorkerMs >= limits.noWorkerTimeoutMs) return { kind: 'stuck', why: 'no-worker', seconds: w.sinceWorkerMs / 1000 };
-  if (w.sinceProgressMs >= limits.stallTimeoutMs) return { kind: 'stuck', why: 'no-progress', seconds: w.sinceProgressMs / 1000 };
+  if (w.sinceWorkerMs >= limits.noWorkerTimeoutMs)
+    return { kind: 'stuck', why: 'no-worker', seconds: w.sinceWorkerMs / 1000 };
+  if (w.sinceProgressMs >= limits.stallTimeoutMs)
+    return { kind: 'stuck', why: 'no-progress', seconds: w.sinceProgressMs / 1000 };
   return undefined;
 }
 

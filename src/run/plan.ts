@@ -29,7 +29,10 @@ export function batchCount(manifest: Pick<RunManifest, 'totalBatches'>): number 
 }
 
 /** Batch b's place in the manifest shards: shard number and line range. Pure. */
-export function shardRange(header: Pick<RunHeader, 'batchSize' | 'batchesPerShard'>, batch: number): { shard: number; start: number; end: number } {
+export function shardRange(
+  header: Pick<RunHeader, 'batchSize' | 'batchesPerShard'>,
+  batch: number,
+): { shard: number; start: number; end: number } {
   const shard = Math.floor(batch / header.batchesPerShard);
   const start = (batch - shard * header.batchesPerShard) * header.batchSize;
   return { shard, start, end: start + header.batchSize };
@@ -81,7 +84,10 @@ export function planBatches(plan: Pick<GenerationPlan, 'batchBits'>): number[] {
 }
 
 /** A plan as generations/NNNNNN.json holds it: an index, or the previous version's one document (its lines kept inline). Pure. */
-export function planFromDocument(doc: GenerationPlan | LegacyGenerationPlan, header: Pick<RunHeader, 'batchesPerShard'>): GenerationPlan {
+export function planFromDocument(
+  doc: GenerationPlan | LegacyGenerationPlan,
+  header: Pick<RunHeader, 'batchesPerShard'>,
+): GenerationPlan {
   if (!('batches' in doc)) return doc;
   const { batches, ...rest } = doc;
   return {
@@ -129,7 +135,8 @@ export function encodePlanShard(lines: readonly PlanLine[]): string {
 export function incompleteBatches(record: RunRecord): number[] {
   const gens = planGenerations(record.plans);
   const out: number[] = [];
-  for (let b = 0; b < record.manifest.totalBatches; b++) if (!hasPart(record.parts, b, currentGeneration(gens, b))) out.push(b);
+  for (let b = 0; b < record.manifest.totalBatches; b++)
+    if (!hasPart(record.parts, b, currentGeneration(gens, b))) out.push(b);
   return out;
 }
 
@@ -148,7 +155,11 @@ export function planBatch(batch: number, items: readonly RunItem[], predicted: P
  * One batch's share of the counters a plan starts from: scored = its keys with a prediction; failed = its
  * keys with none when the batch is not pending (they keep their last failure). Pure.
  */
-export function batchCountsAtStart(items: readonly RunItem[], predicted: Predicted, pending: boolean): { scored: number; failed: number } {
+export function batchCountsAtStart(
+  items: readonly RunItem[],
+  predicted: Predicted,
+  pending: boolean,
+): { scored: number; failed: number } {
   const scored = items.reduce((n, i) => n + (predicted.has(i.key) ? 1 : 0), 0);
   return { scored, failed: pending ? 0 : items.length - scored };
 }

@@ -22,7 +22,16 @@ import {
   type RunRecord,
 } from './plan.js';
 import { setBit, type RunStore } from './run-store.js';
-import type { FailureLine, GenerationPlan, LegacyGenerationPlan, PlanLine, RunHeader, RunItem, RunManifest, ShardEntry } from './types.js';
+import type {
+  FailureLine,
+  GenerationPlan,
+  LegacyGenerationPlan,
+  PlanLine,
+  RunHeader,
+  RunItem,
+  RunManifest,
+  ShardEntry,
+} from './types.js';
 import { enqueueFed, topUp } from './feed.js';
 import { loadRunRecord, parseJsonl, predictedKeys, readShard, walkBatches, walkShard } from './run-record.js';
 import type { ReadCounter } from './checkpoint.js';
@@ -55,7 +64,13 @@ export type PlanSink = (shard: number, lines: PlanLine[]) => Promise<void>;
  * checkpoint matches its parts is read from the checkpoint's failures (its keys with no prediction); any
  * other from its parts. Counters are over the whole run.
  */
-export async function planRun(s3: S3Client, record: RunRecord, select: (batch: number) => boolean, sink: PlanSink, reads?: ReadCounter): Promise<RunPlan> {
+export async function planRun(
+  s3: S3Client,
+  record: RunRecord,
+  select: (batch: number) => boolean,
+  sink: PlanSink,
+  reads?: ReadCounter,
+): Promise<RunPlan> {
   const plan: RunPlan = { batches: [], keyCount: 0, shards: [], counts: { scored: 0, failed: 0 } };
   const gens = planGenerations(record.plans);
   for (const shard of record.manifest.shards) {
@@ -93,23 +108,34 @@ async function* shardPredictions(
   reads?: ReadCounter,
 ): AsyncGenerator<{ batch: number; items: RunItem[]; predicted: Predicted }> {
   if (!unpredicted) {
-    for await (const b of walkShard(s3, record, shard, { reads }, gens)) yield { batch: b.batch, items: b.items, predicted: predictedKeys(b.parts) };
+    for await (const b of walkShard(s3, record, shard, { reads }, gens))
+      yield { batch: b.batch, items: b.items, predicted: predictedKeys(b.parts) };
     return;
   }
   const predicted: Predicted = { has: (key) => !unpredicted.has(key) };
   const { batchSize } = record.manifest;
   const items = await readShard(s3, record.manifest.out.bucket, shard.key);
-  for (let i = 0; i < shard.batches; i++) yield { batch: shard.firstBatch + i, items: items.slice(i * batchSize, (i + 1) * batchSize), predicted };
+  for (let i = 0; i < shard.batches; i++)
+    yield { batch: shard.firstBatch + i, items: items.slice(i * batchSize, (i + 1) * batchSize), predicted };
 }
 
 /** The keys of a shard with no prediction, from its merge checkpoint; undefined when it has none that matches its parts. */
-async function checkpointFailures(s3: S3Client, record: RunRecord, shard: number, reads?: ReadCounter): Promise<Set<string> | undefined> {
+async function checkpointFailures(
+  s3: S3Client,
+  record: RunRecord,
+  shard: number,
+  reads?: ReadCounter,
+): Promise<Set<string> | undefined> {
   const cp = await readCheckpoint(s3, record, shard, reads);
   if (!cp) return undefined;
   if (cp.tally.failed === 0) return new Set();
   const bytes = await readCheckpointObject(s3, record, cp, 'failures', reads);
   if (!bytes) return undefined;
-  return new Set(parseJsonl<FailureLine>(Buffer.from(bytes).toString('utf8'), `checkpoint failures of shard ${shard}`).map((f) => f.key));
+  return new Set(
+    parseJsonl<FailureLine>(Buffer.from(bytes).toString('utf8'), `checkpoint failures of shard ${shard}`).map(
+      (f) => f.key,
+    ),
+  );
 }
 
 /**
@@ -118,7 +144,10 @@ async function checkpointFailures(s3: S3Client, record: RunRecord, shard: number
  * are fed to the queue again under their existing job ids. When Redis already has the run, its
  * unfinished batches are offered to the queue again (duplicates are ignored).
  */
-export async function ensureRunInRedis(deps: RunDeps, manifest: RunManifest): Promise<{ created: boolean; pending: number }> {
+export async function ensureRunInRedis(
+  deps: RunDeps,
+  manifest: RunManifest,
+): Promise<{ created: boolean; pending: number }> {
   const record = await loadRunRecord(deps.s3, manifest);
   const gens = planGenerations(record.plans);
   const done = new Uint8Array(Math.ceil(manifest.totalBatches / 8));
@@ -128,7 +157,8 @@ export async function ensureRunInRedis(deps: RunDeps, manifest: RunManifest): Pr
     else pending++;
   }
   const counts = { scored: 0, failed: 0 };
-  const anyPart = (b: number) => hasPart(record.parts, b, 0) || (gens.get(b) ?? []).some((g) => hasPart(record.parts, b, g));
+  const anyPart = (b: number) =>
+    hasPart(record.parts, b, 0) || (gens.get(b) ?? []).some((g) => hasPart(record.parts, b, g));
   for await (const b of walkBatches(deps.s3, record, { only: anyPart })) {
     const c = batchCountsAtStart(b.items, predictedKeys(b.parts), !hasPart(record.parts, b.batch, b.generation));
     counts.scored += c.scored;
@@ -172,13 +202,26 @@ export async function reofferPending(deps: RunDeps, header: RunHeader): Promise<
  * then its index, only once (of two processes starting the same generation, the second adopts the
  * first's plan); then Redis and the queue follow it.
  */
-export async function startGeneration(deps: RunDeps, record: RunRecord, select: (batch: number) => boolean, reason: GenerationPlan['reason'], reads?: ReadCounter): Promise<GenerationPlan> {
+export async function startGeneration(
+  deps: RunDeps,
+  record: RunRecord,
+  select: (batch: number) => boolean,
+  reason: GenerationPlan['reason'],
+  reads?: ReadCounter,
+): Promise<GenerationPlan> {
   const { manifest } = record;
   const layout = runLayout(manifest.out, manifest.runId);
   const state = await deps.store.get(manifest.runId);
   const generation = Math.max(state?.generation ?? 0, latestGeneration(record)) + 1;
   const shardsPrefix = layout.planShardsPrefix(generation, randomUUID().slice(0, 8));
-  const sink: PlanSink = (shard, lines) => putObject(deps.s3, layout.bucket, layout.planShard(shardsPrefix, shard), encodePlanShard(lines), 'application/x-ndjson');
+  const sink: PlanSink = (shard, lines) =>
+    putObject(
+      deps.s3,
+      layout.bucket,
+      layout.planShard(shardsPrefix, shard),
+      encodePlanShard(lines),
+      'application/x-ndjson',
+    );
   const plan = await planRun(deps.s3, record, select, sink, reads);
   let written: GenerationPlan = {
     runId: manifest.runId,
@@ -191,15 +234,32 @@ export async function startGeneration(deps: RunDeps, record: RunRecord, select: 
     shardsPrefix,
     batchBits: encodeBatchBits(plan.batches),
   };
-  const put = await putIfAbsent(deps.s3, deps.claims, layout.bucket, layout.generation(generation), Buffer.from(JSON.stringify(written) + '\n'), 'application/json', { probePrefix: manifest.out.prefix });
+  const put = await putIfAbsent(
+    deps.s3,
+    deps.claims,
+    layout.bucket,
+    layout.generation(generation),
+    Buffer.from(JSON.stringify(written) + '\n'),
+    'application/json',
+    { probePrefix: manifest.out.prefix },
+  );
   if (!put.created) {
-    written = planFromDocument(JSON.parse(Buffer.from(put.bytes).toString('utf8')) as GenerationPlan | LegacyGenerationPlan, manifest);
-    deps.logger.warn({ runId: manifest.runId, generation }, 'another process started this generation first; adopting its plan');
+    written = planFromDocument(
+      JSON.parse(Buffer.from(put.bytes).toString('utf8')) as GenerationPlan | LegacyGenerationPlan,
+      manifest,
+    );
+    deps.logger.warn(
+      { runId: manifest.runId, generation },
+      'another process started this generation first; adopting its plan',
+    );
   }
   const batches = planBatches(written);
   await deps.store.startGeneration(manifest.runId, generation, batches, plan.counts);
   await topUp(deps, manifest);
   if (batches.length === 0) await scheduleFinalize(deps.queue, manifest.runId, manifest.out, generation);
-  deps.logger.info({ runId: manifest.runId, generation, reason, batches: batches.length, keys: written.keyCount }, 'attempt generation started');
+  deps.logger.info(
+    { runId: manifest.runId, generation, reason, batches: batches.length, keys: written.keyCount },
+    'attempt generation started',
+  );
   return written;
 }

@@ -13,16 +13,27 @@ export type BatchDeps = Pick<RunDeps, 'store' | 'queue' | 's3'>;
  * Counts a batch whose part is in S3, then asks for the finalize when it was the run's last one, or for
  * a rebuild from S3 when Redis no longer has the run.
  */
-export async function recordBatchDone(ctx: BatchDeps, data: BatchJobData, counts: { scored: number; failed: number }, logger: Logger): Promise<MarkResult> {
+export async function recordBatchDone(
+  ctx: BatchDeps,
+  data: BatchJobData,
+  counts: { scored: number; failed: number },
+  logger: Logger,
+): Promise<MarkResult> {
   const generation = data.generation ?? 0;
   const mark = await ctx.store.markBatchDone(data.runId, data.batch, generation, counts.scored, counts.failed);
   if (mark.outcome === 'unknown-run') {
     logger.warn('the run is missing from Redis (Redis lost its data?); asking a worker to rebuild it from S3');
     await scheduleFinalize(ctx.queue, data.runId, data.out, generation, 'recover');
-  } else if (mark.status === 'running' && !mark.listing && mark.outcome !== 'stale' && mark.doneBatches >= mark.totalBatches) {
+  } else if (
+    mark.status === 'running' &&
+    !mark.listing &&
+    mark.outcome !== 'stale' &&
+    mark.doneBatches >= mark.totalBatches
+  ) {
     await scheduleFinalize(ctx.queue, data.runId, data.out, mark.generation);
   } else {
-    if (mark.outcome === 'stale') logger.info('batch not counted: the run re-planned it in a later attempt generation (its part stays in S3)');
+    if (mark.outcome === 'stale')
+      logger.info('batch not counted: the run re-planned it in a later attempt generation (its part stays in S3)');
     // Stale jobs leave the window too: feed, or a window full of them would stall the new generation.
     if (mark.status === 'running') await topUpAfter(ctx, data, logger);
   }

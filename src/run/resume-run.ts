@@ -28,7 +28,10 @@ export interface ResumedRun {
 export async function resumeRun(deps: RunDeps, runId: string, outHint?: S3Location): Promise<ResumedRun> {
   const state = await deps.store.get(runId);
   const out = state?.out ?? outHint;
-  if (!out) throw new UserError(`run ${runId} is unknown to Redis; give --out s3://BUCKET/OUTPREFIX so its manifest can be found in S3`);
+  if (!out)
+    throw new UserError(
+      `run ${runId} is unknown to Redis; give --out s3://BUCKET/OUTPREFIX so its manifest can be found in S3`,
+    );
   const manifest = await readManifest(deps.s3, out, runId);
   const rebuilt = !state && (await ensureRunInRedis(deps, manifest)).created;
   if (rebuilt) deps.logger.warn({ runId }, 'run was missing from Redis; rebuilt its state from S3');
@@ -37,5 +40,14 @@ export async function resumeRun(deps: RunDeps, runId: string, outHint?: S3Locati
   const reads = new ReadCounter();
   const record = await loadRunRecord(deps.s3, manifest);
   const plan = await startGeneration(deps, record, () => true, 'resume', reads);
-  return { runId, generation: plan.generation, missing: plan.keyCount, batches: plan.batchCount, totalBatches: batchCount(manifest), rebuilt, planMs: Date.now() - started, reads };
+  return {
+    runId,
+    generation: plan.generation,
+    missing: plan.keyCount,
+    batches: plan.batchCount,
+    totalBatches: batchCount(manifest),
+    rebuilt,
+    planMs: Date.now() - started,
+    reads,
+  };
 }

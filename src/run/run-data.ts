@@ -28,7 +28,10 @@ export interface RunData extends RunInfo {
 
 export async function readRunInfo(s3: S3Client, out: S3Location, runId: string): Promise<RunInfo> {
   const layout = runLayout(out, runId);
-  const [metricsText, manifest] = await Promise.all([getTextIfExists(s3, layout.bucket, layout.metrics), readManifest(s3, out, runId)]);
+  const [metricsText, manifest] = await Promise.all([
+    getTextIfExists(s3, layout.bucket, layout.metrics),
+    readManifest(s3, out, runId),
+  ]);
   if (!metricsText) throw new Error(`run ${runId}: no metrics.json (not finalized yet?)`);
   return { metrics: JSON.parse(metricsText) as RunMetrics, source: manifest.source };
 }
@@ -61,7 +64,12 @@ function parsePrediction(line: string, where: () => string): PredictionLine {
  * Reads the run's metrics, then streams its predictions once into the score arrays (sized from the
  * metrics' counts), showing each prediction to `visit` on the way (report samples, histograms).
  */
-export async function readRunData(s3: S3Client, out: S3Location, runId: string, visit?: (p: PredictionLine) => void): Promise<RunData> {
+export async function readRunData(
+  s3: S3Client,
+  out: S3Location,
+  runId: string,
+  visit?: (p: PredictionLine) => void,
+): Promise<RunData> {
   const info = await readRunInfo(s3, out, runId);
   const { counts, classification } = info.metrics;
   const c = classification?.confusion;
@@ -72,7 +80,10 @@ export async function readRunData(s3: S3Client, out: S3Location, runId: string, 
     (p.trueLabel === undefined ? unlabelled : p.trueLabel === 'PNEUMONIA' ? pneumonia : normal).push(p.probability);
     visit?.(p);
   }
-  return { ...info, scores: { pneumonia: pneumonia.sorted(), normal: normal.sorted(), unlabelled: unlabelled.sorted() } };
+  return {
+    ...info,
+    scores: { pneumonia: pneumonia.sorted(), normal: normal.sorted(), unlabelled: unlabelled.sorted() },
+  };
 }
 
 /** Every score of the run (labelled or not), by class, in a new array. Pure. */

@@ -81,7 +81,14 @@ export function buildRunMetrics(manifest: RunManifest, tally: RunTally, finished
       labelled: tally.labelled,
       batches: batchCount(manifest),
     },
-    throughput: { wallSeconds, endToEndImagesPerSec: active.imagesPerSec, activeSeconds: active.activeSeconds, attempts: active.attempts, coldStart: active.coldStart, stages },
+    throughput: {
+      wallSeconds,
+      endToEndImagesPerSec: active.imagesPerSec,
+      activeSeconds: active.activeSeconds,
+      attempts: active.attempts,
+      coldStart: active.coldStart,
+      stages,
+    },
     flags: tally.flags.result(),
     classification: tally.classification(),
   };

@@ -1,10 +1,35 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { getBytesIfExists, getCompleteIfExists, getJsonIfExists, getTextIfExists, listPages } from '../shared/s3/objects.js';
+import {
+  getBytesIfExists,
+  getCompleteIfExists,
+  getJsonIfExists,
+  getTextIfExists,
+  listPages,
+} from '../shared/s3/objects.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import { generationOfKey, partMetaOfKey, partOfKey, runLayout, type PartRef } from './layout.js';
-import { addPart, currentGeneration, hasPart, planFromDocument, planGenerations, type PartIndex, type RunRecord } from './plan.js';
-import type { GenerationPlan, LegacyGenerationPlan, PartLine, PartMeta, PlanLine, RunHeader, RunItem, RunManifest, ShardEntry, SkippedObject } from './types.js';
+import {
+  addPart,
+  currentGeneration,
+  hasPart,
+  planFromDocument,
+  planGenerations,
+  type PartIndex,
+  type RunRecord,
+} from './plan.js';
+import type {
+  GenerationPlan,
+  LegacyGenerationPlan,
+  PartLine,
+  PartMeta,
+  PlanLine,
+  RunHeader,
+  RunItem,
+  RunManifest,
+  ShardEntry,
+  SkippedObject,
+} from './types.js';
 import { ShardFingerprints, type ReadCounter } from './checkpoint.js';
 import { UserError } from '../shared/errors.js';
 import { parsePart } from './merge-parts.js';
@@ -12,7 +37,11 @@ import { parsePart } from './merge-parts.js';
 const parseJson = <T>(bytes: Uint8Array) => JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
 
 /** The manifest index (manifest.json), or undefined while the run's listing is not complete. */
-export async function readManifestIfExists(s3: S3Client, out: S3Location, runId: string): Promise<RunManifest | undefined> {
+export async function readManifestIfExists(
+  s3: S3Client,
+  out: S3Location,
+  runId: string,
+): Promise<RunManifest | undefined> {
   const layout = runLayout(out, runId);
   const got = await getCompleteIfExists(s3, layout.bucket, layout.manifest); // another producer may be writing it
   return got ? parseJson<RunManifest>(got.bytes) : undefined;
@@ -20,7 +49,10 @@ export async function readManifestIfExists(s3: S3Client, out: S3Location, runId:
 
 export async function readManifest(s3: S3Client, out: S3Location, runId: string): Promise<RunManifest> {
   const manifest = await readManifestIfExists(s3, out, runId);
-  if (!manifest) throw new UserError(`run ${runId}: no manifest at s3://${out.bucket}/${runLayout(out, runId).manifest} (its listing never completed; run the same cxr score again)`);
+  if (!manifest)
+    throw new UserError(
+      `run ${runId}: no manifest at s3://${out.bucket}/${runLayout(out, runId).manifest} (its listing never completed; run the same cxr score again)`,
+    );
   return manifest;
 }
 
@@ -61,12 +93,17 @@ export function readHeader(s3: S3Client, out: S3Location, runId: string): Promis
 }
 
 /** Generation G's plan index (or a previous version's whole plan); cached. */
-export function readGenerationPlan(s3: S3Client, header: Pick<RunHeader, 'out' | 'runId' | 'batchesPerShard'>, generation: number): Promise<GenerationPlan> {
+export function readGenerationPlan(
+  s3: S3Client,
+  header: Pick<RunHeader, 'out' | 'runId' | 'batchesPerShard'>,
+  generation: number,
+): Promise<GenerationPlan> {
   const layout = runLayout(header.out, header.runId);
   const key = layout.generation(generation);
   return plans.get(`${layout.bucket}/${key}`, async () => {
     const doc = await getJsonIfExists<GenerationPlan | LegacyGenerationPlan>(s3, layout.bucket, key);
-    if (!doc) throw new Error(`run ${header.runId}: no plan for generation ${generation} at s3://${layout.bucket}/${key}`);
+    if (!doc)
+      throw new Error(`run ${header.runId}: no plan for generation ${generation} at s3://${layout.bucket}/${key}`);
     return planFromDocument(doc, header);
   });
 }
@@ -116,7 +153,13 @@ export async function readAllItems(s3: S3Client, manifest: RunManifest): Promise
 export async function readSkipped(s3: S3Client, manifest: RunManifest): Promise<SkippedObject[]> {
   const out: SkippedObject[] = [];
   for (const s of manifest.shards) {
-    if (s.skippedKey) out.push(...parseJsonl<SkippedObject>((await getTextIfExists(s3, manifest.out.bucket, s.skippedKey)) ?? '', s.skippedKey));
+    if (s.skippedKey)
+      out.push(
+        ...parseJsonl<SkippedObject>(
+          (await getTextIfExists(s3, manifest.out.bucket, s.skippedKey)) ?? '',
+          s.skippedKey,
+        ),
+      );
   }
   return out;
 }
@@ -128,7 +171,8 @@ export async function readSkipped(s3: S3Client, manifest: RunManifest): Promise<
 export async function loadRunRecord(s3: S3Client, manifest: RunManifest): Promise<RunRecord> {
   const layout = runLayout(manifest.out, manifest.runId);
   const planKeys: string[] = [];
-  for await (const page of listPages(s3, layout.bucket, layout.generationsPrefix)) for (const o of page) if (generationOfKey(o.key) !== undefined) planKeys.push(o.key);
+  for await (const page of listPages(s3, layout.bucket, layout.generationsPrefix))
+    for (const o of page) if (generationOfKey(o.key) !== undefined) planKeys.push(o.key);
   const loaded = await Promise.all(planKeys.map((k) => readGenerationPlan(s3, manifest, generationOfKey(k)!)));
   const gens = planGenerations(loaded);
   const merged = (r: PartRef) => r.generation === 0 || (gens.get(r.batch)?.includes(r.generation) ?? false);
@@ -174,7 +218,11 @@ export interface WalkOptions {
  * Walks the run's batches in order, reading each shard once and each batch's parts (`ahead` batches read
  * at once), so memory holds a shard and a few batches, never the run.
  */
-export async function* walkBatches(s3: S3Client, record: RunRecord, opts: WalkOptions = {}): AsyncGenerator<BatchRecord> {
+export async function* walkBatches(
+  s3: S3Client,
+  record: RunRecord,
+  opts: WalkOptions = {},
+): AsyncGenerator<BatchRecord> {
   const gens = planGenerations(record.plans);
   for (const shard of record.manifest.shards) yield* walkShard(s3, record, shard, opts, gens);
 }

@@ -88,7 +88,12 @@ const SCRIPTS = {
   releaseLease: script('release-lease'),
 };
 
-const MARK_OUTCOMES: Record<number, MarkOutcome> = { 1: 'counted', 0: 'already-counted', [-1]: 'unknown-run', [-2]: 'stale' };
+const MARK_OUTCOMES: Record<number, MarkOutcome> = {
+  1: 'counted',
+  0: 'already-counted',
+  [-1]: 'unknown-run',
+  [-2]: 'stale',
+};
 const GENERATION_STARTS: Record<number, GenerationStart> = { 1: 'started', 0: 'already-started', [-1]: 'unknown-run' };
 
 /** A script's integer reply as one of its named values; any other reply is a protocol fault, named. */
@@ -150,14 +155,26 @@ export class RunStore {
   }
 
   /** The listing went on: the run now has these totals (final when `listing` is false). False when Redis does not have the run. */
-  async extend(runId: string, totals: { totalKeys: number; totalBatches: number; skipped: number; listing: boolean }): Promise<boolean> {
+  async extend(
+    runId: string,
+    totals: { totalKeys: number; totalBatches: number; skipped: number; listing: boolean },
+  ): Promise<boolean> {
     const [hash] = this.keys(runId);
-    return (await SCRIPTS.extend.run(this.redis, [hash], [totals.totalKeys, totals.totalBatches, totals.skipped, totals.listing ? 1 : 0])) === 1;
+    return (
+      (await SCRIPTS.extend.run(
+        this.redis,
+        [hash],
+        [totals.totalKeys, totals.totalBatches, totals.skipped, totals.listing ? 1 : 0],
+      )) === 1
+    );
   }
 
   async get(runId: string): Promise<RunState | undefined> {
     const [hash, done] = this.keys(runId);
-    const [[, h], [, count]] = (await this.redis.multi().hgetall(hash).bitcount(done).exec()) as [[unknown, Record<string, string>], [unknown, number]];
+    const [[, h], [, count]] = (await this.redis.multi().hgetall(hash).bitcount(done).exec()) as [
+      [unknown, Record<string, string>],
+      [unknown, number],
+    ];
     if (!h || !h.runId) return undefined;
     return {
       runId: h.runId,
@@ -193,25 +210,32 @@ export class RunStore {
   /** Batches already handed to the queue (below the cursor) that are not done: the ones to offer again. */
   async unfinishedFed(runId: string): Promise<Fed> {
     const [hash, done, plan] = this.keys(runId);
-    const [[, fed], [, bits], [, gens]] = (await this.redis.multi().hget(hash, 'fed').getBuffer(done).hgetall(plan).exec()) as [
-      [unknown, string | null],
-      [unknown, Buffer | null],
-      [unknown, Record<string, string>],
-    ];
+    const [[, fed], [, bits], [, gens]] = (await this.redis
+      .multi()
+      .hget(hash, 'fed')
+      .getBuffer(done)
+      .hgetall(plan)
+      .exec()) as [[unknown, string | null], [unknown, Buffer | null], [unknown, Record<string, string>]];
     const map = bits ?? new Uint8Array(0);
     const out: Fed = [];
-    for (let b = 0; b < Number(fed ?? 0); b++) if (!bitIsSet(map, b)) out.push({ batch: b, generation: Number(gens[b] ?? 0) });
+    for (let b = 0; b < Number(fed ?? 0); b++)
+      if (!bitIsSet(map, b)) out.push({ batch: b, generation: Number(gens[b] ?? 0) });
     return out;
   }
 
   /** Whether a batch job still has work in the run's current plan: 'unknown' when Redis does not have the run. */
-  async batchStanding(runId: string, batch: number, generation: number): Promise<'current' | 'stale' | 'done' | 'run-failed' | 'unknown'> {
+  async batchStanding(
+    runId: string,
+    batch: number,
+    generation: number,
+  ): Promise<'current' | 'stale' | 'done' | 'run-failed' | 'unknown'> {
     const [hash, done, plan] = this.keys(runId);
-    const [[, status], [, planned], [, bit]] = (await this.redis.multi().hget(hash, 'status').hget(plan, String(batch)).getbit(done, batch).exec()) as [
-      [unknown, string | null],
-      [unknown, string | null],
-      [unknown, number],
-    ];
+    const [[, status], [, planned], [, bit]] = (await this.redis
+      .multi()
+      .hget(hash, 'status')
+      .hget(plan, String(batch))
+      .getbit(done, batch)
+      .exec()) as [[unknown, string | null], [unknown, string | null], [unknown, number]];
     if (!status) return 'unknown';
     if (Number(planned ?? 0) !== generation) return 'stale';
     if (status === 'failed') return 'run-failed';
@@ -219,8 +243,21 @@ export class RunStore {
   }
 
   /** Counts a finished batch once, and only for the generation the run's plan gives it. */
-  async markBatchDone(runId: string, batch: number, generation: number, scored: number, failed: number): Promise<MarkResult> {
-    const reply = (await SCRIPTS.markDone.run(this.redis, this.keys(runId), [batch, generation, scored, failed])) as [number, number, number, string, number, number];
+  async markBatchDone(
+    runId: string,
+    batch: number,
+    generation: number,
+    scored: number,
+    failed: number,
+  ): Promise<MarkResult> {
+    const reply = (await SCRIPTS.markDone.run(this.redis, this.keys(runId), [batch, generation, scored, failed])) as [
+      number,
+      number,
+      number,
+      string,
+      number,
+      number,
+    ];
     const [outcome, doneBatches, totalBatches, status, gen, listing] = reply;
     return {
       outcome: decode(MARK_OUTCOMES, outcome, 'mark-batch-done'),
@@ -233,15 +270,38 @@ export class RunStore {
   }
 
   /** Starts attempt generation G: only `planned` remain to run, fed again from batch 0. */
-  async startGeneration(runId: string, generation: number, planned: number[], counts: { scored: number; failed: number }): Promise<GenerationStart> {
-    const reply = await SCRIPTS.startGeneration.run(this.redis, this.keys(runId), [generation, counts.scored, counts.failed, ...planned]);
+  async startGeneration(
+    runId: string,
+    generation: number,
+    planned: number[],
+    counts: { scored: number; failed: number },
+  ): Promise<GenerationStart> {
+    const reply = await SCRIPTS.startGeneration.run(this.redis, this.keys(runId), [
+      generation,
+      counts.scored,
+      counts.failed,
+      ...planned,
+    ]);
     return decode(GENERATION_STARTS, reply, 'start-generation');
   }
 
   /** Records the merged outcome of generation G; false when the run has moved on to a later generation. */
-  async finish(runId: string, generation: number, status: RunStatus, counts: { scored: number; failed: number }, finishedAt: string, reason = ''): Promise<boolean> {
+  async finish(
+    runId: string,
+    generation: number,
+    status: RunStatus,
+    counts: { scored: number; failed: number },
+    finishedAt: string,
+    reason = '',
+  ): Promise<boolean> {
     const [hash] = this.keys(runId);
-    return (await SCRIPTS.finish.run(this.redis, [hash], [generation, status, counts.scored, counts.failed, finishedAt, reason])) === 1;
+    return (
+      (await SCRIPTS.finish.run(
+        this.redis,
+        [hash],
+        [generation, status, counts.scored, counts.failed, finishedAt, reason],
+      )) === 1
+    );
   }
 
   /** Fails a running run with a reason (e.g. the model cannot be loaded); returns its generation, or undefined when it was not running. */

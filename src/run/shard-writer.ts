@@ -11,7 +11,14 @@ export interface ShardTotals {
 }
 
 export function shardTotals(shards: readonly ShardEntry[]): ShardTotals {
-  return shards.reduce((t, s) => ({ totalKeys: t.totalKeys + s.items, totalBatches: t.totalBatches + s.batches, skipped: t.skipped + s.skipped }), { totalKeys: 0, totalBatches: 0, skipped: 0 });
+  return shards.reduce(
+    (t, s) => ({
+      totalKeys: t.totalKeys + s.items,
+      totalBatches: t.totalBatches + s.batches,
+      skipped: t.skipped + s.skipped,
+    }),
+    { totalKeys: 0, totalBatches: 0, skipped: 0 },
+  );
 }
 
 /**
@@ -67,7 +74,8 @@ export class ShardWriter {
       skipped: this.skipped.length,
       lastKey: [this.lastKey, this.skipped.at(-1)?.key ?? ''].sort().at(-1)!,
     };
-    const jsonl = (rows: readonly unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+    const jsonl = (rows: readonly unknown[]) =>
+      rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
     if (this.skipped.length) {
       entry.skippedKey = layout.skippedShard(n);
       await putObject(this.s3, layout.bucket, entry.skippedKey, jsonl(this.skipped), 'application/x-ndjson');

@@ -37,8 +37,16 @@ export type ListingUnit = { prefix: string } | { object: ListedObject };
  * Lists each unit (in their order) with up to `parallel` listings running ahead, each holding at most
  * `ahead` pages, so memory stays bounded while pages still come out in key order.
  */
-export async function* parallelListingPages(s3: S3Client, bucket: string, units: readonly ListingUnit[], parallel: number, ahead = 4): AsyncGenerator<SourcePage> {
-  const pumps = units.map((u) => new PagePump('prefix' in u ? listPages(s3, bucket, u.prefix) : single(u.object), ahead));
+export async function* parallelListingPages(
+  s3: S3Client,
+  bucket: string,
+  units: readonly ListingUnit[],
+  parallel: number,
+  ahead = 4,
+): AsyncGenerator<SourcePage> {
+  const pumps = units.map(
+    (u) => new PagePump('prefix' in u ? listPages(s3, bucket, u.prefix) : single(u.object), ahead),
+  );
   for (let i = 0; i < pumps.length; i++) {
     for (let j = i; j < Math.min(pumps.length, i + parallel); j++) pumps[j].start();
     for await (const page of pumps[i].pages()) yield splitPage(page);
@@ -100,7 +108,12 @@ class PagePump {
  * Splits the listing of `prefix` with '/' delimiters, `depth` levels down: the sub-prefixes to list, and
  * the objects lying beside them, in key order. A sub-prefix with nothing below it at a level is listed whole.
  */
-export async function discoverPrefixes(s3: S3Client, bucket: string, prefix: string, depth: number): Promise<ListingUnit[]> {
+export async function discoverPrefixes(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  depth: number,
+): Promise<ListingUnit[]> {
   let level: ListingUnit[] = [{ prefix }];
   for (let d = 0; d < depth; d++) {
     const next: ListingUnit[] = [];
@@ -112,9 +125,18 @@ export async function discoverPrefixes(s3: S3Client, bucket: string, prefix: str
       const found: ListingUnit[] = [];
       let token: string | undefined;
       do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: unit.prefix || undefined, Delimiter: '/', ContinuationToken: token }));
+        const page = await s3.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: unit.prefix || undefined,
+            Delimiter: '/',
+            ContinuationToken: token,
+          }),
+        );
         for (const c of page.CommonPrefixes ?? []) if (c.Prefix) found.push({ prefix: c.Prefix });
-        for (const o of page.Contents ?? []) if (o.Key) found.push({ object: { key: o.Key, etag: (o.ETag ?? '').replace(/^"|"$/g, ''), size: o.Size ?? 0 } });
+        for (const o of page.Contents ?? [])
+          if (o.Key)
+            found.push({ object: { key: o.Key, etag: (o.ETag ?? '').replace(/^"|"$/g, ''), size: o.Size ?? 0 } });
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
       next.push(...(found.length ? found.sort((a, b) => (unitKey(a) < unitKey(b) ? -1 : 1)) : [unit]));
@@ -127,7 +149,12 @@ export async function discoverPrefixes(s3: S3Client, bucket: string, prefix: str
 const unitKey = (u: ListingUnit) => ('prefix' in u ? u.prefix : u.object.key);
 
 /** One line of an input manifest: a key (relative to the source prefix) and optionally its label. Pure. */
-export function parseManifestLine(line: string, lineNo: number, name: string, source: S3Location): { key: string; label?: ClassName } | undefined {
+export function parseManifestLine(
+  line: string,
+  lineNo: number,
+  name: string,
+  source: S3Location,
+): { key: string; label?: ClassName } | undefined {
   const text = line.trim();
   if (!text) return undefined;
   const where = `${name} line ${lineNo}`;
@@ -140,9 +167,13 @@ export function parseManifestLine(line: string, lineNo: number, name: string, so
     } catch {
       throw new UserError(`${where}: not JSON`);
     }
-    const obj = typeof value === 'string' ? { key: value } : (value as { key?: unknown; 'source-ref'?: unknown; label?: unknown });
+    const obj =
+      typeof value === 'string'
+        ? { key: value }
+        : (value as { key?: unknown; 'source-ref'?: unknown; label?: unknown });
     const ref = obj['source-ref'] ?? obj.key;
-    if (typeof ref !== 'string' || !ref) throw new UserError(`${where}: expected "key" (or SageMaker's "source-ref") as a string`);
+    if (typeof ref !== 'string' || !ref)
+      throw new UserError(`${where}: expected "key" (or SageMaker's "source-ref") as a string`);
     key = ref;
     label = typeof obj.label === 'string' ? obj.label : undefined;
   } else {
@@ -153,7 +184,8 @@ export function parseManifestLine(line: string, lineNo: number, name: string, so
   }
   if (key.startsWith('s3://')) {
     const loc = parseS3Uri(key);
-    if (loc.bucket !== source.bucket) throw new UserError(`${where}: ${key} is not in the run's bucket ${source.bucket} (one bucket per run)`);
+    if (loc.bucket !== source.bucket)
+      throw new UserError(`${where}: ${key} is not in the run's bucket ${source.bucket} (one bucket per run)`);
     key = loc.prefix;
   } else {
     key = joinKey(source.prefix, key);
@@ -166,10 +198,18 @@ export function parseManifestLine(line: string, lineNo: number, name: string, so
  * line; or CSV key[,label] with an optional header), streamed in pages, in the manifest's order. Size and
  * ETag are unknown until the worker reads the object.
  */
-export async function* manifestPages(s3: S3Client, uri: string, source: S3Location, pageSize = 1000, skipItems = 0): AsyncGenerator<SourcePage> {
+export async function* manifestPages(
+  s3: S3Client,
+  uri: string,
+  source: S3Location,
+  pageSize = 1000,
+  skipItems = 0,
+): AsyncGenerator<SourcePage> {
   const loc = parseS3Uri(uri);
   // The resumable reader: a long manifest whose body is cut short goes on where it stopped.
-  const body = objectLines(s3, loc.bucket, loc.prefix, { missing: (cause) => new UserError(`--manifest ${uri}: no such object`, undefined, { cause }) });
+  const body = objectLines(s3, loc.bucket, loc.prefix, {
+    missing: (cause) => new UserError(`--manifest ${uri}: no such object`, undefined, { cause }),
+  });
   let lineNo = 0;
   let seen = 0;
   let page: (ListedObject & { label?: ClassName })[] = [];

@@ -35,7 +35,7 @@ export function rocAucSorted(pos: Float32Array, neg: Float32Array): number | nul
   if (pos.length === 0 || neg.length === 0) return null;
   let below = 0; // negatives strictly below the current positive score
   let u = 0;
-  for (let i = 0; i < pos.length; ) {
+  for (let i = 0; i < pos.length;) {
     const s = pos[i];
     let j = i;
     while (j < pos.length && pos[j] === s) j++;
@@ -116,7 +116,17 @@ export class RunTally {
 
   state(): TallyState {
     const { scored, failed, labelled, model } = this;
-    return { scored, failed, labelled, confusion: { ...this.confusion }, model, stages: structuredClone(this.stages), backends: [...this.backends], throughput: this.throughput.state(), flags: this.flags.state() };
+    return {
+      scored,
+      failed,
+      labelled,
+      confusion: { ...this.confusion },
+      model,
+      stages: structuredClone(this.stages),
+      backends: [...this.backends],
+      throughput: this.throughput.state(),
+      flags: this.flags.state(),
+    };
   }
 
   labelledScores(): LabelledScores {
@@ -145,6 +155,11 @@ export class RunTally {
   /** Classification metrics over the labelled predictions; null when none has a label. */
   classification(): BinaryMetrics | null {
     if (this.labelled === 0) return null;
-    return { n: this.labelled, ...confusionRates(this.confusion), rocAuc: rocAucSorted(this.pos.sorted(), this.neg.sorted()), confusion: { ...this.confusion } };
+    return {
+      n: this.labelled,
+      ...confusionRates(this.confusion),
+      rocAuc: rocAucSorted(this.pos.sorted(), this.neg.sorted()),
+      confusion: { ...this.confusion },
+    };
   }
 }

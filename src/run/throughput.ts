@@ -103,7 +103,12 @@ export class ThroughputAccumulator {
   }
 
   state(): ThroughputState {
-    const generations = [...this.byGeneration].map(([generation, g]) => ({ generation, batches: g.batches, images: g.images, spans: g.spans.flat() }));
+    const generations = [...this.byGeneration].map(([generation, g]) => ({
+      generation,
+      batches: g.batches,
+      images: g.images,
+      spans: g.spans.flat(),
+    }));
     return { generations, loads: this.loads, loadMs: this.loadMs };
   }
 
@@ -121,11 +126,22 @@ export class ThroughputAccumulator {
   }
 
   /** Active seconds over all generations (their intervals joined), per generation, and cold starts. */
-  result(scored: number): { activeSeconds: number; imagesPerSec: number; attempts: AttemptThroughput[]; coldStart: ColdStart } {
+  result(scored: number): {
+    activeSeconds: number;
+    imagesPerSec: number;
+    attempts: AttemptThroughput[];
+    coldStart: ColdStart;
+  } {
     const gens = [...this.byGeneration.entries()].sort((a, b) => a[0] - b[0]);
     const attempts = gens.map(([generation, g]) => {
       const activeSeconds = g.spans.unionMs() / 1000;
-      return { generation, batches: g.batches, images: g.images, activeSeconds, imagesPerSec: activeSeconds > 0 ? g.images / activeSeconds : 0 };
+      return {
+        generation,
+        batches: g.batches,
+        images: g.images,
+        activeSeconds,
+        imagesPerSec: activeSeconds > 0 ? g.images / activeSeconds : 0,
+      };
     });
     const activeSeconds = gens.length ? gens[0][1].spans.unionMs(...gens.slice(1).map(([, g]) => g.spans)) / 1000 : 0;
     const totalSeconds = this.loadMs / 1000;

@@ -16,7 +16,8 @@ export function binomialUpperTail(x: number, n: number, p: number): number {
   const lp = Math.log(p);
   const lq = Math.log1p(-p);
   let s = 0;
-  for (let k = x; k <= n; k++) s += Math.exp(logFactorial(n) - logFactorial(k) - logFactorial(n - k) + k * lp + (n - k) * lq);
+  for (let k = x; k <= n; k++)
+    s += Math.exp(logFactorial(n) - logFactorial(k) - logFactorial(n - k) + k * lp + (n - k) * lq);
   return Math.min(1, s);
 }
 
@@ -24,13 +25,18 @@ export function binomialUpperTail(x: number, n: number, p: number): number {
 function bisect(f: (p: number) => number, target: number): number {
   let lo = 0;
   let hi = 1;
-  for (let i = 0; i < 60; i++) { const mid = (lo + hi) / 2; if (f(mid) < target) lo = mid; else hi = mid; }
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (f(mid) < target) lo = mid;
+    else hi = mid;
+  }
   return (lo + hi) / 2;
 }
 
 /** Two-sided Clopper–Pearson interval for x successes in n trials at `level` (default 0.95). */
 export function clopperPearson(x: number, n: number, level = 0.95): { lo: number; hi: number } {
-  if (!(Number.isInteger(x) && Number.isInteger(n) && n > 0 && x >= 0 && x <= n)) throw new Error(`clopperPearson: need integers 0 <= x <= n, n > 0 (got ${x}, ${n})`);
+  if (!(Number.isInteger(x) && Number.isInteger(n) && n > 0 && x >= 0 && x <= n))
+    throw new Error(`clopperPearson: need integers 0 <= x <= n, n > 0 (got ${x}, ${n})`);
   const a = (1 - level) / 2;
   const lo = x === 0 ? 0 : bisect((p) => binomialUpperTail(x, n, p), a);
   const hi = x === n ? 1 : bisect((p) => binomialUpperTail(x + 1, n, p), 1 - a); // P(X <= x) = a

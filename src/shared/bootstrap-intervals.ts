@@ -10,7 +10,11 @@ export const METRIC_NAMES = ['accuracy', 'sensitivity', 'specificity', 'precisio
 export type MetricName = (typeof METRIC_NAMES)[number];
 
 /** A point estimate with its interval; null where the metric is undefined (e.g. AUC with one class). */
-export interface Interval { value: number | null; lo: number | null; hi: number | null }
+export interface Interval {
+  value: number | null;
+  lo: number | null;
+  hi: number | null;
+}
 
 export interface BootstrapOptions {
   /** Replicates (default 2000). */
@@ -41,7 +45,10 @@ export function quantileSorted(sorted: readonly number[], q: number): number {
 }
 
 /** Scores sorted once with their tie blocks, so the weighted AUC of any replicate is one O(n) pass. */
-interface RankedScores { order: Int32Array; blockEnd: Int32Array }
+interface RankedScores {
+  order: Int32Array;
+  blockEnd: Int32Array;
+}
 
 function rankScores(scores: readonly number[]): RankedScores {
   const order = Int32Array.from(scores.keys()).sort((a, b) => scores[a] - scores[b]);
@@ -60,11 +67,15 @@ function weightedAuc(r: RankedScores, truth: readonly boolean[], w: Float64Array
   let negBelow = 0;
   let sum = 0;
   let wPos = 0;
-  for (let i = 0; i < r.order.length; ) {
+  for (let i = 0; i < r.order.length;) {
     const end = r.blockEnd[i];
     let bp = 0;
     let bn = 0;
-    for (let k = i; k < end; k++) { const j = r.order[k]; if (truth[j]) bp += w[j]; else bn += w[j]; }
+    for (let k = i; k < end; k++) {
+      const j = r.order[k];
+      if (truth[j]) bp += w[j];
+      else bn += w[j];
+    }
     sum += bp * (negBelow + bn / 2);
     negBelow += bn;
     wPos += bp;
@@ -74,7 +85,11 @@ function weightedAuc(r: RankedScores, truth: readonly boolean[], w: Float64Array
 }
 
 /** weightedAuc for one weighting (ranks computed here); for tests and one-off use. */
-export function weightedRocAuc(truth: readonly boolean[], scores: readonly number[], weights: ArrayLike<number>): number | null {
+export function weightedRocAuc(
+  truth: readonly boolean[],
+  scores: readonly number[],
+  weights: ArrayLike<number>,
+): number | null {
   return weightedAuc(rankScores(scores), truth, Float64Array.from(weights));
 }
 
@@ -98,7 +113,11 @@ export function groupIndex(n: number, groups?: readonly string[]): { of: Int32Ar
   if (!groups) return { of: Int32Array.from({ length: n }, (_, i) => i), count: n };
   if (groups.length !== n) throw new Error(`bootstrap: ${groups.length} groups for ${n} items`);
   const ids = new Map<string, number>();
-  const of = Int32Array.from(groups, (g) => { let k = ids.get(g); if (k === undefined) ids.set(g, (k = ids.size)); return k; });
+  const of = Int32Array.from(groups, (g) => {
+    let k = ids.get(g);
+    if (k === undefined) ids.set(g, (k = ids.size));
+    return k;
+  });
   return { of, count: ids.size };
 }
 
@@ -106,8 +125,13 @@ export function groupIndex(n: number, groups?: readonly string[]): { of: Int32Ar
  * Per-item weights of each replicate: every group is drawn `count` times with replacement and an
  * item's weight is how often its group was drawn. Calls `each` once per replicate.
  */
-export function clusterReplicates(n: number, groups: readonly string[] | undefined, replicates: number, seed: number,
-  each: (weights: Float64Array, replicate: number) => void): number {
+export function clusterReplicates(
+  n: number,
+  groups: readonly string[] | undefined,
+  replicates: number,
+  seed: number,
+  each: (weights: Float64Array, replicate: number) => void,
+): number {
   const { of, count } = groupIndex(n, groups);
   const rand = seededRandom(seed);
   const drawn = new Float64Array(count);
@@ -133,8 +157,13 @@ function interval(value: number | null, samples: number[], level: number): Inter
  * positive iff score >= threshold) and ROC AUC, resampling `groups` (e.g. patient ids). Point values
  * are binaryMetrics on the sample itself.
  */
-export function bootstrapMetrics(truth: readonly boolean[], scores: readonly number[], threshold: number,
-  groups?: readonly string[], opts: BootstrapOptions = {}): BootstrapResult {
+export function bootstrapMetrics(
+  truth: readonly boolean[],
+  scores: readonly number[],
+  threshold: number,
+  groups?: readonly string[],
+  opts: BootstrapOptions = {},
+): BootstrapResult {
   const n = truth.length;
   if (scores.length !== n) throw new Error(`bootstrap: ${n} labels, ${scores.length} scores`);
   const replicates = opts.replicates ?? 2000;
@@ -149,12 +178,21 @@ export function bootstrapMetrics(truth: readonly boolean[], scores: readonly num
     const c = { tp: 0, fp: 0, tn: 0, fn: 0 };
     for (let i = 0; i < n; i++) {
       if (w[i] === 0) continue;
-      if (truth[i]) { if (called[i]) c.tp += w[i]; else c.fn += w[i]; } else if (called[i]) c.fp += w[i]; else c.tn += w[i];
+      if (truth[i]) {
+        if (called[i]) c.tp += w[i];
+        else c.fn += w[i];
+      } else if (called[i]) c.fp += w[i];
+      else c.tn += w[i];
     }
     const v = metricsOf(c, weightedAuc(ranked, truth, w));
-    for (const m of METRIC_NAMES) { const x = v[m]; if (x !== null) samples[m].push(x); }
+    for (const m of METRIC_NAMES) {
+      const x = v[m];
+      if (x !== null) samples[m].push(x);
+    }
   });
-  const metrics = Object.fromEntries(METRIC_NAMES.map((m) => [m, interval(pointValues[m], samples[m], level)])) as Record<MetricName, Interval>;
+  const metrics = Object.fromEntries(
+    METRIC_NAMES.map((m) => [m, interval(pointValues[m], samples[m], level)]),
+  ) as Record<MetricName, Interval>;
   return { threshold, n, groups: count, replicates, level, seed, metrics };
 }
 
@@ -162,8 +200,13 @@ export function bootstrapMetrics(truth: readonly boolean[], scores: readonly num
  * Paired cluster bootstrap of AUC(b) - AUC(a) on the same images: both models are scored on each
  * replicate, so the interval of the difference accounts for their correlation.
  */
-export function pairedAucDifference(truth: readonly boolean[], scoresA: readonly number[], scoresB: readonly number[],
-  groups?: readonly string[], opts: BootstrapOptions = {}): Interval {
+export function pairedAucDifference(
+  truth: readonly boolean[],
+  scoresA: readonly number[],
+  scoresB: readonly number[],
+  groups?: readonly string[],
+  opts: BootstrapOptions = {},
+): Interval {
   const ra = rankScores(scoresA);
   const rb = rankScores(scoresB);
   const ones = new Float64Array(truth.length).fill(1);

@@ -56,6 +56,10 @@ export class ConnectionWatch {
     this.up = up;
     const where = redisDisplayUrl(this.target.url);
     if (up) this.logger.info({ redis: where }, first ? 'connected to Redis' : 'Redis connection restored');
-    else this.logger.warn({ redis: where, reason: failure ? failure.reason : 'connection closed' }, `cannot reach Redis at ${where}; reconnecting with backoff`);
+    else
+      this.logger.warn(
+        { redis: where, reason: failure ? failure.reason : 'connection closed' },
+        `cannot reach Redis at ${where}; reconnecting with backoff`,
+      );
   }
 }

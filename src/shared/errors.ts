@@ -46,4 +46,3 @@ export function isRetryable(err: unknown): boolean | undefined {
   const r = (err as { retryable?: unknown } | null)?.retryable;
   return typeof r === 'boolean' ? r : undefined;
 }
-

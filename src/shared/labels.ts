@@ -5,7 +5,10 @@ export type ClassName = (typeof CLASS_NAMES)[number];
 
 /** The class named by a folder in the key (…/NORMAL/… or …/PNEUMONIA/…), if any. */
 export function labelFromKey(key: string): ClassName | undefined {
-  const parts = key.split('/').slice(0, -1).map((p) => p.toUpperCase());
+  const parts = key
+    .split('/')
+    .slice(0, -1)
+    .map((p) => p.toUpperCase());
   for (let i = parts.length - 1; i >= 0; i--) {
     const p = parts[i];
     if (p === 'NORMAL' || p === 'PNEUMONIA') return p;
@@ -46,18 +49,29 @@ export function parseLabelsWithGroups(text: string, name = 'labels file'): Label
       if (!line.trim()) return;
       const where = `${name} line ${i + 1}`;
       const o = JSON.parse(line) as { key?: unknown; label?: unknown; group?: unknown };
-      if (typeof o.key !== 'string' || typeof o.label !== 'string') throw new Error(`${where}: needs string "key" and "label"`);
+      if (typeof o.key !== 'string' || typeof o.label !== 'string')
+        throw new Error(`${where}: needs string "key" and "label"`);
       if (o.group !== undefined && typeof o.group !== 'string') throw new Error(`${where}: "group" must be a string`);
       add(o.key, o.label, o.group, where);
     });
     return out;
   }
-  const rows = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: true, info: true }) as unknown as { record: string[]; info: { lines: number } }[];
+  const rows = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: true, info: true }) as unknown as {
+    record: string[];
+    info: { lines: number };
+  }[];
   rows.forEach(({ record, info }, i) => {
     const where = `${name} line ${info.lines}`;
-    if (record.length !== 2 && record.length !== 3) throw new Error(`${where}: expected "key,label" or "key,label,group", got ${record.length} fields`);
+    if (record.length !== 2 && record.length !== 3)
+      throw new Error(`${where}: expected "key,label" or "key,label,group", got ${record.length} fields`);
     const [key, label, group] = record;
-    if (i === 0 && key.toLowerCase() === 'key' && label.toLowerCase() === 'label' && (group === undefined || group.toLowerCase() === 'group')) return;
+    if (
+      i === 0 &&
+      key.toLowerCase() === 'key' &&
+      label.toLowerCase() === 'label' &&
+      (group === undefined || group.toLowerCase() === 'group')
+    )
+      return;
     add(key, label, group, where);
   });
   return out;

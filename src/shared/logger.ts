@@ -4,11 +4,26 @@ import { REDACTED, scrubText, secretValues } from './secrets.js';
 export type { Logger };
 
 /** Fields that carry credentials wherever they appear in a log line (one and two levels down). */
-const SECRET_FIELDS = ['password', 'secretAccessKey', 'accessKeyId', 'sessionToken', 'credentials', 'redisUrl', 'REDIS_URL', 'webhook', 'authorization', 'Authorization', 'token'];
+const SECRET_FIELDS = [
+  'password',
+  'secretAccessKey',
+  'accessKeyId',
+  'sessionToken',
+  'credentials',
+  'redisUrl',
+  'REDIS_URL',
+  'webhook',
+  'authorization',
+  'Authorization',
+  'token',
+];
 export const REDACT_PATHS = [
   ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]),
   // ioredis reply errors carry the command, e.g. HELLO 3 AUTH user password.
-  'command', '*.command', 'args', '*.args',
+  'command',
+  '*.command',
+  'args',
+  '*.args',
 ];
 
 /** pino's error serializer without what an error object may carry of the request that failed. */

@@ -19,7 +19,8 @@ export interface BinaryMetrics {
 }
 
 export function confusionMatrix(truth: readonly boolean[], predicted: readonly boolean[]): ConfusionMatrix {
-  if (truth.length !== predicted.length) throw new Error(`length mismatch: ${truth.length} labels, ${predicted.length} predictions`);
+  if (truth.length !== predicted.length)
+    throw new Error(`length mismatch: ${truth.length} labels, ${predicted.length} predictions`);
   const m = { tp: 0, fp: 0, tn: 0, fn: 0 };
   truth.forEach((t, i) => {
     const p = predicted[i];
@@ -43,7 +44,7 @@ export function rocAuc(truth: readonly boolean[], scores: readonly number[]): nu
   if (pos === 0 || neg === 0) return null;
   const order = scores.map((s, i) => [s, i] as const).sort((a, b) => a[0] - b[0]);
   const ranks = new Array<number>(scores.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
     const avg = (i + j) / 2 + 1;
@@ -71,7 +72,11 @@ export function confusionRates(c: ConfusionMatrix): Rates {
 }
 
 /** `decision` is a threshold on the scores, or the positive/negative calls already made. */
-export function binaryMetrics(truth: readonly boolean[], scores: readonly number[], decision: number | readonly boolean[]): BinaryMetrics {
+export function binaryMetrics(
+  truth: readonly boolean[],
+  scores: readonly number[],
+  decision: number | readonly boolean[],
+): BinaryMetrics {
   const predicted = typeof decision === 'number' ? scores.map((s) => s >= decision) : decision;
   const c = confusionMatrix(truth, predicted);
   return { n: truth.length, ...confusionRates(c), rocAuc: rocAuc(truth, scores), confusion: c };
@@ -83,7 +88,13 @@ export function binaryMetrics(truth: readonly boolean[], scores: readonly number
  */
 export function definedRate(m: Pick<BinaryMetrics, 'confusion' | RateName>, name: RateName): number | null {
   const { tp, fp, tn, fn } = m.confusion;
-  const denominator = { accuracy: tp + fp + tn + fn, precision: tp + fp, recall: tp + fn, specificity: tn + fp, f1: 2 * tp + fp + fn }[name];
+  const denominator = {
+    accuracy: tp + fp + tn + fn,
+    precision: tp + fp,
+    recall: tp + fn,
+    specificity: tn + fp,
+    f1: 2 * tp + fp + fn,
+  }[name];
   return denominator === 0 ? null : m[name];
 }
 

@@ -14,20 +14,36 @@ export interface ModelPointer {
 
 export const POINTER_FILE = 'pointer.json';
 
-const pointerKey = (uri: string) => { const l = parseS3Uri(uri); return { bucket: l.bucket, key: joinKey(l.prefix, POINTER_FILE) }; };
+const pointerKey = (uri: string) => {
+  const l = parseS3Uri(uri);
+  return { bucket: l.bucket, key: joinKey(l.prefix, POINTER_FILE) };
+};
 
 /** Reads the model's metadata at `modelUri` (must be a complete model folder) and writes the pointer at `to`. */
-export async function promoteModel(s3: S3Client, modelUri: string, to: string, now = new Date()): Promise<ModelPointer> {
+export async function promoteModel(
+  s3: S3Client,
+  modelUri: string,
+  to: string,
+  now = new Date(),
+): Promise<ModelPointer> {
   // A pointer names the concrete folder, never another pointer, so resolution is one read.
   const target = ((await resolveModelUri(s3, modelUri)) ?? modelUri).replace(/\/+$/, '');
   const src = parseS3Uri(target);
   const metaText = await getTextIfExists(s3, src.bucket, joinKey(src.prefix, 'metadata.json'));
   if (!metaText) throw new Error(`${target} has no metadata.json; not a model folder`);
-  if (!(await getTextIfExists(s3, src.bucket, joinKey(src.prefix, 'model.json')))) throw new Error(`${target} has no model.json`);
+  if (!(await getTextIfExists(s3, src.bucket, joinKey(src.prefix, 'model.json'))))
+    throw new Error(`${target} has no model.json`);
   const meta = JSON.parse(metaText) as { id?: string; name?: string; version?: string; training?: { epoch?: number } };
   if (typeof meta.id !== 'string') throw new Error(`${target}/metadata.json has no id`);
   const pinned = await pinnedEpochFolder(s3, target, meta.id, meta.training?.epoch);
-  const pointer: ModelPointer = { modelUri: pinned, modelId: meta.id, name: meta.name ?? '', version: meta.version ?? '', promotedAt: now.toISOString(), from: modelUri };
+  const pointer: ModelPointer = {
+    modelUri: pinned,
+    modelId: meta.id,
+    name: meta.name ?? '',
+    version: meta.version ?? '',
+    promotedAt: now.toISOString(),
+    from: modelUri,
+  };
   const p = pointerKey(to);
   await putJson(s3, p.bucket, p.key, pointer);
   return pointer;
@@ -43,7 +59,8 @@ export async function resolveModelUri(s3: S3Client, uri: string | undefined): Pr
   const text = await getTextIfExists(s3, p.bucket, p.key);
   if (text === undefined) return uri;
   const ptr = JSON.parse(text) as Partial<ModelPointer>;
-  if (typeof ptr.modelUri !== 'string' || !ptr.modelUri.startsWith('s3://')) throw new Error(`${uri}/${POINTER_FILE}: modelUri missing or not s3://`);
+  if (typeof ptr.modelUri !== 'string' || !ptr.modelUri.startsWith('s3://'))
+    throw new Error(`${uri}/${POINTER_FILE}: modelUri missing or not s3://`);
   return ptr.modelUri;
 }
 

@@ -51,13 +51,21 @@ export function createRedis(target: string | RedisTarget): Redis {
 
 export function createScoreQueue(connection: Redis, prefix: string, env: NodeJS.ProcessEnv = process.env): Queue {
   // The event stream is capped at 1,000 entries (BullMQ's default, 10,000, is about 1 MB that grows with a run's first jobs); nothing here reads it.
-  const queue = new Queue(SCORE_QUEUE, { connection, prefix, defaultJobOptions: batchJobOptions(env), streams: { events: { maxLen: 1000 } } });
+  const queue = new Queue(SCORE_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: batchJobOptions(env),
+    streams: { events: { maxLen: 1000 } },
+  });
   queueErrorsTo(queue, () => undefined);
   return queue;
 }
 
 /** A queue's errors: connection errors (outages, a refused password or certificate) are the ConnectionWatch's to report (once); others, a NOPERM too, go to `log`. */
-export function queueErrorsTo(emitter: { on(event: 'error', fn: (err: Error) => void): unknown }, log: (err: Error) => void): void {
+export function queueErrorsTo(
+  emitter: { on(event: 'error', fn: (err: Error) => void): unknown },
+  log: (err: Error) => void,
+): void {
   emitter.on('error', (err) => {
     if (!isConnectionError(err) && !isFatalRedisError(err)) log(err);
   });

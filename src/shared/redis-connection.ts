@@ -5,7 +5,13 @@ import { UserError } from './errors.js';
 import { redisFailure, type RedisTarget } from './redis-failure.js';
 import { displayUrl } from './secrets.js';
 
-export { describeRedisError, isFatalRedisError, redisFailure, type RedisTarget, type RedisTlsFiles } from './redis-failure.js';
+export {
+  describeRedisError,
+  isFatalRedisError,
+  redisFailure,
+  type RedisTarget,
+  type RedisTlsFiles,
+} from './redis-failure.js';
 
 /** The URL without credentials, for messages. */
 export function redisDisplayUrl(url: string): string {
@@ -19,12 +25,24 @@ export function redisDisplayUrl(url: string): string {
  */
 const FAIL_FAST = new Set(['ECONNREFUSED', 'ENOTFOUND']);
 
-const REASONS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const REASONS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 
 /** True for errors that mean "Redis is not reachable right now" (as opposed to a failed command). */
 export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | undefined;
-  return (e?.code !== undefined && REASONS.has(e.code)) || /Connection is closed|connect E[A-Z]+|Stream isn't writeable|ended/i.test(e?.message ?? '');
+  return (
+    (e?.code !== undefined && REASONS.has(e.code)) ||
+    /Connection is closed|connect E[A-Z]+|Stream isn't writeable|ended/i.test(e?.message ?? '')
+  );
 }
 
 type Target = string | RedisTarget;
@@ -35,7 +53,10 @@ function readPem(setting: string, file: string | undefined): Buffer | undefined 
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new ConfigError(`${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new ConfigError(
+      `${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      { cause: err },
+    );
   }
 }
 

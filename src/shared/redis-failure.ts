@@ -33,14 +33,24 @@ const TRANSIENT: Record<string, string> = {
 };
 
 const UNTRUSTED = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'CERT_REJECTED',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REJECTED',
 ]);
 
 function where(url: string): { at: string; user: string; host: string } {
   try {
     const u = new URL(url);
-    return { at: `${u.hostname}:${u.port || 6379}`, user: decodeURIComponent(u.username) || 'default', host: u.hostname };
+    return {
+      at: `${u.hostname}:${u.port || 6379}`,
+      user: decodeURIComponent(u.username) || 'default',
+      host: u.hostname,
+    };
   } catch {
     return { at: '(invalid Redis URL)', user: 'default', host: '' };
   }
@@ -55,33 +65,58 @@ export function redisFailure(err: unknown, target: RedisTarget): RedisFailure {
   const tls = target.tls ?? {};
   const fatal = (reason: string, line: string): RedisFailure => ({ reason, line, fatal: true });
 
-  if (TRANSIENT[code]) return { reason: TRANSIENT[code], line: `cannot reach Redis at ${at} (${TRANSIENT[code]})`, fatal: false };
-  if (/^NOAUTH/.test(msg)) return fatal('authentication required', `Redis at ${at} requires a password: give it in REDIS_URL as redis://USER:PASSWORD@${at}`);
-  if (/WRONGPASS|invalid username-password|invalid password/i.test(msg)) return fatal('authentication failed', `authentication failed for user ${user} at ${at}`);
+  if (TRANSIENT[code])
+    return { reason: TRANSIENT[code], line: `cannot reach Redis at ${at} (${TRANSIENT[code]})`, fatal: false };
+  if (/^NOAUTH/.test(msg))
+    return fatal(
+      'authentication required',
+      `Redis at ${at} requires a password: give it in REDIS_URL as redis://USER:PASSWORD@${at}`,
+    );
+  if (/WRONGPASS|invalid username-password|invalid password/i.test(msg))
+    return fatal('authentication failed', `authentication failed for user ${user} at ${at}`);
   if (/^NOPERM/.test(msg)) {
-    return fatal('permission denied', `Redis user ${user} at ${at} lacks a permission (${msg.replace(/^NOPERM\s*/, '')}); docs/security.md lists the ACL rules cxr needs`);
+    return fatal(
+      'permission denied',
+      `Redis user ${user} at ${at} lacks a permission (${msg.replace(/^NOPERM\s*/, '')}); docs/security.md lists the ACL rules cxr needs`,
+    );
   }
   if (UNTRUSTED.has(code)) {
-    const fix = tls.ca ? `CXR_REDIS_TLS_CA (${tls.ca}) is not the CA that signed it` : 'set CXR_REDIS_TLS_CA to the file of the CA that signed it';
+    const fix = tls.ca
+      ? `CXR_REDIS_TLS_CA (${tls.ca}) is not the CA that signed it`
+      : 'set CXR_REDIS_TLS_CA to the file of the CA that signed it';
     return fatal('certificate not trusted', `TLS certificate of Redis at ${at} is not trusted (${msg}): ${fix}`);
   }
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return fatal('certificate expired', `TLS certificate of Redis at ${at} is not valid now (${msg})`);
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return fatal('certificate expired', `TLS certificate of Redis at ${at} is not valid now (${msg})`);
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return fatal('certificate name mismatch', `TLS certificate of Redis at ${at} is not issued for ${host}: use a host name the certificate lists in REDIS_URL`);
+    return fatal(
+      'certificate name mismatch',
+      `TLS certificate of Redis at ${at} is not issued for ${host}: use a host name the certificate lists in REDIS_URL`,
+    );
   }
   if (/CERTIFICATE_REQUIRED|certificate required|peer did not return a certificate/i.test(code + msg)) {
-    return fatal('client certificate required', `Redis at ${at} requires a client certificate: set CXR_REDIS_TLS_CERT and CXR_REDIS_TLS_KEY`);
+    return fatal(
+      'client certificate required',
+      `Redis at ${at} requires a client certificate: set CXR_REDIS_TLS_CERT and CXR_REDIS_TLS_KEY`,
+    );
   }
   if (/BAD_CERTIFICATE|UNKNOWN_CA|bad certificate|unknown ca/i.test(code + msg)) {
-    return fatal('client certificate refused', `Redis at ${at} refused the client certificate in CXR_REDIS_TLS_CERT (not signed by a CA it trusts)`);
+    return fatal(
+      'client certificate refused',
+      `Redis at ${at} refused the client certificate in CXR_REDIS_TLS_CERT (not signed by a CA it trusts)`,
+    );
   }
   if (/KEY_VALUES_MISMATCH|key values mismatch/i.test(code + msg)) {
-    return fatal('client key mismatch', 'CXR_REDIS_TLS_KEY is not the private key of the certificate in CXR_REDIS_TLS_CERT');
+    return fatal(
+      'client key mismatch',
+      'CXR_REDIS_TLS_KEY is not the private key of the certificate in CXR_REDIS_TLS_CERT',
+    );
   }
   if (/WRONG_VERSION_NUMBER|wrong version number|packet length too long/i.test(code + msg)) {
     return fatal('not a TLS port', `Redis at ${at} does not speak TLS: use redis:// or the server's tls-port`);
   }
-  if (/connect ETIMEDOUT|timed? ?out/i.test(msg)) return { reason: 'timed out', line: `cannot reach Redis at ${at} (timed out)`, fatal: false };
+  if (/connect ETIMEDOUT|timed? ?out/i.test(msg))
+    return { reason: 'timed out', line: `cannot reach Redis at ${at} (timed out)`, fatal: false };
   return { reason: msg, line: `Redis at ${at}: ${msg}`, fatal: false };
 }
 

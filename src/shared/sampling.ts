@@ -31,7 +31,11 @@ export function shuffled<T>(items: readonly T[], random: () => number): T[] {
 }
 
 /** Picks `limit` items keeping each group's share (largest remainders), seeded. Pure. */
-export function stratifiedSample<T>(groups: ReadonlyMap<string, readonly T[]>, limit: number, seed: number): Map<string, T[]> {
+export function stratifiedSample<T>(
+  groups: ReadonlyMap<string, readonly T[]>,
+  limit: number,
+  seed: number,
+): Map<string, T[]> {
   const total = [...groups.values()].reduce((s, g) => s + g.length, 0);
   const n = Math.min(limit, total);
   const names = [...groups.keys()].sort();

@@ -44,8 +44,9 @@ const PLACEHOLDER_USERINFO = 'USER:PASSWORD';
 
 /** `text` with URL user-info (scheme://user:pass@) and every value of `secrets` replaced. */
 export function scrubText(text: string, secrets: readonly string[]): string {
-  let out = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@'"]*:[^\s/@'"]*)@/gi, (match, scheme: string, userinfo: string) =>
-    userinfo === PLACEHOLDER_USERINFO ? match : `${scheme}${REDACTED}@`,
+  let out = text.replace(
+    /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@'"]*:[^\s/@'"]*)@/gi,
+    (match, scheme: string, userinfo: string) => (userinfo === PLACEHOLDER_USERINFO ? match : `${scheme}${REDACTED}@`),
   );
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
   return out;

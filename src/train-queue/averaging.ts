@@ -7,17 +7,23 @@ export interface WeightedHead {
 
 /** Sample-weighted mean of the shards' heads (federated averaging): the kernel and bias as one vector. Pure. */
 export function averageHeads(heads: readonly WeightedHead[]): { kernel: Float32Array; bias: number; samples: number } {
-  const avg = averageVectors(heads.map((h) => {
-    const values = new Float32Array(h.kernel.length + 1);
-    values.set(h.kernel);
-    values[h.kernel.length] = h.bias;
-    return { values, samples: h.samples };
-  }));
+  const avg = averageVectors(
+    heads.map((h) => {
+      const values = new Float32Array(h.kernel.length + 1);
+      values.set(h.kernel);
+      values[h.kernel.length] = h.bias;
+      return { values, samples: h.samples };
+    }),
+  );
   return { kernel: avg.values.slice(0, -1), bias: avg.values[avg.values.length - 1], samples: avg.samples };
 }
 
 /** Exact per-column mean/std from shards' sums and sums of squares (std floored at 1e-6, as columnStats). */
-export function combineStats(parts: readonly { n: number; sum: Float64Array; sumSq: Float64Array }[]): { mean: Float32Array; std: Float32Array; n: number } {
+export function combineStats(parts: readonly { n: number; sum: Float64Array; sumSq: Float64Array }[]): {
+  mean: Float32Array;
+  std: Float32Array;
+  n: number;
+} {
   const dim = parts[0].sum.length;
   const n = parts.reduce((s, p) => s + p.n, 0);
   if (n === 0) throw new Error('no training vectors');
@@ -26,7 +32,10 @@ export function combineStats(parts: readonly { n: number; sum: Float64Array; sum
   for (let j = 0; j < dim; j++) {
     let s = 0;
     let q = 0;
-    for (const p of parts) { s += p.sum[j]; q += p.sumSq[j]; }
+    for (const p of parts) {
+      s += p.sum[j];
+      q += p.sumSq[j];
+    }
     const m = s / n;
     mean[j] = m;
     std[j] = Math.max(1e-6, Math.sqrt(Math.max(0, q / n - m * m)));
@@ -35,7 +44,10 @@ export function combineStats(parts: readonly { n: number; sum: Float64Array; sum
 }
 
 /** Sample-weighted mean of equally long weight vectors (every weight of a fine-tuned suffix). Pure; float64 accumulation. */
-export function averageVectors(parts: readonly { values: Float32Array; samples: number }[]): { values: Float32Array; samples: number } {
+export function averageVectors(parts: readonly { values: Float32Array; samples: number }[]): {
+  values: Float32Array;
+  samples: number;
+} {
   if (parts.length === 0) throw new Error('nothing to average');
   const len = parts[0].values.length;
   const total = parts.reduce((s, p) => s + p.samples, 0);

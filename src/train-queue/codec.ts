@@ -11,7 +11,8 @@ export function encodeHead(kernel: Float32Array, bias: number): Uint8Array {
 }
 
 export function decodeHead(bytes: Uint8Array, dim = FEATURE_DIM): { kernel: Float32Array; bias: number } {
-  if (bytes.byteLength !== (dim + 1) * 4) throw new Error(`head state has ${bytes.byteLength} bytes, expected ${(dim + 1) * 4}`);
+  if (bytes.byteLength !== (dim + 1) * 4)
+    throw new Error(`head state has ${bytes.byteLength} bytes, expected ${(dim + 1) * 4}`);
   const a = new Float32Array(bytes.slice().buffer);
   return { kernel: a.slice(0, dim), bias: a[dim] };
 }
@@ -72,11 +73,16 @@ export { standardise } from '../model/train/standardise.js';
 export function packParts(parts: readonly Uint8Array[]): Uint8Array {
   const head = new Uint32Array(1 + parts.length);
   head[0] = parts.length;
-  parts.forEach((p, i) => { head[1 + i] = p.byteLength; });
+  parts.forEach((p, i) => {
+    head[1 + i] = p.byteLength;
+  });
   const out = new Uint8Array(head.byteLength + parts.reduce((s, p) => s + p.byteLength, 0));
   out.set(new Uint8Array(head.buffer));
   let o = head.byteLength;
-  for (const p of parts) { out.set(p, o); o += p.byteLength; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
   return out;
 }
 

@@ -40,8 +40,16 @@ export async function exportModel(s3: S3Client, bucket: string, prefix: string, 
       thresholdRule: m.thresholdRule,
       classNames: [...CLASS_NAMES] as [string, string],
       inputSize: 224,
-      backbone: { package: BACKBONE_PACKAGE, sumsFile: relative(repoRoot(), defaultSumsFile()), sha256: m.backboneSha256, featureLayer: 'activation_48' },
-      head: { layers: ['GlobalAveragePooling2D', `Dropout(${m.dropout})`, 'Dense(1, sigmoid)'], trainedOn: 'cached GAP features, federated averaging over shard jobs' },
+      backbone: {
+        package: BACKBONE_PACKAGE,
+        sumsFile: relative(repoRoot(), defaultSumsFile()),
+        sha256: m.backboneSha256,
+        featureLayer: 'activation_48',
+      },
+      head: {
+        layers: ['GlobalAveragePooling2D', `Dropout(${m.dropout})`, 'Dense(1, sigmoid)'],
+        trainedOn: 'cached GAP features, federated averaging over shard jobs',
+      },
       ...m.extra,
     };
     meta.id = await modelIdOfDir(dir, m.backboneSha256, meta);

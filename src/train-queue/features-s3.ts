@@ -38,13 +38,22 @@ async function writeAtomic(p: string, data: string | Uint8Array): Promise<void> 
 }
 
 /** Content hashes of items (local index, else download) and, for those `missing` says need it, a downloaded file. */
-export interface LocalImages { sha: Map<TrainItem, string>; file: Map<string, string>; cleanup: () => Promise<void> }
+export interface LocalImages {
+  sha: Map<TrainItem, string>;
+  file: Map<string, string>;
+  cleanup: () => Promise<void>;
+}
 
 /**
  * Resolves each item's content sha256 through the local index (downloading unknown objects) and makes
  * sure every item for which `missing(sha)` is true has a local file to compute from.
  */
-export async function localImages(d: FeatureDeps, bucket: string, items: readonly TrainItem[], missing: (sha: string) => Promise<boolean>): Promise<LocalImages> {
+export async function localImages(
+  d: FeatureDeps,
+  bucket: string,
+  items: readonly TrainItem[],
+  missing: (sha: string) => Promise<boolean>,
+): Promise<LocalImages> {
   const limit = pLimit(8);
   const sha = new Map<TrainItem, string>();
   const tmp = await mkdtemp(join(tmpdir(), 'cxr-train-'));
@@ -60,13 +69,23 @@ export async function localImages(d: FeatureDeps, bucket: string, items: readonl
     return h;
   };
   try {
-    await Promise.all(items.map((it) => limit(async () => {
-      const known = await readFile(indexPath(d, bucket, it), 'utf8').catch(() => null);
-      sha.set(it, known && /^[0-9a-f]{64}$/.test(known) ? known : await download(it));
-    })));
+    await Promise.all(
+      items.map((it) =>
+        limit(async () => {
+          const known = await readFile(indexPath(d, bucket, it), 'utf8').catch(() => null);
+          sha.set(it, known && /^[0-9a-f]{64}$/.test(known) ? known : await download(it));
+        }),
+      ),
+    );
     const need: TrainItem[] = [];
     for (const it of items) if (!file.has(sha.get(it)!) && (await missing(sha.get(it)!))) need.push(it);
-    await Promise.all([...new Set(need)].map((it) => limit(async () => { if (!file.has(sha.get(it)!)) await download(it); })));
+    await Promise.all(
+      [...new Set(need)].map((it) =>
+        limit(async () => {
+          if (!file.has(sha.get(it)!)) await download(it);
+        }),
+      ),
+    );
     return { sha, file, cleanup };
   } catch (err) {
     await cleanup();
@@ -79,10 +98,18 @@ export async function localImages(d: FeatureDeps, bucket: string, items: readonl
  * sha256 + augmentation copy, as features.ts). Missing ones are computed: the images are downloaded
  * to a temp folder and run through the frozen backbone by extract.ts in a child process.
  */
-export async function featuresForItems(d: FeatureDeps, bucket: string, items: readonly TrainItem[], copies: readonly number[]): Promise<{ set: FeatureSet; extracted: number; seconds: number }> {
+export async function featuresForItems(
+  d: FeatureDeps,
+  bucket: string,
+  items: readonly TrainItem[],
+  copies: readonly number[],
+): Promise<{ set: FeatureSet; extracted: number; seconds: number }> {
   const started = Date.now();
   const path = (h: string, c: number) => featurePath(d.featureRoot, d.backboneHash, h, c);
-  const missingAny = async (h: string) => { for (const c of copies) if (!(await hasFeature(path(h, c)))) return true; return false; };
+  const missingAny = async (h: string) => {
+    for (const c of copies) if (!(await hasFeature(path(h, c)))) return true;
+    return false;
+  };
   const local = await localImages(d, bucket, items, missingAny);
   try {
     const jobs: FeatureJob[] = [];
@@ -97,7 +124,13 @@ export async function featuresForItems(d: FeatureDeps, bucket: string, items: re
     }
     let extracted = 0;
     if (jobs.length > 0) {
-      const r = await extractFeatures(jobs, { backboneDir: await d.backboneDir(), backboneHash: d.backboneHash, featureRoot: d.featureRoot, workers: d.workers ?? 1, logger: d.logger });
+      const r = await extractFeatures(jobs, {
+        backboneDir: await d.backboneDir(),
+        backboneHash: d.backboneHash,
+        featureRoot: d.featureRoot,
+        workers: d.workers ?? 1,
+        logger: d.logger,
+      });
       extracted = r.computed;
     }
     const n = items.length * copies.length;

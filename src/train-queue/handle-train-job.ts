@@ -44,7 +44,10 @@ async function trainDeps(ctx: TrainJobHost, env: NodeJS.ProcessEnv = process.env
 }
 
 /** Runs one train-queue job: a shard of a round, or a round's merge. */
-export async function handleTrainJob(ctx: TrainJobHost, job: { id?: string; name: string; data: unknown }): Promise<unknown> {
+export async function handleTrainJob(
+  ctx: TrainJobHost,
+  job: { id?: string; name: string; data: unknown },
+): Promise<unknown> {
   const d = await (deps ??= trainDeps(ctx));
   if (job.name === JOB_TRAIN_SHARD) {
     const r = await runShard(d, job.data as ShardJobData);

@@ -36,5 +36,6 @@ export function epochOfMetricsKey(key: string): number | undefined {
 }
 
 /** BullMQ job ids (no ':'): deterministic per (run, epoch, shard) and per (run, epoch) merge. */
-export const shardJobId = (runId: string, epoch: number, shard: number) => `${runId}-e${pad(epoch, 4)}-s${pad(shard, 3)}`;
+export const shardJobId = (runId: string, epoch: number, shard: number) =>
+  `${runId}-e${pad(epoch, 4)}-s${pad(shard, 3)}`;
 export const mergeJobId = (runId: string, epoch: number) => `${runId}-e${pad(epoch, 4)}-merge`;

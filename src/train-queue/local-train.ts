@@ -3,7 +3,10 @@ import type { FeatureSet, HeadTrainConfig } from '../model/train/head-train.js';
 import { seededRandom } from '../shared/sampling.js';
 import { makeOptimizer, trainPass } from '../model/train/head-step.js';
 
-export type LocalTrainConfig = Pick<HeadTrainConfig, 'optimizer' | 'batchSize' | 'clipNorm' | 'weightDecay' | 'dropout'> & {
+export type LocalTrainConfig = Pick<
+  HeadTrainConfig,
+  'optimizer' | 'batchSize' | 'clipNorm' | 'weightDecay' | 'dropout'
+> & {
   lr: number;
   seed: number;
   /** Passes over the shard in this round. */
@@ -25,7 +28,11 @@ export interface LocalTrainResult {
  * adam/sgd-momentum/rmsprop), with a fresh optimizer each round. Reports the running loss and the
  * accuracy of each batch's predictions just before its update, like Keras' training metrics.
  */
-export function trainLocal(set: FeatureSet, init: { kernel: Float32Array; bias: number }, cfg: LocalTrainConfig): LocalTrainResult {
+export function trainLocal(
+  set: FeatureSet,
+  init: { kernel: Float32Array; bias: number },
+  cfg: LocalTrainConfig,
+): LocalTrainResult {
   const rand = seededRandom(cfg.seed);
   const w = tf.variable(tf.tensor2d(init.kernel, [set.dim, 1]), true);
   const b = tf.variable(tf.tensor1d([init.bias]), true);
@@ -48,7 +55,11 @@ export function trainLocal(set: FeatureSet, init: { kernel: Float32Array; bias: 
 }
 
 /** Mean (unweighted) BCE and accuracy at 0.5 of a linear head on a feature set; scores too. Pure JS. */
-export function evaluateHead(set: FeatureSet, kernel: Float32Array, bias: number): { loss: number; accuracy: number; scores: Float32Array } {
+export function evaluateHead(
+  set: FeatureSet,
+  kernel: Float32Array,
+  bias: number,
+): { loss: number; accuracy: number; scores: Float32Array } {
   const scores = new Float32Array(set.n);
   let loss = 0;
   let correct = 0;

@@ -7,12 +7,18 @@ import type { ListedObject } from '../shared/s3/objects.js';
 import type { TrainItem } from './types.js';
 
 /** Labelled items from listed objects (unlabelled ones are left out and counted). Pure. */
-export function labelItems(objects: readonly ListedObject[], labelOf: (key: string) => ClassName | undefined): { items: TrainItem[]; unlabelled: number } {
+export function labelItems(
+  objects: readonly ListedObject[],
+  labelOf: (key: string) => ClassName | undefined,
+): { items: TrainItem[]; unlabelled: number } {
   const items: TrainItem[] = [];
   let unlabelled = 0;
   for (const o of objects) {
     const name = labelOf(o.key);
-    if (!name) { unlabelled++; continue; }
+    if (!name) {
+      unlabelled++;
+      continue;
+    }
     items.push({ key: o.key, etag: o.etag, label: CLASS_NAMES.indexOf(name), group: o.etag || o.key });
   }
   return { items, unlabelled };
@@ -35,10 +41,17 @@ export interface SplitRunOptions {
  * training side stays what the same seed gave before (so a model trained on it, as 2.0.0 was, never
  * trained on a held-out patient). Pure.
  */
-export function splitRun(items: readonly TrainItem[], opts: SplitRunOptions, groups?: ReadonlyMap<string, string>): { train: TrainItem[]; val: TrainItem[]; holdout: TrainItem[]; grouping: GroupStats } {
+export function splitRun(
+  items: readonly TrainItem[],
+  opts: SplitRunOptions,
+  groups?: ReadonlyMap<string, string>,
+): { train: TrainItem[]; val: TrainItem[]; holdout: TrainItem[]; grouping: GroupStats } {
   const g = groupByPatient(items, (i) => i.key, parseGroupBy(opts.groupBy), groups);
   const all = g.items;
-  const subset = opts.limit > 0 && opts.limit < all.length ? stratifiedSplit(all, opts.limit / all.length, opts.seed ^ 0x5bd1e995).val : all;
+  const subset =
+    opts.limit > 0 && opts.limit < all.length
+      ? stratifiedSplit(all, opts.limit / all.length, opts.seed ^ 0x5bd1e995).val
+      : all;
   const { train, val: rest } = stratifiedSplit(subset, opts.valFraction, opts.seed);
   const h = opts.holdoutFraction ?? 0;
   if (h <= 0) return { train, val: rest, holdout: [], grouping: g.stats };

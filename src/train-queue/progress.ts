@@ -15,12 +15,21 @@ export async function tolerant<T>(read: () => Promise<T>): Promise<T | undefined
 
 export function formatEpoch(h: HistoryEntry, epochs: number, bestEpoch: number | null): string {
   const f = (x: number) => x.toFixed(4);
-  return `epoch ${h.epoch}/${epochs}  lr ${h.lr.toExponential(2)}  train loss ${f(h.trainLoss)} acc ${f(h.trainAccuracy)}  ` +
-    `val loss ${f(h.valLoss)} acc ${f(h.valAccuracy)}  best ${bestEpoch ?? '-'}`;
+  return (
+    `epoch ${h.epoch}/${epochs}  lr ${h.lr.toExponential(2)}  train loss ${f(h.trainLoss)} acc ${f(h.trainAccuracy)}  ` +
+    `val loss ${f(h.valLoss)} acc ${f(h.valAccuracy)}  best ${bestEpoch ?? '-'}`
+  );
 }
 
 /** Prints one line per merged round until status.json says the run is done; returns the final status. */
-export async function watchTraining(s3: S3Client, out: S3Location, runId: string, epochs: number, write: (line: string) => void, intervalMs = 1000): Promise<RunStatusDoc> {
+export async function watchTraining(
+  s3: S3Client,
+  out: S3Location,
+  runId: string,
+  epochs: number,
+  write: (line: string) => void,
+  intervalMs = 1000,
+): Promise<RunStatusDoc> {
   let shown = 0;
   let prepared = false;
   for (;;) {

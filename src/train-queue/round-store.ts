@@ -5,7 +5,10 @@ const MARK = RedisScript.load(new URL('./commands/mark-shard-done.lua', import.m
 
 /** Per-round bookkeeping in Redis: the set of finished shard ids and the 'round merged' marker. */
 export class RoundStore {
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
 
   private key(runId: string, epoch: number, what: string): string {
     return `${this.prefix}:train:${runId}:e${epoch}:${what}`;

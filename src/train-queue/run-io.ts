@@ -4,7 +4,8 @@ import type { S3Location } from '../shared/s3/uri.js';
 import { epochOfMetricsKey, trainLayout } from './layout.js';
 import type { HistoryEntry, RunStatusDoc, TrainRunSpec } from './types.js';
 
-export const putBytes = (s3: S3Client, bucket: string, key: string, bytes: Uint8Array) => putObject(s3, bucket, key, bytes, 'application/octet-stream');
+export const putBytes = (s3: S3Client, bucket: string, key: string, bytes: Uint8Array) =>
+  putObject(s3, bucket, key, bytes, 'application/octet-stream');
 export { putJson };
 
 export async function readSpec(s3: S3Client, out: S3Location, runId: string): Promise<TrainRunSpec> {

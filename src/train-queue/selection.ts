@@ -1,5 +1,8 @@
 /** Loss per finished epoch, as the best-checkpoint rule sees it. */
-export interface EpochLoss { epoch: number; valLoss: number }
+export interface EpochLoss {
+  epoch: number;
+  valLoss: number;
+}
 
 /**
  * Best epoch: lowest validation loss among epochs >= minEpochs (ties: the earlier one); when no epoch
@@ -8,7 +11,8 @@ export interface EpochLoss { epoch: number; valLoss: number }
 export function selectBest(history: readonly EpochLoss[], minEpochs: number): number | null {
   if (history.length === 0) return null;
   let best: EpochLoss | null = null;
-  for (const h of history) if (h.epoch >= minEpochs && Number.isFinite(h.valLoss) && (!best || h.valLoss < best.valLoss)) best = h;
+  for (const h of history)
+    if (h.epoch >= minEpochs && Number.isFinite(h.valLoss) && (!best || h.valLoss < best.valLoss)) best = h;
   return best ? best.epoch : history[history.length - 1].epoch;
 }
 
@@ -18,7 +22,10 @@ export function shouldStopEarly(history: readonly EpochLoss[], minEpochs: number
   let since = 0;
   for (const h of history) {
     if (h.epoch < minEpochs) continue;
-    if (h.valLoss < bestLoss) { bestLoss = h.valLoss; since = 0; } else since++;
+    if (h.valLoss < bestLoss) {
+      bestLoss = h.valLoss;
+      since = 0;
+    } else since++;
   }
   return since >= patience;
 }

@@ -42,11 +42,18 @@ export const specOf = (d: TrainDeps, data: { runId: string; out: ShardJobData['o
   memo(d, `spec:${data.runId}`, () => readSpec(d.s3, data.out, data.runId));
 
 /** Id of the global state a round starts from ('' for round 0). */
-export async function baseOf(d: TrainDeps, data: { runId: string; out: ShardJobData['out'] }, epoch: number): Promise<{ id: string; bytes?: Uint8Array }> {
+export async function baseOf(
+  d: TrainDeps,
+  data: { runId: string; out: ShardJobData['out'] },
+  epoch: number,
+): Promise<{ id: string; bytes?: Uint8Array }> {
   if (epoch === 0) return { id: '' };
   const l = trainLayout(data.out, data.runId);
   const bytes = await getBytesIfExists(d.s3, l.bucket, l.epochState(epoch - 1));
-  if (!bytes) throw new Error(`round ${epoch}: global state of epoch ${epoch - 1} is missing (s3://${l.bucket}/${l.epochState(epoch - 1)})`);
+  if (!bytes)
+    throw new Error(
+      `round ${epoch}: global state of epoch ${epoch - 1} is missing (s3://${l.bucket}/${l.epochState(epoch - 1)})`,
+    );
   return { id: stateId(bytes), bytes };
 }
 
@@ -65,14 +72,25 @@ export async function runShard(d: TrainDeps, data: ShardJobData): Promise<ShardR
   const want = { runId: data.runId, epoch: data.epoch, shard: data.shard, shards: data.shards, base: base.id };
   const existing = await getJsonIfExists<ShardResult>(d.s3, l.bucket, l.shardJson(data.epoch, data.shard));
   let result: ShardResult;
-  if (existing && staleReason(existing, want) === null && (await getBytesIfExists(d.s3, l.bucket, l.shardBin(data.epoch, data.shard)))) {
+  if (
+    existing &&
+    staleReason(existing, want) === null &&
+    (await getBytesIfExists(d.s3, l.bucket, l.shardBin(data.epoch, data.shard)))
+  ) {
     log.info('shard result already in S3; reused');
     result = existing;
   } else {
     const items = shardsForEpoch(spec.train, data.shards, spec.seed, data.epoch)[data.shard];
     const fd = { ...d.features, s3: d.s3, logger: log };
     let bin: Uint8Array;
-    let stats = { vectors: items.length, samples: items.length, lossSum: 0, correct: 0, featureSeconds: 0, extracted: 0 };
+    let stats = {
+      vectors: items.length,
+      samples: items.length,
+      lossSum: 0,
+      correct: 0,
+      featureSeconds: 0,
+      extracted: 0,
+    };
     if (isFinetune(spec)) {
       if (data.epoch === 0 && spec.recipe.initFrom) {
         bin = new Uint8Array(0); // a warm start: the merge reads the initial model; nothing to measure per shard
@@ -81,9 +99,25 @@ export async function runShard(d: TrainDeps, data: ShardJobData): Promise<ShardR
         bin = r.bin;
         stats = { ...stats, featureSeconds: r.featureSeconds, extracted: r.extracted };
       } else {
-        const r = await trainShard(fd, spec, data, items, roundCopies(spec, data.epoch), base.bytes!, await normOf(d, l, data.runId), log);
+        const r = await trainShard(
+          fd,
+          spec,
+          data,
+          items,
+          roundCopies(spec, data.epoch),
+          base.bytes!,
+          await normOf(d, l, data.runId),
+          log,
+        );
         bin = r.bin;
-        stats = { ...stats, samples: r.samples, lossSum: r.lossSum, correct: r.correct, featureSeconds: r.featureSeconds, extracted: r.extracted };
+        stats = {
+          ...stats,
+          samples: r.samples,
+          lossSum: r.lossSum,
+          correct: r.correct,
+          featureSeconds: r.featureSeconds,
+          extracted: r.extracted,
+        };
       }
     } else {
       const f = await featuresForItems(fd, spec.data.bucket, items, roundCopies(spec, data.epoch));
@@ -91,27 +125,50 @@ export async function runShard(d: TrainDeps, data: ShardJobData): Promise<ShardR
       if (data.epoch === 0) {
         const sum = new Float64Array(f.set.dim);
         const sumSq = new Float64Array(f.set.dim);
-        for (let i = 0; i < f.set.n; i++) for (let j = 0; j < f.set.dim; j++) { const v = f.set.x[i * f.set.dim + j]; sum[j] += v; sumSq[j] += v * v; }
+        for (let i = 0; i < f.set.n; i++)
+          for (let j = 0; j < f.set.dim; j++) {
+            const v = f.set.x[i * f.set.dim + j];
+            sum[j] += v;
+            sumSq[j] += v * v;
+          }
         bin = encodeF64Pair(sum, sumSq);
       } else {
         const norm = await normOf(d, l, data.runId);
         if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu'); // a 2048->1 layer: pure JS has every gradient
-        const out = trainLocal(standardise(f.set, norm.mean, norm.std), decodeHead(base.bytes!), recipeLocal(spec, data));
+        const out = trainLocal(
+          standardise(f.set, norm.mean, norm.std),
+          decodeHead(base.bytes!),
+          recipeLocal(spec, data),
+        );
         stats = { ...stats, samples: out.samples, lossSum: out.lossSum, correct: out.correct };
         bin = encodeHead(out.kernel, out.bias);
         if (bin.byteLength !== headBytes()) throw new Error('bad head size');
       }
     }
     result = {
-      ...want, ...stats, seconds: (Date.now() - started) / 1000,
-      host: os.hostname(), pid: process.pid, finishedAt: new Date().toISOString(),
+      ...want,
+      ...stats,
+      seconds: (Date.now() - started) / 1000,
+      host: os.hostname(),
+      pid: process.pid,
+      finishedAt: new Date().toISOString(),
     };
     await putBytes(d.s3, l.bucket, l.shardBin(data.epoch, data.shard), bin);
     await putJson(d.s3, l.bucket, l.shardJson(data.epoch, data.shard), result);
-    log.info({ vectors: result.vectors, samples: result.samples, loss: result.lossSum / Math.max(1, result.samples), extracted: result.extracted, seconds: result.seconds }, 'shard done');
+    log.info(
+      {
+        vectors: result.vectors,
+        samples: result.samples,
+        loss: result.lossSum / Math.max(1, result.samples),
+        extracted: result.extracted,
+        seconds: result.seconds,
+      },
+      'shard done',
+    );
   }
   const done = await d.rounds.markShardDone(data.runId, data.epoch, data.shard);
-  if (done >= data.shards) await enqueueMerge(d.queue, { runId: data.runId, out: data.out, epoch: data.epoch, shards: data.shards });
+  if (done >= data.shards)
+    await enqueueMerge(d.queue, { runId: data.runId, out: data.out, epoch: data.epoch, shards: data.shards });
   return result;
 }
 
@@ -119,7 +176,11 @@ export async function runShard(d: TrainDeps, data: ShardJobData): Promise<ShardR
 export const isFinetune = (spec: TrainRunSpec): boolean => !!spec.recipe.trainFrom && spec.recipe.trainFrom !== 'head';
 
 /** The run's feature standardisation (norm.bin, written by the round-0 merge). */
-export async function normOf(d: TrainDeps, l: ReturnType<typeof trainLayout>, runId: string): Promise<{ mean: Float32Array; std: Float32Array }> {
+export async function normOf(
+  d: TrainDeps,
+  l: ReturnType<typeof trainLayout>,
+  runId: string,
+): Promise<{ mean: Float32Array; std: Float32Array }> {
   const normBytes = await getBytesIfExists(d.s3, l.bucket, l.norm);
   if (!normBytes) throw new Error(`run ${runId}: norm.bin missing`);
   return decodeNorm(normBytes);
@@ -129,7 +190,11 @@ export async function normOf(d: TrainDeps, l: ReturnType<typeof trainLayout>, ru
 export function recipeLocal(spec: TrainRunSpec, data: ShardJobData) {
   const r = spec.recipe;
   return {
-    optimizer: r.optimizer, batchSize: r.batchSize, clipNorm: r.clipNorm, weightDecay: r.weightDecay, dropout: r.dropout,
+    optimizer: r.optimizer,
+    batchSize: r.batchSize,
+    clipNorm: r.clipNorm,
+    weightDecay: r.weightDecay,
+    dropout: r.dropout,
     lr: learningRateAt(r.lrSchedule, r.lr, data.epoch - 1, r.epochs),
     seed: seedFrom('local', spec.seed, data.epoch, data.shard),
     passes: spec.localEpochs,

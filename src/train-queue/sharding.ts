@@ -5,7 +5,12 @@ import { seededRandom, seedFrom, shuffled } from '../shared/sampling.js';
  * derived from (seed, epoch, class) and dealt round-robin, continuing the deal across classes so shard
  * sizes differ by at most one. Every item lands in exactly one shard. Pure and reproducible.
  */
-export function shardsForEpoch<T extends { label: number }>(items: readonly T[], k: number, seed: number, epoch: number): T[][] {
+export function shardsForEpoch<T extends { label: number }>(
+  items: readonly T[],
+  k: number,
+  seed: number,
+  epoch: number,
+): T[][] {
   if (!Number.isInteger(k) || k < 1) throw new Error(`shard count must be a positive integer, got ${k}`);
   const shards: T[][] = Array.from({ length: k }, () => []);
   const labels = [...new Set(items.map((i) => i.label))].sort((a, b) => a - b);

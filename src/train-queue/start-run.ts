@@ -12,7 +12,11 @@ import { getJsonIfExists } from '../shared/s3/objects.js';
 import { selectBest, shouldStopEarly } from './selection.js';
 import type { TrainRecipe, TrainRunSpec } from './types.js';
 
-export interface ProducerDeps { s3: S3Client; queue: Queue; logger: Logger }
+export interface ProducerDeps {
+  s3: S3Client;
+  queue: Queue;
+  logger: Logger;
+}
 
 export interface StartRequest {
   runId: string;
@@ -27,7 +31,10 @@ export interface StartRequest {
 }
 
 /** Lists and splits the images, writes run.json and enqueues round 0. Repeating it for an existing run id only re-offers its next round. */
-export async function startTrainRun(d: ProducerDeps, req: StartRequest): Promise<{ spec: TrainRunSpec; existed: boolean }> {
+export async function startTrainRun(
+  d: ProducerDeps,
+  req: StartRequest,
+): Promise<{ spec: TrainRunSpec; existed: boolean }> {
   const l = trainLayout(req.out, req.runId);
   const existing = await getJsonIfExists<TrainRunSpec>(d.s3, l.bucket, l.spec);
   if (existing) {
@@ -36,21 +43,61 @@ export async function startTrainRun(d: ProducerDeps, req: StartRequest): Promise
   }
   const listed = await listImages(d.s3, req.data);
   const { items, unlabelled } = labelItems(listed, req.labels ? (k) => req.labels!.byKey.get(k) : labelFromKey);
-  const { grouping, holdout, ...split } = splitRun(items, { limit: req.recipe.limit, valFraction: req.recipe.valFraction, holdoutFraction: req.recipe.holdoutFraction, seed: req.recipe.seed, groupBy: req.recipe.groupBy ?? 'auto' }, req.labels?.groups);
-  if (split.train.length < req.shards) throw new Error(`${split.train.length} training images cannot fill ${req.shards} shards`);
-  for (const [name, part] of Object.entries(split)) if (new Set(part.map((i) => i.label)).size < 2) throw new Error(`the ${name} split needs both classes (got ${part.length} images)`);
+  const { grouping, holdout, ...split } = splitRun(
+    items,
+    {
+      limit: req.recipe.limit,
+      valFraction: req.recipe.valFraction,
+      holdoutFraction: req.recipe.holdoutFraction,
+      seed: req.recipe.seed,
+      groupBy: req.recipe.groupBy ?? 'auto',
+    },
+    req.labels?.groups,
+  );
+  if (split.train.length < req.shards)
+    throw new Error(`${split.train.length} training images cannot fill ${req.shards} shards`);
+  for (const [name, part] of Object.entries(split))
+    if (new Set(part.map((i) => i.label)).size < 2)
+      throw new Error(`the ${name} split needs both classes (got ${part.length} images)`);
   const spec: TrainRunSpec = {
-    runId: req.runId, createdAt: new Date().toISOString(), data: req.data, out: req.out, labelsFrom: req.labels?.from ?? 'key-folders',
-    shards: req.shards, localEpochs: req.localEpochs, seed: req.recipe.seed, recipe: req.recipe, backboneSha256: req.backboneSha256,
-    train: split.train, val: split.val, holdout, grouping,
+    runId: req.runId,
+    createdAt: new Date().toISOString(),
+    data: req.data,
+    out: req.out,
+    labelsFrom: req.labels?.from ?? 'key-folders',
+    shards: req.shards,
+    localEpochs: req.localEpochs,
+    seed: req.recipe.seed,
+    recipe: req.recipe,
+    backboneSha256: req.backboneSha256,
+    train: split.train,
+    val: split.val,
+    holdout,
+    grouping,
   };
   await putJson(d.s3, l.bucket, l.spec, spec);
   await enqueueRound(d.queue, spec, 0);
-  d.logger.info({ runId: req.runId, train: split.train.length, val: split.val.length, holdout: holdout.length, unlabelled, shards: req.shards, grouping }, 'training run created');
+  d.logger.info(
+    {
+      runId: req.runId,
+      train: split.train.length,
+      val: split.val.length,
+      holdout: holdout.length,
+      unlabelled,
+      shards: req.shards,
+      grouping,
+    },
+    'training run created',
+  );
   return { spec, existed: false };
 }
 
-export interface Resumed { runId: string; lastEpoch: number | null; nextEpoch: number | null; done: boolean }
+export interface Resumed {
+  runId: string;
+  lastEpoch: number | null;
+  nextEpoch: number | null;
+  done: boolean;
+}
 
 /**
  * Rebuilds a run's position from S3 alone (the last committed epoch-E/metrics.json and history.json)
@@ -63,17 +110,36 @@ export async function resumeTrainRun(d: ProducerDeps, out: S3Location, runId: st
   const status = await readStatus(d.s3, out, runId);
   const history = await readHistory(d.s3, out, runId);
   const r = spec.recipe;
-  const finished = status?.status === 'done' || (last !== null && last >= 1 && (last >= r.epochs || shouldStopEarly(history.filter((h) => h.epoch <= last), r.minEpochs, r.patience)));
+  const finished =
+    status?.status === 'done' ||
+    (last !== null &&
+      last >= 1 &&
+      (last >= r.epochs ||
+        shouldStopEarly(
+          history.filter((h) => h.epoch <= last),
+          r.minEpochs,
+          r.patience,
+        )));
   if (finished) {
     if (status?.status !== 'done') {
       const l = trainLayout(out, runId);
-      await putJson(d.s3, l.bucket, l.status, { runId, status: 'done', lastEpoch: last, bestEpoch: selectBest(history, r.minEpochs), stoppedEarly: last! < r.epochs, updatedAt: new Date().toISOString() });
+      await putJson(d.s3, l.bucket, l.status, {
+        runId,
+        status: 'done',
+        lastEpoch: last,
+        bestEpoch: selectBest(history, r.minEpochs),
+        stoppedEarly: last! < r.epochs,
+        updatedAt: new Date().toISOString(),
+      });
     }
     return { runId, lastEpoch: last, nextEpoch: null, done: true };
   }
   const next = last === null ? 0 : last + 1;
   await enqueueRound(d.queue, spec, next);
-  await retryFailed(d.queue, [...Array.from({ length: spec.shards }, (_, s) => shardJobId(runId, next, s)), mergeJobId(runId, next)]);
+  await retryFailed(d.queue, [
+    ...Array.from({ length: spec.shards }, (_, s) => shardJobId(runId, next, s)),
+    mergeJobId(runId, next),
+  ]);
   d.logger.info({ runId, lastEpoch: last, nextEpoch: next }, 'training run resumed from S3');
   return { runId, lastEpoch: last, nextEpoch: next, done: false };
 }

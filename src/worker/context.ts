@@ -44,10 +44,15 @@ export async function loadWorkerTrainingSet(env: NodeJS.ProcessEnv, s3: S3Client
 }
 
 /** The classifier CXR_ENGINE and CXR_MODEL_URI name (a promoted pointer is resolved first). */
-export async function loadWorkerClassifier(env: NodeJS.ProcessEnv, s3: S3Client, logger: Logger): Promise<PneumoniaClassifier> {
+export async function loadWorkerClassifier(
+  env: NodeJS.ProcessEnv,
+  s3: S3Client,
+  logger: Logger,
+): Promise<PneumoniaClassifier> {
   const modelUri = await resolveModelUri(s3, env.CXR_MODEL_URI || undefined);
   // Loaded on first use: a sandbox that only finalizes or settles never pays for TF.js or ONNX Runtime.
-  if (isNullEngine(env.CXR_ENGINE)) return (await import('./null-classifier.js')).loadNullClassifier({ modelUri, s3, env });
+  if (isNullEngine(env.CXR_ENGINE))
+    return (await import('./null-classifier.js')).loadNullClassifier({ modelUri, s3, env });
   const { loadEngine, parseEngine } = await import('../model/engine.js');
   return loadEngine({ engine: parseEngine(env.CXR_ENGINE), modelUri, s3, logger });
 }
@@ -65,7 +70,10 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
     const t = performance.now();
     const m = await loadWorkerClassifier(env, s3, logger);
     coldStartMs = Math.round(performance.now() - t);
-    logger.info({ ms: coldStartMs, model: m.info.id, backend: m.backend }, `model loaded in ${(coldStartMs / 1000).toFixed(1)} s`);
+    logger.info(
+      { ms: coldStartMs, model: m.info.id, backend: m.backend },
+      `model loaded in ${(coldStartMs / 1000).toFixed(1)} s`,
+    );
     return m;
   };
   return {

@@ -52,7 +52,10 @@ export class Drain {
     this.opts.onDrain?.();
     const graceful = this.opts.redisConnected();
     const held = this.held.size;
-    logger.info({ signal, graceful, held, timeoutS: this.opts.timeoutMs / 1000 }, graceful ? 'draining: finishing jobs in progress, taking no new ones' : 'closing workers now (Redis unreachable)');
+    logger.info(
+      { signal, graceful, held, timeoutS: this.opts.timeoutMs / 1000 },
+      graceful ? 'draining: finishing jobs in progress, taking no new ones' : 'closing workers now (Redis unreachable)',
+    );
     const closed = Promise.all(this.workers.map((w) => w.close(!graceful))).then(() => true);
     const limit = graceful ? this.opts.timeoutMs : 2000;
     let timer: NodeJS.Timeout | undefined;
@@ -60,7 +63,10 @@ export class Drain {
     clearTimeout(timer);
     await this.opts.closeOthers?.().catch(() => undefined);
     if (!done && graceful) {
-      logger.warn({ timeoutS: limit / 1000, held: this.held.size }, 'drain timeout: exiting; jobs still held are left to stalled-job recovery');
+      logger.warn(
+        { timeoutS: limit / 1000, held: this.held.size },
+        'drain timeout: exiting; jobs still held are left to stalled-job recovery',
+      );
       return this.opts.exit(1);
     }
     logger.info('drained; exiting');

@@ -1,7 +1,17 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from '../shared/logger.js';
 import { JOB_BATCH, JOB_FINALIZE, JOB_SETTLE } from '../shared/queue.js';
-import { scheduleFinalize, type BatchJobData, type FinalizeJobData, type SettleJobData, finalizeRun, recordBatchDone, settleBatch, batchItemsOf, topUpAfter } from '../run/index.js';
+import {
+  scheduleFinalize,
+  type BatchJobData,
+  type FinalizeJobData,
+  type SettleJobData,
+  finalizeRun,
+  recordBatchDone,
+  settleBatch,
+  batchItemsOf,
+  topUpAfter,
+} from '../run/index.js';
 import type { WorkerContext } from './context.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import { scoreBatch } from './score-batch.js';
@@ -27,11 +37,20 @@ export async function handleJob(ctx: WorkerContext, job: JobLike): Promise<unkno
   }
   if (job.name === JOB_BATCH) {
     const data = job.data as BatchJobData;
-    return runBatch(ctx, job, data, ctx.logger.child({ runId: data.runId, batch: data.batch, generation: data.generation ?? 0, jobId: job.id }));
+    return runBatch(
+      ctx,
+      job,
+      data,
+      ctx.logger.child({ runId: data.runId, batch: data.batch, generation: data.generation ?? 0, jobId: job.id }),
+    );
   }
   if (job.name === JOB_SETTLE) {
     const data = job.data as SettleJobData;
-    return settleBatch(ctx, data, ctx.logger.child({ runId: data.runId, batch: data.batch, generation: data.generation ?? 0, jobId: job.id }));
+    return settleBatch(
+      ctx,
+      data,
+      ctx.logger.child({ runId: data.runId, batch: data.batch, generation: data.generation ?? 0, jobId: job.id }),
+    );
   }
   if (job.name === JOB_FINALIZE) {
     const data = job.data as FinalizeJobData;
@@ -51,7 +70,9 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
   // Every start counts, crashes included (BullMQ counts only failures as attempts).
   const attempts = job.opts?.attempts ?? 1;
   if ((job.attemptsStarted ?? 1) > attempts) {
-    throw new UnrecoverableError(`the batch was started ${job.attemptsStarted} times (crashes count as attempts): its ${attempts} attempts are used up`);
+    throw new UnrecoverableError(
+      `the batch was started ${job.attemptsStarted} times (crashes count as attempts): its ${attempts} attempts are used up`,
+    );
   }
   let classifier;
   let trainingSet;
@@ -70,9 +91,22 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
   const items = await batchItemsOf(ctx.s3, data);
   // CXR_NULL_IMAGES=skip: the null engine scores keys without reading them (scale tests and benchmarks of the orchestration).
   const readImages = !(isNullEngine(process.env.CXR_ENGINE) && process.env.CXR_NULL_IMAGES === 'skip');
-  const { meta, lines } = await scoreBatch({ s3: ctx.s3, classifier, logger, readImages, trainingSet, coldStartMs: ctx.takeColdStartMs() }, data, items);
+  const { meta, lines } = await scoreBatch(
+    { s3: ctx.s3, classifier, logger, readImages, trainingSet, coldStartMs: ctx.takeColdStartMs() },
+    data,
+    items,
+  );
   const mark = await recordBatchDone(ctx, data, meta, logger);
-  logger.info({ scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, done: mark.doneBatches, total: mark.totalBatches }, 'batch scored');
+  logger.info(
+    {
+      scored: meta.scored,
+      failed: meta.failed,
+      stageMs: meta.stageMs,
+      done: mark.doneBatches,
+      total: mark.totalBatches,
+    },
+    'batch scored',
+  );
   // failures by stage and reason class: the parent's /metrics counts them (see http/prometheus.ts).
   return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, failures: countFailures(lines) };
 }

@@ -13,7 +13,11 @@ type CheckMessage = { ok: true; info: ModelInfo; backend: string } | { ok: false
 /** In a child process: loads the model the sandboxes will load and scores one blank image. */
 async function checkHere(): Promise<CheckMessage> {
   try {
-    const classifier = await loadWorkerClassifier(process.env, createS3Client(loadConfig(process.env).s3), createLogger({ role: 'model-check' }));
+    const classifier = await loadWorkerClassifier(
+      process.env,
+      createS3Client(loadConfig(process.env).s3),
+      createLogger({ role: 'model-check' }),
+    );
     const size = classifier.info.inputSize;
     const [p] = await classifier.predict(new Float32Array(size * size * 3), 1);
     if (!(p >= 0 && p <= 1)) throw new Error(`the model answered ${p} for a blank image, not a probability`);

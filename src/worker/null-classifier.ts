@@ -8,14 +8,26 @@ import { readMetadata } from '../model/metadata.js';
  * the model folder's metadata (so a missing model fails as it would on a real engine) and answers
  * CXR_NULL_PROBABILITY (default 0.5) for every image after CXR_NULL_DELAY_MS (default 0) per batch.
  */
-export async function loadNullClassifier(opts: { modelUri?: string; s3?: S3Client; env?: NodeJS.ProcessEnv }): Promise<PneumoniaClassifier> {
+export async function loadNullClassifier(opts: {
+  modelUri?: string;
+  s3?: S3Client;
+  env?: NodeJS.ProcessEnv;
+}): Promise<PneumoniaClassifier> {
   const env = opts.env ?? process.env;
   const meta = await readMetadata(await localModelDir(opts.modelUri ?? defaultModelDir(), opts.s3));
   const probability = Number(env.CXR_NULL_PROBABILITY ?? 0.5);
   const delayMs = Number(env.CXR_NULL_DELAY_MS ?? 0);
-  if (!(probability >= 0 && probability <= 1)) throw new Error(`CXR_NULL_PROBABILITY must be within [0, 1], got ${env.CXR_NULL_PROBABILITY}`);
+  if (!(probability >= 0 && probability <= 1))
+    throw new Error(`CXR_NULL_PROBABILITY must be within [0, 1], got ${env.CXR_NULL_PROBABILITY}`);
   return {
-    info: { id: meta.id, name: meta.name, version: meta.version, threshold: meta.threshold, classNames: meta.classNames, inputSize: meta.inputSize },
+    info: {
+      id: meta.id,
+      name: meta.name,
+      version: meta.version,
+      threshold: meta.threshold,
+      classNames: meta.classNames,
+      inputSize: meta.inputSize,
+    },
     backend: 'null',
     async predict(_input: Float32Array, n: number): Promise<Float32Array> {
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));

@@ -9,7 +9,12 @@ export type PredictionExtras = Pick<PredictionLine, 'uids' | 'flags' | 'ood' | '
  * What a prediction line adds beyond the score: DICOM UIDs (identity without patient attributes),
  * header flags and the OOD flag, the OOD distance, and the frame count of a multi-frame object. Pure.
  */
-export function predictionExtras(dicom: DicomInfo | undefined, ood: number | undefined, oodThreshold: number | undefined, inTrainingSet = false): PredictionExtras {
+export function predictionExtras(
+  dicom: DicomInfo | undefined,
+  ood: number | undefined,
+  oodThreshold: number | undefined,
+  inTrainingSet = false,
+): PredictionExtras {
   const flags = [...(dicom?.flags ?? [])];
   if (ood !== undefined && oodThreshold !== undefined && ood > oodThreshold) flags.push(OOD_FLAG);
   if (inTrainingSet) flags.push(IN_TRAINING_FLAG);

@@ -8,7 +8,15 @@ import type { DicomInfo } from '../shared/image/dicom/decode-dicom.js';
 import { caffePreprocess } from '../model/preprocess.js';
 import type { PneumoniaClassifier, Scores } from '../model/classifier.js';
 import { putJson, putObject } from '../shared/s3/objects.js';
-import { runLayout, type BatchJobData, type FailureLine, type PartLine, type PartMeta, type PredictionLine, type RunItem } from '../run/index.js';
+import {
+  runLayout,
+  type BatchJobData,
+  type FailureLine,
+  type PartLine,
+  type PartMeta,
+  type PredictionLine,
+  type RunItem,
+} from '../run/index.js';
 import { downloadObject, ObjectReadError } from './download.js';
 import type { HashSet } from '../model/hash-set.js';
 import { flaggedReason, predictionExtras, skippableFlags } from './prediction-extras.js';
@@ -50,27 +58,42 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
   const startedAt = new Date();
   const failures: FailureLine[] = [];
   const fail = (item: RunItem, etag: string, stage: FailureLine['stage'], reason: string) =>
-    failures.push({ type: 'failure', key: item.key, etag, stage, reason, ...(item.label ? { trueLabel: item.label } : {}) });
+    failures.push({
+      type: 'failure',
+      key: item.key,
+      etag,
+      stage,
+      reason,
+      ...(item.label ? { trueLabel: item.label } : {}),
+    });
 
   const limit = pLimit(deps.downloadConcurrency ?? 8);
   const decodeLimit = pLimit(Math.max(2, os.availableParallelism()));
   let t = performance.now();
   const blank = new Uint8Array(0);
-  const downloaded = deps.readImages === false ? items.map((item) => ({ item, etag: item.etag, bytes: blank, downloadMs: 0 })) : await Promise.all(
-    items.map((item) =>
-      limit(async () => {
-        const t0 = performance.now();
-        try {
-          const obj = await downloadObject(deps.s3, job.source.bucket, item.key);
-          return { item, ...obj, downloadMs: performance.now() - t0, inTrainingSet: deps.trainingSet?.hasImage(obj.bytes) };
-        } catch (err) {
-          if (!(err instanceof ObjectReadError)) throw err;
-          fail(item, item.etag, 'download', err.reason);
-          return undefined;
-        }
-      }),
-    ),
-  );
+  const downloaded =
+    deps.readImages === false
+      ? items.map((item) => ({ item, etag: item.etag, bytes: blank, downloadMs: 0 }))
+      : await Promise.all(
+          items.map((item) =>
+            limit(async () => {
+              const t0 = performance.now();
+              try {
+                const obj = await downloadObject(deps.s3, job.source.bucket, item.key);
+                return {
+                  item,
+                  ...obj,
+                  downloadMs: performance.now() - t0,
+                  inTrainingSet: deps.trainingSet?.hasImage(obj.bytes),
+                };
+              } catch (err) {
+                if (!(err instanceof ObjectReadError)) throw err;
+                fail(item, item.etag, 'download', err.reason);
+                return undefined;
+              }
+            }),
+          ),
+        );
   const downloadMs = performance.now() - t;
 
   t = performance.now();
@@ -80,25 +103,36 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
         d && deps.readImages === false
           ? { item: d.item, etag: d.etag, rgb: blank, downloadMs: 0, decodeMs: 0 }
           : d
-          ? decodeLimit(async (): Promise<Decoded | undefined> => {
-              const t0 = performance.now();
-              try {
-                const { rgb, dicom } = await decodeInput(d.bytes, deps.classifier.info.inputSize);
-                return { item: d.item, etag: d.etag, rgb, dicom, inTrainingSet: 'inTrainingSet' in d && d.inTrainingSet, downloadMs: d.downloadMs, decodeMs: performance.now() - t0 };
-              } catch (err) {
-                if (!(err instanceof ImageDecodeError)) throw err;
-                fail(d.item, d.etag, 'decode', err.reason);
-                return undefined;
-              }
-            })
-          : undefined,
+            ? decodeLimit(async (): Promise<Decoded | undefined> => {
+                const t0 = performance.now();
+                try {
+                  const { rgb, dicom } = await decodeInput(d.bytes, deps.classifier.info.inputSize);
+                  return {
+                    item: d.item,
+                    etag: d.etag,
+                    rgb,
+                    dicom,
+                    inTrainingSet: 'inTrainingSet' in d && d.inTrainingSet,
+                    downloadMs: d.downloadMs,
+                    decodeMs: performance.now() - t0,
+                  };
+                } catch (err) {
+                  if (!(err instanceof ImageDecodeError)) throw err;
+                  fail(d.item, d.etag, 'decode', err.reason);
+                  return undefined;
+                }
+              })
+            : undefined,
       ),
     )
   ).filter((d): d is Decoded => d !== undefined);
   const decodeMs = performance.now() - t;
 
   t = performance.now();
-  const { probabilities, ood } = deps.readImages === false ? { probabilities: await deps.classifier.predict(new Float32Array(0), decoded.length), ood: undefined } : await predictAll(deps.classifier, decoded);
+  const { probabilities, ood } =
+    deps.readImages === false
+      ? { probabilities: await deps.classifier.predict(new Float32Array(0), decoded.length), ood: undefined }
+      : await predictAll(deps.classifier, decoded);
   const inferenceMs = performance.now() - t;
 
   const { info } = deps.classifier;
@@ -122,7 +156,11 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
       modelName: info.name,
       modelVersion: info.version,
       ...(d.item.label ? { trueLabel: d.item.label } : {}),
-      timings: { downloadMs: round(d.downloadMs), decodeMs: round(d.decodeMs), inferenceMs: round(inferenceMs / decoded.length) },
+      timings: {
+        downloadMs: round(d.downloadMs),
+        decodeMs: round(d.decodeMs),
+        inferenceMs: round(inferenceMs / decoded.length),
+      },
       ...extras,
     });
   });
@@ -131,7 +169,13 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
   t = performance.now();
   const layout = runLayout(job.out, job.runId);
   const generation = job.generation ?? 0;
-  await putObject(deps.s3, layout.bucket, layout.part(job.batch, generation), lines.map((l) => JSON.stringify(l)).join('\n') + '\n', 'application/x-ndjson');
+  await putObject(
+    deps.s3,
+    layout.bucket,
+    layout.part(job.batch, generation),
+    lines.map((l) => JSON.stringify(l)).join('\n') + '\n',
+    'application/x-ndjson',
+  );
   const uploadMs = performance.now() - t;
 
   const meta: PartMeta = {
@@ -141,7 +185,12 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
     images: items.length,
     scored: predictions.length,
     failed: failures.length,
-    stageMs: { download: round(downloadMs), decode: round(decodeMs), inference: round(inferenceMs), upload: round(uploadMs) },
+    stageMs: {
+      download: round(downloadMs),
+      decode: round(decodeMs),
+      inference: round(inferenceMs),
+      upload: round(uploadMs),
+    },
     backend: deps.classifier.backend,
     host: os.hostname(),
     pid: process.pid,
@@ -158,7 +207,9 @@ async function predictAll(classifier: PneumoniaClassifier, decoded: readonly Dec
   const size = classifier.info.inputSize * classifier.info.inputSize * 3;
   const input = new Float32Array(decoded.length * size);
   decoded.forEach((d, i) => caffePreprocess(d.rgb, input, i * size));
-  return classifier.score ? classifier.score(input, decoded.length) : { probabilities: await classifier.predict(input, decoded.length) };
+  return classifier.score
+    ? classifier.score(input, decoded.length)
+    : { probabilities: await classifier.predict(input, decoded.length) };
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

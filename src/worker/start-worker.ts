@@ -4,7 +4,15 @@ import { Worker, type Job, type Queue } from 'bullmq';
 import { repoRoot } from '../shared/paths.js';
 import type { Logger } from '../shared/logger.js';
 import { ConnectionWatch } from '../shared/connection-watch.js';
-import { createScoreQueue, JOB_BATCH, JOB_SETTLE, queueErrorsTo, SCORE_QUEUE, SETTLE_JOB_OPTIONS, STALLED } from '../shared/queue.js';
+import {
+  createScoreQueue,
+  JOB_BATCH,
+  JOB_SETTLE,
+  queueErrorsTo,
+  SCORE_QUEUE,
+  SETTLE_JOB_OPTIONS,
+  STALLED,
+} from '../shared/queue.js';
 import { createWorkerRedis, type RedisTlsFiles } from '../shared/redis-connection.js';
 import { loadConfig, type Config } from '../shared/config.js';
 import type { BatchJobData, SettleJobData } from '../run/index.js';
@@ -46,7 +54,10 @@ async function settleIfExhausted(queue: Queue, job: Job, err: Error, logger: Log
     const data: SettleJobData = { ...(job.data as BatchJobData), reason: err.message };
     await queue.add(JOB_SETTLE, data, { jobId: `${job.id}-settle`, ...SETTLE_JOB_OPTIONS });
   } catch (e) {
-    logger.error({ jobId: job.id, err: (e as Error).message }, 'could not record the exhausted batch; cxr score --resume will re-run it');
+    logger.error(
+      { jobId: job.id, err: (e as Error).message },
+      'could not record the exhausted batch; cxr score --resume will re-run it',
+    );
   }
 }
 
@@ -85,7 +96,9 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
       opts.logger.error({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
       if (job && name === SCORE_QUEUE && job.name === JOB_BATCH) void settleIfExhausted(queue, job, err, opts.logger);
     });
-    worker.on('stalled', (jobId) => opts.logger.warn({ jobId }, 'job stalled (its worker stopped renewing the lock); it runs again'));
+    worker.on('stalled', (jobId) =>
+      opts.logger.warn({ jobId }, 'job stalled (its worker stopped renewing the lock); it runs again'),
+    );
     queueErrorsTo(worker, (err) => opts.logger.error({ err: err.message }, 'worker error'));
     worker.on('closed', () => {
       watch.detach(connection);

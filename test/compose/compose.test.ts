@@ -11,14 +11,19 @@ type Doc = Record<string, any>;
 
 /** A compose implementation that runs offline: Debian's docker-compose 1.29, else the `docker compose` plugin. */
 function composeConfig(file: string, extra: string[] = []): { code: number | null; stdout: string; stderr: string } {
-  const candidates: [string, string[]][] = [['docker-compose', []], ['docker', ['compose']]];
+  const candidates: [string, string[]][] = [
+    ['docker-compose', []],
+    ['docker', ['compose']],
+  ];
   for (const [cmd, pre] of candidates) {
     const r = spawnSync(cmd, [...pre, '-f', file, ...extra, 'config'], { encoding: 'utf8', cwd: repoRoot() });
     if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue;
     if (cmd === 'docker' && /is not a docker command|unknown command/.test(r.stderr)) continue;
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
-  throw new Error('no compose implementation: these tests check docker-compose.yml with `docker-compose config`; apt-get install docker-compose (CI does, in .ci/run)');
+  throw new Error(
+    'no compose implementation: these tests check docker-compose.yml with `docker-compose config`; apt-get install docker-compose (CI does, in .ci/run)',
+  );
 }
 
 /** A compose duration ("90s", "1m30s") in seconds. */
@@ -49,11 +54,17 @@ describe('docker-compose.yml, checked by a real compose implementation (offline:
 
   it('prometheus scrapes every worker replica on that port', () => {
     const p = services.prometheus;
-    const mount = p.volumes.map((v: Doc | string) => (typeof v === 'string' ? v : `${v.source}:${v.target}`)).find((v: string) => v.includes('prometheus.yml'));
+    const mount = p.volumes
+      .map((v: Doc | string) => (typeof v === 'string' ? v : `${v.source}:${v.target}`))
+      .find((v: string) => v.includes('prometheus.yml'));
     expect(mount).toBeDefined();
     const config = parse(readFileSync(path.join(repoRoot(), 'infra', 'prometheus', 'prometheus.yml'), 'utf8'));
     const job = config.scrape_configs.find((j: Doc) => j.job_name === 'cxr-worker');
-    expect(job.dns_sd_configs[0]).toMatchObject({ names: ['worker'], type: 'A', port: Number(services.worker.environment.CXR_HTTP_PORT) });
+    expect(job.dns_sd_configs[0]).toMatchObject({
+      names: ['worker'],
+      type: 'A',
+      port: Number(services.worker.environment.CXR_HTTP_PORT),
+    });
   });
 
   it('a broken file is rejected (the check can fail)', () => {

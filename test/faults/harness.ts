@@ -41,7 +41,11 @@ export class FaultStack {
   static async start(): Promise<FaultStack> {
     process.env.AWS_ACCESS_KEY_ID ??= LOCAL_S3_CREDENTIALS.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY ??= LOCAL_S3_CREDENTIALS.secretAccessKey;
-    const stack = new FaultStack(mkdtempSync(path.join(os.tmpdir(), 'cxr-faults-')), await freeLoopbackPort(), await freeLoopbackPort());
+    const stack = new FaultStack(
+      mkdtempSync(path.join(os.tmpdir(), 'cxr-faults-')),
+      await freeLoopbackPort(),
+      await freeLoopbackPort(),
+    );
     await stack.startRedis();
     await stack.startS3();
     return stack;
@@ -87,7 +91,15 @@ export class FaultStack {
 
   /** Environment for `cxr` processes on this stack, with their own queue prefix. */
   env(prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-    return { ...process.env, REDIS_URL: this.redisUrl, S3_ENDPOINT: this.s3Endpoint, CXR_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info', NODE_NO_WARNINGS: '1', ...extra };
+    return {
+      ...process.env,
+      REDIS_URL: this.redisUrl,
+      S3_ENDPOINT: this.s3Endpoint,
+      CXR_QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'info',
+      NODE_NO_WARNINGS: '1',
+      ...extra,
+    };
   }
 
   async close(): Promise<void> {
@@ -103,7 +115,12 @@ export function testClients(stack: FaultStack, prefix: string) {
   redis.on('error', () => undefined);
   const queue = new Queue(SCORE_QUEUE, { connection: redis, prefix });
   queue.on('error', () => undefined);
-  return { redis, queue, store: new RunStore(redis, prefix), close: async () => (await queue.close().catch(() => undefined), redis.disconnect()) };
+  return {
+    redis,
+    queue,
+    store: new RunStore(redis, prefix),
+    close: async () => (await queue.close().catch(() => undefined), redis.disconnect()),
+  };
 }
 
 export interface LogLine {
@@ -121,7 +138,11 @@ export class WorkerProc {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 
   constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [CLI, 'worker', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    this.child = spawn(process.execPath, [CLI, 'worker', ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
     let buf = '';
     this.child.stderr!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -137,7 +158,9 @@ export class WorkerProc {
         }
       }
     });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+    );
     WorkerProc.all.add(this);
     void this.exited.then(() => WorkerProc.all.delete(this));
   }
@@ -151,10 +174,15 @@ export class WorkerProc {
   }
 
   async ready(timeoutMs = 120_000): Promise<this> {
-    await waitFor(`worker ${this.pid} to start`, async () => {
-      if (!this.running) throw new Error(`worker exited early:\n${this.raw.slice(-5).join('\n')}`);
-      return this.lines.some((l) => l.msg === 'worker started') ? true : undefined;
-    }, timeoutMs, 100);
+    await waitFor(
+      `worker ${this.pid} to start`,
+      async () => {
+        if (!this.running) throw new Error(`worker exited early:\n${this.raw.slice(-5).join('\n')}`);
+        return this.lines.some((l) => l.msg === 'worker started') ? true : undefined;
+      },
+      timeoutMs,
+      100,
+    );
     return this;
   }
 
@@ -243,7 +271,12 @@ let pool: Buffer[] | undefined;
 /** JPEGs from the shared dataset, read once (NORMAL and PNEUMONIA alternating). */
 export function imagePool(n = 96): Buffer[] {
   if (!pool) {
-    const files = ['NORMAL', 'PNEUMONIA'].map((c) => readdirSync(path.join(DATASET, c)).sort().slice(0, n / 2).map((f) => path.join(DATASET, c, f)));
+    const files = ['NORMAL', 'PNEUMONIA'].map((c) =>
+      readdirSync(path.join(DATASET, c))
+        .sort()
+        .slice(0, n / 2)
+        .map((f) => path.join(DATASET, c, f)),
+    );
     pool = files[0].flatMap((f, i) => [f, files[1][i]]).map((f) => readFileSync(f));
   }
   return pool;
@@ -254,7 +287,9 @@ export async function putImages(s3: S3Client, bucket: string, prefix: string, n:
   const images = imagePool();
   const limit = pLimit(8);
   const keys = Array.from({ length: n }, (_, i) => `${prefix}img-${String(from + i).padStart(4, '0')}.jpeg`);
-  await Promise.all(keys.map((k, i) => limit(() => putObject(s3, bucket, k, images[(from + i) % images.length], 'image/jpeg'))));
+  await Promise.all(
+    keys.map((k, i) => limit(() => putObject(s3, bucket, k, images[(from + i) % images.length], 'image/jpeg'))),
+  );
   return keys;
 }
 

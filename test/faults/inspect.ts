@@ -24,9 +24,19 @@ export interface RunCheck {
   falseFailures: FailureLine[];
 }
 
-const jsonl = <T>(text: string | undefined) => (text ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
+const jsonl = <T>(text: string | undefined) =>
+  (text ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
 
-export async function inspectRun(s3: S3Client, bucket: string, outPrefix: string, runId: string, expectedFailures: (f: FailureLine) => boolean = () => false): Promise<RunCheck> {
+export async function inspectRun(
+  s3: S3Client,
+  bucket: string,
+  outPrefix: string,
+  runId: string,
+  expectedFailures: (f: FailureLine) => boolean = () => false,
+): Promise<RunCheck> {
   const layout = runLayout({ bucket, prefix: outPrefix }, runId);
   const read = (key: string) => getTextIfExists(s3, bucket, key);
   const manifest = JSON.parse((await read(layout.manifest))!) as RunManifest;
@@ -63,7 +73,12 @@ export interface SummaryRow {
 export const summary: SummaryRow[] = [];
 
 /** Adds the case's line to the summary; recovery is the wall time from the end of the fault to the run's final state. */
-export function record(name: string, check: Pick<RunCheck, 'lost' | 'duplicated' | 'falseFailures'> | undefined, recoveryMs: number, note = ''): void {
+export function record(
+  name: string,
+  check: Pick<RunCheck, 'lost' | 'duplicated' | 'falseFailures'> | undefined,
+  recoveryMs: number,
+  note = '',
+): void {
   summary.push({
     name,
     lost: check?.lost.length ?? 0,
@@ -87,8 +102,13 @@ export function countsConsistent(state: RunState | undefined, check: RunCheck): 
   const problems: string[] = [];
   if (!state) return ['the run is not in Redis'];
   if (state.doneBatches > state.totalBatches) problems.push(`batches ${state.doneBatches}/${state.totalBatches}`);
-  if (state.scored + state.failed > state.totalKeys) problems.push(`scored ${state.scored} + failed ${state.failed} > total ${state.totalKeys}`);
-  if (state.scored !== check.predictions.length || state.failed !== check.failures.length) problems.push(`Redis ${state.scored}/${state.failed} vs outputs ${check.predictions.length}/${check.failures.length}`);
-  if (state.totalKeys !== check.items.length) problems.push(`totalKeys ${state.totalKeys} vs manifest ${check.items.length}`);
+  if (state.scored + state.failed > state.totalKeys)
+    problems.push(`scored ${state.scored} + failed ${state.failed} > total ${state.totalKeys}`);
+  if (state.scored !== check.predictions.length || state.failed !== check.failures.length)
+    problems.push(
+      `Redis ${state.scored}/${state.failed} vs outputs ${check.predictions.length}/${check.failures.length}`,
+    );
+  if (state.totalKeys !== check.items.length)
+    problems.push(`totalKeys ${state.totalKeys} vs manifest ${check.items.length}`);
   return problems;
 }

@@ -10,7 +10,12 @@ import { useLocalS3Credentials } from '../../src/shared/services/s3-server.js';
 /** Config pointing at the test services, with a queue prefix of its own so tests never share keys. */
 export function testConfig(): Config {
   useLocalS3Credentials(process.env);
-  return loadConfig({ ...process.env, REDIS_URL: inject('redisUrl'), S3_ENDPOINT: inject('s3Endpoint'), CXR_QUEUE_PREFIX: `t${randomUUID().slice(0, 8)}` });
+  return loadConfig({
+    ...process.env,
+    REDIS_URL: inject('redisUrl'),
+    S3_ENDPOINT: inject('s3Endpoint'),
+    CXR_QUEUE_PREFIX: `t${randomUUID().slice(0, 8)}`,
+  });
 }
 
 /** Environment for child processes (workers, CLI) that should use the same services and prefix. */

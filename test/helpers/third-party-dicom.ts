@@ -15,7 +15,9 @@ export const DICOM_TOOLS = ['img2dcm', 'dcmdjpeg', 'dcmconv', 'dcmcrle', 'dcmcjp
 /** Why the third-party fixtures cannot be made here (the tools that are missing), or undefined. */
 export function dicomToolsMissing(): string | undefined {
   const missing = DICOM_TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-  return missing.length ? `DCMTK/GDCM tools missing (${missing.join(', ')}): apt-get install -y dcmtk libgdcm-tools` : undefined;
+  return missing.length
+    ? `DCMTK/GDCM tools missing (${missing.join(', ')}): apt-get install -y dcmtk libgdcm-tools`
+    : undefined;
 }
 
 export interface ThirdPartyDicom {
@@ -65,14 +67,22 @@ export async function makeThirdPartyDicoms(jpeg: Uint8Array, colour = false): Pr
     ];
     const read = (file: string) => new Uint8Array(readFileSync(file));
     const reference = { name: `dcmtk explicit VR little endian (${tag})`, bytes: read(f('le')), lossless: true };
-    const all: ThirdPartyDicom[] = [reference, { name: `dcmtk JPEG baseline, img2dcm (${tag})`, bytes: read(f('baseline')), lossless: false }];
+    const all: ThirdPartyDicom[] = [
+      reference,
+      { name: `dcmtk JPEG baseline, img2dcm (${tag})`, bytes: read(f('baseline')), lossless: false },
+    ];
     for (const [i, [name, lossless, cmd, ...args]] of steps.entries()) {
       run(cmd, ...args, f('le'), f(`v${i}`));
       all.push({ name: `${name} (${tag})`, bytes: read(f(`v${i}`)), lossless });
     }
     const byName = (prefix: string) => all.find((v) => v.name.startsWith(prefix))!;
     const gePrivate = byName('dcmtk GE private');
-    return { reference, variants: all.filter((v) => v !== gePrivate), bigEndian8: byName('dcmtk explicit VR big endian'), gePrivate };
+    return {
+      reference,
+      variants: all.filter((v) => v !== gePrivate),
+      bigEndian8: byName('dcmtk explicit VR big endian'),
+      gePrivate,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -83,20 +93,32 @@ export async function makeThirdPartyDicoms(jpeg: Uint8Array, colour = false): Pr
  * about 50 KB of pixel data), then a Pixel Data element that inflates to `inflatedBytes` of zeros. The
  * stream is sync-flushed 1 MiB chunks, each deflated once: about 1 KB of output per MiB inflated.
  */
-export function deflateBomb(deflatedFile: Uint8Array, inflatedBytes = 1024 * 1024 * 1024, where: 'pixel data' | 'before pixel data' = 'pixel data'): Uint8Array {
+export function deflateBomb(
+  deflatedFile: Uint8Array,
+  inflatedBytes = 1024 * 1024 * 1024,
+  where: 'pixel data' | 'before pixel data' = 'pixel data',
+): Uint8Array {
   const meta = dicomParser.readPart10Header(deflatedFile) as dicomParser.DataSet & { position: number };
   const header = inflateRawSync(deflatedFile.subarray(meta.position));
   // The data set up to its Pixel Data element (7FE0,0010), whose header (OW, 4-byte length) is rewritten.
   const at = Buffer.from(header).indexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
   if (at < 0) throw new Error('the template has no pixel data');
   // 'before pixel data': a private OB element (0029,1010) takes the zeros, and the data set ends there.
-  const element = Buffer.from(where === 'pixel data' ? [0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, 0, 0, 0, 0] : [0x29, 0x00, 0x10, 0x10, 0x4f, 0x42, 0, 0, 0, 0, 0, 0]);
+  const element = Buffer.from(
+    where === 'pixel data'
+      ? [0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, 0, 0, 0, 0]
+      : [0x29, 0x00, 0x10, 0x10, 0x4f, 0x42, 0, 0, 0, 0, 0, 0],
+  );
   element.writeUInt32LE(inflatedBytes, 8);
   const sync = { finishFlush: constants.Z_SYNC_FLUSH };
-  const parts: Uint8Array[] = [deflatedFile.subarray(0, meta.position), deflateRawSync(Buffer.concat([header.subarray(0, at), element]), sync)];
+  const parts: Uint8Array[] = [
+    deflatedFile.subarray(0, meta.position),
+    deflateRawSync(Buffer.concat([header.subarray(0, at), element]), sync),
+  ];
   const MiB = 1024 * 1024;
   const chunk = deflateRawSync(Buffer.alloc(MiB), { ...sync, level: 9 });
-  for (let n = 0; n < inflatedBytes; n += MiB) parts.push(n + MiB <= inflatedBytes ? chunk : deflateRawSync(Buffer.alloc(inflatedBytes - n), sync));
+  for (let n = 0; n < inflatedBytes; n += MiB)
+    parts.push(n + MiB <= inflatedBytes ? chunk : deflateRawSync(Buffer.alloc(inflatedBytes - n), sync));
   parts.push(deflateRawSync(Buffer.alloc(0))); // the final block
   return new Uint8Array(Buffer.concat(parts));
 }

@@ -28,8 +28,29 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
   let scoreRunId: string;
   const shipped = JSON.parse(readFileSync(path.join(defaultModelDir(), 'metadata.json'), 'utf8')) as HeadMetadata;
   // 12 positives: the fewest that target 0.9 with margin 0.3 allows (requiredPositives(0.9, 0.3) = 12)
-  const calibrate = (extra: string[] = []) => runCli(['models', 'calibrate', '--model', defaultModelDir(), '--data', data, '--out', out,
-    '--target-sensitivity', '0.9', '--margin', '0.3', '--batch-size', '6', '--replicates', '300', ...extra], env);
+  const calibrate = (extra: string[] = []) =>
+    runCli(
+      [
+        'models',
+        'calibrate',
+        '--model',
+        defaultModelDir(),
+        '--data',
+        data,
+        '--out',
+        out,
+        '--target-sensitivity',
+        '0.9',
+        '--margin',
+        '0.3',
+        '--batch-size',
+        '6',
+        '--replicates',
+        '300',
+        ...extra,
+      ],
+      env,
+    );
 
   beforeAll(async () => {
     const config = testConfig();
@@ -41,8 +62,12 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
     bucket = await freshBucket(s3);
     data = `s3://${bucket}/site/`;
     out = `s3://${bucket}/models/site-a/`;
-    for (const [label, n] of [['NORMAL', 6], ['PNEUMONIA', 12]] as const) {
-      for (const f of datasetFiles(label, n, 40)) await putObject(s3, bucket, `site/${label}/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
+    for (const [label, n] of [
+      ['NORMAL', 6],
+      ['PNEUMONIA', 12],
+    ] as const) {
+      for (const f of datasetFiles(label, n, 40))
+        await putObject(s3, bucket, `site/${label}/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
     }
   });
 
@@ -54,35 +79,76 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
   });
 
   it('refuses a sample too small for the target, saying how many positives it needs', async () => {
-    await expect(runCli(['models', 'calibrate', '--data', data, '--out', out], env))
-      .rejects.toThrow(/has 12 labelled PNEUMONIA image\(s\); choosing a threshold for sensitivity 0\.95 needs at least 141 .*add 129 more/);
+    await expect(runCli(['models', 'calibrate', '--data', data, '--out', out], env)).rejects.toThrow(
+      /has 12 labelled PNEUMONIA image\(s\); choosing a threshold for sensitivity 0\.95 needs at least 141 .*add 129 more/,
+    );
   });
 
   it('says so when no score worker is running', async () => {
-    await expect(calibrate()).rejects.toThrow(/no score worker is connected to queue 'score': start `cxr worker` with CXR_MODEL_URI=/);
+    await expect(calibrate()).rejects.toThrow(
+      /no score worker is connected to queue 'score': start `cxr worker` with CXR_MODEL_URI=/,
+    );
   });
 
   it('scores the sample on a worker and writes a new version: same weights, new threshold and id, sample and metrics recorded', async () => {
     worker = startCliWorker(['--concurrency', '1'], env);
     // The worker loads and checks its model before it registers on the queue.
-    await waitFor('the worker to register on the score queue', async () => ((await queue.getWorkersCount()) > 0 ? true : undefined), 120_000);
-    const r = JSON.parse((await calibrate()).stdout) as { id: string; threshold: number; runId: string; previousId: string; version: string; files: string[] };
+    await waitFor(
+      'the worker to register on the score queue',
+      async () => ((await queue.getWorkersCount()) > 0 ? true : undefined),
+      120_000,
+    );
+    const r = JSON.parse((await calibrate()).stdout) as {
+      id: string;
+      threshold: number;
+      runId: string;
+      previousId: string;
+      version: string;
+      files: string[];
+    };
     expect(r.previousId).toBe(shipped.id);
     expect(r.id).toMatch(/^[0-9a-f]{16}$/);
     expect(r.id).not.toBe(shipped.id);
-    expect(r.version).toMatch(new RegExp(`^${shipped.version.replace(/\./g, "\\.")}\\+cal\\.\\d{8}$`));
+    expect(r.version).toMatch(new RegExp(`^${shipped.version.replace(/\./g, '\\.')}\\+cal\\.\\d{8}$`));
 
-    const meta = JSON.parse((await getTextIfExists(s3, bucket, 'models/site-a/metadata.json'))!) as HeadMetadata & { calibration: CalibrationRecord };
-    expect(meta).toMatchObject({ id: r.id, threshold: r.threshold, name: shipped.name, backbone: shipped.backbone, thresholdRule: 'sens-target:0.9 (calibrated)' });
+    const meta = JSON.parse((await getTextIfExists(s3, bucket, 'models/site-a/metadata.json'))!) as HeadMetadata & {
+      calibration: CalibrationRecord;
+    };
+    expect(meta).toMatchObject({
+      id: r.id,
+      threshold: r.threshold,
+      name: shipped.name,
+      backbone: shipped.backbone,
+      thresholdRule: 'sens-target:0.9 (calibrated)',
+    });
     const c = meta.calibration;
-    expect(c.sample).toMatchObject({ uri: data, n: 18, positives: 12, negatives: 6, failed: 0, runId: r.runId, labelsFrom: 'key-folders' });
-    expect(c.previous).toEqual({ id: shipped.id, version: shipped.version, threshold: shipped.threshold, thresholdRule: shipped.thresholdRule });
+    expect(c.sample).toMatchObject({
+      uri: data,
+      n: 18,
+      positives: 12,
+      negatives: 6,
+      failed: 0,
+      runId: r.runId,
+      labelsFrom: 'key-folders',
+    });
+    expect(c.previous).toEqual({
+      id: shipped.id,
+      version: shipped.version,
+      threshold: shipped.threshold,
+      thresholdRule: shipped.thresholdRule,
+    });
     expect(c.sameWeightsAs).toEqual([shipped.id]);
     expect(c.requiredPositives).toBe(12);
 
     // The threshold is the highest score whose sensitivity reaches 0.9 on the run's own predictions.
-    const preds = (await getTextIfExists(s3, bucket, `calibration-runs/${r.runId}/predictions.jsonl`))!.trim().split('\n').map((l) => JSON.parse(l) as PredictionLine);
-    const posScores = preds.filter((p) => p.trueLabel === 'PNEUMONIA').map((p) => p.probability).sort((a, b) => b - a);
+    const preds = (await getTextIfExists(s3, bucket, `calibration-runs/${r.runId}/predictions.jsonl`))!
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PredictionLine);
+    const posScores = preds
+      .filter((p) => p.trueLabel === 'PNEUMONIA')
+      .map((p) => p.probability)
+      .sort((a, b) => b - a);
     expect(r.threshold).toBe(posScores[Math.ceil(0.9 * 12) - 1]);
     expect(preds.every((p) => p.modelId === shipped.id)).toBe(true);
     expect(c.report.metrics.recall).toBeGreaterThanOrEqual(0.9);
@@ -90,8 +156,14 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
     expect(c.report.sensitivityExact.lo).toBeGreaterThan(0.6);
 
     // Every file of the model folder is there; weights byte-identical; the card names the new version and the sample.
-    const keys = (await listObjects(s3, bucket, 'models/site-a/')).map((o) => o.key.slice('models/site-a/'.length)).sort();
-    expect(keys).toEqual(readdirSync(defaultModelDir()).filter((f) => !f.startsWith('.')).sort());
+    const keys = (await listObjects(s3, bucket, 'models/site-a/'))
+      .map((o) => o.key.slice('models/site-a/'.length))
+      .sort();
+    expect(keys).toEqual(
+      readdirSync(defaultModelDir())
+        .filter((f) => !f.startsWith('.'))
+        .sort(),
+    );
     const card = (await getTextIfExists(s3, bucket, 'models/site-a/MODEL_CARD.md'))!;
     expect(card.split('\n')[0]).toBe(`# pneumonia-resnet50 ${r.version}`);
     expect(card).toContain(`model id \`${r.id}\``);
@@ -105,8 +177,15 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
     await stopProcess(worker!);
     const meta = JSON.parse((await getTextIfExists(s3, bucket, 'models/site-a/metadata.json'))!) as HeadMetadata;
     worker = startCliWorker(['--concurrency', '1'], { ...env, CXR_MODEL_URI: out });
-    scoreRunId = (await runCli(['score', data, '--out', `s3://${bucket}/runs`, '--batch-size', '6', '--wait'], env)).stdout.trim().split('\n')[0];
-    const preds = (await getTextIfExists(s3, bucket, `runs/${scoreRunId}/predictions.jsonl`))!.trim().split('\n').map((l) => JSON.parse(l) as PredictionLine);
+    scoreRunId = (
+      await runCli(['score', data, '--out', `s3://${bucket}/runs`, '--batch-size', '6', '--wait'], env)
+    ).stdout
+      .trim()
+      .split('\n')[0];
+    const preds = (await getTextIfExists(s3, bucket, `runs/${scoreRunId}/predictions.jsonl`))!
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PredictionLine);
     expect(preds).toHaveLength(18);
     for (const p of preds) {
       expect(p).toMatchObject({ modelId: meta.id, threshold: meta.threshold, modelVersion: meta.version });
@@ -118,14 +197,39 @@ describe('cxr models calibrate (real Redis, S3 server, worker processes)', () =>
     const meta = JSON.parse((await getTextIfExists(s3, bucket, 'models/site-a/metadata.json'))!) as HeadMetadata;
     const reuse = ['--runs', `s3://${bucket}/runs`, '--run-id', scoreRunId]; // the run the calibrated model just scored
     // The shipped model's calibration must not use another model's scores.
-    await expect(calibrate(['--out', `s3://${bucket}/models/site-b/`, ...reuse]))
-      .rejects.toThrow(new RegExp(`run ${scoreRunId} was scored by model ${meta.id} .*not by ${shipped.id}`));
+    await expect(calibrate(['--out', `s3://${bucket}/models/site-b/`, ...reuse])).rejects.toThrow(
+      new RegExp(`run ${scoreRunId} was scored by model ${meta.id} .*not by ${shipped.id}`),
+    );
     // Calibrating the calibrated version on them is accepted (same weights).
-    const again = JSON.parse((await runCli(['models', 'calibrate', '--model', out, '--data', data, '--out', `s3://${bucket}/models/site-c/`,
-      '--target-sensitivity', '0.9', '--margin', '0.3', '--replicates', '200', ...reuse], env)).stdout) as { previousId: string; threshold: number };
+    const again = JSON.parse(
+      (
+        await runCli(
+          [
+            'models',
+            'calibrate',
+            '--model',
+            out,
+            '--data',
+            data,
+            '--out',
+            `s3://${bucket}/models/site-c/`,
+            '--target-sensitivity',
+            '0.9',
+            '--margin',
+            '0.3',
+            '--replicates',
+            '200',
+            ...reuse,
+          ],
+          env,
+        )
+      ).stdout,
+    ) as { previousId: string; threshold: number };
     expect(again.previousId).toBe(meta.id);
     expect(again.threshold).toBe(meta.threshold);
-    const c2 = JSON.parse((await getTextIfExists(s3, bucket, 'models/site-c/metadata.json'))!) as { calibration: CalibrationRecord };
+    const c2 = JSON.parse((await getTextIfExists(s3, bucket, 'models/site-c/metadata.json'))!) as {
+      calibration: CalibrationRecord;
+    };
     expect(c2.calibration.sameWeightsAs.sort()).toEqual([meta.id, shipped.id].sort());
     expect(c2.calibration.sample.runId).toBe(scoreRunId);
   }, 600_000);

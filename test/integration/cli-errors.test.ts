@@ -31,8 +31,24 @@ describe('cxr errors a person can act on', () => {
   beforeAll(async () => {
     closedPort = await freeLoopbackPort();
     const redisPort = await freeLoopbackPort();
-    passworded = await startChildService('redis-server', process.env.REDIS_SERVER_BIN ?? 'redis-server',
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'cli-errors-pass-9c41'], redisPort, `redis://127.0.0.1:${redisPort}`);
+    passworded = await startChildService(
+      'redis-server',
+      process.env.REDIS_SERVER_BIN ?? 'redis-server',
+      [
+        '--port',
+        String(redisPort),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--requirepass',
+        'cli-errors-pass-9c41',
+      ],
+      redisPort,
+      `redis://127.0.0.1:${redisPort}`,
+    );
     notS3 = createServer((_req, res) => res.writeHead(500, { 'content-type': 'text/html' }).end('<html>not S3</html>'));
     notS3Port = await freeLoopbackPort();
     await new Promise<void>((resolve) => notS3.listen(notS3Port, '127.0.0.1', resolve));
@@ -53,7 +69,13 @@ describe('cxr errors a person can act on', () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  const cases: { name: string; args: () => string[]; env?: () => NodeJS.ProcessEnv; exit: number; line: () => RegExp }[] = [
+  const cases: {
+    name: string;
+    args: () => string[];
+    env?: () => NodeJS.ProcessEnv;
+    exit: number;
+    line: () => RegExp;
+  }[] = [
     {
       name: 'a source bucket that does not exist',
       args: () => ['score', 's3://no-such-source/in/', '--out', `s3://${bucket}/out`],
@@ -68,20 +90,42 @@ describe('cxr errors a person can act on', () => {
     },
     {
       name: '--cron "not a cron pattern"',
-      args: () => ['schedule', 'eval', '--data', `s3://${bucket}/l/`, '--out', `s3://${bucket}/e`, '--cron', 'x y not a cron'],
+      args: () => [
+        'schedule',
+        'eval',
+        '--data',
+        `s3://${bucket}/l/`,
+        '--out',
+        `s3://${bucket}/e`,
+        '--cron',
+        'x y not a cron',
+      ],
       exit: 2,
-      line: () => /^cxr: option '--cron <pattern>' argument 'x y not a cron' is invalid\. not a cron pattern \(.+\); e\.g\. "0 2 \* \* \*"/,
+      line: () =>
+        /^cxr: option '--cron <pattern>' argument 'x y not a cron' is invalid\. not a cron pattern \(.+\); e\.g\. "0 2 \* \* \*"/,
     },
     {
       // cron-parser would fill in the two missing fields: a "nightly" job firing every minute.
       name: '--cron "* * *" (3 fields)',
       args: () => ['schedule', 'eval', '--data', `s3://${bucket}/l/`, '--out', `s3://${bucket}/e`, '--cron', '* * *'],
       exit: 2,
-      line: () => /^cxr: option '--cron <pattern>' argument '\* \* \*' is invalid\. a cron pattern has 5 fields \(minute hour day-of-month month day-of-week\), or 6 with seconds first; got 3; e\.g\. "0 2 \* \* \*"/,
+      line: () =>
+        /^cxr: option '--cron <pattern>' argument '\* \* \*' is invalid\. a cron pattern has 5 fields \(minute hour day-of-month month day-of-week\), or 6 with seconds first; got 3; e\.g\. "0 2 \* \* \*"/,
     },
     {
       name: '--tz Mars/Olympus',
-      args: () => ['schedule', 'eval', '--data', `s3://${bucket}/l/`, '--out', `s3://${bucket}/e`, '--cron', '0 2 * * *', '--tz', 'Mars/Olympus'],
+      args: () => [
+        'schedule',
+        'eval',
+        '--data',
+        `s3://${bucket}/l/`,
+        '--out',
+        `s3://${bucket}/e`,
+        '--cron',
+        '0 2 * * *',
+        '--tz',
+        'Mars/Olympus',
+      ],
       exit: 2,
       line: () => /^cxr: option '--tz <zone>' argument 'Mars\/Olympus' is invalid\. unknown time zone/,
     },
@@ -96,8 +140,15 @@ describe('cxr errors a person can act on', () => {
       args: () => ['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`],
       // No keys, no profile files; the instance-metadata lookup is switched off so nothing leaves loopback.
       env: () => ({
-        ...env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined,
-        HOME: home, AWS_CONFIG_FILE: join(home, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'), AWS_EC2_METADATA_DISABLED: 'true',
+        ...env,
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+        AWS_SESSION_TOKEN: undefined,
+        AWS_PROFILE: undefined,
+        HOME: home,
+        AWS_CONFIG_FILE: join(home, 'none'),
+        AWS_SHARED_CREDENTIALS_FILE: join(home, 'none'),
+        AWS_EC2_METADATA_DISABLED: 'true',
       }),
       exit: 1,
       line: () => /^cxr: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/,
@@ -106,7 +157,10 @@ describe('cxr errors a person can act on', () => {
       name: 'a prefix with objects but no images',
       args: () => ['score', `s3://${bucket}/docs/`, '--out', `s3://${bucket}/out`],
       exit: 1,
-      line: () => new RegExp(`^cxr: no images under s3://${bucket}/docs/: 2 objects seen, none with a supported extension \\(\\.jpg .*\\)$`),
+      line: () =>
+        new RegExp(
+          `^cxr: no images under s3://${bucket}/docs/: 2 objects seen, none with a supported extension \\(\\.jpg .*\\)$`,
+        ),
     },
     {
       name: 'an input manifest that does not exist',
@@ -122,7 +176,15 @@ describe('cxr errors a person can act on', () => {
     },
     {
       name: '--manifest with --list-depth',
-      args: () => ['score', '--manifest', `s3://${bucket}/lists/bad.jsonl`, '--out', `s3://${bucket}/out`, '--list-depth', '2'],
+      args: () => [
+        'score',
+        '--manifest',
+        `s3://${bucket}/lists/bad.jsonl`,
+        '--out',
+        `s3://${bucket}/out`,
+        '--list-depth',
+        '2',
+      ],
       exit: 2,
       line: () => /^cxr: score: --shard-prefixes and --list-depth split a listing; --manifest lists nothing$/,
     },
@@ -135,7 +197,10 @@ describe('cxr errors a person can act on', () => {
       args: () => ['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`],
       env: () => ({ ...env, S3_ENDPOINT: `http://127.0.0.1:${closedPort}` }),
       exit: 1,
-      line: () => new RegExp(`^cxr: cannot reach S3 at http://127\\.0\\.0\\.1:${closedPort} \\(connection refused\\): check S3_ENDPOINT$`),
+      line: () =>
+        new RegExp(
+          `^cxr: cannot reach S3 at http://127\\.0\\.0\\.1:${closedPort} \\(connection refused\\): check S3_ENDPOINT$`,
+        ),
     },
     {
       name: 'S3_ENDPOINT at a host that does not exist',
@@ -145,25 +210,34 @@ describe('cxr errors a person can act on', () => {
       line: () => /^cxr: cannot reach S3 at http:\/\/no-such-host\.invalid:9000 \(host not found\): check S3_ENDPOINT$/,
     },
     {
-      name: 'S3_ENDPOINT at a server that is not S3 (the SDK\'s UnknownError)',
+      name: "S3_ENDPOINT at a server that is not S3 (the SDK's UnknownError)",
       args: () => ['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`],
       env: () => ({ ...env, S3_ENDPOINT: `http://127.0.0.1:${notS3Port}` }),
       exit: 1,
-      line: () => new RegExp(`^cxr: S3 at http://127\\.0\\.0\\.1:${notS3Port} answered HTTP 500 without an S3 error \\(UnknownError\\): check S3_ENDPOINT`),
+      line: () =>
+        new RegExp(
+          `^cxr: S3 at http://127\\.0\\.0\\.1:${notS3Port} answered HTTP 500 without an S3 error \\(UnknownError\\): check S3_ENDPOINT`,
+        ),
     },
     {
       name: 'REDIS_URL at a closed port (refused: not retried)',
       args: () => ['status', 'run-x'],
       env: () => ({ ...env, REDIS_URL: `redis://127.0.0.1:${closedPort}`, CXR_REDIS_CONNECT_TIMEOUT_MS: '30000' }),
       exit: 1,
-      line: () => new RegExp(`^cxr: cannot reach Redis at redis://127\\.0\\.0\\.1:${closedPort} \\(connection refused\\): check REDIS_URL$`),
+      line: () =>
+        new RegExp(
+          `^cxr: cannot reach Redis at redis://127\\.0\\.0\\.1:${closedPort} \\(connection refused\\): check REDIS_URL$`,
+        ),
     },
     {
       name: 'REDIS_URL without the password the server wants (the hint is not scrubbed)',
       args: () => ['status', 'run-x'],
       env: () => ({ ...env, REDIS_URL: passworded.url }),
       exit: 1,
-      line: () => new RegExp(`^cxr: Redis at 127\\.0\\.0\\.1:${passworded.port} requires a password: give it in REDIS_URL as redis://USER:PASSWORD@127\\.0\\.0\\.1:${passworded.port}$`),
+      line: () =>
+        new RegExp(
+          `^cxr: Redis at 127\\.0\\.0\\.1:${passworded.port} requires a password: give it in REDIS_URL as redis://USER:PASSWORD@127\\.0\\.0\\.1:${passworded.port}$`,
+        ),
     },
   ];
 
@@ -190,39 +264,70 @@ describe('cxr errors a person can act on', () => {
 
   it('a worker whose model does not exist (an S3 prefix, a folder) exits 1 with a line naming the URI and "not found"', async () => {
     const missing: [string, RegExp][] = [
-      [`s3://${bucket}/no-model/`, new RegExp(`^cxr: cannot load the model s3://${bucket}/no-model/ \\(engine auto\\): model s3://${bucket}/no-model/ not found: no s3://${bucket}/no-model/model\\.json$`)],
-      ['/no/such/model', /^cxr: cannot load the model \/no\/such\/model \(engine auto\): model \/no\/such\/model not found: no folder \/no\/such\/model \(a model is a folder, a shipped model's id or name@version, or s3:\/\/bucket\/prefix\/\)$/],
+      [
+        `s3://${bucket}/no-model/`,
+        new RegExp(
+          `^cxr: cannot load the model s3://${bucket}/no-model/ \\(engine auto\\): model s3://${bucket}/no-model/ not found: no s3://${bucket}/no-model/model\\.json$`,
+        ),
+      ],
+      [
+        '/no/such/model',
+        /^cxr: cannot load the model \/no\/such\/model \(engine auto\): model \/no\/such\/model not found: no folder \/no\/such\/model \(a model is a folder, a shipped model's id or name@version, or s3:\/\/bucket\/prefix\/\)$/,
+      ],
     ];
     for (const [model, line] of missing) {
       const r = await execCli(['worker', '--model', model], env);
       // The worker's info log (the engine it chose) may come first; the reason is the last line.
-      expect(r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('cxr: ')), r.stderr).toEqual([expect.stringMatching(line)]);
+      expect(
+        r.stderr
+          .trimEnd()
+          .split('\n')
+          .filter((l) => l.startsWith('cxr: ')),
+        r.stderr,
+      ).toEqual([expect.stringMatching(line)]);
       expect(r.code).toBe(1);
     }
   });
 
   it('LOG_LEVEL=debug adds the stack after the line', async () => {
-    const r = await execCli(['score', 's3://no-such-source/in/', '--out', `s3://${bucket}/out`], { ...env, LOG_LEVEL: 'debug' });
+    const r = await execCli(['score', 's3://no-such-source/in/', '--out', `s3://${bucket}/out`], {
+      ...env,
+      LOG_LEVEL: 'debug',
+    });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^cxr: source s3:\/\/no-such-source\/in\/: bucket "no-such-source" does not exist\nError: .*\n\s+at /);
+    expect(r.stderr).toMatch(
+      /^cxr: source s3:\/\/no-such-source\/in\/: bucket "no-such-source" does not exist\nError: .*\n\s+at /,
+    );
   });
 
   it('s3-server runs the bundled S3 server with the buckets asked for, prints how to point the CLI at it, and stops on SIGTERM', async () => {
     const port = await freeLoopbackPort();
     const dir = join(home, 's3');
-    const child = spawn(process.execPath, [CLI, 's3-server', '--port', String(port), '--dir', dir, '--bucket', 'xrays', '--bucket', 'xrays-results'], {
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 's3-server', '--port', String(port), '--dir', dir, '--bucket', 'xrays', '--bucket', 'xrays-results'],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     try {
       const lines = createInterface({ input: child.stdout! });
       const printed: string[] = [];
       for await (const line of lines) if (printed.push(line) === 2) break;
-      expect(printed[0]).toBe(`S3 server at http://127.0.0.1:${port}, objects in ${dir}, buckets xrays xrays-results; Ctrl-C stops it`);
-      expect(printed[1]).toBe(`export S3_ENDPOINT=http://127.0.0.1:${port} AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER`);
-      const client = createS3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true }, LOCAL_S3_CREDENTIALS);
+      expect(printed[0]).toBe(
+        `S3 server at http://127.0.0.1:${port}, objects in ${dir}, buckets xrays xrays-results; Ctrl-C stops it`,
+      );
+      expect(printed[1]).toBe(
+        `export S3_ENDPOINT=http://127.0.0.1:${port} AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER`,
+      );
+      const client = createS3Client(
+        { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true },
+        LOCAL_S3_CREDENTIALS,
+      );
       try {
-        for (const b of ['xrays', 'xrays-results']) expect((await client.send(new HeadBucketCommand({ Bucket: b }))).$metadata.httpStatusCode).toBe(200);
+        for (const b of ['xrays', 'xrays-results'])
+          expect((await client.send(new HeadBucketCommand({ Bucket: b }))).$metadata.httpStatusCode).toBe(200);
       } finally {
         client.destroy();
       }

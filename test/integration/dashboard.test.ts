@@ -32,9 +32,23 @@ describe('cxr dashboard (bull-board)', () => {
     const env = { ...childEnv(config), CXR_ENGINE: 'null' };
     const s3 = testS3(config);
     const bucket = await freshBucket(s3);
-    for (const f of datasetFiles('NORMAL', 6)) await putObject(s3, bucket, `in/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
+    for (const f of datasetFiles('NORMAL', 6))
+      await putObject(s3, bucket, `in/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
     procs.push(startCliWorker(['--concurrency', '1'], env));
-    await runCli(['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`, '--batch-size', '4', '--run-id', 'dash-run', '--wait'], env);
+    await runCli(
+      [
+        'score',
+        `s3://${bucket}/in/`,
+        '--out',
+        `s3://${bucket}/out`,
+        '--batch-size',
+        '4',
+        '--run-id',
+        'dash-run',
+        '--wait',
+      ],
+      env,
+    );
     s3.destroy();
 
     const port = await freeLoopbackPort();
@@ -56,7 +70,8 @@ describe('cxr dashboard (bull-board)', () => {
       expect(await page.evaluate(() => document.fonts.check('500 16px "IBM Plex Sans"'))).toBe(true);
       await page.goto(`http://127.0.0.1:${port}/queue/score?status=completed`);
       // Two batches of the run and its finalize job, each under its job id.
-      for (const id of [batchJobId('dash-run', 0), batchJobId('dash-run', 1)]) await page.getByText(id, { exact: false }).first().waitFor({ timeout: 30_000 });
+      for (const id of [batchJobId('dash-run', 0), batchJobId('dash-run', 1)])
+        await page.getByText(id, { exact: false }).first().waitFor({ timeout: 30_000 });
       const text = await page.locator('body').innerText();
       expect(text).not.toMatch(/dash-run-b000002/); // six images in batches of four: two batches only
       expect(requested.length).toBeGreaterThan(3);
@@ -72,16 +87,35 @@ describe('cxr dashboard (bull-board)', () => {
     const env = childEnv(testConfig());
     const refused = await execCli(['dashboard', '--host', '0.0.0.0', '--port', String(await freeLoopbackPort())], env);
     expect(refused.code).toBe(2);
-    expect(refused.stderr.trim().split('\n').filter((l) => !l.startsWith('{'))).toEqual([
+    expect(
+      refused.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('{')),
+    ).toEqual([
       'cxr: --host 0.0.0.0 is not loopback: set CXR_DASHBOARD_USER and CXR_DASHBOARD_PASSWORD (basic auth) to serve the dashboard there',
     ]);
     const port = await freeLoopbackPort();
-    procs.push(await startDashboard(['--host', '0.0.0.0', '--port', String(port)], { ...env, CXR_DASHBOARD_USER: 'ops', CXR_DASHBOARD_PASSWORD: 's3cret' }));
+    procs.push(
+      await startDashboard(['--host', '0.0.0.0', '--port', String(port)], {
+        ...env,
+        CXR_DASHBOARD_USER: 'ops',
+        CXR_DASHBOARD_PASSWORD: 's3cret',
+      }),
+    );
     const url = `http://127.0.0.1:${port}/api/queues`;
     expect((await fetch(url)).status).toBe(401);
-    expect((await fetch(url, { headers: { authorization: `Basic ${Buffer.from('ops:wrong').toString('base64')}` } })).status).toBe(401);
-    const ok = await fetch(url, { headers: { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` } });
+    expect(
+      (await fetch(url, { headers: { authorization: `Basic ${Buffer.from('ops:wrong').toString('base64')}` } })).status,
+    ).toBe(401);
+    const ok = await fetch(url, {
+      headers: { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` },
+    });
     expect(ok.status).toBe(200);
-    expect(((await ok.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort()).toEqual(['eval', 'score', 'train']);
+    expect(((await ok.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort()).toEqual([
+      'eval',
+      'score',
+      'train',
+    ]);
   });
 });

@@ -30,36 +30,96 @@ describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes
   let bucket: string;
   const dirs: string[] = [];
   const trainers: ChildProcess[] = [];
-  const tmp = (p: string) => { const d = mkdtempSync(path.join(os.tmpdir(), p)); dirs.push(d); return d; };
+  const tmp = (p: string) => {
+    const d = mkdtempSync(path.join(os.tmpdir(), p));
+    dirs.push(d);
+    return d;
+  };
 
   beforeAll(async () => {
     config = testConfig();
     s3 = testS3(config);
     bucket = await freshBucket(s3);
-    const files = [...datasetFiles('NORMAL', 16, 300).map((f) => ['NORMAL', f]), ...datasetFiles('PNEUMONIA', 16, 300).map((f) => ['PNEUMONIA', f])];
-    for (const [label, file] of files) await putObject(s3, bucket, `data/${label}/${path.basename(file)}`, readFileSync(file), 'image/jpeg');
+    const files = [
+      ...datasetFiles('NORMAL', 16, 300).map((f) => ['NORMAL', f]),
+      ...datasetFiles('PNEUMONIA', 16, 300).map((f) => ['PNEUMONIA', f]),
+    ];
+    for (const [label, file] of files)
+      await putObject(s3, bucket, `data/${label}/${path.basename(file)}`, readFileSync(file), 'image/jpeg');
   });
 
   afterAll(async () => {
-    for (const t of trainers) { try { process.kill(-t.pid!, 'SIGKILL'); } catch { /* gone */ } }
+    for (const t of trainers) {
+      try {
+        process.kill(-t.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     s3?.destroy();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('trains one round on two shards, merges by samples seen, and exports a model both engines agree on', async () => {
-    const env = { ...childEnv(config), CXR_FEATURE_DIR: tmp('cxr-feat-'), CXR_ACTIVATION_DIR: tmp('cxr-act-'), TFJS_BACKEND: 'wasm' };
-    const args = ['train', '--data', `s3://${bucket}/data/`, '--out', `s3://${bucket}/runs`, '--run-id', 'ft-1', '--train-from', 'conv5', '--shards', String(K),
-      '--epochs', '1', '--augment-copies', '1', '--batch-size', '4', '--val-fraction', '0.25', '--holdout-fraction', '0', '--min-epochs', '1', '--lr', '0.0005', '--lr-schedule', 'constant'];
+    const env = {
+      ...childEnv(config),
+      CXR_FEATURE_DIR: tmp('cxr-feat-'),
+      CXR_ACTIVATION_DIR: tmp('cxr-act-'),
+      TFJS_BACKEND: 'wasm',
+    };
+    const args = [
+      'train',
+      '--data',
+      `s3://${bucket}/data/`,
+      '--out',
+      `s3://${bucket}/runs`,
+      '--run-id',
+      'ft-1',
+      '--train-from',
+      'conv5',
+      '--shards',
+      String(K),
+      '--epochs',
+      '1',
+      '--augment-copies',
+      '1',
+      '--batch-size',
+      '4',
+      '--val-fraction',
+      '0.25',
+      '--holdout-fraction',
+      '0',
+      '--min-epochs',
+      '1',
+      '--lr',
+      '0.0005',
+      '--lr-schedule',
+      'constant',
+    ];
     expect((await runCli(args, env)).stdout.trim()).toBe('ft-1');
-    for (let i = 0; i < K; i++) trainers.push(spawn(process.execPath, [CLI, 'worker', '--queues', 'train', '--concurrency', '1'], { env, stdio: ['ignore', 'ignore', 'inherit'], detached: true }));
+    for (let i = 0; i < K; i++)
+      trainers.push(
+        spawn(process.execPath, [CLI, 'worker', '--queues', 'train', '--concurrency', '1'], {
+          env,
+          stdio: ['ignore', 'ignore', 'inherit'],
+          detached: true,
+        }),
+      );
     const l = trainLayout({ bucket, prefix: 'runs' }, 'ft-1');
-    await waitFor('the fine-tune run to finish', async () => ((await getJsonIfExists<RunStatusDoc>(s3, bucket, l.status))?.status === 'done' ? true : undefined), 600_000, 1000);
+    await waitFor(
+      'the fine-tune run to finish',
+      async () => ((await getJsonIfExists<RunStatusDoc>(s3, bucket, l.status))?.status === 'done' ? true : undefined),
+      600_000,
+      1000,
+    );
 
     // Merged state = sample-weighted mean of the two shards' weights; the suffix moved away from the round-0 state.
-    const shards = await Promise.all(Array.from({ length: K }, async (_, s) => ({
-      r: (await getJsonIfExists<ShardResult>(s3, bucket, l.shardJson(1, s)))!,
-      w: f32((await getBytesIfExists(s3, bucket, l.shardBin(1, s)))!),
-    })));
+    const shards = await Promise.all(
+      Array.from({ length: K }, async (_, s) => ({
+        r: (await getJsonIfExists<ShardResult>(s3, bucket, l.shardJson(1, s)))!,
+        w: f32((await getBytesIfExists(s3, bucket, l.shardBin(1, s)))!),
+      })),
+    );
     expect(new Set(shards.map((s) => s.r.pid)).size).toBe(K); // two trainer processes
     const total = shards.reduce((t, s) => t + s.r.samples, 0);
     const spec = (await getJsonIfExists<{ train: unknown[] }>(s3, bucket, l.spec))!;
@@ -83,7 +143,8 @@ describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes
     expect(meta.backbone.featureLayer).toBe('activation_39');
     expect(meta.trainFrom).toBe('conv5');
     const input = new Float32Array(4 * PX);
-    for (const [i, f] of [...datasetFiles('NORMAL', 2, 0), ...datasetFiles('PNEUMONIA', 2, 0)].entries()) caffePreprocess((await decodeToRgb(await readFile(f), 224)).rgb, input, i * PX);
+    for (const [i, f] of [...datasetFiles('NORMAL', 2, 0), ...datasetFiles('PNEUMONIA', 2, 0)].entries())
+      caffePreprocess((await decodeToRgb(await readFile(f), 224)).rgb, input, i * PX);
     const tfjs = await loadClassifier({ modelUri: dir });
     const onnx = await loadEngine({ engine: 'onnx', modelUri: dir, threads: 1, cacheDir: tmp('cxr-onnx-') });
     try {
@@ -98,8 +159,13 @@ describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes
     // Label-free adaptation: the training images as reference leave the weights alone; the same images as a
     // "site" change nothing; a darker, lower-contrast site moves the model and gets a new id with provenance.
     const ref = tmp('cxr-ref-');
-    await runCli(['models', 'adapt', '--model', dir, '--data', `s3://${bucket}/data/`, '--out', ref, '--as-reference'], env);
-    expect(Buffer.compare(readFileSync(path.join(ref, 'weights.bin')), readFileSync(path.join(dir, 'weights.bin')))).toBe(0);
+    await runCli(
+      ['models', 'adapt', '--model', dir, '--data', `s3://${bucket}/data/`, '--out', ref, '--as-reference'],
+      env,
+    );
+    expect(
+      Buffer.compare(readFileSync(path.join(ref, 'weights.bin')), readFileSync(path.join(dir, 'weights.bin'))),
+    ).toBe(0);
     const same = tmp('cxr-same-');
     await runCli(['models', 'adapt', '--model', ref, '--data', `s3://${bucket}/data/`, '--out', same], env);
     for (const f of [...datasetFiles('NORMAL', 16, 300), ...datasetFiles('PNEUMONIA', 16, 300)]) {
@@ -111,7 +177,14 @@ describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes
     const [mRef, mSame, mSite] = await Promise.all([ref, same, site].map((d) => readMetadata(d)));
     expect(mSite.id).not.toBe(mRef.id);
     expect((mSite.provenance as Array<{ from: string }>).at(-1)!.from).toBe(mRef.id);
-    const score = async (d: string) => { const c = await loadClassifier({ modelUri: d }); try { return await c.predict(input, 4); } finally { c.dispose(); } };
+    const score = async (d: string) => {
+      const c = await loadClassifier({ modelUri: d });
+      try {
+        return await c.predict(input, 4);
+      } finally {
+        c.dispose();
+      }
+    };
     const [pRef, pSame, pSite] = [await score(ref), await score(same), await score(site)];
     expect(Math.max(...Array.from(pRef, (p, i) => Math.abs(p - pSame[i])))).toBeLessThan(1e-3);
     expect(Math.max(...Array.from(pRef, (p, i) => Math.abs(p - pSite[i])))).toBeGreaterThan(1e-3);

@@ -19,7 +19,7 @@ import { childEnv, freshBucket, testConfig, testS3 } from '../helpers/services.j
  * (by `cxr models hash-set`) from some dataset images, a real worker on it, and a run over those images and
  * others. The null engine scores (instant), but the worker downloads every image and checks its hash.
  */
-describe('images in the model\'s training set are flagged in every run', () => {
+describe("images in the model's training set are flagged in every run", () => {
   const RUN = 'in-sample-1';
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'cxr-in-sample-'));
   const modelDir = path.join(tmp, 'model');
@@ -36,8 +36,22 @@ describe('images in the model\'s training set are flagged in every run', () => {
     const list = path.join(tmp, 'trained.txt');
     await import('node:fs/promises').then((fs) => fs.writeFile(list, trained.join('\n') + '\n'));
     // The command the model's author runs at ship time.
-    const { stdout } = await runCli(['models', 'hash-set', '--files', list, '--out', path.join(modelDir, HASH_SET_FILE), '--note', 'six dataset images'], process.env);
-    expect(stdout.trim()).toMatch(new RegExp(`: 6 distinct images of 6 files; false-positive rate 3\\.25e-19 per image$`));
+    const { stdout } = await runCli(
+      [
+        'models',
+        'hash-set',
+        '--files',
+        list,
+        '--out',
+        path.join(modelDir, HASH_SET_FILE),
+        '--note',
+        'six dataset images',
+      ],
+      process.env,
+    );
+    expect(stdout.trim()).toMatch(
+      new RegExp(`: 6 distinct images of 6 files; false-positive rate 3\\.25e-19 per image$`),
+    );
     const config = testConfig();
     env = { ...childEnv(config), CXR_ENGINE: 'null', CXR_MODEL_URI: modelDir };
     s3 = testS3(config);
@@ -52,22 +66,51 @@ describe('images in the model\'s training set are flagged in every run', () => {
   });
 
   it('flags exactly the trained images in-training-set, counts them in metrics.json and warns under the metrics', async () => {
-    const { stdout } = await runCli(['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`, '--batch-size', '4', '--run-id', RUN, '--wait'], env);
-    const predictions = ((await getTextIfExists(s3, bucket, `out/${RUN}/predictions.jsonl`)) ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as PredictionLine);
+    const { stdout } = await runCli(
+      ['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`, '--batch-size', '4', '--run-id', RUN, '--wait'],
+      env,
+    );
+    const predictions = ((await getTextIfExists(s3, bucket, `out/${RUN}/predictions.jsonl`)) ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as PredictionLine);
     expect(predictions).toHaveLength(10);
-    const flagged = predictions.filter((p) => p.flags?.includes(IN_TRAINING_FLAG)).map((p) => p.key).sort();
+    const flagged = predictions
+      .filter((p) => p.flags?.includes(IN_TRAINING_FLAG))
+      .map((p) => p.key)
+      .sort();
     expect(flagged).toEqual(trained.map(keyOf).sort());
     const metrics = JSON.parse((await getTextIfExists(s3, bucket, `out/${RUN}/metrics.json`))!) as RunMetrics;
     expect(metrics.flags).toMatchObject({ inTrainingSet: 6, byFlag: { [IN_TRAINING_FLAG]: 6 } });
     expect(stdout).toMatch(/WARNING.*6 of the 10 scored images are in the model's training or validation set/);
 
     // The run report says so above its metrics.
-    const html = await waitFor('the run report', () => getTextIfExists(s3, bucket, `out/${RUN}/report/index.html`), 300_000);
-    expect(html).toMatch(/<div class="alerts"><h2>Alerts<\/h2><ul><li>6 of the 10 scored images are in the model&#39;s training or validation set/);
+    const html = await waitFor(
+      'the run report',
+      () => getTextIfExists(s3, bucket, `out/${RUN}/report/index.html`),
+      300_000,
+    );
+    expect(html).toMatch(
+      /<div class="alerts"><h2>Alerts<\/h2><ul><li>6 of the 10 scored images are in the model&#39;s training or validation set/,
+    );
   });
 
   it('--skip-flagged still scores them: being in the training set is not a reason to refuse an image', async () => {
-    await runCli(['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`, '--batch-size', '4', '--run-id', `${RUN}-skip`, '--skip-flagged', '--wait'], env);
+    await runCli(
+      [
+        'score',
+        `s3://${bucket}/in/`,
+        '--out',
+        `s3://${bucket}/out`,
+        '--batch-size',
+        '4',
+        '--run-id',
+        `${RUN}-skip`,
+        '--skip-flagged',
+        '--wait',
+      ],
+      env,
+    );
     const metrics = JSON.parse((await getTextIfExists(s3, bucket, `out/${RUN}-skip/metrics.json`))!) as RunMetrics;
     expect(metrics.counts).toMatchObject({ scored: 10, failed: 0 });
     expect(metrics.flags?.inTrainingSet).toBe(6);

@@ -28,21 +28,36 @@ describe('a batch that runs longer than the job lock', () => {
     const redis = testRedis(config);
     const queue = createScoreQueue(redis, config.queuePrefix);
     const events = new QueueEvents('score', { connection: testRedis(config), prefix: config.queuePrefix });
-    cleanup.push(() => s3.destroy(), () => redis.disconnect(), () => queue.close(), () => events.close());
+    cleanup.push(
+      () => s3.destroy(),
+      () => redis.disconnect(),
+      () => queue.close(),
+      () => events.close(),
+    );
     const bucket = await freshBucket(s3);
-    for (const f of datasetFiles('PNEUMONIA', 8, 100)) await putObject(s3, bucket, `lock/PNEUMONIA/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
+    for (const f of datasetFiles('PNEUMONIA', 8, 100))
+      await putObject(s3, bucket, `lock/PNEUMONIA/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
 
     const stalled: string[] = [];
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
     await events.waitUntilReady();
     const logger = createLogger({ test: 'lock' });
     const lockDurationMs = 1000;
-    const [worker] = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency: 1, lockDurationMs });
+    const [worker] = startWorkers({
+      redisUrl: config.redisUrl,
+      prefix: config.queuePrefix,
+      logger,
+      concurrency: 1,
+      lockDurationMs,
+    });
     worker.on('stalled', (id) => stalled.push(id));
     cleanup.push(() => worker.close());
 
     const store = new RunStore(redis, config.queuePrefix);
-    await createRun({ s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger }, { runId: 'lock-run', source: { bucket, prefix: 'lock/' }, out: { bucket, prefix: 'out' }, batchSize: 8 });
+    await createRun(
+      { s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger },
+      { runId: 'lock-run', source: { bucket, prefix: 'lock/' }, out: { bucket, prefix: 'out' }, batchSize: 8 },
+    );
     // The run is marked done inside the batch's processor, a moment before BullMQ marks the job completed.
     await waitFor('the run to finish and its job to complete', async () => {
       if ((await store.get('lock-run'))?.status !== 'done') return undefined;

@@ -25,7 +25,14 @@ describe('putIfAbsent on the S3 server (which ignores If-None-Match) with Redis 
     const bucket = await freshBucket(clients[0]);
     // Large enough bodies (1.5 MB) that a write is in flight while the others look.
     const bodies = clients.map((_, i) => new Uint8Array(1_500_000).fill(i + 1));
-    const results = await Promise.all(clients.map((s3, i) => putIfAbsent(s3, claims, bucket, 'out/run/manifest.json', bodies[i], 'application/json', { probePrefix: 'out/', waitMs: 60_000 })));
+    const results = await Promise.all(
+      clients.map((s3, i) =>
+        putIfAbsent(s3, claims, bucket, 'out/run/manifest.json', bodies[i], 'application/json', {
+          probePrefix: 'out/',
+          waitMs: 60_000,
+        }),
+      ),
+    );
     const winners = results.flatMap((r, i) => (r.created ? [i] : []));
     expect(winners).toHaveLength(1);
     const stored = Buffer.from((await getObjectBytes(clients[0], bucket, 'out/run/manifest.json')).bytes);

@@ -38,11 +38,27 @@ describe('re-finalizing a resumed run reads only the shards with new parts (merg
     s3 = testS3(config);
     redis = testRedis(config);
     bucket = await freshBucket(s3, 'refinal');
-    [workerProxy, resumeProxy] = await Promise.all([startRecordingProxy(config.s3.endpoint!), startRecordingProxy(config.s3.endpoint!)]);
+    [workerProxy, resumeProxy] = await Promise.all([
+      startRecordingProxy(config.s3.endpoint!),
+      startRecordingProxy(config.s3.endpoint!),
+    ]);
     run = await scaleRun({
-      n: N, bucket, runId: RUN, batchSize: BATCH, batchesPerShard: PER_SHARD, concurrency: 2,
-      env: { ...childEnv(config), S3_ENDPOINT: workerProxy.url }, s3, redis, queuePrefix: config.queuePrefix,
-      refinalize: { shards: 3, keys: 40, resumeEnv: { S3_ENDPOINT: resumeProxy.url }, onPhase: (p) => (marks[p] = workerProxy.requests.length) },
+      n: N,
+      bucket,
+      runId: RUN,
+      batchSize: BATCH,
+      batchesPerShard: PER_SHARD,
+      concurrency: 2,
+      env: { ...childEnv(config), S3_ENDPOINT: workerProxy.url },
+      s3,
+      redis,
+      queuePrefix: config.queuePrefix,
+      refinalize: {
+        shards: 3,
+        keys: 40,
+        resumeEnv: { S3_ENDPOINT: resumeProxy.url },
+        onPhase: (p) => (marks[p] = workerProxy.requests.length),
+      },
     });
   }, 600_000);
 
@@ -88,13 +104,21 @@ describe('re-finalizing a resumed run reads only the shards with new parts (merg
     const failed = new Set(run.refinalize!.failedShards);
     const resumeGets = gets(resumeProxy.requests);
     const finalizeGets = gets(workerProxy.requests, marks.resume, marks.ended);
-    for (const [name, got] of [['resume', resumeGets], ['finalize', finalizeGets]] as const) {
-      const unchangedParts = [...got.keys()].filter((k) => shardOfPart(k) !== undefined && !failed.has(shardOfPart(k)!));
+    for (const [name, got] of [
+      ['resume', resumeGets],
+      ['finalize', finalizeGets],
+    ] as const) {
+      const unchangedParts = [...got.keys()].filter(
+        (k) => shardOfPart(k) !== undefined && !failed.has(shardOfPart(k)!),
+      );
       expect(unchangedParts, `${name}: parts of unchanged shards read`).toEqual([]);
       const readTwice = [...got].filter(([k, n]) => k.startsWith('merged/') && n > 1);
       expect(readTwice, `${name}: checkpoint objects read more than once`).toEqual([]);
       // The shards that changed were read from their parts.
-      expect([...got.keys()].some((k) => failed.has(shardOfPart(k) ?? -1)), name).toBe(true);
+      expect(
+        [...got.keys()].some((k) => failed.has(shardOfPart(k) ?? -1)),
+        name,
+      ).toBe(true);
     }
     // The resume reads an unchanged shard's checkpoint index only (it records no failures); the finalize its outputs too.
     for (let shard = 0; shard < 12; shard++) {
@@ -102,13 +126,18 @@ describe('re-finalizing a resumed run reads only the shards with new parts (merg
       const read = (got: Map<string, number>) => [...got.keys()].filter((k) => shardOfCheckpoint(k) === shard).sort();
       const stem = `merged/${String(shard).padStart(6, '0')}`;
       expect(read(resumeGets)).toEqual([`${stem}.json`]);
-      expect(read(finalizeGets)).toEqual(['.csv', '.failures.jsonl', '.json', '.predictions.jsonl', '.scores.bin'].map((x) => stem + x));
+      expect(read(finalizeGets)).toEqual(
+        ['.csv', '.failures.jsonl', '.json', '.predictions.jsonl', '.scores.bin'].map((x) => stem + x),
+      );
     }
   });
 
   it('gives the metrics and outputs of a merge from scratch', async () => {
     const layout = runLayout({ bucket, prefix: 'out' }, RUN);
-    const read = async () => Promise.all([layout.predictionsJsonl, layout.predictionsCsv, layout.failures].map((k) => getTextIfExists(s3, bucket, k)));
+    const read = async () =>
+      Promise.all(
+        [layout.predictionsJsonl, layout.predictionsCsv, layout.failures].map((k) => getTextIfExists(s3, bucket, k)),
+      );
     const [metricsText, outputs] = await Promise.all([getTextIfExists(s3, bucket, layout.metrics), read()]);
     const metrics = JSON.parse(metricsText!) as RunMetrics;
     const manifest = await readManifest(s3, { bucket, prefix: 'out' }, RUN);
@@ -116,7 +145,12 @@ describe('re-finalizing a resumed run reads only the shards with new parts (merg
     const record = { ...(await loadRunRecord(s3, manifest)), fingerprints: new ShardFingerprints() };
     const scratch = await mergeRun(s3, record);
     expect(scratch.shards).toEqual({ checkpointed: 0, merged: 12 });
-    expect(buildRunMetrics(manifest, scratch.tally, new Date(metrics.finishedAt), { state: metrics.state, generation: metrics.generation })).toEqual(metrics);
+    expect(
+      buildRunMetrics(manifest, scratch.tally, new Date(metrics.finishedAt), {
+        state: metrics.state,
+        generation: metrics.generation,
+      }),
+    ).toEqual(metrics);
     expect(metrics.throughput.attempts.map((a) => a.generation)).toEqual([0, 1]);
     expect(await read()).toEqual(outputs);
   });

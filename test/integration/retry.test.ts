@@ -29,7 +29,10 @@ describe('a batch whose S3 server is down', () => {
     // A private S3 server, so stopping it does not disturb other tests.
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cxr-retry-s3-'));
     let server: LocalService = await startS3Server(dataDir);
-    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }), () => server.stop());
+    cleanup.push(
+      () => rmSync(dataDir, { recursive: true, force: true }),
+      () => server.stop(),
+    );
     const base = testConfig();
     const config = loadConfig({ ...childEnv(base), S3_ENDPOINT: server.url });
     Object.assign(process.env, childEnv(base), { S3_ENDPOINT: server.url });
@@ -37,24 +40,46 @@ describe('a batch whose S3 server is down', () => {
     const redis = testRedis(config);
     const queue = createScoreQueue(redis, config.queuePrefix);
     const store = new RunStore(redis, config.queuePrefix);
-    cleanup.push(() => s3.destroy(), () => redis.disconnect(), () => queue.close());
+    cleanup.push(
+      () => s3.destroy(),
+      () => redis.disconnect(),
+      () => queue.close(),
+    );
     await ensureBucket(s3, 'retry');
-    for (const f of datasetFiles('NORMAL', 2, 50)) await putObject(s3, 'retry', `in/NORMAL/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
+    for (const f of datasetFiles('NORMAL', 2, 50))
+      await putObject(s3, 'retry', `in/NORMAL/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
     const logger = createLogger({ test: 'retry' });
-    await createRun({ s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger }, { runId: 'retry-run', source: { bucket: 'retry', prefix: 'in/' }, out: { bucket: 'retry', prefix: 'out' }, batchSize: 2 });
+    await createRun(
+      { s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger },
+      {
+        runId: 'retry-run',
+        source: { bucket: 'retry', prefix: 'in/' },
+        out: { bucket: 'retry', prefix: 'out' },
+        batchSize: 2,
+      },
+    );
 
     await server.stop();
     const [worker] = startWorkers({ redisUrl: config.redisUrl, prefix: config.queuePrefix, logger, concurrency: 1 });
     cleanup.push(() => worker.close());
-    const job = await waitFor('a failed attempt', async () => {
-      const j = await queue.getJob(batchJobId('retry-run', 0));
-      return j && j.attemptsMade >= 1 ? j : undefined;
-    }, 120_000, 200);
+    const job = await waitFor(
+      'a failed attempt',
+      async () => {
+        const j = await queue.getJob(batchJobId('retry-run', 0));
+        return j && j.attemptsMade >= 1 ? j : undefined;
+      },
+      120_000,
+      200,
+    );
     expect(job.failedReason).toMatch(/ECONNREFUSED|connect|socket/i);
     expect(['delayed', 'waiting', 'active']).toContain(await job.getState());
 
     server = await startS3Server(dataDir, server.port);
-    await waitFor('the run to finish', async () => ((await store.get('retry-run'))?.status === 'done' ? true : undefined), 180_000);
+    await waitFor(
+      'the run to finish',
+      async () => ((await store.get('retry-run'))?.status === 'done' ? true : undefined),
+      180_000,
+    );
     const done = (await queue.getJob(batchJobId('retry-run', 0)))!;
     expect(await done.getState()).toBe('completed');
     expect(done.attemptsMade).toBeGreaterThanOrEqual(1);

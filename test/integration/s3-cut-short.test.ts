@@ -19,7 +19,11 @@ const server = http.createServer((req, res) => {
   }
   const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
   const answer = BODY.subarray(start);
-  res.writeHead(start ? 206 : 200, { 'Content-Length': answer.length, ETag: '"e1"', ...(start ? { 'Content-Range': `bytes ${start}-${BODY.length - 1}/${BODY.length}` } : {}) });
+  res.writeHead(start ? 206 : 200, {
+    'Content-Length': answer.length,
+    ETag: '"e1"',
+    ...(start ? { 'Content-Range': `bytes ${start}-${BODY.length - 1}/${BODY.length}` } : {}),
+  });
   if (cut > 0) {
     cut--;
     res.write(answer.subarray(0, answer.length >> 1), () => res.socket?.destroy());
@@ -31,7 +35,10 @@ describe('a GetObject body cut short', () => {
   beforeAll(async () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
-    s3 = createS3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true }, { accessKeyId: 'k', secretAccessKey: 's' });
+    s3 = createS3Client(
+      { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true },
+      { accessKeyId: 'k', secretAccessKey: 's' },
+    );
   });
   afterAll(() => {
     s3.destroy();

@@ -10,7 +10,10 @@ describe('S3 server', () => {
   it('lists a prefix of more than 1,000 keys across several pages', async () => {
     const s3 = testS3(testConfig());
     const bucket = await freshBucket(s3);
-    const keys = Array.from({ length: 1205 }, (_, i) => `scans/${i % 2 ? 'NORMAL' : 'PNEUMONIA'}/img-${String(i).padStart(5, '0')}.jpeg`);
+    const keys = Array.from(
+      { length: 1205 },
+      (_, i) => `scans/${i % 2 ? 'NORMAL' : 'PNEUMONIA'}/img-${String(i).padStart(5, '0')}.jpeg`,
+    );
     const limit = pLimit(32);
     await Promise.all(keys.map((k) => limit(() => putObject(s3, bucket, k, 'x', 'image/jpeg'))));
     await putObject(s3, bucket, 'scans/readme.txt', 'not an image', 'text/plain');
@@ -40,7 +43,9 @@ describe('S3 server', () => {
     const keys = [
       ...Array.from({ length: 1100 }, (_, i) => `arch/site-${i % 5}/p${i % 3}/img-${String(i).padStart(5, '0')}.png`),
       ...Array.from({ length: 20 }, (_, i) => `arch/site-${i % 5}/direct-${i}.png`),
-      'arch/loose.png', 'arch/site-1/loose.png', 'arch/site-2/p0/readme.txt',
+      'arch/loose.png',
+      'arch/site-1/loose.png',
+      'arch/site-2/p0/readme.txt',
       // Not 'arch/site-1.png': S3 lists it before 'arch/site-1/…' (byte order), s3rver after. And objects
       // directly in each sub-prefix: s3rver 3.7 reports a common prefix only for a folder holding an object itself.
     ];
@@ -63,7 +68,9 @@ describe('S3 server', () => {
       expect(units.length).toBeGreaterThan(depth === 1 ? 5 : 15);
       expect(await collect(parallelListingPages(s3, bucket, units, 4, 2))).toEqual(one);
     }
-    const named = await collect(parallelListingPages(s3, bucket, [{ prefix: 'arch/site-0/' }, { prefix: 'arch/site-3/' }], 2));
+    const named = await collect(
+      parallelListingPages(s3, bucket, [{ prefix: 'arch/site-0/' }, { prefix: 'arch/site-3/' }], 2),
+    );
     expect(named.out).toEqual(one.out.filter((k) => /^arch\/site-[03]\//.test(k)));
     s3.destroy();
   });

@@ -29,18 +29,37 @@ describe('a run at 100 k and at 1 M keys (synthetic input manifest, null engine)
     s3?.destroy();
   });
 
-  it.each([100_000, 1_000_000])('N = %i: every key merged exactly once', async (n) => {
-    const r = await scaleRun({
-      n, bucket, runId: `scale-${n}`, batchSize: 500, batchesPerShard: 32, concurrency: 2,
-      env: childEnv(config), s3, redis, queuePrefix: config.queuePrefix, log: (l) => process.stderr.write(`${l}\n`),
-    });
-    process.stderr.write(`scale N=${n}: ${JSON.stringify(r)}\n`);
-    expect(r.output).toEqual({ predictions: n, failures: 0, csvRows: n, missing: 0, duplicated: 0 });
-    expect(r.metrics.state).toBe('done');
-    expect(r.metrics.counts).toMatchObject({ total: n, scored: n, failed: 0, labelled: n, batches: Math.ceil(n / 500) });
-    expect(r.metrics.rocAuc).toBe(0.5); // one fixed probability: every pair ties
-    results.push(r);
-  }, 1_800_000);
+  it.each([100_000, 1_000_000])(
+    'N = %i: every key merged exactly once',
+    async (n) => {
+      const r = await scaleRun({
+        n,
+        bucket,
+        runId: `scale-${n}`,
+        batchSize: 500,
+        batchesPerShard: 32,
+        concurrency: 2,
+        env: childEnv(config),
+        s3,
+        redis,
+        queuePrefix: config.queuePrefix,
+        log: (l) => process.stderr.write(`${l}\n`),
+      });
+      process.stderr.write(`scale N=${n}: ${JSON.stringify(r)}\n`);
+      expect(r.output).toEqual({ predictions: n, failures: 0, csvRows: n, missing: 0, duplicated: 0 });
+      expect(r.metrics.state).toBe('done');
+      expect(r.metrics.counts).toMatchObject({
+        total: n,
+        scored: n,
+        failed: 0,
+        labelled: n,
+        batches: Math.ceil(n / 500),
+      });
+      expect(r.metrics.rocAuc).toBe(0.5); // one fixed probability: every pair ties
+      results.push(r);
+    },
+    1_800_000,
+  );
 
   it('peak RSS of producer, worker and its sandboxes (batches and finalize), and peak Redis memory, grow at most 1.5x from 100 k to 1 M', () => {
     expect(results).toHaveLength(2);
@@ -53,6 +72,7 @@ describe('a run at 100 k and at 1 M keys (synthetic input manifest, null engine)
     };
     process.stderr.write(`scale ratios 1M/100k: ${JSON.stringify(ratios)}\n`);
     for (const [name, ratio] of Object.entries(ratios)) expect(ratio, name).toBeLessThanOrEqual(1.5);
-    for (const r of results) expect(r.peakRssBytes.producer * r.peakRssBytes.worker * r.peakRssBytes.sandboxes).toBeGreaterThan(0);
+    for (const r of results)
+      expect(r.peakRssBytes.producer * r.peakRssBytes.worker * r.peakRssBytes.sandboxes).toBeGreaterThan(0);
   });
 });

@@ -19,124 +19,161 @@ import { runCli, startCliWorker, stopProcess, waitFor } from '../helpers/cli.js'
 
 const RUN = 'it-run-1';
 
-describe.each(['tfjs', 'onnx'])('scoring a bucket end to end on the %s engine (real Redis, real S3 server, two worker processes)', (engine) => {
-  let config: Config;
-  let s3: S3Client;
-  let redis: Redis;
-  let queue: Queue;
-  let store: RunStore;
-  let bucket: string;
-  let env: NodeJS.ProcessEnv;
-  const workers: ChildProcess[] = [];
-  const truth = new Map<string, 'NORMAL' | 'PNEUMONIA'>();
-  const bad = new Map<string, RegExp>();
+describe.each(['tfjs', 'onnx'])(
+  'scoring a bucket end to end on the %s engine (real Redis, real S3 server, two worker processes)',
+  (engine) => {
+    let config: Config;
+    let s3: S3Client;
+    let redis: Redis;
+    let queue: Queue;
+    let store: RunStore;
+    let bucket: string;
+    let env: NodeJS.ProcessEnv;
+    const workers: ChildProcess[] = [];
+    const truth = new Map<string, 'NORMAL' | 'PNEUMONIA'>();
+    const bad = new Map<string, RegExp>();
 
-  const read = async (name: string) => (await getTextIfExists(s3, bucket, `out/${RUN}/${name}`)) ?? '';
-  const jsonl = <T>(text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
-  const jobTotal = async () => Object.values(await queue.getJobCounts()).reduce((s, n) => s + n, 0);
-  const runDone = () => waitFor('the run to finish', async () => ((await store.get(RUN))?.status === 'done-with-failures' ? true : undefined));
+    const read = async (name: string) => (await getTextIfExists(s3, bucket, `out/${RUN}/${name}`)) ?? '';
+    const jsonl = <T>(text: string) =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as T);
+    const jobTotal = async () => Object.values(await queue.getJobCounts()).reduce((s, n) => s + n, 0);
+    const runDone = () =>
+      waitFor('the run to finish', async () =>
+        (await store.get(RUN))?.status === 'done-with-failures' ? true : undefined,
+      );
 
-  beforeAll(async () => {
-    config = testConfig();
-    env = { ...childEnv(config), CXR_ENGINE: engine };
-    s3 = testS3(config);
-    redis = testRedis(config);
-    queue = new Queue(SCORE_QUEUE, { connection: redis, prefix: config.queuePrefix });
-    store = new RunStore(redis, config.queuePrefix);
-    bucket = await freshBucket(s3);
-    const files = [...datasetFiles('NORMAL', 5).map((f) => ['NORMAL', f] as const), ...datasetFiles('PNEUMONIA', 7).map((f) => ['PNEUMONIA', f] as const)];
-    for (const [label, file] of files) {
-      const key = `in/${label}/${path.basename(file)}`;
-      truth.set(key, label);
-      await putObject(s3, bucket, key, readFileSync(file), 'image/jpeg');
-    }
-    const jpeg = readFileSync(files[0][1]);
-    await putObject(s3, bucket, 'in/PNEUMONIA/corrupt.jpeg', jpeg.subarray(0, Math.floor(jpeg.length / 3)), 'image/jpeg');
-    await putObject(s3, bucket, 'in/NORMAL/empty.jpeg', new Uint8Array(0), 'image/jpeg');
-    await putObject(s3, bucket, 'in/NORMAL/notes.jpeg', 'radiologist notes, not an image\n', 'image/jpeg');
-    bad.set('in/PNEUMONIA/corrupt.jpeg', /corrupt jpeg data/);
-    bad.set('in/NORMAL/empty.jpeg', /empty object \(0 bytes\)/);
-    bad.set('in/NORMAL/notes.jpeg', /not a readable image/);
-  });
+    beforeAll(async () => {
+      config = testConfig();
+      env = { ...childEnv(config), CXR_ENGINE: engine };
+      s3 = testS3(config);
+      redis = testRedis(config);
+      queue = new Queue(SCORE_QUEUE, { connection: redis, prefix: config.queuePrefix });
+      store = new RunStore(redis, config.queuePrefix);
+      bucket = await freshBucket(s3);
+      const files = [
+        ...datasetFiles('NORMAL', 5).map((f) => ['NORMAL', f] as const),
+        ...datasetFiles('PNEUMONIA', 7).map((f) => ['PNEUMONIA', f] as const),
+      ];
+      for (const [label, file] of files) {
+        const key = `in/${label}/${path.basename(file)}`;
+        truth.set(key, label);
+        await putObject(s3, bucket, key, readFileSync(file), 'image/jpeg');
+      }
+      const jpeg = readFileSync(files[0][1]);
+      await putObject(
+        s3,
+        bucket,
+        'in/PNEUMONIA/corrupt.jpeg',
+        jpeg.subarray(0, Math.floor(jpeg.length / 3)),
+        'image/jpeg',
+      );
+      await putObject(s3, bucket, 'in/NORMAL/empty.jpeg', new Uint8Array(0), 'image/jpeg');
+      await putObject(s3, bucket, 'in/NORMAL/notes.jpeg', 'radiologist notes, not an image\n', 'image/jpeg');
+      bad.set('in/PNEUMONIA/corrupt.jpeg', /corrupt jpeg data/);
+      bad.set('in/NORMAL/empty.jpeg', /empty object \(0 bytes\)/);
+      bad.set('in/NORMAL/notes.jpeg', /not a readable image/);
+    });
 
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => stopProcess(w)));
-    await queue?.close();
-    redis?.disconnect();
-    s3?.destroy();
-  });
+    afterAll(async () => {
+      await Promise.all(workers.map((w) => stopProcess(w)));
+      await queue?.close();
+      redis?.disconnect();
+      s3?.destroy();
+    });
 
-  it('enqueues a run once, however often score is repeated', async () => {
-    const args = ['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`, '--batch-size', '4', '--run-id', RUN];
-    const first = await runCli(args, env);
-    expect(first.stdout.trim()).toBe(RUN);
-    expect(await jobTotal()).toBe(4); // 15 keys in batches of 4
-    await runCli(args, env);
-    expect(await jobTotal()).toBe(4);
-  });
+    it('enqueues a run once, however often score is repeated', async () => {
+      const args = ['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`, '--batch-size', '4', '--run-id', RUN];
+      const first = await runCli(args, env);
+      expect(first.stdout.trim()).toBe(RUN);
+      expect(await jobTotal()).toBe(4); // 15 keys in batches of 4
+      await runCli(args, env);
+      expect(await jobTotal()).toBe(4);
+    });
 
-  it('scores every key exactly once with two workers, failing bad objects alone', async () => {
-    workers.push(startCliWorker(['--concurrency', '1'], env), startCliWorker(['--concurrency', '1'], env));
-    await runDone();
+    it('scores every key exactly once with two workers, failing bad objects alone', async () => {
+      workers.push(startCliWorker(['--concurrency', '1'], env), startCliWorker(['--concurrency', '1'], env));
+      await runDone();
 
-    const predictions = jsonl<PredictionLine>(await read('predictions.jsonl'));
-    const failures = jsonl<FailureLine>(await read('failures.jsonl'));
-    const seen = [...predictions, ...failures].map((l) => l.key).sort();
-    expect(seen).toEqual([...truth.keys(), ...bad.keys()].sort());
-    for (const [key, reason] of bad) expect(failures.find((f) => f.key === key)?.reason).toMatch(reason);
-    expect(failures).toHaveLength(3);
-    for (const p of predictions) {
-      expect(p.probability).toBeGreaterThanOrEqual(0);
-      expect(p.probability).toBeLessThanOrEqual(1);
-      expect(p.label).toBe(p.probability >= p.threshold ? 'PNEUMONIA' : 'NORMAL');
-      expect(p.modelId).toMatch(/^[0-9a-f]{16,}$/);
-    }
-    const csv = (await read('predictions.csv')).trim().split('\n');
-    expect(csv[0]).toBe('key,etag,label,probability,threshold,model_id,model_version,true_label');
-    expect(csv).toHaveLength(predictions.length + 1);
-    const manifest = JSON.parse(await read('manifest.json')) as RunManifest;
-    expect(manifest).toMatchObject({ totalKeys: 15, totalBatches: 4, skipped: 0 });
-    expect((await readAllItems(s3, manifest)).map((i) => i.key).sort()).toEqual([...truth.keys(), ...bad.keys()].sort());
+      const predictions = jsonl<PredictionLine>(await read('predictions.jsonl'));
+      const failures = jsonl<FailureLine>(await read('failures.jsonl'));
+      const seen = [...predictions, ...failures].map((l) => l.key).sort();
+      expect(seen).toEqual([...truth.keys(), ...bad.keys()].sort());
+      for (const [key, reason] of bad) expect(failures.find((f) => f.key === key)?.reason).toMatch(reason);
+      expect(failures).toHaveLength(3);
+      for (const p of predictions) {
+        expect(p.probability).toBeGreaterThanOrEqual(0);
+        expect(p.probability).toBeLessThanOrEqual(1);
+        expect(p.label).toBe(p.probability >= p.threshold ? 'PNEUMONIA' : 'NORMAL');
+        expect(p.modelId).toMatch(/^[0-9a-f]{16,}$/);
+      }
+      const csv = (await read('predictions.csv')).trim().split('\n');
+      expect(csv[0]).toBe('key,etag,label,probability,threshold,model_id,model_version,true_label');
+      expect(csv).toHaveLength(predictions.length + 1);
+      const manifest = JSON.parse(await read('manifest.json')) as RunManifest;
+      expect(manifest).toMatchObject({ totalKeys: 15, totalBatches: 4, skipped: 0 });
+      expect((await readAllItems(s3, manifest)).map((i) => i.key).sort()).toEqual(
+        [...truth.keys(), ...bad.keys()].sort(),
+      );
 
-    // The confusion matrix, computed here from the labels the test uploaded.
-    const c = { tp: 0, fp: 0, tn: 0, fn: 0 };
-    for (const p of predictions) {
-      const actual = truth.get(p.key) === 'PNEUMONIA';
-      const called = p.label === 'PNEUMONIA';
-      c[actual ? (called ? 'tp' : 'fn') : called ? 'fp' : 'tn']++;
-    }
-    const metrics = JSON.parse(await read('metrics.json')) as RunMetrics;
-    expect(metrics.classification?.confusion).toEqual(c);
-    expect(metrics.classification?.accuracy).toBeCloseTo((c.tp + c.tn) / predictions.length, 10);
-    expect(metrics.counts).toMatchObject({ total: 15, scored: 12, failed: 3, labelled: 12 });
-    expect(metrics.throughput.stages.inference.imagesPerSec).toBeGreaterThan(0);
-    expect(metrics.backends.length).toBeGreaterThan(0);
-    expect(metrics.backends.every((b) => b.startsWith('onnxruntime'))).toBe(engine === 'onnx');
-    const state = await store.get(RUN);
-    expect(state).toMatchObject({ scored: 12, failed: 3, doneBatches: 4, totalBatches: 4 });
-  }, 300_000); // two workers load the model first: minutes on a loaded 2-core machine
+      // The confusion matrix, computed here from the labels the test uploaded.
+      const c = { tp: 0, fp: 0, tn: 0, fn: 0 };
+      for (const p of predictions) {
+        const actual = truth.get(p.key) === 'PNEUMONIA';
+        const called = p.label === 'PNEUMONIA';
+        c[actual ? (called ? 'tp' : 'fn') : called ? 'fp' : 'tn']++;
+      }
+      const metrics = JSON.parse(await read('metrics.json')) as RunMetrics;
+      expect(metrics.classification?.confusion).toEqual(c);
+      expect(metrics.classification?.accuracy).toBeCloseTo((c.tp + c.tn) / predictions.length, 10);
+      expect(metrics.counts).toMatchObject({ total: 15, scored: 12, failed: 3, labelled: 12 });
+      expect(metrics.throughput.stages.inference.imagesPerSec).toBeGreaterThan(0);
+      expect(metrics.backends.length).toBeGreaterThan(0);
+      expect(metrics.backends.every((b) => b.startsWith('onnxruntime'))).toBe(engine === 'onnx');
+      const state = await store.get(RUN);
+      expect(state).toMatchObject({ scored: 12, failed: 3, doneBatches: 4, totalBatches: 4 });
+    }, 300_000); // two workers load the model first: minutes on a loaded 2-core machine
 
-  it('--resume re-scores only the keys without a prediction, under the same batch ids', async () => {
-    const before = jsonl<PredictionLine>(await read('predictions.jsonl'));
-    const lostPart = jsonl<PredictionLine | FailureLine>((await getTextIfExists(s3, bucket, `out/${RUN}/parts/000001.jsonl`))!);
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `out/${RUN}/parts/000001.jsonl` }));
-    const expected = new Set([...lostPart.filter((l) => l.type === 'prediction').map((l) => l.key), ...bad.keys()]);
+    it('--resume re-scores only the keys without a prediction, under the same batch ids', async () => {
+      const before = jsonl<PredictionLine>(await read('predictions.jsonl'));
+      const lostPart = jsonl<PredictionLine | FailureLine>(
+        (await getTextIfExists(s3, bucket, `out/${RUN}/parts/000001.jsonl`))!,
+      );
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `out/${RUN}/parts/000001.jsonl` }));
+      const expected = new Set([...lostPart.filter((l) => l.type === 'prediction').map((l) => l.key), ...bad.keys()]);
 
-    const resumed = await runCli(['score', '--resume', RUN], env);
-    expect(resumed.stderr).toMatch(new RegExp(`attempt generation 1: ${expected.size} keys without a prediction re-enqueued in \\d of 4 batches`));
-    const state = await store.get(RUN);
-    expect(state).toMatchObject({ totalBatches: 4, generation: 1 });
-    const newJobs = (await Promise.all(Array.from({ length: 4 }, (_, b) => queue.getJob(`${RUN}-b${String(b).padStart(6, '0')}-g1`)))).filter((j) => Boolean(j)).map((j) => j!);
-    // Each job names its plan shard; its keys are that shard's line for the batch.
-    expect(newJobs.every((j) => (j.data as BatchJobData).planShard?.startsWith(`out/${RUN}/generations/000001/`))).toBe(true);
-    const resumedKeys = (await Promise.all(newJobs.map((j) => batchItemsOf(s3, j.data as BatchJobData)))).flat().map((i) => i.key);
-    expect(new Set(resumedKeys)).toEqual(expected);
-    expect(resumedKeys).toHaveLength(expected.size);
-    expect(await queue.getJob(`${RUN}-b000004`)).toBeFalsy();
+      const resumed = await runCli(['score', '--resume', RUN], env);
+      expect(resumed.stderr).toMatch(
+        new RegExp(`attempt generation 1: ${expected.size} keys without a prediction re-enqueued in \\d of 4 batches`),
+      );
+      const state = await store.get(RUN);
+      expect(state).toMatchObject({ totalBatches: 4, generation: 1 });
+      const newJobs = (
+        await Promise.all(Array.from({ length: 4 }, (_, b) => queue.getJob(`${RUN}-b${String(b).padStart(6, '0')}-g1`)))
+      )
+        .filter((j) => Boolean(j))
+        .map((j) => j!);
+      // Each job names its plan shard; its keys are that shard's line for the batch.
+      expect(
+        newJobs.every((j) => (j.data as BatchJobData).planShard?.startsWith(`out/${RUN}/generations/000001/`)),
+      ).toBe(true);
+      const resumedKeys = (await Promise.all(newJobs.map((j) => batchItemsOf(s3, j.data as BatchJobData))))
+        .flat()
+        .map((i) => i.key);
+      expect(new Set(resumedKeys)).toEqual(expected);
+      expect(resumedKeys).toHaveLength(expected.size);
+      expect(await queue.getJob(`${RUN}-b000004`)).toBeFalsy();
 
-    await runDone();
-    const after = jsonl<PredictionLine>(await read('predictions.jsonl'));
-    expect(after.map((p) => p.key).sort()).toEqual(before.map((p) => p.key).sort());
-    expect(jsonl<FailureLine>(await read('failures.jsonl')).map((f) => f.key).sort()).toEqual([...bad.keys()].sort());
-  });
-});
+      await runDone();
+      const after = jsonl<PredictionLine>(await read('predictions.jsonl'));
+      expect(after.map((p) => p.key).sort()).toEqual(before.map((p) => p.key).sort());
+      expect(
+        jsonl<FailureLine>(await read('failures.jsonl'))
+          .map((f) => f.key)
+          .sort(),
+      ).toEqual([...bad.keys()].sort());
+    });
+  },
+);

@@ -31,7 +31,10 @@ const PREFIX = 'cxrsnt';
 const BUCKET = 'cxr-secrets';
 
 /** Every sentinel found in `text`. */
-const sentinelsIn = (text: string) => Object.entries(SENTINEL).filter(([, v]) => text.includes(v)).map(([k]) => k);
+const sentinelsIn = (text: string) =>
+  Object.entries(SENTINEL)
+    .filter(([, v]) => text.includes(v))
+    .map(([k]) => k);
 
 interface S3rverLike {
   run(): Promise<AddressInfo>;
@@ -59,20 +62,33 @@ describe('no credential in any output; results encrypted at rest', () => {
 
   beforeAll(async () => {
     // Redis: the ACL user docs/security.md describes, with a sentinel password.
-    redis = await startSecureRedis(dir, 'redis', ['user default off', `user cxr on >${SENTINEL.redisPassword} ${aclRules(PREFIX)}`]);
+    redis = await startSecureRedis(dir, 'redis', [
+      'user default off',
+      `user cxr on >${SENTINEL.redisPassword} ${aclRules(PREFIX)}`,
+    ]);
     // S3: s3rver in this process, knowing the sentinel key pair, behind a proxy that records every request.
     const require = createRequire(import.meta.url);
     require('s3rver/lib/models/account').DUMMY_ACCOUNT.createKeyPair(SENTINEL.s3AccessKeyId, SENTINEL.s3SecretKey);
     const S3rver = require('s3rver') as new (o: object) => S3rverLike;
-    s3rver = new S3rver({ address: '127.0.0.1', port: await freeLoopbackPort(), directory: path.join(dir, 's3'), silent: true });
+    s3rver = new S3rver({
+      address: '127.0.0.1',
+      port: await freeLoopbackPort(),
+      directory: path.join(dir, 's3'),
+      silent: true,
+    });
     const { port } = await s3rver.run();
     const direct = `http://127.0.0.1:${port}`;
     proxy = await startRecordingProxy(direct);
-    const creds = { accessKeyId: SENTINEL.s3AccessKeyId, secretAccessKey: SENTINEL.s3SecretKey, sessionToken: SENTINEL.s3SessionToken };
+    const creds = {
+      accessKeyId: SENTINEL.s3AccessKeyId,
+      secretAccessKey: SENTINEL.s3SecretKey,
+      sessionToken: SENTINEL.s3SessionToken,
+    };
     s3Direct = createS3Client({ endpoint: direct, region: 'us-east-1', forcePathStyle: true }, creds);
     await ensureBucket(s3Direct, BUCKET);
     for (const label of ['NORMAL', 'PNEUMONIA'] as const) {
-      for (const f of datasetFiles(label, 3, 20)) await putObject(s3Direct, BUCKET, `labelled/${label}/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
+      for (const f of datasetFiles(label, 3, 20))
+        await putObject(s3Direct, BUCKET, `labelled/${label}/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
     }
     hook = http.createServer((req, res) => {
       hookRequests.push(req.url ?? '');
@@ -113,35 +129,84 @@ describe('no credential in any output; results encrypted at rest', () => {
     worker.stderr!.on('data', (d: Buffer) => (workerOutput += d));
     const baseline = path.join(dir, 'baseline.json');
     // Scores all in the top bin: tonight's distribution is flagged as shifted, so the webhook is called.
-    writeFileSync(baseline, JSON.stringify({ metrics: { recall: 0.5, specificity: 0.5, rocAuc: 0.5 }, scores: { histogram: [...new Array(19).fill(0), 50] } }));
+    writeFileSync(
+      baseline,
+      JSON.stringify({
+        metrics: { recall: 0.5, specificity: 0.5, rocAuc: 0.5 },
+        scores: { histogram: [...new Array(19).fill(0), 50] },
+      }),
+    );
     const run = await execCli(
-      ['--sse', 'aws:kms', '--sse-kms-key-id', KMS_KEY, 'eval', 'run', '--data', `s3://${BUCKET}/labelled/`, '--out', `s3://${BUCKET}/evals`,
-        '--batch-size', '4', '--baseline', baseline, '--webhook', 'env:CXR_ALERT_WEBHOOK', '--date', '2026-01-02'],
+      [
+        '--sse',
+        'aws:kms',
+        '--sse-kms-key-id',
+        KMS_KEY,
+        'eval',
+        'run',
+        '--data',
+        `s3://${BUCKET}/labelled/`,
+        '--out',
+        `s3://${BUCKET}/evals`,
+        '--batch-size',
+        '4',
+        '--baseline',
+        baseline,
+        '--webhook',
+        'env:CXR_ALERT_WEBHOOK',
+        '--date',
+        '2026-01-02',
+      ],
       { ...env, CXR_ALERT_WEBHOOK: hookUrl },
     );
     outputs.push(run);
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ date: '2026-01-02', alerts: expect.arrayContaining([expect.objectContaining({ kind: 'distribution-shift' })]) });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      date: '2026-01-02',
+      alerts: expect.arrayContaining([expect.objectContaining({ kind: 'distribution-shift' })]),
+    });
     await waitFor('the webhook call', async () => (hookRequests.length ? true : undefined), 10_000, 100);
     // The run's report is written by the worker after the run ends.
-    await waitFor('the run report', async () => ((await listObjects(s3Direct, BUCKET, 'evals/runs/')).some((o) => o.key.endsWith('/report/index.html')) ? true : undefined), 120_000, 500);
+    await waitFor(
+      'the run report',
+      async () =>
+        (await listObjects(s3Direct, BUCKET, 'evals/runs/')).some((o) => o.key.endsWith('/report/index.html'))
+          ? true
+          : undefined,
+      120_000,
+      500,
+    );
 
     // A mistyped password: one line naming user and host, for a command and for a worker.
-    const wrong = { ...env, REDIS_URL: `redis://cxr:${SENTINEL.wrongRedisPassword}@127.0.0.1:${redis.port}`, LOG_LEVEL: 'debug' };
-    for (const args of [['status', 'some-run'], ['worker', '--concurrency', '1']]) {
+    const wrong = {
+      ...env,
+      REDIS_URL: `redis://cxr:${SENTINEL.wrongRedisPassword}@127.0.0.1:${redis.port}`,
+      LOG_LEVEL: 'debug',
+    };
+    for (const args of [
+      ['status', 'some-run'],
+      ['worker', '--concurrency', '1'],
+    ]) {
       const r = await execCli(args, wrong);
       outputs.push(r);
       expect(r.code).toBe(1);
-      expect(r.stderr.split('\n').filter((l) => l.startsWith('cxr: '))).toEqual([`cxr: authentication failed for user cxr at 127.0.0.1:${redis.port}`]);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('cxr: '))).toEqual([
+        `cxr: authentication failed for user cxr at 127.0.0.1:${redis.port}`,
+      ]);
     }
   });
 
   it('no sentinel in stdout, stderr, logs, S3 objects under the output prefix or Redis keys', async () => {
     const texts: [string, string][] = [];
-    for (const [i, r] of outputs.entries()) texts.push([`command ${i} stdout`, r.stdout], [`command ${i} stderr`, r.stderr]);
+    for (const [i, r] of outputs.entries())
+      texts.push([`command ${i} stdout`, r.stdout], [`command ${i} stderr`, r.stderr]);
     texts.push(['worker stdout+stderr', workerOutput]);
     const objects = await listObjects(s3Direct, BUCKET, 'evals/');
-    for (const o of objects) texts.push([`s3://${BUCKET}/${o.key}`, Buffer.from((await getObjectBytes(s3Direct, BUCKET, o.key)).bytes).toString('latin1')]);
+    for (const o of objects)
+      texts.push([
+        `s3://${BUCKET}/${o.key}`,
+        Buffer.from((await getObjectBytes(s3Direct, BUCKET, o.key)).bytes).toString('latin1'),
+      ]);
     const r = new Redis(env.REDIS_URL!);
     try {
       // SCAN, not KEYS: the ACL of docs/security.md refuses KEYS.
@@ -153,11 +218,20 @@ describe('no credential in any output; results encrypted at rest', () => {
     }
     // The grep finds what is there: the Redis config, the S3 requests and the webhook call must hold theirs.
     expect(sentinelsIn(readFileSync(redis.conf, 'utf8'))).toEqual(['redisPassword']);
-    expect(sentinelsIn(JSON.stringify(proxy.requests.map((q) => q.headers)))).toEqual(['s3AccessKeyId', 's3SessionToken']);
+    expect(sentinelsIn(JSON.stringify(proxy.requests.map((q) => q.headers)))).toEqual([
+      's3AccessKeyId',
+      's3SessionToken',
+    ]);
     expect(sentinelsIn(hookRequests.join('\n'))).toEqual(['webhookToken']);
     // What was grepped is the whole run: debug logs of both processes, outputs of every stage, the queue's jobs.
     expect(workerOutput).toMatch(/"msg":"run finalized"/);
-    expect(objects.map((o) => o.key)).toEqual(expect.arrayContaining(['evals/history.jsonl', 'evals/2026-01-02/metrics.json', 'evals/2026-01-02/report/index.html']));
+    expect(objects.map((o) => o.key)).toEqual(
+      expect.arrayContaining([
+        'evals/history.jsonl',
+        'evals/2026-01-02/metrics.json',
+        'evals/2026-01-02/report/index.html',
+      ]),
+    );
     expect(objects.filter((o) => /\/parts\/\d+\.jsonl$/.test(o.key)).length).toBe(2);
     expect(texts.filter(([name]) => name.startsWith('redis ')).length).toBeGreaterThan(3);
 
@@ -168,15 +242,21 @@ describe('no credential in any output; results encrypted at rest', () => {
   it('every object the run wrote was PUT with the SSE headers (requests captured on loopback)', () => {
     const writes = proxy.requests.filter(isObjectWrite);
     const keys = writes.map((w) => decodeURIComponent(new URL(w.url, 'http://x').pathname));
-    expect(keys).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^\/cxr-secrets\/evals\/runs\/.+\/manifest\.json$/),
-      expect.stringMatching(/\/parts\/000000\.jsonl$/),
-      expect.stringMatching(/\/predictions\.jsonl$/),
-      expect.stringMatching(/\/runs\/.+\/report\/index\.html$/),
-      '/cxr-secrets/evals/2026-01-02/metrics.json',
-      '/cxr-secrets/evals/history.jsonl',
-    ]));
-    const unencrypted = writes.filter((w) => w.headers['x-amz-server-side-encryption'] !== 'aws:kms' || w.headers['x-amz-server-side-encryption-aws-kms-key-id'] !== KMS_KEY);
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\/cxr-secrets\/evals\/runs\/.+\/manifest\.json$/),
+        expect.stringMatching(/\/parts\/000000\.jsonl$/),
+        expect.stringMatching(/\/predictions\.jsonl$/),
+        expect.stringMatching(/\/runs\/.+\/report\/index\.html$/),
+        '/cxr-secrets/evals/2026-01-02/metrics.json',
+        '/cxr-secrets/evals/history.jsonl',
+      ]),
+    );
+    const unencrypted = writes.filter(
+      (w) =>
+        w.headers['x-amz-server-side-encryption'] !== 'aws:kms' ||
+        w.headers['x-amz-server-side-encryption-aws-kms-key-id'] !== KMS_KEY,
+    );
     expect(unencrypted.map((w) => `${w.method} ${w.url}`)).toEqual([]);
   });
 
@@ -187,7 +267,10 @@ describe('no credential in any output; results encrypted at rest', () => {
       await client.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId })).catch(() => undefined); // s3rver 3.7 answers 405
       return proxy.requests.find((q) => q.method === 'POST' && q.url.startsWith(`/${BUCKET}/${key}?uploads`));
     };
-    const encrypted = createS3Client({ endpoint: proxy.url, region: 'us-east-1', forcePathStyle: true, sse: { ServerSideEncryption: 'AES256' } }, creds);
+    const encrypted = createS3Client(
+      { endpoint: proxy.url, region: 'us-east-1', forcePathStyle: true, sse: { ServerSideEncryption: 'AES256' } },
+      creds,
+    );
     const plain = createS3Client({ endpoint: proxy.url, region: 'us-east-1', forcePathStyle: true }, creds);
     try {
       expect((await sent(encrypted, 'mpu/encrypted.bin')())?.headers['x-amz-server-side-encryption']).toBe('AES256');
@@ -204,18 +287,30 @@ describe('no credential in any output; results encrypted at rest', () => {
 /** PUT of an object or the start of a multipart upload (UploadPart and CompleteMultipartUpload inherit). */
 function isObjectWrite(q: RecordedRequest): boolean {
   const query = new URL(q.url, 'http://x').searchParams;
-  return (q.method === 'PUT' && !query.has('partNumber') && new URL(q.url, 'http://x').pathname.split('/').filter(Boolean).length > 1) || (q.method === 'POST' && query.has('uploads'));
+  return (
+    (q.method === 'PUT' &&
+      !query.has('partNumber') &&
+      new URL(q.url, 'http://x').pathname.split('/').filter(Boolean).length > 1) ||
+    (q.method === 'POST' && query.has('uploads'))
+  );
 }
 
 /** A key's value, whatever its type. */
 async function dumpKey(r: Redis, key: string): Promise<unknown> {
   switch (await r.type(key)) {
-    case 'string': return r.get(key);
-    case 'hash': return r.hgetall(key);
-    case 'list': return r.lrange(key, 0, -1);
-    case 'set': return r.smembers(key);
-    case 'zset': return r.zrange(key, 0, -1, 'WITHSCORES');
-    case 'stream': return r.xrange(key, '-', '+');
-    default: return null;
+    case 'string':
+      return r.get(key);
+    case 'hash':
+      return r.hgetall(key);
+    case 'list':
+      return r.lrange(key, 0, -1);
+    case 'set':
+      return r.smembers(key);
+    case 'zset':
+      return r.zrange(key, 0, -1, 'WITHSCORES');
+    case 'stream':
+      return r.xrange(key, '-', '+');
+    default:
+      return null;
   }
 }

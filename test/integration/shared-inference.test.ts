@@ -21,12 +21,47 @@ describe('cxr worker --inference shared', () => {
     const bucket = await freshBucket(s3);
     const files = [...datasetFiles('NORMAL', 8), ...datasetFiles('PNEUMONIA', 8)];
     for (const f of files) await putObject(s3, bucket, `in/${path.basename(f)}`, readFileSync(f), 'image/jpeg');
-    const w = await new WorkerProc(['--inference', 'shared', '--concurrency', '4', '--max-batch', '8', '--batch-wait', '100', '--http-port', String(port), '--http-host', '127.0.0.1'], env).ready();
-    expect(w.lines.find((l) => l.msg === 'inference mode')).toMatchObject({ inference: 'shared', maxBatch: 8, backend: 'null' });
+    const w = await new WorkerProc(
+      [
+        '--inference',
+        'shared',
+        '--concurrency',
+        '4',
+        '--max-batch',
+        '8',
+        '--batch-wait',
+        '100',
+        '--http-port',
+        String(port),
+        '--http-host',
+        '127.0.0.1',
+      ],
+      env,
+    ).ready();
+    expect(w.lines.find((l) => l.msg === 'inference mode')).toMatchObject({
+      inference: 'shared',
+      maxBatch: 8,
+      backend: 'null',
+    });
     expect(childPids(w.pid)).toEqual([]); // no sandboxed process per slot
 
-    await runCli(['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`, '--batch-size', '2', '--run-id', 'shared-run', '--wait'], env);
-    const predictions = ((await getTextIfExists(s3, bucket, 'out/shared-run/predictions.jsonl')) ?? '').trim().split('\n');
+    await runCli(
+      [
+        'score',
+        `s3://${bucket}/in/`,
+        '--out',
+        `s3://${bucket}/out`,
+        '--batch-size',
+        '2',
+        '--run-id',
+        'shared-run',
+        '--wait',
+      ],
+      env,
+    );
+    const predictions = ((await getTextIfExists(s3, bucket, 'out/shared-run/predictions.jsonl')) ?? '')
+      .trim()
+      .split('\n');
     expect(predictions).toHaveLength(16);
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metric(text, 'cxr_images_scored_total')).toBe(16);
@@ -42,6 +77,8 @@ describe('cxr worker --inference shared', () => {
     const env = childEnv(testConfig());
     const flag = await execCli(['worker', '--inference', 'gpu'], env);
     expect(flag.code).toBe(2);
-    expect(plainLines(flag.stderr)).toEqual([`cxr: option '--inference <mode>' argument 'gpu' is invalid. --inference must be slot or shared, got "gpu"`]);
+    expect(plainLines(flag.stderr)).toEqual([
+      `cxr: option '--inference <mode>' argument 'gpu' is invalid. --inference must be slot or shared, got "gpu"`,
+    ]);
   });
 });

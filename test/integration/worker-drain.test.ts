@@ -12,15 +12,42 @@ describe('cxr worker: SIGTERM drains', () => {
   const prefix = `d${randomUUID().slice(0, 6)}`;
   const suite = faultSuite(prefix);
   const worker = (delayMs: number, ...args: string[]) =>
-    new WorkerProc(['--lock-duration', '2000', '--stalled-interval', '1000', ...args], suite.stack.env(prefix, { CXR_ENGINE: 'null', CXR_NULL_DELAY_MS: String(delayMs) })).ready();
+    new WorkerProc(
+      ['--lock-duration', '2000', '--stalled-interval', '1000', ...args],
+      suite.stack.env(prefix, { CXR_ENGINE: 'null', CXR_NULL_DELAY_MS: String(delayMs) }),
+    ).ready();
   const enqueue = async (runId: string, images: number) => {
     await putImages(suite.stack.s3, suite.bucket, `${runId}/`, images);
-    const r = await cli(['score', `s3://${suite.bucket}/${runId}/`, '--out', `s3://${suite.bucket}/out`, '--batch-size', '4', '--run-id', runId], suite.stack.env(prefix));
+    const r = await cli(
+      [
+        'score',
+        `s3://${suite.bucket}/${runId}/`,
+        '--out',
+        `s3://${suite.bucket}/out`,
+        '--batch-size',
+        '4',
+        '--run-id',
+        runId,
+      ],
+      suite.stack.env(prefix),
+    );
     expect(r.code, r.stderr).toBe(0);
   };
   const job = async (runId: string, i: number) => (await suite.t.queue.getJob(batchJobId(runId, i)))!;
-  const activeJobs = (n: number) => waitFor(`${n} active jobs`, async () => ((await suite.t.queue.getActiveCount()) === n ? true : undefined), 60_000, 100);
-  const runDone = (runId: string) => waitFor(`${runId} done`, async () => ((await suite.t.store.get(runId))?.status === 'done' ? true : undefined), 60_000, 200);
+  const activeJobs = (n: number) =>
+    waitFor(
+      `${n} active jobs`,
+      async () => ((await suite.t.queue.getActiveCount()) === n ? true : undefined),
+      60_000,
+      100,
+    );
+  const runDone = (runId: string) =>
+    waitFor(
+      `${runId} done`,
+      async () => ((await suite.t.store.get(runId))?.status === 'done' ? true : undefined),
+      60_000,
+      200,
+    );
 
   it('mid-batch: the batches it holds complete once, it takes no new job, exits 0 within the timeout; no job stalls', async () => {
     const w = await worker(5000, '--concurrency', '2', '--drain-timeout', '30');
@@ -62,7 +89,9 @@ describe('cxr worker: SIGTERM drains', () => {
     expect(exit.code).toBe(1);
     expect(exit.at - termAt).toBeGreaterThanOrEqual(2000);
     expect(exit.at - termAt).toBeLessThan(6000);
-    expect(w.lines.map((l) => l.msg)).toContain('drain timeout: exiting; jobs still held are left to stalled-job recovery');
+    expect(w.lines.map((l) => l.msg)).toContain(
+      'drain timeout: exiting; jobs still held are left to stalled-job recovery',
+    );
     await worker(0, '--concurrency', '1');
     await runDone('timeout');
     const j = await job('timeout', 0);

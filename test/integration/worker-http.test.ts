@@ -34,7 +34,13 @@ describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
     const { stack, bucket } = suite;
     await putImages(stack.s3, bucket, 'in/', 10);
     const jpeg = imagePool()[0];
-    await putObject(stack.s3, bucket, 'in/bad-corrupt.jpeg', jpeg.subarray(0, Math.floor(jpeg.length / 3)), 'image/jpeg');
+    await putObject(
+      stack.s3,
+      bucket,
+      'in/bad-corrupt.jpeg',
+      jpeg.subarray(0, Math.floor(jpeg.length / 3)),
+      'image/jpeg',
+    );
     await putObject(stack.s3, bucket, 'in/bad-empty.jpeg', new Uint8Array(0), 'image/jpeg');
 
     const env = stack.env(prefix, { CXR_ENGINE: 'null', CXR_HTTP_PORT: String(port) });
@@ -45,7 +51,20 @@ describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
     expect(await ready.json()).toEqual({ ready: true, redis: true, model: 'loaded', draining: false });
     expect((await url('/nope')).status).toBe(404);
 
-    const run = await cli(['score', `s3://${bucket}/in/`, '--out', `s3://${bucket}/out`, '--batch-size', '4', '--run-id', 'http-run', '--wait'], env);
+    const run = await cli(
+      [
+        'score',
+        `s3://${bucket}/in/`,
+        '--out',
+        `s3://${bucket}/out`,
+        '--batch-size',
+        '4',
+        '--run-id',
+        'http-run',
+        '--wait',
+      ],
+      env,
+    );
     expect(run.code, run.stderr).toBe(5); // done with more failures than --max-failures allows: the corrupt and the empty image
     const res = await url('/metrics');
     expect(res.status).toBe(200);
@@ -56,7 +75,8 @@ describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
     expect(value(s, 'cxr_images_failed_total', { stage: 'decode', reason: 'corrupt' })).toBe(1);
     expect(value(s, 'cxr_images_failed_total', { stage: 'decode', reason: 'empty' })).toBe(1);
     // 12 images in batches of 4: three batches, each observed once per stage.
-    for (const stage of ['download', 'decode', 'inference', 'upload']) expect(value(s, 'cxr_batch_stage_duration_seconds_count', { stage })).toBe(3);
+    for (const stage of ['download', 'decode', 'inference', 'upload'])
+      expect(value(s, 'cxr_batch_stage_duration_seconds_count', { stage })).toBe(3);
     expect(value(s, 'cxr_batches_total', { job: 'batch', outcome: 'completed' })).toBe(3);
     expect(value(s, 'cxr_model_info', { engine: 'null', backend: 'null' })).toBe(1);
     expect(value(s, 'cxr_worker_sandboxes')).toBe(2);
@@ -68,10 +88,15 @@ describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
     expect(text.match(/^# HELP bullmq_job_count /gm)).toHaveLength(1);
 
     await stack.stopRedis();
-    const unready = await waitFor('/readyz to answer 503', async () => {
-      const r = await url('/readyz');
-      return r.status === 503 ? ((await r.json()) as Record<string, unknown>) : undefined;
-    }, 15_000, 250);
+    const unready = await waitFor(
+      '/readyz to answer 503',
+      async () => {
+        const r = await url('/readyz');
+        return r.status === 503 ? ((await r.json()) as Record<string, unknown>) : undefined;
+      },
+      15_000,
+      250,
+    );
     expect(unready).toMatchObject({ ready: false, redis: false });
     expect((await url('/healthz')).status).toBe(200);
     const down = samples(await (await url('/metrics')).text());
@@ -79,11 +104,21 @@ describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
     expect(value(down, 'bullmq_job_count', { state: 'waiting' })).toBeUndefined();
 
     await stack.startRedis();
-    await waitFor('/readyz to answer 200 again', async () => ((await url('/readyz')).status === 200 ? true : undefined), 20_000, 250);
+    await waitFor(
+      '/readyz to answer 200 again',
+      async () => ((await url('/readyz')).status === 200 ? true : undefined),
+      20_000,
+      250,
+    );
 
     // Redis gone again: SIGTERM must still end the worker at once (nothing could be recorded anyway).
     await stack.stopRedis();
-    await waitFor('/readyz to answer 503', async () => ((await url('/readyz')).status === 503 ? true : undefined), 15_000, 250);
+    await waitFor(
+      '/readyz to answer 503',
+      async () => ((await url('/readyz')).status === 503 ? true : undefined),
+      15_000,
+      250,
+    );
     const termAt = Date.now();
     w.signal('SIGTERM');
     const exit = await w.exited;
@@ -96,7 +131,9 @@ describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
     const env = suite.stack.env(prefix, { CXR_ENGINE: 'null' });
     const flag = await cli(['worker', '--http-port', '70000'], env);
     expect(flag.code).toBe(2);
-    expect(plainLines(flag.stderr)).toEqual([`cxr: option '--http-port <port>' argument '70000' is invalid. --http-port must be a TCP port (1-65535), got "70000"`]);
+    expect(plainLines(flag.stderr)).toEqual([
+      `cxr: option '--http-port <port>' argument '70000' is invalid. --http-port must be a TCP port (1-65535), got "70000"`,
+    ]);
     const fromEnv = await cli(['worker'], { ...env, CXR_HTTP_PORT: 'abc' });
     expect(fromEnv.code).toBe(2);
     expect(plainLines(fromEnv.stderr)).toEqual(['cxr: CXR_HTTP_PORT must be a TCP port (1-65535), got "abc"']);
@@ -104,7 +141,9 @@ describe('cxr worker --http-port: /healthz, /readyz, /metrics', () => {
     const holder = await new WorkerProc(['--http-port', String(port), '--http-host', '127.0.0.1'], env).ready();
     const taken = await cli(['worker', '--http-port', String(port), '--http-host', '127.0.0.1'], env);
     expect(taken.code).toBe(1);
-    expect(plainLines(taken.stderr)).toEqual([`cxr: cannot serve --http-port ${port} on 127.0.0.1: the port is in use`]);
+    expect(plainLines(taken.stderr)).toEqual([
+      `cxr: cannot serve --http-port ${port} on 127.0.0.1: the port is in use`,
+    ]);
     holder.signal('SIGTERM');
     expect((await holder.exited).code).toBe(0);
   });

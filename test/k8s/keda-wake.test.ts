@@ -45,7 +45,9 @@ describe('KEDA wakes the pool from zero', () => {
     const bucket = await freshBucket(s3, 'keda');
     const runId = 'keda-finalize-only';
     // A labelled 4-key manifest; the null engine scores keys without reading them (no objects needed).
-    const lines = ['NORMAL/a.png', 'NORMAL/b.png', 'PNEUMONIA/c.png', 'PNEUMONIA/d.png'].map((k) => JSON.stringify({ key: k, label: k.split('/')[0] }));
+    const lines = ['NORMAL/a.png', 'NORMAL/b.png', 'PNEUMONIA/c.png', 'PNEUMONIA/d.png'].map((k) =>
+      JSON.stringify({ key: k, label: k.split('/')[0] }),
+    );
     await putObject(s3, bucket, 'input/keys.jsonl', lines.join('\n') + '\n', 'application/x-ndjson');
     const env = { ...childEnv(config), CXR_ENGINE: 'null', CXR_NULL_IMAGES: 'skip' };
     const runStatus = async () => (await redis.hget(`${config.queuePrefix}:run:${runId}`, 'status')) ?? undefined;
@@ -53,9 +55,28 @@ describe('KEDA wakes the pool from zero', () => {
     // A whole run, scored and finalized, then the pool goes to zero.
     let worker = startCliWorker(['--concurrency', '1'], env);
     cleanup.push(() => stopProcess(worker));
-    await runCli(['score', `s3://${bucket}/src/`, '--manifest', `s3://${bucket}/input/keys.jsonl`, '--out', `s3://${bucket}/out`, '--run-id', runId, '--batch-size', '2'], env);
+    await runCli(
+      [
+        'score',
+        `s3://${bucket}/src/`,
+        '--manifest',
+        `s3://${bucket}/input/keys.jsonl`,
+        '--out',
+        `s3://${bucket}/out`,
+        '--run-id',
+        runId,
+        '--batch-size',
+        '2',
+      ],
+      env,
+    );
     await waitFor('the run to finish', async () => ((await runStatus()) === 'done' ? true : undefined), 180_000);
-    await waitFor('the queue to empty', async () => ((await metrics('cxr-worker')).active ? undefined : true), 30_000, 200);
+    await waitFor(
+      'the queue to empty',
+      async () => ((await metrics('cxr-worker')).active ? undefined : true),
+      30_000,
+      200,
+    );
     await stopProcess(worker);
     expect(await metrics('cxr-worker')).toEqual({ values: idle, active: false }); // KEDA may scale to zero
 
@@ -68,7 +89,12 @@ describe('KEDA wakes the pool from zero', () => {
 
     // The pod KEDA starts runs it, and the pool can go back to zero.
     worker = startCliWorker(['--concurrency', '1'], env);
-    await waitFor('the finalize to run', async () => ((await metrics('cxr-worker')).active ? undefined : true), 180_000, 200);
+    await waitFor(
+      'the finalize to run',
+      async () => ((await metrics('cxr-worker')).active ? undefined : true),
+      180_000,
+      200,
+    );
     expect(await runStatus()).toBe('done');
     await stopProcess(worker);
   });
@@ -79,8 +105,19 @@ describe('KEDA wakes the pool from zero', () => {
     cleanup.push(() => queue.close());
     const job = await queue.add('batch', { keda: true }, { jobId: 'keda-retry' });
     // The first attempt fails (as a batch does when S3 is down): BullMQ moves it to delayed for its backoff.
-    const failing = new Worker(SCORE_QUEUE, async () => { throw new Error('S3 unreachable'); }, { connection: redis.duplicate(), prefix: config.queuePrefix, autorun: true });
-    await waitFor('the retry in backoff', async () => ((await queue.getJob(job.id!))?.attemptsMade === 1 ? true : undefined), 30_000, 20);
+    const failing = new Worker(
+      SCORE_QUEUE,
+      async () => {
+        throw new Error('S3 unreachable');
+      },
+      { connection: redis.duplicate(), prefix: config.queuePrefix, autorun: true },
+    );
+    await waitFor(
+      'the retry in backoff',
+      async () => ((await queue.getJob(job.id!))?.attemptsMade === 1 ? true : undefined),
+      30_000,
+      20,
+    );
     await failing.close(); // before its backoff ends, so the job is not retried here
     expect(await (await queue.getJob(job.id!))!.getState()).toBe('delayed');
     await new Promise((r) => setTimeout(r, backoffMs + 500)); // past its backoff: due
@@ -89,9 +126,17 @@ describe('KEDA wakes the pool from zero', () => {
     expect(woken.values).toEqual({ ...idle, delayed: 1 }); // wait and active (the old triggers) read 0
     expect(woken.active).toBe(true);
 
-    const ok = new Worker(SCORE_QUEUE, async () => 'scored', { connection: redis.duplicate(), prefix: config.queuePrefix });
+    const ok = new Worker(SCORE_QUEUE, async () => 'scored', {
+      connection: redis.duplicate(),
+      prefix: config.queuePrefix,
+    });
     cleanup.push(() => ok.close());
-    await waitFor('the retry to complete', async () => ((await (await queue.getJob(job.id!))!.getState()) === 'completed' ? true : undefined), 30_000, 100);
+    await waitFor(
+      'the retry to complete',
+      async () => ((await (await queue.getJob(job.id!))!.getState()) === 'completed' ? true : undefined),
+      30_000,
+      100,
+    );
     expect(await metrics('cxr-worker')).toEqual({ values: idle, active: false });
   });
 

@@ -13,7 +13,10 @@ const KUBECTL = process.env.KUBECTL ?? 'kubectl';
 /** `kubectl kustomize` (kustomize built into kubectl; offline). */
 export function render(dir: string): Doc[] {
   const r = spawnSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8' });
-  if (r.error) throw new Error(`cannot run ${KUBECTL} (${(r.error as NodeJS.ErrnoException).code}): these tests render infra/k8s with kubectl kustomize; install kubectl or set KUBECTL`);
+  if (r.error)
+    throw new Error(
+      `cannot run ${KUBECTL} (${(r.error as NodeJS.ErrnoException).code}): these tests render infra/k8s with kubectl kustomize; install kubectl or set KUBECTL`,
+    );
   if (r.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${r.stderr}`);
   return parseYaml(r.stdout);
 }
@@ -48,11 +51,21 @@ export const containersOf = (doc: Doc): Doc[] => {
 };
 
 /** Kinds of the manifests that are not namespaced. */
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'PersistentVolume', 'StorageClass', 'CustomResourceDefinition', 'PriorityClass']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'PersistentVolume',
+  'StorageClass',
+  'CustomResourceDefinition',
+  'PriorityClass',
+]);
 
 /** Objects that would land in kubectl's current namespace instead of `namespace`. Pure. */
 export function namespaceProblems(docs: Doc[], namespace: string): string[] {
-  return docs.filter((d) => !CLUSTER_SCOPED.has(d.kind) && d.metadata.namespace !== namespace).map((d) => `${d.kind} ${d.metadata.name}: namespace ${d.metadata.namespace ?? '(none)'}`);
+  return docs
+    .filter((d) => !CLUSTER_SCOPED.has(d.kind) && d.metadata.namespace !== namespace)
+    .map((d) => `${d.kind} ${d.metadata.name}: namespace ${d.metadata.namespace ?? '(none)'}`);
 }
 
 /**
@@ -76,7 +89,8 @@ export function hardeningProblems(doc: Doc): string[] {
     if (!(sc.capabilities?.drop ?? []).includes('ALL')) out.push(`${at}: capabilities do not drop ALL`);
     if ((sc.capabilities?.add ?? []).length) out.push(`${at}: adds capabilities ${sc.capabilities.add.join(', ')}`);
     const seccomp = (sc.seccompProfile ?? podSc.seccompProfile)?.type;
-    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') out.push(`${at}: seccomp profile ${seccomp ?? '(none)'}`);
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost')
+      out.push(`${at}: seccomp profile ${seccomp ?? '(none)'}`);
   }
   return out;
 }
@@ -101,11 +115,17 @@ export async function kedaListLength(redis: Redis, key: string): Promise<number>
 }
 
 /** Each redis trigger of a ScaledObject with KEDA's value for it, its key re-rooted from the manifests' prefix to `prefix`. */
-export async function kedaMetrics(redis: Redis, scaledObject: Doc, fromPrefix: string, prefix: string): Promise<{ name: string; key: string; value: number; active: boolean }[]> {
+export async function kedaMetrics(
+  redis: Redis,
+  scaledObject: Doc,
+  fromPrefix: string,
+  prefix: string,
+): Promise<{ name: string; key: string; value: number; active: boolean }[]> {
   return Promise.all(
     scaledObject.spec.triggers.map(async (t: Doc) => {
       const listName: string = t.metadata.listName;
-      if (!listName.startsWith(`${fromPrefix}:`)) throw new Error(`trigger ${t.name} counts ${listName}, not a key under ${fromPrefix}:`);
+      if (!listName.startsWith(`${fromPrefix}:`))
+        throw new Error(`trigger ${t.name} counts ${listName}, not a key under ${fromPrefix}:`);
       const key = `${prefix}:${listName.slice(fromPrefix.length + 1)}`;
       const value = await kedaListLength(redis, key);
       return { name: t.name, key, value, active: value > Number(t.metadata.activationListLength ?? 0) };

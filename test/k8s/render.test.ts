@@ -12,11 +12,23 @@ import { queueListKey, RUNNABLE_KEYS } from '../../src/shared/queue-keys.js';
 import { defaultS3ModelCache } from '../../src/model/io/s3-io.js';
 import { defaultOnnxCache } from '../../src/model/onnx/onnx-file.js';
 import { CLI } from '../helpers/cli.js';
-import { containersOf, find, hardeningProblems, K8S, namespaceProblems, parseYaml, podTemplate, renderOverlay, type Doc } from './manifests.js';
+import {
+  containersOf,
+  find,
+  hardeningProblems,
+  K8S,
+  namespaceProblems,
+  parseYaml,
+  podTemplate,
+  renderOverlay,
+  type Doc,
+} from './manifests.js';
 
 /** The kubernetes-models class of a document (KEDA's from @kubernetes-models/keda); throws for a kind it has no schema for. */
 async function modelClass(doc: Doc): Promise<new (d: Doc) => { validate(): void }> {
-  const spec = doc.apiVersion.startsWith('keda.sh/') ? `@kubernetes-models/keda/${doc.apiVersion}` : `kubernetes-models/${doc.apiVersion}`;
+  const spec = doc.apiVersion.startsWith('keda.sh/')
+    ? `@kubernetes-models/keda/${doc.apiVersion}`
+    : `kubernetes-models/${doc.apiVersion}`;
   const mod = await import(/* @vite-ignore */ spec);
   const cls = mod[doc.kind];
   if (!cls) throw new Error(`no schema for ${doc.apiVersion} ${doc.kind}`);
@@ -26,7 +38,8 @@ async function modelClass(doc: Doc): Promise<new (d: Doc) => { validate(): void 
 const worker = (docs: Doc[]) => find(docs, 'Deployment', 'cxr-worker').spec.template.spec.containers[0];
 const workloads = (docs: Doc[]) => docs.filter((d) => podTemplate(d));
 /** The value of `--flag` in a container's args. */
-const flag = (c: Doc, name: string): string | undefined => (c.args.includes(name) ? c.args[c.args.indexOf(name) + 1] : undefined);
+const flag = (c: Doc, name: string): string | undefined =>
+  c.args.includes(name) ? c.args[c.args.indexOf(name) + 1] : undefined;
 /** Job slots of a pod: --concurrency, where it is $(CPU_CORES) the CPU limit. */
 const slots = (c: Doc): number => {
   const v = flag(c, '--concurrency');
@@ -42,7 +55,21 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
 
   it('renders documents that each validate against their schema, every namespaced one in cxr', async () => {
     const kinds = docs.map((d) => d.kind).sort();
-    expect(kinds).toEqual(expect.arrayContaining(['ConfigMap', 'CronJob', 'Deployment', 'Job', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'ScaledObject', 'Service', 'ServiceAccount', 'TriggerAuthentication']));
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'ConfigMap',
+        'CronJob',
+        'Deployment',
+        'Job',
+        'Namespace',
+        'NetworkPolicy',
+        'PodDisruptionBudget',
+        'ScaledObject',
+        'Service',
+        'ServiceAccount',
+        'TriggerAuthentication',
+      ]),
+    );
     for (const doc of docs) {
       const Model = await modelClass(doc);
       expect(() => new Model(doc).validate(), `${doc.kind} ${doc.metadata.name}`).not.toThrow();
@@ -62,7 +89,12 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
     expect(workloads(docs).length).toBeGreaterThanOrEqual(4);
     expect(workloads(docs).flatMap(hardeningProblems)).toEqual([]);
     // Each writes only where it mounts a volume: /tmp at least.
-    for (const w of workloads(docs)) for (const c of containersOf(w)) expect(c.volumeMounts.map((m: Doc) => m.mountPath), `${w.metadata.name}`).toContain('/tmp');
+    for (const w of workloads(docs))
+      for (const c of containersOf(w))
+        expect(
+          c.volumeMounts.map((m: Doc) => m.mountPath),
+          `${w.metadata.name}`,
+        ).toContain('/tmp');
     // The check can fail: a container that loses any one setting is reported.
     const d = structuredClone(find(docs, 'Deployment', 'cxr-worker'));
     const sc = d.spec.template.spec.containers[0].securityContext;
@@ -91,9 +123,13 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
 
   it('network policies: everything denied unless allowed; egress to DNS, Redis and S3 only; ingress from the cluster only', () => {
     const policies = docs.filter((d) => d.kind === 'NetworkPolicy');
-    const deny = policies.find((p) => Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress && !p.spec.egress);
+    const deny = policies.find(
+      (p) => Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress && !p.spec.egress,
+    );
     expect(deny?.spec.policyTypes.sort()).toEqual(['Egress', 'Ingress']);
-    const egressPorts = policies.flatMap((p) => p.spec.egress ?? []).flatMap((r: Doc) => r.ports.map((x: Doc) => `${x.protocol}/${x.port}`));
+    const egressPorts = policies
+      .flatMap((p) => p.spec.egress ?? [])
+      .flatMap((r: Doc) => r.ports.map((x: Doc) => `${x.protocol}/${x.port}`));
     expect([...new Set(egressPorts)].sort()).toEqual(['TCP/443', 'TCP/53', 'TCP/6379', 'UDP/53']);
     const ingress = policies.flatMap((p) => p.spec.ingress ?? []);
     expect(ingress.length).toBeGreaterThan(0);
@@ -108,8 +144,16 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
   it('KEDA counts every key BullMQ keeps runnable work in, for each pool, under the ConfigMap prefix', () => {
     const prefix = find(docs, 'ConfigMap', 'cxr-config').data.CXR_QUEUE_PREFIX;
     expect(loadConfig({}).queuePrefix).toBe(prefix); // a worker without CXR_QUEUE_PREFIX uses the same prefix
-    const pools: [string, string][] = [['cxr-worker', SCORE_QUEUE], ...(overlay === 'gpu' ? [['cxr-trainer', TRAIN_QUEUE] as [string, string]] : [])];
-    expect(docs.filter((d) => d.kind === 'ScaledObject').map((d) => d.metadata.name).sort()).toEqual(pools.map(([n]) => n).sort());
+    const pools: [string, string][] = [
+      ['cxr-worker', SCORE_QUEUE],
+      ...(overlay === 'gpu' ? [['cxr-trainer', TRAIN_QUEUE] as [string, string]] : []),
+    ];
+    expect(
+      docs
+        .filter((d) => d.kind === 'ScaledObject')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(pools.map(([n]) => n).sort());
     for (const [name, queue] of pools) {
       const so = find(docs, 'ScaledObject', name);
       expect(so.spec.scaleTargetRef.name).toBe(name);
@@ -136,7 +180,9 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
       for (const t of so.spec.triggers) {
         const auth = find(docs, 'TriggerAuthentication', t.authenticationRef.name);
         const passwordRef = c.env.find((e: Doc) => e.name === 'REDIS_PASSWORD').valueFrom.secretKeyRef;
-        expect(auth.spec.secretTargetRef).toEqual([{ parameter: 'password', name: passwordRef.name, key: passwordRef.key }]);
+        expect(auth.spec.secretTargetRef).toEqual([
+          { parameter: 'password', name: passwordRef.name, key: passwordRef.key },
+        ]);
         expect(find(docs, 'ConfigMap', 'cxr-config').data[t.metadata.addressFromEnv]).toMatch(/^[\w.-]+:\d+$/);
       }
     }
@@ -153,10 +199,14 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
     expect(pod.metadata.annotations['prometheus.io/port']).toBe(String(port));
     const service = find(docs, 'Service', 'cxr-worker-metrics');
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
-    expect(find(docs, 'PodDisruptionBudget', 'cxr-worker').spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(find(docs, 'PodDisruptionBudget', 'cxr-worker').spec.selector.matchLabels).toEqual(
+      deployment.spec.selector.matchLabels,
+    );
     for (const w of workloads(docs).filter((d) => d.kind === 'Deployment')) {
       const a = w.spec.template.spec.containers[0];
-      expect(w.spec.template.spec.terminationGracePeriodSeconds, w.metadata.name).toBeGreaterThan(Number(flag(a, '--drain-timeout') ?? 60));
+      expect(w.spec.template.spec.terminationGracePeriodSeconds, w.metadata.name).toBeGreaterThan(
+        Number(flag(a, '--drain-timeout') ?? 60),
+      );
     }
     // Every secret key the pods read is in the Secret template.
     const template = parseYaml(readFileSync(path.join(K8S, 'base', 'secret.template.yaml'), 'utf8'))[0];
@@ -170,14 +220,22 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
     const schedule = find(docs, 'Job', 'cxr-eval-schedule').spec.template.spec.containers[0];
     expect(schedule.args.slice(0, 2)).toEqual(['schedule', 'eval']);
     const config = find(docs, 'ConfigMap', 'cxr-config').data;
-    for (const ref of schedule.args.join(' ').match(/\$\((\w+)\)/g)!) expect(config[ref.slice(2, -1)], ref).toBeDefined();
+    for (const ref of schedule.args.join(' ').match(/\$\((\w+)\)/g)!)
+      expect(config[ref.slice(2, -1)], ref).toBeDefined();
     const producer = find(docs, 'CronJob', 'cxr-producer');
     expect(producer.spec.suspend).toBe(true);
     // Every container asks for CPU, memory and ephemeral storage, and is limited in memory and storage.
     for (const w of workloads(docs)) {
       for (const c of containersOf(w)) {
-        expect(Object.keys(c.resources.requests).sort(), w.metadata.name).toEqual(['cpu', 'ephemeral-storage', 'memory']);
-        expect(c.resources.limits, w.metadata.name).toMatchObject({ memory: expect.anything(), 'ephemeral-storage': expect.anything() });
+        expect(Object.keys(c.resources.requests).sort(), w.metadata.name).toEqual([
+          'cpu',
+          'ephemeral-storage',
+          'memory',
+        ]);
+        expect(c.resources.limits, w.metadata.name).toMatchObject({
+          memory: expect.anything(),
+          'ephemeral-storage': expect.anything(),
+        });
       }
     }
   });
@@ -197,7 +255,8 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
       expect(c.resources.limits['nvidia.com/gpu']).toBeUndefined();
       expect(docs.find((d) => d.metadata.name === 'cxr-trainer')).toBeUndefined();
       // The caches the code writes are emptyDirs: the root filesystem is read-only.
-      for (const dir of [path.dirname(defaultS3ModelCache()) + '/s3-models', defaultOnnxCache()]) expect(volumeAt(pod, c, dir).emptyDir).toBeDefined();
+      for (const dir of [path.dirname(defaultS3ModelCache()) + '/s3-models', defaultOnnxCache()])
+        expect(volumeAt(pod, c, dir).emptyDir).toBeDefined();
     } else {
       expect(c.resources.limits['nvidia.com/gpu']).toBe(1);
       expect(c.image).toMatch(/cxr-gpu/);
@@ -216,7 +275,9 @@ describe.each(['cpu', 'gpu'])('infra/k8s/overlays/%s', (overlay) => {
         const pvc = find(docs, 'PersistentVolumeClaim', volumeAt(pod, c, dir).persistentVolumeClaim.claimName);
         expect(pvc.spec.accessModes).toEqual(['ReadWriteMany']);
       }
-      expect(c.volumeMounts.map((m: Doc) => m.mountPath)).not.toContain(pathInImage(path.dirname(defaultS3ModelCache())));
+      expect(c.volumeMounts.map((m: Doc) => m.mountPath)).not.toContain(
+        pathInImage(path.dirname(defaultS3ModelCache())),
+      );
       // The trainer: train queue only, one GPU, one shard job at a time.
       const trainer = find(docs, 'Deployment', 'cxr-trainer').spec.template.spec.containers[0];
       expect(trainer.args.slice(0, 3)).toEqual(['worker', '--queues', 'train']);
@@ -255,7 +316,13 @@ describe('infra/k8s against the real CLI and BullMQ', () => {
       const docs = renderOverlay(overlay);
       for (const c of workloads(docs).flatMap(containersOf)) {
         const args: string[] = c.args;
-        const command = args.slice(0, args.findIndex((a) => a.startsWith('--'))).filter((a) => !a.startsWith('$(')).join(' ');
+        const command = args
+          .slice(
+            0,
+            args.findIndex((a) => a.startsWith('--')),
+          )
+          .filter((a) => !a.startsWith('$('))
+          .join(' ');
         const set = flags.get(command) ?? new Set<string>();
         for (const a of args) if (a.startsWith('--')) set.add(a);
         flags.set(command, set);

@@ -14,14 +14,18 @@ describe('backbone checksum verification', () => {
     await writeFile(join(dir, 'model.json'), '{}');
     await writeFile(join(dir, 'group1-shard1of1.bin'), 'abc');
   });
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('accepts matching files and names the bad one', async () => {
     const good = parseSums(`${sha('{}')}  model.json\n${sha('abc')}  group1-shard1of1.bin\n`);
     await expect(verifyDir(dir, good)).resolves.toBeUndefined();
     const bad = parseSums(`${sha('{}')}  model.json\n${sha('abd')}  group1-shard1of1.bin\n`);
     await expect(verifyDir(dir, bad)).rejects.toThrow(/checksum mismatch for .*group1-shard1of1\.bin/);
-    const more = parseSums(`${sha('{}')}  model.json\n${sha('abc')}  group1-shard1of1.bin\n${sha('x')}  group1-shard2of2.bin\n`);
+    const more = parseSums(
+      `${sha('{}')}  model.json\n${sha('abc')}  group1-shard1of1.bin\n${sha('x')}  group1-shard2of2.bin\n`,
+    );
     await expect(verifyDir(dir, more)).rejects.toThrow(/missing file .*group1-shard2of2\.bin/);
   });
 

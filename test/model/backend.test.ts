@@ -10,7 +10,9 @@ describe('selectBackend', () => {
   });
 
   it('errors clearly when TFJS_BACKEND=tensorflow is not installed', async () => {
-    await expect(selectBackend(undefined, { TFJS_BACKEND: 'tensorflow' })).rejects.toThrow(/@tensorflow\/tfjs-node-gpu is not installed.*@tensorflow\/tfjs-node is not installed/);
+    await expect(selectBackend(undefined, { TFJS_BACKEND: 'tensorflow' })).rejects.toThrow(
+      /@tensorflow\/tfjs-node-gpu is not installed.*@tensorflow\/tfjs-node is not installed/,
+    );
   });
 
   it('falls through missing packages silently to wasm when nothing is forced', async () => {

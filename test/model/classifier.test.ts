@@ -16,7 +16,10 @@ describe('loadClassifier (shipped model)', () => {
     tmp = await mkdtemp(join(tmpdir(), 'cls-'));
     c = await loadClassifier({ modelUri: defaultModelDir() });
   });
-  afterAll(async () => { c?.dispose(); await rm(tmp, { recursive: true, force: true }); });
+  afterAll(async () => {
+    c?.dispose();
+    await rm(tmp, { recursive: true, force: true });
+  });
 
   it('exposes the contract info', () => {
     expect(c.info.classNames).toEqual(['NORMAL', 'PNEUMONIA']);
@@ -36,7 +39,10 @@ describe('loadClassifier (shipped model)', () => {
     }
     const p = await c.predict(x, 2);
     expect(p).toHaveLength(2);
-    for (const v of p) { expect(v).toBeGreaterThanOrEqual(0); expect(v).toBeLessThanOrEqual(1); }
+    for (const v of p) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThanOrEqual(1);
+    }
     if (existsSync(DATA)) expect(p[1]).toBeGreaterThan(p[0]);
     await expect(c.predict(new Float32Array(px), 2)).rejects.toThrow(/expected 2x224x224x3/);
   });

@@ -9,7 +9,12 @@ import { halfToFloat } from '../../src/model/finetune/activations.js';
 import { accumulateBnStats, emptyBnSums, setBnStats } from '../../src/model/finetune/bn-stats.js';
 import { foldNorm } from '../../src/model/train/fold-norm.js';
 import { decodeSiteStats, encodeSiteStats } from '../../src/model/finetune/site-stats.js';
-import { assignWeights, buildSuffixModel, disposeSuffix, flattenWeights } from '../../src/model/finetune/suffix-model.js';
+import {
+  assignWeights,
+  buildSuffixModel,
+  disposeSuffix,
+  flattenWeights,
+} from '../../src/model/finetune/suffix-model.js';
 import { halfPrecisionArtifacts } from '../../src/model/io/fp16.js';
 import { readModelDir, writeModelDir } from '../../src/model/io/fs-io.js';
 import { isModelRef, shippedModelDir } from '../../src/model/io/shipped-models.js';
@@ -24,10 +29,18 @@ const randArr = (n: number, scale = 1) => Float32Array.from({ length: n }, () =>
 
 describe('fine-tune pure pieces', () => {
   it('averages weight vectors by samples seen', () => {
-    const r = averageVectors([{ values: Float32Array.of(1, 2), samples: 1 }, { values: Float32Array.of(4, 8), samples: 3 }]);
+    const r = averageVectors([
+      { values: Float32Array.of(1, 2), samples: 1 },
+      { values: Float32Array.of(4, 8), samples: 3 },
+    ]);
     expect(Array.from(r.values)).toEqual([3.25, 6.5]);
     expect(r.samples).toBe(4);
-    expect(() => averageVectors([{ values: Float32Array.of(1), samples: 1 }, { values: Float32Array.of(1, 2), samples: 1 }])).toThrow(/length/);
+    expect(() =>
+      averageVectors([
+        { values: Float32Array.of(1), samples: 1 },
+        { values: Float32Array.of(1, 2), samples: 1 },
+      ]),
+    ).toThrow(/length/);
   });
 
   it('packs and unpacks byte parts, and refuses a truncated pack', () => {
@@ -54,7 +67,8 @@ describe('fine-tune pure pieces', () => {
     const site = { mean: Float32Array.from(norm.mean, (m) => m + 2), std: Float32Array.from(norm.std, (s) => s * 1.5) };
     const moved = restandardise(raw.kernel, raw.bias, norm, site);
     let zm = moved.bias;
-    for (let j = 0; j < dim; j++) zm += moved.kernel[j] * (site.mean[j] + ((f[j] - norm.mean[j]) / norm.std[j]) * site.std[j]);
+    for (let j = 0; j < dim; j++)
+      zm += moved.kernel[j] * (site.mean[j] + ((f[j] - norm.mean[j]) / norm.std[j]) * site.std[j]);
     expect(zm).toBeCloseTo(zs, 4);
   });
 
@@ -78,7 +92,10 @@ describe('fine-tune pure pieces', () => {
 });
 
 describe('fine-tune model pieces (wasm backend)', () => {
-  beforeAll(async () => { await tf.setBackend('wasm'); await tf.ready(); });
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+  });
 
   it('stores float16 weights that TF.js widens back within fp16 precision', async () => {
     const m = buildSuffixModel('conv5');
@@ -90,10 +107,12 @@ describe('fine-tune model pieces (wasm backend)', () => {
       expect((a.weightData as ArrayBuffer).byteLength).toBe(before.length * 2);
       const w = decodeArtifactWeights(a);
       const m2 = buildSuffixModel('conv5');
-      for (const l of m2.full.layers) if (l.weights.length) l.setWeights(l.weights.map((v) => w[`${l.name}/${v.originalName.split('/').pop()}`]));
+      for (const l of m2.full.layers)
+        if (l.weights.length) l.setWeights(l.weights.map((v) => w[`${l.name}/${v.originalName.split('/').pop()}`]));
       const after = flattenWeights(m2);
       let worst = 0;
-      for (let i = 0; i < before.length; i += 101) worst = Math.max(worst, Math.abs(after[i] - before[i]) / Math.max(1e-3, Math.abs(before[i])));
+      for (let i = 0; i < before.length; i += 101)
+        worst = Math.max(worst, Math.abs(after[i] - before[i]) / Math.max(1e-3, Math.abs(before[i])));
       expect(worst).toBeLessThan(1e-3);
       tf.dispose(Object.values(w));
       disposeSuffix(m2);
@@ -112,7 +131,10 @@ describe('fine-tune model pieces (wasm backend)', () => {
       expect(sums.n).toBe(3);
       expect(sums.layers).toHaveLength(10);
       // The first BN layer's input is res5a_branch2a's output: its per-channel mean over batch and space.
-      const conv = tf.model({ inputs: m.gap.inputs, outputs: m.gap.getLayer('res5a_branch2a').output as tf.SymbolicTensor });
+      const conv = tf.model({
+        inputs: m.gap.inputs,
+        outputs: m.gap.getLayer('res5a_branch2a').output as tf.SymbolicTensor,
+      });
       const direct = tf.tidy(() => tf.mean(conv.predict(x) as tf.Tensor, [0, 1, 2]).dataSync() as Float32Array);
       const i = sums.layers.indexOf('bn5a_branch2a');
       for (let c = 0; c < 512; c += 37) expect(sums.sum[i][c] / 3).toBeCloseTo(direct[c], 3);
@@ -131,7 +153,14 @@ describe('fine-tune model pieces (wasm backend)', () => {
   });
 
   it('site statistics survive encoding; fp16 activations widen exactly', () => {
-    const s = { n: 5, layers: ['a', 'b'], bnMean: [randArr(3), randArr(2)], bnVar: [randArr(3), randArr(2)], featMean: randArr(4), featStd: randArr(4) };
+    const s = {
+      n: 5,
+      layers: ['a', 'b'],
+      bnMean: [randArr(3), randArr(2)],
+      bnVar: [randArr(3), randArr(2)],
+      featMean: randArr(4),
+      featStd: randArr(4),
+    };
     const d = decodeSiteStats(encodeSiteStats(s), ['a', 'b']);
     expect(d.n).toBe(5);
     expect(Array.from(d.bnVar[1])).toEqual(Array.from(s.bnVar[1]));

@@ -15,7 +15,11 @@ function synthetic(n: number, dim: number, seed: number, opts: { flip?: number; 
   const y = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let z = 0;
-    for (let j = 0; j < dim; j++) { const v = gauss(); z += v * w[j]; x[i * dim + j] = v * scale[j] + 10; }
+    for (let j = 0; j < dim; j++) {
+      const v = gauss();
+      z += v * w[j];
+      x[i * dim + j] = v * scale[j] + 10;
+    }
     y[i] = rand() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
     if (rand() < (opts.flip ?? 0)) y[i] = 1 - y[i];
   }
@@ -29,11 +33,19 @@ describe('L-BFGS', () => {
     const dim = 60;
     const a = Float64Array.from({ length: dim }, (_, i) => 10 ** ((3 * i) / (dim - 1))); // condition number 1000
     const c = Float64Array.from({ length: dim }, (_, i) => Math.sin(i));
-    const r = minimizeLbfgs((x, g) => {
-      let f = 0;
-      for (let i = 0; i < dim; i++) { const d = x[i] - c[i]; f += 0.5 * a[i] * d * d; g[i] = a[i] * d; }
-      return f;
-    }, new Float64Array(dim), { gradTol: 1e-9, fTol: 0 });
+    const r = minimizeLbfgs(
+      (x, g) => {
+        let f = 0;
+        for (let i = 0; i < dim; i++) {
+          const d = x[i] - c[i];
+          f += 0.5 * a[i] * d * d;
+          g[i] = a[i] * d;
+        }
+        return f;
+      },
+      new Float64Array(dim),
+      { gradTol: 1e-9, fTol: 0 },
+    );
     expect(r.converged).toBe(true);
     for (let i = 0; i < dim; i++) expect(r.x[i]).toBeCloseTo(c[i], 6);
   });
@@ -51,7 +63,9 @@ describe('fitLogRegCV', () => {
     for (let j = 0; j < 5; j++) expect(Math.abs(m.kernel[j] - d.w[j])).toBeLessThan(0.4);
     const test = synthetic(2000, 20, 2);
     const truth = Array.from(test.y, (v) => v === 1);
-    const bayes = Array.from({ length: 2000 }, (_, i) => d.w.reduce((s, wj, j) => s + wj * (test.x[i * 20 + j] - 10) / test.scale[j], 0));
+    const bayes = Array.from({ length: 2000 }, (_, i) =>
+      d.w.reduce((s, wj, j) => s + (wj * (test.x[i * 20 + j] - 10)) / test.scale[j], 0),
+    );
     const got = rocAuc(truth, Array.from(scoreLogReg(m, test.x, 20)))!;
     expect(got).toBeGreaterThan(rocAuc(truth, bayes)! - 0.01);
   });

@@ -5,8 +5,12 @@ describe('caffePreprocess', () => {
   it('swaps RGB to BGR and subtracts the ImageNet means', () => {
     const out = caffePreprocess(Uint8Array.from([10, 20, 30, 255, 0, 128]));
     expect(Array.from(out)).toEqual([
-      Math.fround(30 - 103.939), Math.fround(20 - 116.779), Math.fround(10 - 123.68),
-      Math.fround(128 - 103.939), Math.fround(0 - 116.779), Math.fround(255 - 123.68),
+      Math.fround(30 - 103.939),
+      Math.fround(20 - 116.779),
+      Math.fround(10 - 123.68),
+      Math.fround(128 - 103.939),
+      Math.fround(0 - 116.779),
+      Math.fround(255 - 123.68),
     ]);
     expect(CAFFE_MEAN_BGR).toEqual([103.939, 116.779, 123.68]);
   });

@@ -12,12 +12,16 @@ import { cachedS3Model, parseModelUri, s3IO } from '../../src/model/io/s3-io.js'
 function fakeS3(): { client: S3Client; store: Map<string, Uint8Array>; gets: string[] } {
   const store = new Map<string, Uint8Array>();
   const gets: string[] = [];
-  const notFound = () => Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+  const notFound = () =>
+    Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
   const client = {
     async send(cmd: unknown) {
       if (cmd instanceof PutObjectCommand) {
         const b = cmd.input.Body;
-        store.set(`${cmd.input.Bucket}/${cmd.input.Key}`, typeof b === 'string' ? new TextEncoder().encode(b) : new Uint8Array(b as Uint8Array));
+        store.set(
+          `${cmd.input.Bucket}/${cmd.input.Key}`,
+          typeof b === 'string' ? new TextEncoder().encode(b) : new Uint8Array(b as Uint8Array),
+        );
         return {};
       }
       const { Bucket, Key } = (cmd as GetObjectCommand).input;
@@ -33,8 +37,13 @@ function fakeS3(): { client: S3Client; store: Map<string, Uint8Array>; gets: str
 
 describe('S3 IOHandler', () => {
   let dir: string;
-  beforeAll(async () => { await tf.setBackend('cpu'); dir = await mkdtemp(join(tmpdir(), 's3io-')); });
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    dir = await mkdtemp(join(tmpdir(), 's3io-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('parses model URIs', () => {
     expect(parseModelUri('s3://b/models/x')).toEqual({ bucket: 'b', prefix: 'models/x/' });

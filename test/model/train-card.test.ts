@@ -26,18 +26,50 @@ describe('single-process recipe: validation with intervals and the baseline', ()
     for (let i = 0; i < 160; i++) {
       const label = i % 3 === 0 ? 0 : 1;
       const sha256 = i.toString(16).padStart(64, '0');
-      const v = Float32Array.from({ length: FEATURE_DIM }, (_, j) => (j < 8 ? (label ? 0.8 : -0.8) : 0) + rand() * 2 - 1);
+      const v = Float32Array.from(
+        { length: FEATURE_DIM },
+        (_, j) => (j < 8 ? (label ? 0.8 : -0.8) : 0) + rand() * 2 - 1,
+      );
       await writeFeature(featurePath(root, bb, sha256, 0), v);
-      raw.push({ path: `/d/${label ? 'PNEUMONIA' : 'NORMAL'}/person${Math.floor(i / 2)}_virus_${i}.jpeg`, label, sha256, group: sha256 });
+      raw.push({
+        path: `/d/${label ? 'PNEUMONIA' : 'NORMAL'}/person${Math.floor(i / 2)}_virus_${i}.jpeg`,
+        label,
+        sha256,
+        group: sha256,
+      });
     }
     const grouped = groupByPatient(raw, (i) => i.path, parseGroupBy('auto'));
     const out = path.join(tmp, 'model');
-    const opts = parseTrainArgs(['--data', '/d', '--out', out, '--epochs', '3', '--min-epochs', '1', '--augment-copies', '0', '--batch-size', '32']);
+    const opts = parseTrainArgs([
+      '--data',
+      '/d',
+      '--out',
+      out,
+      '--epochs',
+      '3',
+      '--min-epochs',
+      '1',
+      '--augment-copies',
+      '0',
+      '--batch-size',
+      '32',
+    ]);
     const plan = planFeatures(grouped.items, opts.valFraction, 0, opts.seed);
-    const meta = await runTraining({ opts, plan, featureRoot: root, backboneHash: bb, logger: createLogger({ role: 'test' }), grouping: grouped.stats });
+    const meta = await runTraining({
+      opts,
+      plan,
+      featureRoot: root,
+      backboneHash: bb,
+      logger: createLogger({ role: 'test' }),
+      grouping: grouped.stats,
+    });
 
     expect(meta.thresholdRule).toBe('sens-target:0.95');
-    const v = meta.validation as { recall: number; intervals: Record<string, { lo: number; hi: number; value: number }>; patients: number };
+    const v = meta.validation as {
+      recall: number;
+      intervals: Record<string, { lo: number; hi: number; value: number }>;
+      patients: number;
+    };
     expect(v.recall).toBeGreaterThanOrEqual(0.95);
     expect(v.patients).toBe(new Set(plan.split.val.map((i) => i.group)).size);
     expect(v.intervals.rocAuc.lo).toBeLessThanOrEqual(v.intervals.rocAuc.value);
@@ -54,7 +86,12 @@ describe('single-process recipe: validation with intervals and the baseline', ()
     expect(card).toContain(`--group-by 'auto'`);
     // The OOD guard is fitted on the same training features, its threshold on validation, bound to these weights.
     const ood = await loadOodModel(out);
-    expect(ood?.meta).toMatchObject({ modelId: meta.id, dim: FEATURE_DIM, fitImages: plan.split.train.length, thresholdImages: plan.split.val.length });
+    expect(ood?.meta).toMatchObject({
+      modelId: meta.id,
+      dim: FEATURE_DIM,
+      fitImages: plan.split.train.length,
+      thresholdImages: plan.split.val.length,
+    });
     expect(ood!.meta.threshold).toBeGreaterThan(0);
     expect(ood!.meta.shrinkage).toBeGreaterThan(0); // fewer images than dimensions: shrinkage carries the fit
     // no patient on both sides

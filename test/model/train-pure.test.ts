@@ -9,7 +9,11 @@ import { canonicalJson, computeModelId } from '../../src/model/model-id.js';
 import { seededRandom } from '../../src/shared/sampling.js';
 
 describe('stratifiedSplit', () => {
-  const items = Array.from({ length: 100 }, (_, i) => ({ group: i < 10 && i % 4 !== 0 ? 'dup' : `g${i}`, label: i % 4 === 0 ? 0 : 1, i }));
+  const items = Array.from({ length: 100 }, (_, i) => ({
+    group: i < 10 && i % 4 !== 0 ? 'dup' : `g${i}`,
+    label: i % 4 === 0 ? 0 : 1,
+    i,
+  }));
   it('is deterministic, stratified and keeps groups together', () => {
     const a = stratifiedSplit(items, 0.2, 7);
     const b = stratifiedSplit(items, 0.2, 7);
@@ -56,7 +60,12 @@ describe('augment', () => {
 describe('training options and schedule', () => {
   it('parses options with defaults and rejects bad values', () => {
     const o = parseTrainArgs(['--data', 'd', '--optimizer', 'sgd', '--threshold-rule', 'sens-target:0.95']);
-    expect(o).toMatchObject({ data: 'd', optimizer: 'sgd', valFraction: 0.2, thresholdRule: { kind: 'sens-target', target: 0.95 } });
+    expect(o).toMatchObject({
+      data: 'd',
+      optimizer: 'sgd',
+      valFraction: 0.2,
+      thresholdRule: { kind: 'sens-target', target: 0.95 },
+    });
     expect(() => parseTrainArgs(['--data', 'd', '--optimizer', 'lion'])).toThrow(/optimizer/);
     expect(() => parseTrainArgs([])).toThrow(/--data/);
   });
@@ -77,12 +86,28 @@ describe('trainHead', () => {
       const dim = 8;
       const x = new Float32Array(n * dim);
       const y = new Uint8Array(n);
-      for (let i = 0; i < n; i++) { y[i] = i % 3 === 0 ? 0 : 1; for (let j = 0; j < dim; j++) x[i * dim + j] = 5 + rand() + (j === 2 ? (y[i] ? 2 : -2) : 0); }
+      for (let i = 0; i < n; i++) {
+        y[i] = i % 3 === 0 ? 0 : 1;
+        for (let j = 0; j < dim; j++) x[i * dim + j] = 5 + rand() + (j === 2 ? (y[i] ? 2 : -2) : 0);
+      }
       return { x, y, n, dim };
     };
     const train = make(300);
     const val = make(90);
-    const r = trainHead(train, val, { optimizer: 'adam', lr: 0.05, batchSize: 32, epochs: 15, lrSchedule: 'cosine', clipNorm: 1, weightDecay: 1e-4, dropout: 0.1, minEpochs: 2, patience: 5, classWeights: 'auto', seed: 1 });
+    const r = trainHead(train, val, {
+      optimizer: 'adam',
+      lr: 0.05,
+      batchSize: 32,
+      epochs: 15,
+      lrSchedule: 'cosine',
+      clipNorm: 1,
+      weightDecay: 1e-4,
+      dropout: 0.1,
+      minEpochs: 2,
+      patience: 5,
+      classWeights: 'auto',
+      seed: 1,
+    });
     const s = scoreFeatures(val, r.kernel, r.bias);
     const acc = Array.from(s).filter((p, i) => (p >= 0.5 ? 1 : 0) === val.y[i]).length / val.n;
     expect(acc).toBeGreaterThan(0.95);

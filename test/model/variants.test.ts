@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { foldNorm, unfoldNorm } from '../../src/model/train/fold-norm.js';
 import { parseTrainArgs } from '../../src/model/train/options.js';
 import {
-  cropRotateRgb, drawCrop, drawStress, drawStrong, photometric, STRESS_BASE, STRONG_BASE, variantKind, variantRgb,
+  cropRotateRgb,
+  drawCrop,
+  drawStress,
+  drawStrong,
+  photometric,
+  STRESS_BASE,
+  STRONG_BASE,
+  variantKind,
+  variantRgb,
 } from '../../src/model/train/variants.js';
 import { seededRandom } from '../../src/shared/sampling.js';
 import { splitRun } from '../../src/train-queue/plan-run.js';
@@ -13,14 +21,21 @@ const SIZE = 32;
 /** A horizontal ramp: pixel value = x * 8, so geometry is readable from the values. */
 const ramp = (): Uint8Array => {
   const rgb = new Uint8Array(SIZE * SIZE * 3);
-  for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) rgb.fill(x * 8, (y * SIZE + x) * 3, (y * SIZE + x) * 3 + 3);
+  for (let y = 0; y < SIZE; y++)
+    for (let x = 0; x < SIZE; x++) rgb.fill(x * 8, (y * SIZE + x) * 3, (y * SIZE + x) * 3 + 3);
   return rgb;
 };
 const at = (rgb: Uint8Array, x: number, y: number) => rgb[(y * SIZE + x) * 3];
 
 describe('image variants', () => {
   it('names variants by their copy number', () => {
-    expect([0, 1, 999, STRONG_BASE + 1, STRESS_BASE + 2].map(variantKind)).toEqual(['clean', 'mild', 'mild', 'strong', 'stress']);
+    expect([0, 1, 999, STRONG_BASE + 1, STRESS_BASE + 2].map(variantKind)).toEqual([
+      'clean',
+      'mild',
+      'mild',
+      'strong',
+      'stress',
+    ]);
   });
 
   it('the full-image crop without rotation or flip is the identity; a flip mirrors; a left-half crop stretches the left half', () => {
@@ -50,9 +65,15 @@ describe('image variants', () => {
 
   it('photometric jitter: identity at 1/1/1, brighter with brightness > 1, gamma < 1 lifts mid-greys', () => {
     const img = ramp();
-    expect(Array.from(photometric(Uint8Array.from(img), { brightness: 1, contrast: 1, gamma: 1 }))).toEqual(Array.from(img));
-    expect(at(photometric(Uint8Array.from(img), { brightness: 1.3, contrast: 1, gamma: 1 }), 10, 0)).toBeGreaterThan(at(img, 10, 0));
-    expect(at(photometric(Uint8Array.from(img), { brightness: 1, contrast: 1, gamma: 0.7 }), 16, 0)).toBeGreaterThan(at(img, 16, 0));
+    expect(Array.from(photometric(Uint8Array.from(img), { brightness: 1, contrast: 1, gamma: 1 }))).toEqual(
+      Array.from(img),
+    );
+    expect(at(photometric(Uint8Array.from(img), { brightness: 1.3, contrast: 1, gamma: 1 }), 10, 0)).toBeGreaterThan(
+      at(img, 10, 0),
+    );
+    expect(at(photometric(Uint8Array.from(img), { brightness: 1, contrast: 1, gamma: 0.7 }), 16, 0)).toBeGreaterThan(
+      at(img, 16, 0),
+    );
   });
 
   it('strong draws are seeded by image and copy, and differ between rounds', async () => {
@@ -91,13 +112,22 @@ describe('recipe pieces of the strong fine-tune', () => {
 
   it('parses the new recipe flags, and refuses a held-out share that does not fit inside the validation side', () => {
     const o = parseTrainArgs(['--data', 'd', '--train-from', 'conv5']);
-    expect([o.augment, o.labelSmoothing, o.holdoutFraction, o.selectOn, o.initFrom]).toEqual(['strong', 0.1, 0.1, 'stressed', '']);
-    expect(() => parseTrainArgs(['--data', 'd', '--val-fraction', '0.1', '--holdout-fraction', '0.1'])).toThrow(/holdout-fraction/);
+    expect([o.augment, o.labelSmoothing, o.holdoutFraction, o.selectOn, o.initFrom]).toEqual([
+      'strong',
+      0.1,
+      0.1,
+      'stressed',
+      '',
+    ]);
+    expect(() => parseTrainArgs(['--data', 'd', '--val-fraction', '0.1', '--holdout-fraction', '0.1'])).toThrow(
+      /holdout-fraction/,
+    );
     expect(() => parseTrainArgs(['--data', 'd', '--augment', 'wild'])).toThrow(/--augment wild/);
   });
 
   it('strong fine-tuning trains on a fresh draw per round; mild keeps its copies', () => {
-    const spec = (augment: 'mild' | 'strong', trainFrom: 'conv5' | 'head') => ({ recipe: { augment, trainFrom, augmentCopies: 2 } }) as unknown as TrainRunSpec;
+    const spec = (augment: 'mild' | 'strong', trainFrom: 'conv5' | 'head') =>
+      ({ recipe: { augment, trainFrom, augmentCopies: 2 } }) as unknown as TrainRunSpec;
     expect(roundCopies(spec('strong', 'conv5'), 0)).toEqual([0]);
     expect(roundCopies(spec('strong', 'conv5'), 3)).toEqual([STRONG_BASE + 3]);
     expect(roundCopies(spec('mild', 'conv5'), 3)).toEqual([0, 1, 2]);
@@ -106,7 +136,14 @@ describe('recipe pieces of the strong fine-tune', () => {
 
   it('holds out whole patients from the validation side and leaves the training side as the same seed gave it', () => {
     const items: TrainItem[] = [];
-    for (let p = 0; p < 400; p++) for (let k = 0; k < 1 + (p % 3); k++) items.push({ key: `${p % 4 ? 'PNEUMONIA' : 'NORMAL'}/person${p}_bacteria_${k}.jpeg`, etag: `e${p}-${k}`, label: p % 4 ? 1 : 0, group: `e${p}-${k}` });
+    for (let p = 0; p < 400; p++)
+      for (let k = 0; k < 1 + (p % 3); k++)
+        items.push({
+          key: `${p % 4 ? 'PNEUMONIA' : 'NORMAL'}/person${p}_bacteria_${k}.jpeg`,
+          etag: `e${p}-${k}`,
+          label: p % 4 ? 1 : 0,
+          group: `e${p}-${k}`,
+        });
     const before = splitRun(items, { limit: 0, valFraction: 0.2, seed: 42, groupBy: 'auto' });
     const after = splitRun(items, { limit: 0, valFraction: 0.2, holdoutFraction: 0.1, seed: 42, groupBy: 'auto' });
     expect(after.train.map((i) => i.key)).toEqual(before.train.map((i) => i.key));

@@ -53,7 +53,10 @@ interface ConvCase {
 /** x, W and a random dy (r) for a conv case. */
 function convInputs(c: ConvCase): { x: tf.Tensor4D; w: tf.Tensor4D; r: tf.Tensor4D } {
   const x = tf.tensor4d(rand(size(c.x), 1), c.x);
-  const w = tf.tensor4d(rand(size(c.filter), 2).map((u) => u * Math.sqrt(3 / (c.filter[0] * c.filter[1] * c.filter[2]))), c.filter);
+  const w = tf.tensor4d(
+    rand(size(c.filter), 2).map((u) => u * Math.sqrt(3 / (c.filter[0] * c.filter[1] * c.filter[2]))),
+    c.filter,
+  );
   const yShape = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.stride, 1, c.pad).outShape;
   return { x, w, r: tf.tensor4d(rand(size(yShape), 3), yShape) };
 }
@@ -62,7 +65,9 @@ function convInputs(c: ConvCase): { x: tf.Tensor4D; w: tf.Tensor4D; r: tf.Tensor
 function convGrads(c: ConvCase): { dx: Float32Array; dw: Float32Array } {
   return tf.tidy(() => {
     const { x, w, r } = convInputs(c);
-    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)),
+    )([x, w]);
     return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
   });
 }
@@ -75,9 +80,13 @@ function convGradKernels(c: ConvCase, cols: number[]): { dx: Float32Array; dw: F
   return tf.tidy(() => {
     const { x, w, r } = convInputs(c);
     const common = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC' };
-    const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: r, filter: w }, { ...common, inputShape: c.x }) as tf.Tensor;
+    const dx = tf
+      .engine()
+      .runKernel('Conv2DBackpropInput', { dy: r, filter: w }, { ...common, inputShape: c.x }) as tf.Tensor;
     const filterShape = [...c.filter.slice(0, 3), cols.length];
-    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: tf.gather(r, cols, 3) }, { ...common, filterShape }) as tf.Tensor;
+    const dw = tf
+      .engine()
+      .runKernel('Conv2DBackpropFilter', { x, dy: tf.gather(r, cols, 3) }, { ...common, filterShape }) as tf.Tensor;
     return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
   });
 }
@@ -106,7 +115,10 @@ function stageCases(stage: number, h: number, cin: number, f1: number, f3: numbe
   const o = h / 2;
   const c = (name: string, x: number, k: number, ci: number, co: number, stride: number): ConvCase => ({
     name: `res${stage}${name} ${k}x${k} s${stride} ${ci}->${co} on ${x}x${x}`,
-    x: [1, x, x, ci], filter: [k, k, ci, co], stride, pad: k === 3 ? 'same' : 'valid',
+    x: [1, x, x, ci],
+    filter: [k, k, ci, co],
+    stride,
+    pad: k === 3 ? 'same' : 'valid',
   });
   return [
     c('a_branch2a', h, 1, cin, f1, 2),
@@ -143,8 +155,15 @@ describe('registerWasmTrainingKernels', () => {
 
   it('rejects NCHW with a message naming the kernel and the format', () => {
     const x = tf.zeros([1, 4, 4, 4]);
-    expect(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: x }, { strides: 1, pad: 'valid', dataFormat: 'NCHW', filterShape: [1, 1, 4, 4] }))
-      .toThrow(/Conv2DBackpropFilter.*NCHW/);
+    expect(() =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropFilter',
+          { x, dy: x },
+          { strides: 1, pad: 'valid', dataFormat: 'NCHW', filterShape: [1, 1, 4, 4] },
+        ),
+    ).toThrow(/Conv2DBackpropFilter.*NCHW/);
     x.dispose();
   });
 });
@@ -153,15 +172,38 @@ describe('wasm training kernels: forward kernels match the cpu backend', () => {
   const cases: Array<{ name: string; run: () => tf.Tensor }> = [
     { name: 'Tile [1,1,1,64] as a broadcast', run: () => tf.tile(tf.tensor(rand(64, 4), [1, 1, 1, 64]), [2, 7, 7, 1]) },
     { name: 'Tile that repeats data (fallback)', run: () => tf.tile(tf.tensor(rand(24, 5), [2, 3, 4]), [2, 1, 3]) },
-    { name: 'BatchMatMul transposeA', run: () => tf.matMul(tf.tensor(rand(98 * 64, 6), [1, 98, 64]), tf.tensor(rand(98 * 32, 7), [1, 98, 32]), true, false) },
-    { name: 'BatchMatMul transposeB', run: () => tf.matMul(tf.tensor(rand(40 * 64, 8), [40, 64]), tf.tensor(rand(16 * 64, 9), [16, 64]), false, true) },
-    { name: 'BatchMatMul both, batch 3', run: () => tf.matMul(tf.tensor(rand(3 * 64 * 40, 10), [3, 64, 40]), tf.tensor(rand(3 * 16 * 64, 11), [3, 16, 64]), true, true) },
+    {
+      name: 'BatchMatMul transposeA',
+      run: () =>
+        tf.matMul(tf.tensor(rand(98 * 64, 6), [1, 98, 64]), tf.tensor(rand(98 * 32, 7), [1, 98, 32]), true, false),
+    },
+    {
+      name: 'BatchMatMul transposeB',
+      run: () => tf.matMul(tf.tensor(rand(40 * 64, 8), [40, 64]), tf.tensor(rand(16 * 64, 9), [16, 64]), false, true),
+    },
+    {
+      name: 'BatchMatMul both, batch 3',
+      run: () =>
+        tf.matMul(
+          tf.tensor(rand(3 * 64 * 40, 10), [3, 64, 40]),
+          tf.tensor(rand(3 * 16 * 64, 11), [3, 16, 64]),
+          true,
+          true,
+        ),
+    },
     { name: 'Sum over N,H,W', run: () => tf.sum(tf.tensor(rand(2 * 7 * 7 * 96, 12), [2, 7, 7, 96]), [0, 1, 2]) },
-    { name: 'Sum over N,H keepDims', run: () => tf.sum(tf.tensor(rand(2 * 5 * 6 * 8, 13), [2, 5, 6, 8]), [1, 0], true) },
+    {
+      name: 'Sum over N,H keepDims',
+      run: () => tf.sum(tf.tensor(rand(2 * 5 * 6 * 8, 13), [2, 5, 6, 8]), [1, 0], true),
+    },
     { name: 'Sum over the last axis (fallback)', run: () => tf.sum(tf.tensor(rand(30 * 8, 14), [30, 8]), -1) },
   ];
   it.each(cases)('$name', async ({ run }) => {
-    const read = (): { shape: number[]; data: Float32Array } => tf.tidy(() => { const t = run(); return { shape: t.shape, data: t.dataSync() as Float32Array }; });
+    const read = (): { shape: number[]; data: Float32Array } =>
+      tf.tidy(() => {
+        const t = run();
+        return { shape: t.shape, data: t.dataSync() as Float32Array };
+      });
     const ref = await on('cpu', read);
     const got = read();
     expect(got.shape).toEqual(ref.shape);
@@ -180,7 +222,9 @@ describe('wasm training kernels: conv gradients match the cpu backend (max|wasm-
     const got = convGrads(c);
     expect(backend.numDataIds()).toBe(ids);
     const errors = { dx: relError(got.dx, ref.dx), dw: relError(pickColumns(got.dw, c.filter[3], cols), ref.dw) };
-    console.log(`${c.name}: rel error dx ${errors.dx.toExponential(2)} dW ${errors.dw.toExponential(2)} (${cols.length}/${c.filter[3]} output channels)`);
+    console.log(
+      `${c.name}: rel error dx ${errors.dx.toExponential(2)} dW ${errors.dw.toExponential(2)} (${cols.length}/${c.filter[3]} output channels)`,
+    );
     expect(errors.dx).toBeLessThanOrEqual(1e-4);
     expect(errors.dw).toBeLessThanOrEqual(1e-4);
   });
@@ -213,17 +257,22 @@ async function narrowSuffix(divisor: number): Promise<tf.LayersModel> {
   const logit = tf.layers.dense({ units: 1, name: 'logit' }).apply(base.outputs[0]) as tf.SymbolicTensor;
   const model = tf.model({ inputs: base.inputs, outputs: logit });
   // Same deterministic weights on every backend; BatchNorm statistics and affine terms away from identity.
-  model.setWeights(model.weights.map((w, i) => {
-    const shape = w.shape as number[];
-    const n = size(shape);
-    const r = rand(n, 100 + i);
-    const name = w.originalName;
-    const v = /moving_variance/.test(name) ? r.map((u) => 0.6 + 0.4 * u)
-      : /gamma/.test(name) ? r.map((u) => 1 + 0.3 * u)
-        : /moving_mean|beta|bias/.test(name) ? r.map((u) => 0.1 * u)
-          : r.map((u) => u * Math.sqrt(3 / (n / shape[shape.length - 1])));
-    return tf.tensor(v, shape);
-  }));
+  model.setWeights(
+    model.weights.map((w, i) => {
+      const shape = w.shape as number[];
+      const n = size(shape);
+      const r = rand(n, 100 + i);
+      const name = w.originalName;
+      const v = /moving_variance/.test(name)
+        ? r.map((u) => 0.6 + 0.4 * u)
+        : /gamma/.test(name)
+          ? r.map((u) => 1 + 0.3 * u)
+          : /moving_mean|beta|bias/.test(name)
+            ? r.map((u) => 0.1 * u)
+            : r.map((u) => u * Math.sqrt(3 / (n / shape[shape.length - 1])));
+      return tf.tensor(v, shape);
+    }),
+  );
   return model;
 }
 
@@ -232,11 +281,21 @@ async function suffixGrads(divisor: number): Promise<{ names: string[]; grads: F
   const model = await narrowSuffix(divisor);
   const shape = model.inputs[0].shape.slice(1) as number[];
   const out = tf.tidy(() => {
-    const x = tf.tensor(rand(2 * size(shape), 50).map((u) => Math.max(0, u) * 2), [2, ...shape]);
+    const x = tf.tensor(
+      rand(2 * size(shape), 50).map((u) => Math.max(0, u) * 2),
+      [2, ...shape],
+    );
     const y = tf.tensor2d([[1], [0]]);
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { value, grads } = tf.variableGrads(() => tf.losses.sigmoidCrossEntropy(y, model.apply(x, { training: false }) as tf.Tensor), vars);
-    return { names: model.trainableWeights.map((w) => w.originalName), grads: vars.map((v) => grads[v.name].dataSync() as Float32Array), loss: value.dataSync()[0] };
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.sigmoidCrossEntropy(y, model.apply(x, { training: false }) as tf.Tensor),
+      vars,
+    );
+    return {
+      names: model.trainableWeights.map((w) => w.originalName),
+      grads: vars.map((v) => grads[v.name].dataSync() as Float32Array),
+      loss: value.dataSync()[0],
+    };
   });
   model.dispose();
   return out;
@@ -254,7 +313,9 @@ describe('wasm training kernels: whole conv5 suffix', () => {
     expect(Math.abs(got.loss - ref.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(ref.loss));
     const errors = got.grads.map((g, i) => relError(g, ref.grads[i]));
     const worst = errors.indexOf(Math.max(...errors));
-    console.log(`whole suffix: ${errors.length} gradients, worst rel error ${errors[worst].toExponential(2)} (${got.names[worst]})`);
+    console.log(
+      `whole suffix: ${errors.length} gradients, worst rel error ${errors[worst].toExponential(2)} (${got.names[worst]})`,
+    );
     expect(errors[worst]).toBeLessThanOrEqual(1e-4);
   });
 });

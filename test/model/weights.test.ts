@@ -11,12 +11,18 @@ function small(): tf.LayersModel {
 }
 
 const full = (): tf.NamedTensorMap => ({
-  'fc_a/kernel': tf.ones([4, 3]), 'fc_a/bias': tf.tensor1d([1, 2, 3]),
-  'bn_a/gamma': tf.ones([3]), 'bn_a/beta': tf.zeros([3]), 'bn_a/moving_mean': tf.zeros([3]), 'bn_a/moving_variance': tf.ones([3]),
+  'fc_a/kernel': tf.ones([4, 3]),
+  'fc_a/bias': tf.tensor1d([1, 2, 3]),
+  'bn_a/gamma': tf.ones([3]),
+  'bn_a/beta': tf.zeros([3]),
+  'bn_a/moving_mean': tf.zeros([3]),
+  'bn_a/moving_variance': tf.ones([3]),
 });
 
 describe('setWeightsByName', () => {
-  beforeAll(async () => { await tf.setBackend('cpu'); });
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
 
   it('assigns every weight by Keras name and reports unused ones', () => {
     const m = small();
@@ -33,14 +39,28 @@ describe('setWeightsByName', () => {
   });
 
   it('fails naming a weight with the wrong shape', () => {
-    expect(() => setWeightsByName(small(), { ...full(), 'fc_a/kernel': tf.ones([3, 4]) })).toThrow(/fc_a\/kernel has shape \[3,4\], layer expects \[4,3\]/);
+    expect(() => setWeightsByName(small(), { ...full(), 'fc_a/kernel': tf.ones([3, 4]) })).toThrow(
+      /fc_a\/kernel has shape \[3,4\], layer expects \[4,3\]/,
+    );
   });
 
   it('builds ResNet50 with the Keras layer names of the weights file', () => {
     const m = buildResNet50({ top: 'fc1000' });
     const names = m.layers.map((l) => l.name);
     expect(names).toHaveLength(177);
-    for (const n of ['input_1', 'conv1_pad', 'bn_conv1', 'pool1_pad', 'max_pooling2d', 'res2a_branch1', 'bn5c_branch2c', 'add_15', 'activation_48', 'avg_pool', 'fc1000']) {
+    for (const n of [
+      'input_1',
+      'conv1_pad',
+      'bn_conv1',
+      'pool1_pad',
+      'max_pooling2d',
+      'res2a_branch1',
+      'bn5c_branch2c',
+      'add_15',
+      'activation_48',
+      'avg_pool',
+      'fc1000',
+    ]) {
       expect(names).toContain(n);
     }
     expect(m.countParams()).toBe(25636712);

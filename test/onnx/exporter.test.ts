@@ -13,19 +13,30 @@ function randomize(model: tf.LayersModel, seed: number): void {
   for (const l of model.layers) {
     const ws = l.getWeights();
     if (!ws.length) continue;
-    l.setWeights(ws.map((w, i) => (l.getClassName() === 'BatchNormalization' && i === 3 ? tf.randomUniform(w.shape, 0.5, 2, 'float32', seed + i) : tf.randomNormal(w.shape, 0, 0.3, 'float32', seed + i))));
+    l.setWeights(
+      ws.map((w, i) =>
+        l.getClassName() === 'BatchNormalization' && i === 3
+          ? tf.randomUniform(w.shape, 0.5, 2, 'float32', seed + i)
+          : tf.randomNormal(w.shape, 0, 0.3, 'float32', seed + i),
+      ),
+    );
   }
 }
 
 async function compare(model: tf.LayersModel, batch: number): Promise<{ maxDiff: number; ops: string[] }> {
-  const proto = exportKerasGraph(kerasGraphOf(model), { metadata: { modelId: 'test' }, inputName: 'input', outputName: 'out' });
+  const proto = exportKerasGraph(kerasGraphOf(model), {
+    metadata: { modelId: 'test' },
+    inputName: 'input',
+    outputName: 'out',
+  });
   const bytes = encodeModel(proto);
   expect(readMetadataProps(bytes)).toEqual({ modelId: 'test' });
   const shape = [batch, ...(model.inputs[0].shape.slice(1) as number[])];
   const x = tf.randomNormal(shape, 0, 50, 'float32', 7);
   const want = (model.predict(x) as tf.Tensor).dataSync();
   const session = await ort.InferenceSession.create(bytes);
-  const got = (await session.run({ input: new ort.Tensor('float32', x.dataSync() as Float32Array, shape) })).out.data as Float32Array;
+  const got = (await session.run({ input: new ort.Tensor('float32', x.dataSync() as Float32Array, shape) })).out
+    .data as Float32Array;
   await session.release();
   expect(got.length).toBe(want.length);
   const maxDiff = Math.max(...Array.from(got, (g, i) => Math.abs(g - want[i])));
@@ -35,11 +46,27 @@ async function compare(model: tf.LayersModel, batch: number): Promise<{ maxDiff:
 describe('exportKerasGraph', () => {
   it('matches TF.js on a small ResNet-like model (padding, strided same conv, folded BN, add, max pool, GAP, softmax)', async () => {
     const input = tf.input({ shape: [17, 16, 3], name: 'img' });
-    let x = tf.layers.zeroPadding2d({ padding: [[2, 1], [1, 2]], name: 'pad0' }).apply(input) as T;
+    let x = tf.layers
+      .zeroPadding2d({
+        padding: [
+          [2, 1],
+          [1, 2],
+        ],
+        name: 'pad0',
+      })
+      .apply(input) as T;
     x = tf.layers.conv2d({ filters: 8, kernelSize: 5, strides: 2, name: 'c0' }).apply(x) as T;
     x = tf.layers.batchNormalization({ axis: 3, epsilon: 1e-3, name: 'bn0' }).apply(x) as T;
     x = tf.layers.activation({ activation: 'relu', name: 'r0' }).apply(x) as T;
-    x = tf.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'pad1' }).apply(x) as T;
+    x = tf.layers
+      .zeroPadding2d({
+        padding: [
+          [1, 1],
+          [1, 1],
+        ],
+        name: 'pad1',
+      })
+      .apply(x) as T;
     x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'mp' }).apply(x) as T;
     let y = tf.layers.conv2d({ filters: 12, kernelSize: 3, strides: 2, padding: 'same', name: 'c1' }).apply(x) as T;
     y = tf.layers.batchNormalization({ axis: -1, name: 'bn1' }).apply(y) as T;
@@ -82,9 +109,19 @@ describe('exportKerasGraph', () => {
       ],
     });
     expect(() => exportKerasGraph(kerasGraphOf(conv), { metadata: {} })).toThrow(/upsample_1 \(Conv2DTranspose\)/);
-    const rnn = tf.sequential({ layers: [tf.layers.lstm({ inputShape: [5, 4], units: 3, name: 'seq_lstm' }), tf.layers.dense({ units: 1, name: 'd' })] });
+    const rnn = tf.sequential({
+      layers: [
+        tf.layers.lstm({ inputShape: [5, 4], units: 3, name: 'seq_lstm' }),
+        tf.layers.dense({ units: 1, name: 'd' }),
+      ],
+    });
     expect(() => exportKerasGraph(kerasGraphOf(rnn), { metadata: {} })).toThrow(/seq_lstm \(LSTM\)/);
-    const elu = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2, name: 'd1' }), tf.layers.activation({ activation: 'elu', name: 'odd_act' })] });
+    const elu = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [4], units: 2, name: 'd1' }),
+        tf.layers.activation({ activation: 'elu', name: 'odd_act' }),
+      ],
+    });
     expect(() => exportKerasGraph(kerasGraphOf(elu), { metadata: {} })).toThrow(/odd_act \(Activation\).*elu/);
   });
 });

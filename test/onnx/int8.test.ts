@@ -10,7 +10,15 @@ import { onnx } from '../../src/model/onnx/proto.js';
 import { encodeModel } from '../../src/model/onnx/writer.js';
 import { collectHistograms, scoreInputs } from '../../src/model/onnx/int8/calibrate.js';
 import { planQdq, quantizeBias, quantizeModel, quantizeWeights } from '../../src/model/onnx/int8/qdq.js';
-import { entropyRange, minMaxRange, parseMethod, percentileRange, rangeOf, TensorHistogram, uint8Params } from '../../src/model/onnx/int8/ranges.js';
+import {
+  entropyRange,
+  minMaxRange,
+  parseMethod,
+  percentileRange,
+  rangeOf,
+  TensorHistogram,
+  uint8Params,
+} from '../../src/model/onnx/int8/ranges.js';
 import { cardSection, parityReport, scoreAgreement, withCardSection } from '../../src/model/onnx/int8/parity.js';
 
 type T = tf.SymbolicTensor;
@@ -18,7 +26,10 @@ const ort = await importOrt();
 
 describe('INT8 ranges', () => {
   const hist = (values: number[]) => {
-    const h = new TensorHistogram(values.reduce((m, v) => Math.max(m, Math.abs(v)), 0), 1000);
+    const h = new TensorHistogram(
+      values.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
+      1000,
+    );
     h.add(Float32Array.from(values));
     return h;
   };
@@ -42,7 +53,10 @@ describe('INT8 ranges', () => {
 
   it('entropy cuts a long thin tail but keeps the bulk', () => {
     // Bulk uniform on [0, 4), a thin tail out to 100.
-    const values = [...Array.from({ length: 200_000 }, (_, i) => (i % 4000) / 1000), ...Array.from({ length: 20 }, (_, i) => 5 + i * 5)];
+    const values = [
+      ...Array.from({ length: 200_000 }, (_, i) => (i % 4000) / 1000),
+      ...Array.from({ length: 20 }, (_, i) => 5 + i * 5),
+    ];
     const r = entropyRange(hist(values), 255);
     expect(r.hi).toBeGreaterThanOrEqual(3.9);
     expect(r.hi).toBeLessThan(60);
@@ -79,7 +93,12 @@ describe('parity report', () => {
     expect(r.aucChange).toBe(0);
     expect(r.pass).toBe(false); // 75% agreement
     expect(parityReport(truth, fp32, fp32, 0.5).pass).toBe(true);
-    const section = cardSection({ ...r, modelId: 'm', split: { seed: 42, valFraction: 0.2 }, calibration: { method: 'minmax', images: 3, keepFp32: [] } });
+    const section = cardSection({
+      ...r,
+      modelId: 'm',
+      split: { seed: 42, valFraction: 0.2 },
+      calibration: { method: 'minmax', images: 3, keepFp32: [] },
+    });
     const once = withCardSection('# card\n', section);
     expect(withCardSection(once, section)).toBe(once); // replaced, not appended again
     expect(once).toMatch(/does NOT hold/);
@@ -104,14 +123,25 @@ function tinyResNet(): tf.LayersModel {
   const m = tf.model({ inputs: input, outputs: out });
   for (const l of m.layers) {
     const ws = l.getWeights();
-    if (ws.length) l.setWeights(ws.map((w, i) => (l.getClassName() === 'BatchNormalization' && i === 3 ? tf.randomUniform(w.shape, 0.5, 2, 'float32', 3 + i) : tf.randomNormal(w.shape, 0, 0.05, 'float32', 11 + i))));
+    if (ws.length)
+      l.setWeights(
+        ws.map((w, i) =>
+          l.getClassName() === 'BatchNormalization' && i === 3
+            ? tf.randomUniform(w.shape, 0.5, 2, 'float32', 3 + i)
+            : tf.randomNormal(w.shape, 0, 0.05, 'float32', 11 + i),
+        ),
+      );
   }
   return m;
 }
 
 describe('quantizeModel (QDQ) on ONNX Runtime', () => {
   it('is fused into QLinearConv / QLinearAdd and stays close to FP32', async () => {
-    const proto = exportKerasGraph(kerasGraphOf(tinyResNet()), { metadata: { modelId: 'tiny' }, inputName: 'input', outputName: 'out' });
+    const proto = exportKerasGraph(kerasGraphOf(tinyResNet()), {
+      metadata: { modelId: 'tiny' },
+      inputName: 'input',
+      outputName: 'out',
+    });
     const fp32 = encodeModel(proto);
     const plan = planQdq(proto.graph!);
     expect(plan.quantOps.length).toBe(5); // 4 Conv + 1 Add
@@ -119,7 +149,10 @@ describe('quantizeModel (QDQ) on ONNX Runtime', () => {
     expect(() => planQdq(proto.graph!, new Set(['nope']))).toThrow(/--keep-fp32 nope/);
 
     const n = 12;
-    const inputs = Float32Array.from({ length: n * 224 * 224 * 3 }, (_, i) => ((i * 7919) % 255) - 120 + 30 * Math.sin(i / 5000));
+    const inputs = Float32Array.from(
+      { length: n * 224 * 224 * 3 },
+      (_, i) => ((i * 7919) % 255) - 120 + 30 * Math.sin(i / 5000),
+    );
     const hists = await collectHistograms(ort, fp32, plan.calibrate, inputs, { threads: 1, batch: 4 });
     const ranges = Object.fromEntries([...hists].map(([t, h]) => [t, rangeOf(h, { method: 'minmax' })]));
     const int8 = encodeModel(quantizeModel(onnx.ModelProto.decode(fp32), { ranges, metadata: { quant: 'x' } }));
@@ -127,7 +160,11 @@ describe('quantizeModel (QDQ) on ONNX Runtime', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'int8-test-'));
     try {
       const optimized = path.join(dir, 'opt.onnx');
-      const s = await ort.InferenceSession.create(int8, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, executionProviders: ['cpu'] });
+      const s = await ort.InferenceSession.create(int8, {
+        graphOptimizationLevel: 'all',
+        optimizedModelFilePath: optimized,
+        executionProviders: ['cpu'],
+      });
       await s.release();
       const ops = onnx.ModelProto.decode(readFileSync(optimized)).graph!.node!.map((x) => x.opType);
       expect(ops.filter((o) => o === 'QLinearConv').length).toBe(4);

@@ -22,7 +22,12 @@ import { childEnv, freshBucket, testConfig, testS3 } from '../helpers/services.j
 
 /** A tiny valid ONNX file claiming to be model `id`. */
 function fakeOnnx(id: string): Uint8Array {
-  const graph = { layers: [{ name: 'x', className: 'InputLayer', config: {}, inputs: [], outputShape: [null, 2], weights: new Map() }], output: 'x' };
+  const graph = {
+    layers: [
+      { name: 'x', className: 'InputLayer', config: {}, inputs: [], outputShape: [null, 2], weights: new Map() },
+    ],
+    output: 'x',
+  };
   return encodeModel(exportKerasGraph(graph, { metadata: { modelId: id } }));
 }
 
@@ -36,13 +41,18 @@ describe('ONNX model files', () => {
     env = childEnv(config);
     s3 = testS3(config);
   });
-  afterAll(async () => { s3?.destroy(); await rm(tmp, { recursive: true, force: true }); });
+  afterAll(async () => {
+    s3?.destroy();
+    await rm(tmp, { recursive: true, force: true });
+  });
 
   it('refuses a model.onnx beside the model that was exported from another model id', async () => {
     const dir = join(tmp, 'stale');
     await cp(defaultModelDir(), dir, { recursive: true });
     await writeFile(join(dir, 'model.onnx'), fakeOnnx('0123456789abcdef'));
-    await expect(loadOnnxClassifier({ modelUri: dir })).rejects.toThrow(/exported from model 0123456789abcdef, but the TF\.js model is [0-9a-f]{16}/);
+    await expect(loadOnnxClassifier({ modelUri: dir })).rejects.toThrow(
+      /exported from model 0123456789abcdef, but the TF\.js model is [0-9a-f]{16}/,
+    );
   });
 
   it('export-onnx writes model.onnx beside an S3 model; a worker cache picks it up by model id', async () => {
@@ -58,7 +68,10 @@ describe('ONNX model files', () => {
     const f = await ensureOnnxModel({ modelUri: uri, s3, cacheDir });
     expect(f.source).toBe('s3');
     expect(f.path).toBe(join(cacheDir, `${meta.id}.f.onnx`));
-    expect(readMetadataProps(new Uint8Array(await readFile(f.path)))).toMatchObject({ modelId: meta.id, classNames: '["NORMAL","PNEUMONIA"]' });
+    expect(readMetadataProps(new Uint8Array(await readFile(f.path)))).toMatchObject({
+      modelId: meta.id,
+      classNames: '["NORMAL","PNEUMONIA"]',
+    });
     expect((await ensureOnnxModel({ modelUri: uri, s3, cacheDir })).source).toBe('cache');
   });
 
@@ -73,16 +86,23 @@ describe('ONNX model files', () => {
 
   it("refuses a head with an unmappable layer on 'onnx', and 'auto' then scores it with TF.js", async () => {
     const dir = join(tmp, 'odd-head');
-    const head = tf.sequential({ layers: [
-      tf.layers.globalAveragePooling2d({ inputShape: [7, 7, 2048], name: 'head_gap' }),
-      tf.layers.layerNormalization({ name: 'head_norm' }),
-      tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'head_dense' }),
-    ] });
+    const head = tf.sequential({
+      layers: [
+        tf.layers.globalAveragePooling2d({ inputShape: [7, 7, 2048], name: 'head_gap' }),
+        tf.layers.layerNormalization({ name: 'head_norm' }),
+        tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'head_dense' }),
+      ],
+    });
     await head.save(fsIO(dir));
-    const meta = JSON.parse(await readFile(join(defaultModelDir(), 'metadata.json'), 'utf8')) as Record<string, unknown>;
+    const meta = JSON.parse(await readFile(join(defaultModelDir(), 'metadata.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     meta.id = computeModelId(await backboneHash(), await readFile(join(dir, 'weights.bin')), meta);
     await writeFile(join(dir, 'metadata.json'), JSON.stringify(meta));
-    await expect(loadEngine({ engine: 'onnx', modelUri: dir, cacheDir: join(tmp, 'odd-cache') })).rejects.toThrow(/head_norm \(LayerNormalization\) cannot be exported/);
+    await expect(loadEngine({ engine: 'onnx', modelUri: dir, cacheDir: join(tmp, 'odd-cache') })).rejects.toThrow(
+      /head_norm \(LayerNormalization\) cannot be exported/,
+    );
     const c = await loadEngine({ engine: 'auto', modelUri: dir, cacheDir: join(tmp, 'odd-cache') });
     try {
       expect(c.backend).not.toMatch(/onnxruntime/);
@@ -99,6 +119,8 @@ describe('ONNX model files', () => {
     } finally {
       c.dispose();
     }
-    await expect(loadEngine({ engine: 'onnx', importOrt: () => Promise.reject(new Error('no binding')) })).rejects.toThrow(/onnxruntime-node does not load: no binding/);
+    await expect(
+      loadEngine({ engine: 'onnx', importOrt: () => Promise.reject(new Error('no binding')) }),
+    ).rejects.toThrow(/onnxruntime-node does not load: no binding/);
   });
 });

@@ -14,7 +14,8 @@ describe('OOD distance as an ONNX graph', () => {
     const want = mahalanobis(g, probe, 7);
     const ort = await importOrt();
     const s = await ort.InferenceSession.create(oodGraph(g));
-    const got = (await s.run({ [OOD_INPUT]: new ort.Tensor('float32', probe, [7, d]) }))[OOD_OUTPUT].data as Float32Array;
+    const got = (await s.run({ [OOD_INPUT]: new ort.Tensor('float32', probe, [7, d]) }))[OOD_OUTPUT]
+      .data as Float32Array;
     await s.release();
     expect(got.length).toBe(7);
     got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 3));

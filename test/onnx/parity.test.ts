@@ -15,11 +15,15 @@ describe('ONNX engine vs TF.js on real X-rays (shipped model, export cached in m
   const input = new Float32Array(files.length * PX);
 
   beforeAll(async () => {
-    for (const [i, f] of files.entries()) caffePreprocess((await decodeToRgb(await readFile(f), 224)).rgb, input, i * PX);
+    for (const [i, f] of files.entries())
+      caffePreprocess((await decodeToRgb(await readFile(f), 224)).rgb, input, i * PX);
     tfjs = await loadClassifier({ modelUri: defaultModelDir() });
     onnx = await loadEngine({ engine: 'onnx', modelUri: defaultModelDir(), threads: 2 });
   });
-  afterAll(() => { tfjs?.dispose(); onnx?.dispose(); });
+  afterAll(() => {
+    tfjs?.dispose();
+    onnx?.dispose();
+  });
 
   it('reports the same model, on onnxruntime', () => {
     expect(onnx.info).toEqual(tfjs.info);

@@ -19,7 +19,13 @@ describe('ONNX exporter pure parts', () => {
 
   it('folds batch norm into conv weights and bias per output channel', () => {
     const w = Float32Array.from([1, 2, 3, 4]); // 2 output channels x 2 weights
-    const bn = { gamma: Float32Array.from([2, 0.5]), beta: Float32Array.from([1, -1]), mean: Float32Array.from([0.5, 2]), variance: Float32Array.from([3, 0.25]), epsilon: 1 };
+    const bn = {
+      gamma: Float32Array.from([2, 0.5]),
+      beta: Float32Array.from([1, -1]),
+      mean: Float32Array.from([0.5, 2]),
+      variance: Float32Array.from([3, 0.25]),
+      epsilon: 1,
+    };
     const r = foldBatchNorm(w, Float32Array.from([1.5, 0]), 2, bn);
     // s = [2/2, 0.5/sqrt(1.25)]
     const s1 = 0.5 / Math.sqrt(1.25);
@@ -28,7 +34,7 @@ describe('ONNX exporter pure parts', () => {
     expect(r.bias[1]).toBeCloseTo((0 - 2) * s1 - 1, 6);
     // y = conv(x) for x = [1, 1]: folded equals BN(conv) for channel 1
     const conv1 = 3 + 4 + 0;
-    expect(2 * 0 + r.weight[2] + r.weight[3] + r.bias[1]).toBeCloseTo(0.5 * (conv1 - 2) / Math.sqrt(1.25) - 1, 5);
+    expect(2 * 0 + r.weight[2] + r.weight[3] + r.bias[1]).toBeCloseTo((0.5 * (conv1 - 2)) / Math.sqrt(1.25) - 1, 5);
     expect(() => foldBatchNorm(w, undefined, 2, { ...bn, mean: Float32Array.from([1]) })).toThrow(/mean has 1 values/);
   });
 
@@ -38,7 +44,12 @@ describe('ONNX exporter pure parts', () => {
     expect(windowPads('same', [56, 56], [1, 1], [2, 2])).toEqual([0, 0, 0, 0]);
     expect(windowPads('valid', [56, 56], [7, 7], [2, 2])).toEqual([0, 0, 0, 0]);
     expect(() => windowPads('causal', [5, 5], [3, 3], [1, 1])).toThrow(/causal/);
-    expect(zeroPaddingPads([[3, 2], [1, 0]])).toEqual([3, 1, 2, 0]);
+    expect(
+      zeroPaddingPads([
+        [3, 2],
+        [1, 0],
+      ]),
+    ).toEqual([3, 1, 2, 0]);
     expect(zeroPaddingPads(2)).toEqual([2, 2, 2, 2]);
   });
 
@@ -61,7 +72,9 @@ describe('ONNX exporter pure parts', () => {
 
 describe('cxr models export-onnx default output', () => {
   it('is the ONNX cache (by model id) for a local model, and model.onnx beside an S3 model', () => {
-    expect(defaultOnnxOut('models/pneumonia-resnet50', 'abcdef0123456789', '/c/onnx')).toBe('/c/onnx/abcdef0123456789.f.onnx') // .f: the export with its pooled-features output;
+    expect(defaultOnnxOut('models/pneumonia-resnet50', 'abcdef0123456789', '/c/onnx')).toBe(
+      '/c/onnx/abcdef0123456789.f.onnx',
+    ); // .f: the export with its pooled-features output;
     expect(defaultOnnxOut('s3://b/models/pn/', 'abcdef0123456789')).toBe('s3://b/models/pn/model.onnx');
   });
 });

@@ -14,7 +14,9 @@ describe('cxr report training', () => {
     const modelDir = path.join(repoRoot(), 'models', 'pneumonia-resnet50');
     const { stdout } = await runCli(['report', 'training', modelDir, '--to', tmp], process.env);
     expect(stdout.trim()).toBe(path.join(tmp, 'index.html'));
-    expect(readdirSync(tmp).sort()).toEqual(expect.arrayContaining(['confusion-matrix.png', 'index.html', 'training-curves.png']));
+    expect(readdirSync(tmp).sort()).toEqual(
+      expect.arrayContaining(['confusion-matrix.png', 'index.html', 'training-curves.png']),
+    );
     expect(readdirSync(tmp)).not.toContain('metrics-table.png');
 
     const browser = await launchChromium();
@@ -25,13 +27,22 @@ describe('cxr report training', () => {
       page.on('request', (r) => requested.push(r.url()));
       await page.goto(`file://${path.join(tmp, 'index.html')}`);
       const images = (await page.$$eval('img.chart', (imgs) =>
-        imgs.map((i) => ({ cls: i.className, src: i.src.slice(0, 22), complete: i.complete, width: i.naturalWidth, height: i.naturalHeight })),
+        imgs.map((i) => ({
+          cls: i.className,
+          src: i.src.slice(0, 22),
+          complete: i.complete,
+          width: i.naturalWidth,
+          height: i.naturalHeight,
+        })),
       )) as ImageState[];
       expect(images).toHaveLength(2);
       for (const img of images) expect(img.complete && img.width > 100 && img.height > 100).toBe(true);
       expect(await page.textContent('h1')).toMatch(/^Training run: pneumonia-resnet50/);
       expect(requested.filter((u) => !u.startsWith('file://') && !u.startsWith('data:'))).toEqual([]);
-      await page.screenshot({ path: path.join(process.env.CXR_SCREENSHOT_DIR ?? tmp, 'training-report.png'), fullPage: true });
+      await page.screenshot({
+        path: path.join(process.env.CXR_SCREENSHOT_DIR ?? tmp, 'training-report.png'),
+        fullPage: true,
+      });
     } finally {
       await browser.close();
     }

@@ -65,7 +65,10 @@ async function harness(): Promise<Harness> {
 /** Source keys under a fresh prefix (the null engine never reads them, but the listing does). */
 async function putSource(n = KEYS): Promise<{ prefix: string; keys: string[] }> {
   const prefix = `src-${randomUUID().slice(0, 8)}/`;
-  const keys = Array.from({ length: n }, (_, i) => `${prefix}${i % 3 ? 'NORMAL' : 'PNEUMONIA'}/img-${String(i).padStart(3, '0')}.jpeg`);
+  const keys = Array.from(
+    { length: n },
+    (_, i) => `${prefix}${i % 3 ? 'NORMAL' : 'PNEUMONIA'}/img-${String(i).padStart(3, '0')}.jpeg`,
+  );
   await Promise.all(keys.map((k) => putObject(s3, bucket, k, 'x', 'image/jpeg')));
   return { prefix, keys };
 }
@@ -96,7 +99,16 @@ async function drain(h: Harness, intercept: Intercept = () => undefined): Promis
     starts.set(job.id!, started);
     if ((await intercept(job)) === 'crash') continue;
     try {
-      results.set(job.id!, await handleJob(h.ctx, { id: job.id, name: job.name, data: job.data, attemptsStarted: started, opts: job.opts }));
+      results.set(
+        job.id!,
+        await handleJob(h.ctx, {
+          id: job.id,
+          name: job.name,
+          data: job.data,
+          attemptsStarted: started,
+          opts: job.opts,
+        }),
+      );
       await job.remove();
     } catch (err) {
       if ((err as Error).name !== 'UnrecoverableError') throw err;
@@ -110,7 +122,10 @@ async function drain(h: Harness, intercept: Intercept = () => undefined): Promis
 }
 
 /** Every source key in predictions ∪ failures exactly once; the failures' keys. */
-async function outputs(runId: string, keys: readonly string[]): Promise<{ predicted: string[]; failed: FailureLine[] }> {
+async function outputs(
+  runId: string,
+  keys: readonly string[],
+): Promise<{ predicted: string[]; failed: FailureLine[] }> {
   const predicted: string[] = [];
   for await (const p of streamPredictions(s3, { bucket, prefix: 'out' }, runId)) predicted.push(p.key);
   const text = (await getTextIfExists(s3, bucket, `out/${runId}/failures.jsonl`)) ?? '';
@@ -197,7 +212,8 @@ describe('a run, coordinated in process', () => {
     let batches = 0;
     const results = await drain(h, async (job) => {
       // Redis loses the run's keys (not the queue's) half-way: a restart without persistence, say.
-      if (job.name === 'batch' && ++batches === 4) await h.redis.del(`${h.prefix}:run:lost`, `${h.prefix}:run:lost:done`, `${h.prefix}:run:lost:plan`);
+      if (job.name === 'batch' && ++batches === 4)
+        await h.redis.del(`${h.prefix}:run:lost`, `${h.prefix}:run:lost:done`, `${h.prefix}:run:lost:plan`);
       return undefined;
     });
     expect(results.get('lost-recover-g0')).toMatchObject({ kind: 'rebuilt' });
@@ -212,7 +228,10 @@ describe('a run, coordinated in process', () => {
     await drain(h);
     const out = { bucket, prefix: 'out' };
     const before = await outputs('again', keys);
-    expect(await finalizeRun(h, { runId: 'again', out, generation: 0 })).toEqual({ kind: 'skipped', why: 'already done' });
+    expect(await finalizeRun(h, { runId: 'again', out, generation: 0 })).toEqual({
+      kind: 'skipped',
+      why: 'already done',
+    });
 
     const record = await loadRunRecord(s3, await readManifest(s3, out, 'again'));
     const merged = await mergeRun(s3, record);

@@ -7,7 +7,7 @@ const SIZE = 3; // floats per image
 const images = (ids: number[]) => Float32Array.from(ids.flatMap((id) => Array(SIZE).fill(id)));
 
 describe('Batcher (dynamic batching of --inference shared)', () => {
-  it('merges slots\' batches up to maxBatch and gives each slot its own images\' results, in order', async () => {
+  it("merges slots' batches up to maxBatch and gives each slot its own images' results, in order", async () => {
     const calls: number[][] = [];
     // The "model" answers each image's id: a result in the wrong place would show.
     const run = async (input: Float32Array, n: number) => {

@@ -5,7 +5,11 @@ import { createLogger } from '../../src/shared/logger.js';
 
 function watched() {
   const lines: { level: number; msg: string }[] = [];
-  const logger = createLogger({}, { write: (s: string) => lines.push(JSON.parse(s) as { level: number; msg: string }) }, {});
+  const logger = createLogger(
+    {},
+    { write: (s: string) => lines.push(JSON.parse(s) as { level: number; msg: string }) },
+    {},
+  );
   const watch = new ConnectionWatch(logger, 'redis://127.0.0.1:6399');
   const a = new EventEmitter();
   const b = new EventEmitter();
@@ -20,7 +24,10 @@ describe('ConnectionWatch', () => {
     b.emit('ready');
     b.emit('close');
     b.emit('close');
-    expect(lines.map((l) => l.msg)).toEqual(['connected to Redis', 'cannot reach Redis at redis://127.0.0.1:6399; reconnecting with backoff']);
+    expect(lines.map((l) => l.msg)).toEqual([
+      'connected to Redis',
+      'cannot reach Redis at redis://127.0.0.1:6399; reconnecting with backoff',
+    ]);
   });
 
   it('a client detached before its owner closes it is not reported as an outage', () => {

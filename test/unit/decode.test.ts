@@ -17,9 +17,13 @@ describe('decodeToRgb', () => {
 
   it('refuses an image over the pixel limit before decoding it, giving its size and the limit', async () => {
     // 315 KB of PNG that would decode to 324 MB of RGB.
-    const big = await sharp({ create: { width: 12000, height: 9000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer();
+    const big = await sharp({ create: { width: 12000, height: 9000, channels: 3, background: '#000' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     await expect(decodeToRgb(big)).rejects.toThrow(ImageDecodeError);
-    await expect(decodeToRgb(big)).rejects.toThrow(/^png image is 12000×9000 = 108,000,000 pixels, over the pixel limit of 100,000,000$/);
+    await expect(decodeToRgb(big)).rejects.toThrow(
+      /^png image is 12000×9000 = 108,000,000 pixels, over the pixel limit of 100,000,000$/,
+    );
   });
 
   it('reads 16-bit greyscale PNGs of any size', async () => {
@@ -38,7 +42,10 @@ describe('decodeToRgb', () => {
     // Left half black, right half white; orientation 6 shows it turned 90° clockwise: white at the bottom.
     const raw = Buffer.alloc(40 * 20 * 3);
     for (let y = 0; y < 20; y++) for (let x = 20; x < 40; x++) raw.fill(255, (y * 40 + x) * 3, (y * 40 + x) * 3 + 3);
-    const jpeg = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const jpeg = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     const d = await decodeToRgb(jpeg, 10);
     expect([d.width, d.height]).toEqual([20, 40]);
     expect(d.rgb[0]).toBeLessThan(30);

@@ -4,12 +4,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ImageDecodeError } from '../../src/shared/image/decode.js';
 import { decodeDicom } from '../../src/shared/image/dicom/decode-dicom.js';
 import { datasetFiles } from '../helpers/dataset.js';
-import { deflateBomb, dicomToolsMissing, makeThirdPartyDicoms, type ThirdPartySet } from '../helpers/third-party-dicom.js';
+import {
+  deflateBomb,
+  dicomToolsMissing,
+  makeThirdPartyDicoms,
+  type ThirdPartySet,
+} from '../helpers/third-party-dicom.js';
 
 // DICOM written by DCMTK and GDCM rather than by this project's own fixture writer (dcmjs): every lossless
 // syntax must give the same pixels, whatever tool wrote it.
 const missing = dicomToolsMissing();
- 
+
 if (missing) console.warn(`SKIPPED third-party DICOM tests: ${missing}`);
 
 const jpeg = readFileSync(datasetFiles('NORMAL', 1, 2)[0]);
@@ -21,7 +26,11 @@ function maxDiff(a: Uint8Array, b: Uint8Array): number {
   return max;
 }
 
-const reason = (p: Promise<unknown>) => p.then(() => 'decoded', (e: unknown) => (e instanceof ImageDecodeError ? e.reason : `NOT an ImageDecodeError: ${String(e)}`));
+const reason = (p: Promise<unknown>) =>
+  p.then(
+    () => 'decoded',
+    (e: unknown) => (e instanceof ImageDecodeError ? e.reason : `NOT an ImageDecodeError: ${String(e)}`),
+  );
 
 describe.skipIf(!!missing)('DICOM written by DCMTK and GDCM', () => {
   let sets: ThirdPartySet[];
@@ -45,22 +54,28 @@ describe.skipIf(!!missing)('DICOM written by DCMTK and GDCM', () => {
     expect(rows.length).toBeGreaterThanOrEqual(28);
   });
 
-  it('Explicit VR Big Endian with 8-bit samples (16-bit OW words) decodes to the little-endian file\'s pixels', async () => {
+  it("Explicit VR Big Endian with 8-bit samples (16-bit OW words) decodes to the little-endian file's pixels", async () => {
     for (const set of sets) {
       const be = dicomParser.parseDicom(set.bigEndian8.bytes);
       const le = dicomParser.parseDicom(set.reference.bytes);
       const [bePx, lePx] = [be.elements.x7fe00010, le.elements.x7fe00010];
       // Not vacuous: the file really stores 8-bit samples as swapped words.
       expect([be.uint16('x00280100'), bePx.vr]).toEqual([8, 'OW']);
-      const stored = (ds: dicomParser.DataSet, el: dicomParser.Element) => ds.byteArray.subarray(el.dataOffset, el.dataOffset + 64);
+      const stored = (ds: dicomParser.DataSet, el: dicomParser.Element) =>
+        ds.byteArray.subarray(el.dataOffset, el.dataOffset + 64);
       expect(Buffer.from(stored(be, bePx)).equals(Buffer.from(stored(le, lePx)))).toBe(false);
-      expect(maxDiff((await decodeDicom(set.bigEndian8.bytes)).rgb, (await decodeDicom(set.reference.bytes)).rgb), set.bigEndian8.name).toBe(0);
+      expect(
+        maxDiff((await decodeDicom(set.bigEndian8.bytes)).rgb, (await decodeDicom(set.reference.bytes)).rgb),
+        set.bigEndian8.name,
+      ).toBe(0);
     }
   });
 
-  it('GE\'s private syntax fails as unsupported, named by UID and name (not as a corrupt file)', async () => {
+  it("GE's private syntax fails as unsupported, named by UID and name (not as a corrupt file)", async () => {
     for (const set of sets) {
-      expect(await reason(decodeDicom(set.gePrivate.bytes))).toBe('DICOM transfer syntax 1.2.840.113619.5.2 (GE private Implicit VR Little Endian with big-endian pixels) is not supported');
+      expect(await reason(decodeDicom(set.gePrivate.bytes))).toBe(
+        'DICOM transfer syntax 1.2.840.113619.5.2 (GE private Implicit VR Little Endian with big-endian pixels) is not supported',
+      );
     }
   });
 
@@ -74,14 +89,20 @@ describe.skipIf(!!missing)('DICOM written by DCMTK and GDCM', () => {
       const growth = process.resourceUsage().maxRSS * 1024 - rssBefore;
       return { r, growth };
     })();
-    console.log(`bomb of ${bomb.length} bytes (inflates to ${1024 * MiB}): ${atPixels.r}; peak RSS growth at most ${(Math.max(0, atPixels.growth) / MiB).toFixed(1)} MiB`);
+    console.log(
+      `bomb of ${bomb.length} bytes (inflates to ${1024 * MiB}): ${atPixels.r}; peak RSS growth at most ${(Math.max(0, atPixels.growth) / MiB).toFixed(1)} MiB`,
+    );
     expect(bomb.length).toBeLessThan(1.5 * MiB);
-    expect(atPixels.r).toMatch(/^deflated pixel data inflates past 1,\d{3},\d{3} bytes \(224x224x1x1 x1 \+ \d[\d,]* header \+ 1,048,576 margin\)$/);
+    expect(atPixels.r).toMatch(
+      /^deflated pixel data inflates past 1,\d{3},\d{3} bytes \(224x224x1x1 x1 \+ \d[\d,]* header \+ 1,048,576 margin\)$/,
+    );
     expect(atPixels.growth).toBeLessThan(128 * MiB);
     // The decoder still decodes the next object.
     expect(maxDiff((await decodeDicom(deflated)).rgb, (await decodeDicom(sets[0].reference.bytes)).rgb)).toBe(0);
 
     const early = deflateBomb(deflated, 1024 * MiB, 'before pixel data');
-    expect(await reason(decodeDicom(early))).toBe('deflated data set inflates past 67,108,864 bytes before its pixel data');
+    expect(await reason(decodeDicom(early))).toBe(
+      'deflated data set inflates past 67,108,864 bytes before its pixel data',
+    );
   });
 });

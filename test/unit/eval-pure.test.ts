@@ -29,13 +29,21 @@ describe('drift statistics', () => {
     expect(psi(a, b)).toBeGreaterThan(1);
     expect(ksStatistic(a, b)).toBeCloseTo(0.6, 10);
     // Scale does not matter, only shares.
-    expect(psi(a, a.map((x) => x * 7))).toBeCloseTo(0, 12);
+    expect(
+      psi(
+        a,
+        a.map((x) => x * 7),
+      ),
+    ).toBeCloseTo(0, 12);
     expect(() => psi([1], [1, 2])).toThrow();
   });
 });
 
 describe('alert decision', () => {
-  const cur = { metrics: { recall: 0.9, specificity: 0.8, rocAuc: 0.95 }, scores: summarizeScores([0.1, 0.2, 0.8, 0.9], 0.5) };
+  const cur = {
+    metrics: { recall: 0.9, specificity: 0.8, rocAuc: 0.95 },
+    scores: summarizeScores([0.1, 0.2, 0.8, 0.9], 0.5),
+  };
 
   it('no alert within the margin or without references', () => {
     expect(decideAlerts(cur, undefined, undefined, limits)).toEqual([]);
@@ -47,7 +55,11 @@ describe('alert decision', () => {
     const prev = { metrics: { recall: 0.95, specificity: 0.8, rocAuc: 0.95 } };
     const base = { metrics: { recall: 0.9, specificity: 0.85, rocAuc: 0.99 } };
     const alerts = decideAlerts(cur, prev, base, limits);
-    expect(alerts.map((a) => [a.against, a.metric])).toEqual([['previous', 'sensitivity'], ['baseline', 'specificity'], ['baseline', 'AUC']]);
+    expect(alerts.map((a) => [a.against, a.metric])).toEqual([
+      ['previous', 'sensitivity'],
+      ['baseline', 'specificity'],
+      ['baseline', 'AUC'],
+    ]);
     expect(alerts[0].message).toMatch(/sensitivity fell from 0.9500 to 0.9000/);
     // Improvements never alert.
     expect(decideAlerts(prev, cur, undefined, limits).filter((a) => a.metric === 'sensitivity')).toEqual([]);
@@ -63,8 +75,22 @@ describe('alert decision', () => {
 
 describe('history and firing identity', () => {
   const entry = (date: string, name = 'nightly', recall = 0.9): HistoryEntry => ({
-    date, name, runId: evalRunId(name, date), evaluatedAt: `${date}T02:00:00Z`, model: null, alerts: [],
-    metrics: { n: 4, accuracy: 1, precision: 1, recall, specificity: 1, f1: 1, rocAuc: 1, confusion: { tp: 2, fp: 0, tn: 2, fn: 0 } },
+    date,
+    name,
+    runId: evalRunId(name, date),
+    evaluatedAt: `${date}T02:00:00Z`,
+    model: null,
+    alerts: [],
+    metrics: {
+      n: 4,
+      accuracy: 1,
+      precision: 1,
+      recall,
+      specificity: 1,
+      f1: 1,
+      rocAuc: 1,
+      confusion: { tp: 2, fp: 0, tn: 2, fn: 0 },
+    },
     scores: summarizeScores([0.1, 0.9], 0.5),
   });
 
@@ -78,7 +104,12 @@ describe('history and firing identity', () => {
     expect(previousEntry(h, 'nightly', '2026-11-03')?.date).toBe('2026-11-02');
     expect(previousEntry(h, 'nightly', '2026-11-01')).toBeUndefined();
     expect(parseHistory(formatHistory(h))).toEqual(h);
-    expect(trendPoints(h.slice(0, 1)).map((p) => p.metric)).toEqual(['sensitivity', 'specificity', 'AUC', 'positive rate']);
+    expect(trendPoints(h.slice(0, 1)).map((p) => p.metric)).toEqual([
+      'sensitivity',
+      'specificity',
+      'AUC',
+      'positive rate',
+    ]);
   });
 
   it('firing date comes from the scheduler job id, in the schedule time zone', () => {
@@ -91,7 +122,9 @@ describe('history and firing identity', () => {
   });
 
   it('a baseline is a history entry or a metrics.json', () => {
-    expect(referenceFrom({ classification: { recall: 0.9, specificity: 0.8, rocAuc: 0.9 } }, 'x').metrics.recall).toBe(0.9);
+    expect(referenceFrom({ classification: { recall: 0.9, specificity: 0.8, rocAuc: 0.9 } }, 'x').metrics.recall).toBe(
+      0.9,
+    );
     const e = entry('2026-11-01');
     expect(referenceFrom(e, 'x').scores?.histogram).toHaveLength(20);
     expect(() => referenceFrom({ foo: 1 }, 'b.json')).toThrow(/baseline b.json/);
@@ -101,8 +134,11 @@ describe('history and firing identity', () => {
 describe('cron patterns are checked for their field count before cron-parser', () => {
   it('accepts 5 fields, 6 with seconds, and @macros; refuses anything cron-parser would pad', async () => {
     const { cronFieldProblem, cronPattern } = await import('../../src/cli/parse.js');
-    for (const ok of ['0 2 * * *', '  0   2 * * 1-5 ', '30 0 2 * * *', '@daily']) expect(cronFieldProblem(ok)).toBeUndefined();
-    expect(cronFieldProblem('* * *')).toBe('a cron pattern has 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; got 3');
+    for (const ok of ['0 2 * * *', '  0   2 * * 1-5 ', '30 0 2 * * *', '@daily'])
+      expect(cronFieldProblem(ok)).toBeUndefined();
+    expect(cronFieldProblem('* * *')).toBe(
+      'a cron pattern has 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; got 3',
+    );
     expect(cronFieldProblem('0 0 2 * * * 2027')).toMatch(/got 7$/);
     expect(cronFieldProblem('')).toMatch(/got 0$/);
     // The flag parser refuses it too, before cron-parser could fill in the missing fields.

@@ -11,7 +11,7 @@ describe('bench:fleet arithmetic', () => {
     expect(quantile([], 0.5)).toBeNaN();
   });
 
-  it('projectWorkers: Redis jobs/s at the headroom of one core over a GPU worker\'s jobs/s', () => {
+  it("projectWorkers: Redis jobs/s at the headroom of one core over a GPU worker's jobs/s", () => {
     // 500 us per job: 2,000 jobs/s on one core, 1,400 at 70%; 1,000 images/s in jobs of 64: 15.625 jobs/s.
     expect(projectWorkers(500, 1000, 64)).toEqual({ redisJobsPerSec: 1400, jobsPerSecPerWorker: 15.6, workers: 89 });
     expect(projectWorkers(500, 3000, 64).workers).toBe(29);

@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeHashSet, encodeHashSet, falsePositiveRate, HASH_SET_FILE, imageKey, KEY_BYTES } from '../../src/model/hash-set.js';
+import {
+  decodeHashSet,
+  encodeHashSet,
+  falsePositiveRate,
+  HASH_SET_FILE,
+  imageKey,
+  KEY_BYTES,
+} from '../../src/model/hash-set.js';
 import { imageFilesUnder, loadModelHashSet, writeHashSetFile } from '../../src/model/hash-set-file.js';
 import { FlagTally, IN_TRAINING_FLAG, flagsFact, inSampleWarning } from '../../src/run/flags.js';
 import type { PredictionLine } from '../../src/run/types.js';
@@ -42,7 +49,11 @@ describe('hash set of training images', () => {
 
   it('the file is one JSON header line, then the keys sorted and deduplicated, 8 bytes each', () => {
     const keys = [5n, 3n, 2n ** 64n - 1n, 3n, 0n];
-    const bytes = encodeHashSet(keys, { sets: ['train', 'validation'], data: 'test' }, new Date('2026-12-07T00:00:00Z'));
+    const bytes = encodeHashSet(
+      keys,
+      { sets: ['train', 'validation'], data: 'test' },
+      new Date('2026-12-07T00:00:00Z'),
+    );
     const nl = bytes.indexOf(0x0a);
     const header = JSON.parse(Buffer.from(bytes.subarray(0, nl)).toString('utf8'));
     expect(header).toEqual({
@@ -62,8 +73,12 @@ describe('hash set of training images', () => {
 
   it('a damaged file is refused, naming what is wrong', () => {
     const good = encodeHashSet([1n, 2n, 3n], { sets: ['train'] });
-    expect(() => decodeHashSet(good.subarray(0, good.length - 3), 'm/data-hashes.bin')).toThrow(/^m\/data-hashes\.bin: 21 bytes of keys, the header says 3 keys of 8 bytes$/);
-    expect(() => decodeHashSet(new TextEncoder().encode('{"format":"other/1","count":0}\n'))).toThrow(/format "other\/1", expected cxr-hash-set\/1/);
+    expect(() => decodeHashSet(good.subarray(0, good.length - 3), 'm/data-hashes.bin')).toThrow(
+      /^m\/data-hashes\.bin: 21 bytes of keys, the header says 3 keys of 8 bytes$/,
+    );
+    expect(() => decodeHashSet(new TextEncoder().encode('{"format":"other/1","count":0}\n'))).toThrow(
+      /format "other\/1", expected cxr-hash-set\/1/,
+    );
     expect(() => decodeHashSet(new TextEncoder().encode('not json\n'))).toThrow(/header line is not JSON/);
     const unordered = Buffer.from(good);
     const at = unordered.indexOf(0x0a) + 1;
@@ -84,7 +99,10 @@ describe('hash set of training images', () => {
 
     it('writeHashSetFile writes the model folder file that loadModelHashSet reads; members are found, others are not', async () => {
       expect(await loadModelHashSet(dir)).toBeUndefined(); // a model without one
-      const header = await writeHashSetFile(inSet, path.join(dir, HASH_SET_FILE), { sets: ['train', 'validation'], data: 'eight dataset images' });
+      const header = await writeHashSetFile(inSet, path.join(dir, HASH_SET_FILE), {
+        sets: ['train', 'validation'],
+        data: 'eight dataset images',
+      });
       expect(header.count).toBe(8);
       const set = (await loadModelHashSet(dir))!;
       for (const f of inSet) expect(set.hasImage(readFileSync(f)), f).toBe(true);
@@ -93,7 +111,9 @@ describe('hash set of training images', () => {
       const changed = Buffer.from(readFileSync(inSet[0]));
       changed[changed.length - 1] ^= 1;
       expect(set.hasImage(changed)).toBe(false);
-      expect((await readFile(path.join(dir, HASH_SET_FILE))).length).toBe(header.count * 8 + Buffer.byteLength(JSON.stringify(header)) + 1);
+      expect((await readFile(path.join(dir, HASH_SET_FILE))).length).toBe(
+        header.count * 8 + Buffer.byteLength(JSON.stringify(header)) + 1,
+      );
     });
 
     it('imageFilesUnder finds images recursively and nothing else', async () => {
@@ -102,7 +122,10 @@ describe('hash set of training images', () => {
       await writeFile(path.join(sub, 'a.jpeg'), 'x');
       await writeFile(path.join(sub, 'b.PNG'), 'x');
       await writeFile(path.join(sub, 'notes.txt'), 'x');
-      expect(await imageFilesUnder(path.join(dir, 'tree'))).toEqual([path.join(sub, 'a.jpeg'), path.join(sub, 'b.PNG')]);
+      expect(await imageFilesUnder(path.join(dir, 'tree'))).toEqual([
+        path.join(sub, 'a.jpeg'),
+        path.join(sub, 'b.PNG'),
+      ]);
       await expect(imageFilesUnder(path.join(dir, 'none'))).rejects.toThrow(/--data .*none: no such folder/);
     });
   });
@@ -120,7 +143,19 @@ describe('the in-training-set flag', () => {
   it('is counted in the metrics, and warns when the labelled metrics include in-sample images', () => {
     const tally = new FlagTally();
     const line = (flags?: string[]): PredictionLine =>
-      ({ type: 'prediction', key: 'k', etag: 'e', label: 'NORMAL', probability: 0.1, threshold: 0.5, modelId: 'm', modelName: 'n', modelVersion: 'v', timings: { downloadMs: 0, decodeMs: 0, inferenceMs: 0 }, ...(flags ? { flags } : {}) }) as PredictionLine;
+      ({
+        type: 'prediction',
+        key: 'k',
+        etag: 'e',
+        label: 'NORMAL',
+        probability: 0.1,
+        threshold: 0.5,
+        modelId: 'm',
+        modelName: 'n',
+        modelVersion: 'v',
+        timings: { downloadMs: 0, decodeMs: 0, inferenceMs: 0 },
+        ...(flags ? { flags } : {}),
+      }) as PredictionLine;
     tally.prediction(line([IN_TRAINING_FLAG]));
     tally.prediction(line([IN_TRAINING_FLAG, 'lateral view']));
     tally.prediction(line());

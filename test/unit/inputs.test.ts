@@ -67,7 +67,12 @@ describe('labels and keys', () => {
   });
 
   it('keeps image keys only', () => {
-    expect(['a.JPG', 'b.jpeg', 'c.png', 'd.txt', 'e/', 'f.tiff'].filter(isImageKey)).toEqual(['a.JPG', 'b.jpeg', 'c.png', 'f.tiff']);
+    expect(['a.JPG', 'b.jpeg', 'c.png', 'd.txt', 'e/', 'f.tiff'].filter(isImageKey)).toEqual([
+      'a.JPG',
+      'b.jpeg',
+      'c.png',
+      'f.tiff',
+    ]);
   });
 
   it('local folders (cxr demo --images, training data) list what the worker scores: DICOM by extension, or by content when a name has none', async () => {
@@ -76,19 +81,42 @@ describe('labels and keys', () => {
       const dicm = new Uint8Array(200);
       dicm.set([0x44, 0x49, 0x43, 0x4d], 128);
       const files: Record<string, string | Uint8Array> = {
-        'NORMAL/a.jpeg': 'x', 'NORMAL/b.DCM': 'x', 'NORMAL/c.dicom': 'x', 'NORMAL/1.2.840.113619.2.55.3': dicm, 'NORMAL/IM0001': dicm,
-        'NORMAL/README': 'not an image', 'NORMAL/notes.txt': 'x', 'NORMAL/.DS_Store': 'x', 'PNEUMONIA/d.png': 'x', 'PNEUMONIA/e.webp': 'x',
+        'NORMAL/a.jpeg': 'x',
+        'NORMAL/b.DCM': 'x',
+        'NORMAL/c.dicom': 'x',
+        'NORMAL/1.2.840.113619.2.55.3': dicm,
+        'NORMAL/IM0001': dicm,
+        'NORMAL/README': 'not an image',
+        'NORMAL/notes.txt': 'x',
+        'NORMAL/.DS_Store': 'x',
+        'PNEUMONIA/d.png': 'x',
+        'PNEUMONIA/e.webp': 'x',
       };
       for (const [f, v] of Object.entries(files)) {
         mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
         writeFileSync(path.join(dir, f), v);
       }
       mkdirSync(path.join(dir, 'NORMAL', 'subfolder'));
-      const expected = ['NORMAL/1.2.840.113619.2.55.3', 'NORMAL/IM0001', 'NORMAL/a.jpeg', 'NORMAL/b.DCM', 'NORMAL/c.dicom', 'PNEUMONIA/d.png', 'PNEUMONIA/e.webp'];
+      const expected = [
+        'NORMAL/1.2.840.113619.2.55.3',
+        'NORMAL/IM0001',
+        'NORMAL/a.jpeg',
+        'NORMAL/b.DCM',
+        'NORMAL/c.dicom',
+        'PNEUMONIA/d.png',
+        'PNEUMONIA/e.webp',
+      ];
       const listed = [...(await listClassFolders(dir)).values()].flat().map((i) => path.relative(dir, i.file));
       expect(listed).toEqual(expected);
       expect((await listDataset(dir)).map((i) => path.relative(dir, i.path))).toEqual(expected);
-      expect(['a.jpeg', 'b.DCM', 'd.png', 'e.webp', 'f.tif', 'IM0001'].map(contentTypeOf)).toEqual(['image/jpeg', 'application/dicom', 'image/png', 'image/webp', 'image/tiff', 'application/dicom']);
+      expect(['a.jpeg', 'b.DCM', 'd.png', 'e.webp', 'f.tif', 'IM0001'].map(contentTypeOf)).toEqual([
+        'image/jpeg',
+        'application/dicom',
+        'image/png',
+        'image/webp',
+        'image/tiff',
+        'application/dicom',
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -112,10 +140,22 @@ describe('stratifiedSample', () => {
 
 describe('CLI error lines', () => {
   it('usage errors exit 2, help exits 0 silently, failures exit 1 with S3 error codes named', () => {
-    expect(describeError(new UsageError('--date must be YYYY-MM-DD'))).toEqual({ line: '--date must be YYYY-MM-DD', exitCode: 2 });
-    expect(describeError(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'"))).toEqual({ line: "unknown option '--x'", exitCode: 2 });
-    expect(describeError(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'))).toEqual({ line: '', exitCode: 0 });
-    const denied = Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    expect(describeError(new UsageError('--date must be YYYY-MM-DD'))).toEqual({
+      line: '--date must be YYYY-MM-DD',
+      exitCode: 2,
+    });
+    expect(describeError(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'"))).toEqual({
+      line: "unknown option '--x'",
+      exitCode: 2,
+    });
+    expect(describeError(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'))).toEqual({
+      line: '',
+      exitCode: 0,
+    });
+    const denied = Object.assign(new Error('Access Denied'), {
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+    });
     expect(describeError(denied)).toEqual({ line: 'S3 AccessDenied: Access Denied', exitCode: 1 });
     expect(describeError(new Error('first\nsecond'))).toEqual({ line: 'first; second', exitCode: 1 });
   });

@@ -22,7 +22,12 @@ function bruteAuc(truth: boolean[], scores: number[]): number {
 
 describe('metrics', () => {
   it('counts the confusion matrix', () => {
-    expect(confusionMatrix([true, true, false, false, true], [true, false, true, false, true])).toEqual({ tp: 2, fn: 1, fp: 1, tn: 1 });
+    expect(confusionMatrix([true, true, false, false, true], [true, false, true, false, true])).toEqual({
+      tp: 2,
+      fn: 1,
+      fp: 1,
+      tn: 1,
+    });
   });
 
   it('computes accuracy, precision, recall, specificity and F1 at a threshold', () => {
@@ -51,10 +56,16 @@ describe('metrics', () => {
     expect(definedRate(missed, 'precision')).toBeNull();
 
     const run = {
-      runId: 'r', backends: [], counts: { total: 3, scored: 3, failed: 0 },
-      throughput: { endToEndImagesPerSec: 1, wallSeconds: 3, stages: {} }, classification: m,
+      runId: 'r',
+      backends: [],
+      counts: { total: 3, scored: 3, failed: 0 },
+      throughput: { endToEndImagesPerSec: 1, wallSeconds: 3, stages: {} },
+      classification: m,
     } as unknown as RunMetrics;
-    const row = (name: string) => stripVTControlCharacters(metricsTable(run)).split('\n').find((l) => l.includes(` ${name} `)) ?? '';
+    const row = (name: string) =>
+      stripVTControlCharacters(metricsTable(run))
+        .split('\n')
+        .find((l) => l.includes(` ${name} `)) ?? '';
     expect(row('precision')).toMatch(/│ n\/a\s+│/);
     expect(row('F1')).toMatch(/│ n\/a\s+│/);
     expect(row('specificity')).toMatch(/│ 100\.0%\s+│/);

@@ -24,15 +24,30 @@ function memoryS3(objects: Map<string, Uint8Array>): S3Client {
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 
 describe('model pointer (promote / resolve)', () => {
-  it('pins a run\'s best/ to the epoch folder with the same id, and scoring resolves the name to it', async () => {
+  it("pins a run's best/ to the epoch folder with the same id, and scoring resolves the name to it", async () => {
     const objects = new Map<string, Uint8Array>();
     for (const dir of ['runs/r1/best', 'runs/r1/epoch-3']) {
-      objects.set(`bkt/${dir}/metadata.json`, json({ id: 'abc123', name: 'pneumonia-resnet50', version: '1.0.0', training: { epoch: 3 } }));
+      objects.set(
+        `bkt/${dir}/metadata.json`,
+        json({ id: 'abc123', name: 'pneumonia-resnet50', version: '1.0.0', training: { epoch: 3 } }),
+      );
       objects.set(`bkt/${dir}/model.json`, json({}));
     }
     const s3 = memoryS3(objects);
-    const p = await promoteModel(s3, 's3://bkt/runs/r1/best', 's3://bkt/models/production', new Date('2026-01-02T03:04:05Z'));
-    expect(p).toEqual({ modelUri: 's3://bkt/runs/r1/epoch-3', modelId: 'abc123', name: 'pneumonia-resnet50', version: '1.0.0', promotedAt: '2026-01-02T03:04:05.000Z', from: 's3://bkt/runs/r1/best' });
+    const p = await promoteModel(
+      s3,
+      's3://bkt/runs/r1/best',
+      's3://bkt/models/production',
+      new Date('2026-01-02T03:04:05Z'),
+    );
+    expect(p).toEqual({
+      modelUri: 's3://bkt/runs/r1/epoch-3',
+      modelId: 'abc123',
+      name: 'pneumonia-resnet50',
+      version: '1.0.0',
+      promotedAt: '2026-01-02T03:04:05.000Z',
+      from: 's3://bkt/runs/r1/best',
+    });
     expect(JSON.parse(Buffer.from(objects.get('bkt/models/production/pointer.json')!).toString())).toEqual(p);
     expect(await resolveModelUri(s3, 's3://bkt/models/production')).toBe('s3://bkt/runs/r1/epoch-3');
     expect(await resolveModelUri(s3, 's3://bkt/models/production/')).toBe('s3://bkt/runs/r1/epoch-3');
@@ -46,6 +61,8 @@ describe('model pointer (promote / resolve)', () => {
     expect(await resolveModelUri(s3, 's3://bkt/models/plain')).toBe('s3://bkt/models/plain');
     expect(await resolveModelUri(s3, 'models/pneumonia-resnet50')).toBe('models/pneumonia-resnet50');
     expect(await resolveModelUri(s3, undefined)).toBeUndefined();
-    await expect(promoteModel(s3, 's3://bkt/nothing', 's3://bkt/models/production')).rejects.toThrow(/no metadata.json/);
+    await expect(promoteModel(s3, 's3://bkt/nothing', 's3://bkt/models/production')).rejects.toThrow(
+      /no metadata.json/,
+    );
   });
 });

@@ -110,10 +110,20 @@ describe('OOD stats beside a model', () => {
     const d = 5;
     const rows = Float32Array.from(normals(5, 200 * d));
     const fitted = fitOod(rows.subarray(0, 150 * d), 150, rows.subarray(150 * d), 50, d);
-    const meta = await writeOodStats(dir, fitted, { modelId: 'abc', featureLayer: 'avg_pool', fitImages: 150, thresholdImages: 50, data: 'test', thresholdRule: 'p99.5' });
+    const meta = await writeOodStats(dir, fitted, {
+      modelId: 'abc',
+      featureLayer: 'avg_pool',
+      fitImages: 150,
+      thresholdImages: 50,
+      data: 'test',
+      thresholdRule: 'p99.5',
+    });
     expect(meta.threshold).toBe(percentile(fitted.heldOut, 99.5));
     const loaded = await loadOodModel(dir);
-    expect(Array.from(mahalanobis(loaded!, rows.subarray(0, d), 1))[0]).toBeCloseTo(mahalanobis(fitted.gaussian, rows.subarray(0, d), 1)[0], 2);
+    expect(Array.from(mahalanobis(loaded!, rows.subarray(0, d), 1))[0]).toBeCloseTo(
+      mahalanobis(fitted.gaussian, rows.subarray(0, d), 1)[0],
+      2,
+    );
     const warnings: unknown[] = [];
     writeFileSync(join(dir, 'weights.bin'), Buffer.from('weights v2 (adapted)'));
     expect(await loadOodModel(dir, { warn: (...a: unknown[]) => void warnings.push(a) } as never)).toBeUndefined();
@@ -127,23 +137,45 @@ describe('OOD stats beside a model', () => {
 });
 
 describe('prediction flags and their counts', () => {
-  const dicom = { uids: { study: '1.2', series: '1.2.3', sop: '1.2.3.4' }, flags: ['lateral view'], transferSyntax: 'JPEG-LS Lossless', frames: 3 };
+  const dicom = {
+    uids: { study: '1.2', series: '1.2.3', sop: '1.2.3.4' },
+    flags: ['lateral view'],
+    transferSyntax: 'JPEG-LS Lossless',
+    frames: 3,
+  };
 
   it('adds UIDs, header flags, the OOD flag above the threshold, and the frame count', () => {
-    expect(predictionExtras(dicom, 51.23456, 50)).toEqual({ uids: dicom.uids, flags: ['lateral view', OOD_FLAG], ood: 51.235, frames: 3 });
+    expect(predictionExtras(dicom, 51.23456, 50)).toEqual({
+      uids: dicom.uids,
+      flags: ['lateral view', OOD_FLAG],
+      ood: 51.235,
+      frames: 3,
+    });
     expect(predictionExtras(undefined, 12, 50)).toEqual({ ood: 12 });
     expect(predictionExtras(undefined, undefined, undefined)).toEqual({});
-    expect(flaggedReason(['lateral view', OOD_FLAG])).toBe('flagged (--skip-flagged): lateral view, out of distribution');
+    expect(flaggedReason(['lateral view', OOD_FLAG])).toBe(
+      'flagged (--skip-flagged): lateral view, out of distribution',
+    );
   });
 
   it('counts flagged, OOD and skipped-as-flagged images', () => {
     const p = (flags?: string[], ood?: number) => ({ flags, ood }) as PredictionLine;
     const f = (stage: FailureLine['stage']) => ({ stage }) as FailureLine;
     const tally = new FlagTally();
-    for (const x of [p(['lateral view', OOD_FLAG], 90), p([OOD_FLAG], 80), p(undefined, 10), p(undefined, 11)]) tally.prediction(x);
+    for (const x of [p(['lateral view', OOD_FLAG], 90), p([OOD_FLAG], 80), p(undefined, 10), p(undefined, 11)])
+      tally.prediction(x);
     for (const x of [f('flagged'), f('decode')]) tally.failure(x);
     const c = tally.result();
-    expect(c).toEqual({ flagged: 2, outOfDistribution: 2, inTrainingSet: 0, withOodScore: 4, byFlag: { 'lateral view': 1, [OOD_FLAG]: 2 }, failedAsFlagged: 1 });
-    expect(flagsFact(c)).toBe('2 flagged, 2 out of distribution (1 lateral view; 2 out of distribution); 1 failed under --skip-flagged');
+    expect(c).toEqual({
+      flagged: 2,
+      outOfDistribution: 2,
+      inTrainingSet: 0,
+      withOodScore: 4,
+      byFlag: { 'lateral view': 1, [OOD_FLAG]: 2 },
+      failedAsFlagged: 1,
+    });
+    expect(flagsFact(c)).toBe(
+      '2 flagged, 2 out of distribution (1 lateral view; 2 out of distribution); 1 failed under --skip-flagged',
+    );
   });
 });

@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { barFields, NO_WORKER_HINT_MS, type BarInput } from '../../src/cli/progress.js';
 import { LogGate } from '../../src/cli/log-gate.js';
 
-const base: BarInput = { done: 0, startDone: 0, total: 100, elapsedMs: 5_000, sinceWorkerMs: 0, sinceProgressMs: 5_000, status: 'running', redis: 'redis://127.0.0.1:6379' };
+const base: BarInput = {
+  done: 0,
+  startDone: 0,
+  total: 100,
+  elapsedMs: 5_000,
+  sinceWorkerMs: 0,
+  sinceProgressMs: 5_000,
+  status: 'running',
+  redis: 'redis://127.0.0.1:6379',
+};
 
 describe('progress bar fields', () => {
   it('shows no ETA before anything is done, an estimate while running, and the time taken at the end', () => {
@@ -12,13 +21,20 @@ describe('progress bar fields', () => {
   });
 
   it('counts the rate from where a resumed run started', () => {
-    expect(barFields({ ...base, startDone: 60, done: 70, elapsedMs: 10_000 })).toMatchObject({ rate: '1.0', left: 'ETA 30s' });
+    expect(barFields({ ...base, startDone: 60, done: 70, elapsedMs: 10_000 })).toMatchObject({
+      rate: '1.0',
+      left: 'ETA 30s',
+    });
   });
 
   it('says what to check when no worker is on the queue, or none has taken a job, for 30 s', () => {
     expect(barFields({ ...base, sinceWorkerMs: NO_WORKER_HINT_MS - 1 }).status).toBe('running');
-    expect(barFields({ ...base, sinceWorkerMs: NO_WORKER_HINT_MS }).status).toBe("no worker on the score queue for 30s: is a 'cxr worker' running against redis://127.0.0.1:6379?");
-    expect(barFields({ ...base, sinceProgressMs: 45_000 }).status).toMatch(/^no worker has taken a job for 45s: is a 'cxr worker' running/);
+    expect(barFields({ ...base, sinceWorkerMs: NO_WORKER_HINT_MS }).status).toBe(
+      "no worker on the score queue for 30s: is a 'cxr worker' running against redis://127.0.0.1:6379?",
+    );
+    expect(barFields({ ...base, sinceProgressMs: 45_000 }).status).toMatch(
+      /^no worker has taken a job for 45s: is a 'cxr worker' running/,
+    );
     // Progress was made: a slow batch is not a missing worker.
     expect(barFields({ ...base, done: 8, sinceProgressMs: 45_000 }).status).toBe('running');
   });
@@ -28,10 +44,16 @@ describe('progress bar fields', () => {
     expect(barFields({ ...base, loading }).status).toBe(loading.note);
     expect(barFields({ ...base, loading, elapsedMs: 100_000, sinceProgressMs: 100_000 }).status).toBe(loading.note);
     // Something was scored: the model is loaded.
-    expect(barFields({ ...base, loading, done: 16, elapsedMs: 100_000, sinceProgressMs: 100_000 }).status).toBe('running');
+    expect(barFields({ ...base, loading, done: 16, elapsedMs: 100_000, sinceProgressMs: 100_000 }).status).toBe(
+      'running',
+    );
     // Far past the expected load, or no worker at all: the usual hint.
-    expect(barFields({ ...base, loading, elapsedMs: 400_000, sinceProgressMs: 400_000 }).status).toMatch(/^no worker has taken a job for 6m40s/);
-    expect(barFields({ ...base, loading, sinceWorkerMs: NO_WORKER_HINT_MS }).status).toMatch(/^no worker on the score queue/);
+    expect(barFields({ ...base, loading, elapsedMs: 400_000, sinceProgressMs: 400_000 }).status).toMatch(
+      /^no worker has taken a job for 6m40s/,
+    );
+    expect(barFields({ ...base, loading, sinceWorkerMs: NO_WORKER_HINT_MS }).status).toMatch(
+      /^no worker on the score queue/,
+    );
   });
 });
 
@@ -55,11 +77,15 @@ describe("the demo's model-load note", () => {
     const { mkdtemp, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const path = await import('node:path');
-    const { FIRST_LOAD_ESTIMATE_S, modelLoadNote, readLastModelLoad, recordModelLoad } = await import('../../src/cli/model-load-note.js');
+    const { FIRST_LOAD_ESTIMATE_S, modelLoadNote, readLastModelLoad, recordModelLoad } =
+      await import('../../src/cli/model-load-note.js');
     const dir = await mkdtemp(path.join(tmpdir(), 'cxr-load-note-'));
     try {
       expect(await readLastModelLoad(dir)).toBeUndefined();
-      expect(modelLoadNote(undefined)).toEqual({ note: `loading the model (first time: about ${FIRST_LOAD_ESTIMATE_S} s)`, untilMs: FIRST_LOAD_ESTIMATE_S * 3000 });
+      expect(modelLoadNote(undefined)).toEqual({
+        note: `loading the model (first time: about ${FIRST_LOAD_ESTIMATE_S} s)`,
+        untilMs: FIRST_LOAD_ESTIMATE_S * 3000,
+      });
       await recordModelLoad(dir, { loads: 0, meanSeconds: 0 }); // a run that loaded nothing records nothing
       expect(await readLastModelLoad(dir)).toBeUndefined();
       await recordModelLoad(dir, { loads: 2, meanSeconds: 11.6 });

@@ -24,7 +24,7 @@ describe('ROC / PR curve points', () => {
     expect(pts[0]).toMatchObject({ fpr: 0, tpr: 0 });
     expect(pts.at(-1)).toMatchObject({ fpr: 1, tpr: 1 });
     let area = 0;
-    for (let i = 1; i < pts.length; i++) area += (pts[i].fpr - pts[i - 1].fpr) * (pts[i].tpr + pts[i - 1].tpr) / 2;
+    for (let i = 1; i < pts.length; i++) area += ((pts[i].fpr - pts[i - 1].fpr) * (pts[i].tpr + pts[i - 1].tpr)) / 2;
     expect(area).toBeCloseTo(rocAuc(truth, scores)!, 12);
     // At threshold 0.7: calls 0.9, 0.8, 0.7 positive -> tp 2, fp 1.
     expect(pts.find((p) => p.threshold === 0.7)).toMatchObject({ tpr: 2 / 3, fpr: 1 / 3, precision: 2 / 3 });
@@ -36,7 +36,12 @@ describe('ROC / PR curve points', () => {
   });
 
   it('operating point matches the confusion at the threshold', () => {
-    expect(operatingPoint(confusionAt(0.65), 0.65)).toEqual({ threshold: 0.65, tpr: 2 / 3, fpr: 1 / 3, precision: 2 / 3 });
+    expect(operatingPoint(confusionAt(0.65), 0.65)).toEqual({
+      threshold: 0.65,
+      tpr: 2 / 3,
+      fpr: 1 / 3,
+      precision: 2 / 3,
+    });
     expect(operatingPoint(confusionAt(0.95), 0.95)).toMatchObject({ tpr: 0, fpr: 0, precision: 1 });
     expect(operatingPoint({ tp: 2, fn: 1, fp: 0, tn: 0 }, 0.5)).toBeNull();
   });
@@ -64,7 +69,13 @@ describe('chart specs', () => {
   });
 
   it('training curves plot every numeric series, learning rate on its own panel', () => {
-    const spec = trainingCurvesSpec([{ epoch: 1, lr: 0.001, trainLoss: 0.4, valLoss: 0.3 }, { epoch: 2, lr: 0.0009, trainLoss: 0.2, valLoss: 0.25 }], 2);
+    const spec = trainingCurvesSpec(
+      [
+        { epoch: 1, lr: 0.001, trainLoss: 0.4, valLoss: 0.3 },
+        { epoch: 2, lr: 0.0009, trainLoss: 0.2, valLoss: 0.25 },
+      ],
+      2,
+    );
     const values = spec.data!.values as { series: string; panel: string }[];
     expect(values).toHaveLength(6);
     expect(values.filter((v) => v.panel === 'learning rate').map((v) => v.series)).toEqual(['lr', 'lr']);
@@ -72,7 +83,26 @@ describe('chart specs', () => {
   });
 
   it('training report uses validation metrics when present', () => {
-    const doc = buildTrainingReport({ id: 'x', name: 'm', version: '1', threshold: 0.4, validation: { n: 10, accuracy: 0.9, precision: 0.9, recall: 0.8, specificity: 1, f1: 0.85, rocAuc: 0.95, confusion: { tp: 4, fp: 0, tn: 5, fn: 1 } } }, [{ epoch: 1, loss: 1 }], 'dir');
+    const doc = buildTrainingReport(
+      {
+        id: 'x',
+        name: 'm',
+        version: '1',
+        threshold: 0.4,
+        validation: {
+          n: 10,
+          accuracy: 0.9,
+          precision: 0.9,
+          recall: 0.8,
+          specificity: 1,
+          f1: 0.85,
+          rocAuc: 0.95,
+          confusion: { tp: 4, fp: 0, tn: 5, fn: 1 },
+        },
+      },
+      [{ epoch: 1, loss: 1 }],
+      'dir',
+    );
     // The metrics are shown once, as the HTML table (no PNG copy of the same table).
     expect(doc.charts.map((c) => c.name)).toEqual(['training-curves', 'confusion-matrix']);
     expect(doc.metrics?.find((r) => r.metric === 'specificity')?.value).toBe('100.0%');
@@ -99,10 +129,26 @@ describe('Grad-CAM for a GAP -> Dense head', () => {
 
 describe('sample picking', () => {
   const p = (key: string, probability: number, trueLabel: 'NORMAL' | 'PNEUMONIA'): PredictionLine => ({
-    type: 'prediction', key, etag: '', probability, threshold: 0.5, label: probability >= 0.5 ? 'PNEUMONIA' : 'NORMAL', trueLabel,
-    modelId: 'm', modelName: 'm', modelVersion: '1', timings: { downloadMs: 0, decodeMs: 0, inferenceMs: 0 },
+    type: 'prediction',
+    key,
+    etag: '',
+    probability,
+    threshold: 0.5,
+    label: probability >= 0.5 ? 'PNEUMONIA' : 'NORMAL',
+    trueLabel,
+    modelId: 'm',
+    modelName: 'm',
+    modelVersion: '1',
+    timings: { downloadMs: 0, decodeMs: 0, inferenceMs: 0 },
   });
-  const preds = [p('a', 0.99, 'PNEUMONIA'), p('b', 0.7, 'PNEUMONIA'), p('c', 0.1, 'NORMAL'), p('d', 0.9, 'NORMAL'), p('e', 0.4, 'PNEUMONIA'), p('f', 0.6, 'PNEUMONIA')];
+  const preds = [
+    p('a', 0.99, 'PNEUMONIA'),
+    p('b', 0.7, 'PNEUMONIA'),
+    p('c', 0.1, 'NORMAL'),
+    p('d', 0.9, 'NORMAL'),
+    p('e', 0.4, 'PNEUMONIA'),
+    p('f', 0.6, 'PNEUMONIA'),
+  ];
 
   it('grid has right calls of both classes and the wrong calls; CAMs take the most confident', () => {
     const picker = new SamplePicker({ gridRight: 2, gridWrong: 5, cams: 1 });
@@ -121,11 +167,19 @@ it('escapes HTML', () => {
 
 describe('report page', () => {
   const doc = { title: 't', generatedAt: 'now', facts: [], charts: [], galleries: [] };
-  const item = { file: 'images/001.jpg', dataUri: 'data:image/jpeg;base64,AA', alt: 'a', tone: 'ok', caption: 'xrays/2026-11/NORMAL/person1_virus_6.jpeg\ntrue NORMAL · predicted NORMAL (p=0.012)' };
+  const item = {
+    file: 'images/001.jpg',
+    dataUri: 'data:image/jpeg;base64,AA',
+    alt: 'a',
+    tone: 'ok',
+    caption: 'xrays/2026-11/NORMAL/person1_virus_6.jpeg\ntrue NORMAL · predicted NORMAL (p=0.012)',
+  };
 
   it('captions show the whole key, breakable after its slashes and underscores, and the call on its own line', () => {
     const html = renderHtml(doc, [], [{ title: 'Sample X-rays', items: [item] }]);
-    expect(html).toContain('<figcaption><span class="key">xrays/<wbr>2026-11/<wbr>NORMAL/<wbr>person1_<wbr>virus_<wbr>6.jpeg</span><br>true NORMAL · predicted NORMAL (p=0.012)</figcaption>');
+    expect(html).toContain(
+      '<figcaption><span class="key">xrays/<wbr>2026-11/<wbr>NORMAL/<wbr>person1_<wbr>virus_<wbr>6.jpeg</span><br>true NORMAL · predicted NORMAL (p=0.012)</figcaption>',
+    );
     expect(html).not.toContain('break-all');
   });
 
@@ -135,14 +189,22 @@ describe('report page', () => {
       { title: 'Grad-CAM: most confident pneumonia calls', items: [] },
     ];
     const html = renderHtml(doc, [], galleries);
-    expect(html).toContain('<h2>Grad-CAM: errors</h2><p class="empty">No errors: every labelled image was called right.</p>');
+    expect(html).toContain(
+      '<h2>Grad-CAM: errors</h2><p class="empty">No errors: every labelled image was called right.</p>',
+    );
     expect(html).not.toContain('most confident');
   });
 
   it('metric rows print undefined rates as n/a', () => {
     const rows = metricRows(binaryMetrics([false, false], [0.1, 0.2], 0.5), undefined);
     const value = (name: string) => rows.find((r) => r.metric === name)?.value;
-    expect([value('precision'), value('sensitivity (recall)'), value('F1'), value('ROC AUC'), value('threshold')]).toEqual(['n/a', 'n/a', 'n/a', 'n/a', 'n/a']);
+    expect([
+      value('precision'),
+      value('sensitivity (recall)'),
+      value('F1'),
+      value('ROC AUC'),
+      value('threshold'),
+    ]).toEqual(['n/a', 'n/a', 'n/a', 'n/a', 'n/a']);
     expect(value('specificity')).toBe('100.0%');
   });
 });

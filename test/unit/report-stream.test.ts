@@ -10,7 +10,10 @@ import { ScoreHistogram } from '../../src/report/score-histogram.js';
 import { MAX_CURVE_POINTS, thinCurve } from '../../src/report/thin-curve.js';
 
 /** The report's pick before it streamed: every labelled prediction sorted (the oracle). */
-function pickSamplesBySort(predictions: readonly PredictionLine[], opts: { gridRight?: number; gridWrong?: number; cams?: number } = {}): SamplePick {
+function pickSamplesBySort(
+  predictions: readonly PredictionLine[],
+  opts: { gridRight?: number; gridWrong?: number; cams?: number } = {},
+): SamplePick {
   const { gridRight = 8, gridWrong = 8, cams = 4 } = opts;
   const correct = (p: PredictionLine) => p.trueLabel === p.label;
   const confidence = (p: PredictionLine) => Math.abs(p.probability - p.threshold);
@@ -21,9 +24,15 @@ function pickSamplesBySort(predictions: readonly PredictionLine[], opts: { gridR
   const rightPos = right.filter((p) => p.label === 'PNEUMONIA');
   const rightNeg = right.filter((p) => p.label === 'NORMAL');
   const half = Math.ceil(gridRight / 2);
-  const rightPick = [...rightPos.slice(0, half), ...rightNeg.slice(0, gridRight - Math.min(half, rightPos.length))].slice(0, gridRight);
+  const rightPick = [
+    ...rightPos.slice(0, half),
+    ...rightNeg.slice(0, gridRight - Math.min(half, rightPos.length)),
+  ].slice(0, gridRight);
   return {
-    grid: [...rightPick.map((p) => ({ prediction: p, correct: true })), ...wrong.slice(0, gridWrong).map((p) => ({ prediction: p, correct: false }))],
+    grid: [
+      ...rightPick.map((p) => ({ prediction: p, correct: true })),
+      ...wrong.slice(0, gridWrong).map((p) => ({ prediction: p, correct: false })),
+    ],
     confident: rightPos.slice(0, cams),
     errors: wrong.slice(0, cams),
   };
@@ -37,7 +46,7 @@ function curvePointsBySort(truth: readonly boolean[], scores: readonly number[])
   const points: CurvePoint[] = [{ threshold: Infinity, fpr: 0, tpr: 0, precision: 1 }];
   let tp = 0;
   let fp = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     const s = order[i][0];
     while (i < order.length && order[i][0] === s) {
       if (order[i++][1]) tp++;
@@ -62,15 +71,29 @@ function randomPredictions(random: () => number, n: number): PredictionLine[] {
     const trueLabel = random() < 0.15 ? undefined : random() < 0.5 ? 'PNEUMONIA' : 'NORMAL';
     const key = `${Array.from({ length: 1 + Math.floor(random() * 4) }, () => letters[Math.floor(random() * letters.length)]).join('')}-${i}`;
     return {
-      type: 'prediction', key, etag: '', probability, threshold, label: probability >= threshold ? 'PNEUMONIA' : 'NORMAL',
-      ...(trueLabel ? { trueLabel } : {}), modelId: 'm', modelName: 'm', modelVersion: '1', timings: { downloadMs: 0, decodeMs: 0, inferenceMs: 0 },
+      type: 'prediction',
+      key,
+      etag: '',
+      probability,
+      threshold,
+      label: probability >= threshold ? 'PNEUMONIA' : 'NORMAL',
+      ...(trueLabel ? { trueLabel } : {}),
+      modelId: 'm',
+      modelName: 'm',
+      modelVersion: '1',
+      timings: { downloadMs: 0, decodeMs: 0, inferenceMs: 0 },
     } as PredictionLine;
   });
 }
 
 describe('streaming sample picker', () => {
   it('picks exactly what sorting every labelled prediction picks, ties included', () => {
-    const counts = [{}, { gridRight: 3, gridWrong: 2, cams: 5 }, { gridRight: 1, gridWrong: 0, cams: 0 }, { gridRight: 16, gridWrong: 16, cams: 4 }];
+    const counts = [
+      {},
+      { gridRight: 3, gridWrong: 2, cams: 5 },
+      { gridRight: 1, gridWrong: 0, cams: 0 },
+      { gridRight: 16, gridWrong: 16, cams: 4 },
+    ];
     for (let seed = 1; seed <= 60; seed++) {
       const random = seededRandom(seed);
       const preds = randomPredictions(random, [0, 1, 5, 20, 200, 3000][seed % 6]);
@@ -84,8 +107,20 @@ describe('streaming sample picker', () => {
 
   it('TopK keeps the first k in order, the earlier of equals first', () => {
     const top = new TopK<[number, string]>(3, (a, b) => a[0] - b[0]);
-    for (const x of [[5, 'a'], [1, 'b'], [3, 'c'], [1, 'd'], [0, 'e'], [3, 'f']] as [number, string][]) top.add(x);
-    expect(top.sorted()).toEqual([[0, 'e'], [1, 'b'], [1, 'd']]);
+    for (const x of [
+      [5, 'a'],
+      [1, 'b'],
+      [3, 'c'],
+      [1, 'd'],
+      [0, 'e'],
+      [3, 'f'],
+    ] as [number, string][])
+      top.add(x);
+    expect(top.sorted()).toEqual([
+      [0, 'e'],
+      [1, 'b'],
+      [1, 'd'],
+    ]);
   });
 });
 
@@ -95,7 +130,9 @@ describe('curve points from sorted typed scores', () => {
       const random = seededRandom(seed);
       const n = 2 + Math.floor(random() * 500);
       // Scores on a float32 grid, so the Float32Array holds them exactly; a coarse grid makes ties.
-      const scores = Array.from({ length: n }, () => Math.fround(Math.floor(random() * (seed % 2 ? 20 : 1e6)) / (seed % 2 ? 20 : 1e6)));
+      const scores = Array.from({ length: n }, () =>
+        Math.fround(Math.floor(random() * (seed % 2 ? 20 : 1e6)) / (seed % 2 ? 20 : 1e6)),
+      );
       const truth = scores.map((_, i) => (i === 0 ? true : i === 1 ? false : random() < 0.4));
       const { pos, neg } = sortedSplit(truth, scores);
       expect([...curveFromSorted(pos, neg)]).toEqual(curvePointsBySort(truth, scores));
@@ -104,7 +141,12 @@ describe('curve points from sorted typed scores', () => {
 });
 
 /** The largest vertical distance from a full curve's points to the thinned curve drawn with step-after in x. */
-function maxVerticalGap(full: readonly CurvePoint[], thin: readonly CurvePoint[], x: keyof CurvePoint, y: keyof CurvePoint): number {
+function maxVerticalGap(
+  full: readonly CurvePoint[],
+  thin: readonly CurvePoint[],
+  x: keyof CurvePoint,
+  y: keyof CurvePoint,
+): number {
   const t = [...thin].sort((a, b) => a[x] - b[x]); // Vega's order by x; equal x keeps the curve's order
   let gap = 0;
   let k = 0;
@@ -128,7 +170,9 @@ describe('thinned curves', () => {
   const n = 200_000;
   const truth = Array.from({ length: n }, () => random() < 0.3);
   // A binormal model with d' = 1.5, as a logistic score; plus a block of tied scores.
-  const scores = truth.map((t, i) => (i % 50 === 0 ? 0.5 : Math.fround(1 / (1 + Math.exp(-(normal() + (t ? 1.5 : 0)))))));
+  const scores = truth.map((t, i) =>
+    i % 50 === 0 ? 0.5 : Math.fround(1 / (1 + Math.exp(-(normal() + (t ? 1.5 : 0))))),
+  );
   const { pos, neg } = sortedSplit(truth, scores);
   const curve = () => curveFromSorted(pos, neg);
   const full = [...curve()];
@@ -138,7 +182,10 @@ describe('thinned curves', () => {
     const roc = thinCurve(curve, 'fpr', 'tpr');
     const pr = thinCurve(called, 'tpr', 'precision');
     expect(full.length).toBeGreaterThan(100_000);
-    for (const [t, all] of [[roc, full], [pr, called()]] as const) {
+    for (const [t, all] of [
+      [roc, full],
+      [pr, called()],
+    ] as const) {
       expect(t.points.length).toBeLessThanOrEqual(MAX_CURVE_POINTS);
       expect(t.points[0]).toEqual(all[0]);
       expect(t.points.at(-1)).toEqual(all.at(-1));
@@ -146,23 +193,32 @@ describe('thinned curves', () => {
     expect(roc.tolerance).toBeLessThanOrEqual(4 / (MAX_CURVE_POINTS - 2) + 1e-12); // the ROC path is at most 2 long
     const rocGap = maxVerticalGap(full, roc.points, 'fpr', 'tpr');
     const prGap = maxVerticalGap(called(), pr.points, 'tpr', 'precision');
-    process.stderr.write(`thinned ROC ${roc.points.length} of ${full.length} points, max vertical gap ${rocGap.toFixed(5)} (tolerance ${roc.tolerance.toFixed(5)}); ` +
-      `PR ${pr.points.length} points, max vertical gap ${prGap.toFixed(5)} (tolerance ${pr.tolerance.toFixed(5)})\n`);
+    process.stderr.write(
+      `thinned ROC ${roc.points.length} of ${full.length} points, max vertical gap ${rocGap.toFixed(5)} (tolerance ${roc.tolerance.toFixed(5)}); ` +
+        `PR ${pr.points.length} points, max vertical gap ${prGap.toFixed(5)} (tolerance ${pr.tolerance.toFixed(5)})\n`,
+    );
     expect(rocGap).toBeLessThanOrEqual(roc.tolerance);
     expect(prGap).toBeLessThanOrEqual(pr.tolerance);
     // The trapezoid area of the thinned ROC stays close to the full one.
-    const area = (pts: readonly CurvePoint[]) => pts.slice(1).reduce((s, p, i) => s + (p.fpr - pts[i].fpr) * (p.tpr + pts[i].tpr) / 2, 0);
+    const area = (pts: readonly CurvePoint[]) =>
+      pts.slice(1).reduce((s, p, i) => s + ((p.fpr - pts[i].fpr) * (p.tpr + pts[i].tpr)) / 2, 0);
     expect(Math.abs(area(roc.points) - area(full))).toBeLessThan(roc.tolerance);
   });
 
   it('a short curve is kept whole; a vertical jump keeps both its ends', () => {
     const short = thinCurve(() => curveFromSorted(new Float32Array([0.2, 0.9]), new Float32Array([0.1])), 'fpr', 'tpr');
-    expect(short).toEqual({ points: [...curveFromSorted(new Float32Array([0.2, 0.9]), new Float32Array([0.1]))], tolerance: 0 });
+    expect(short).toEqual({
+      points: [...curveFromSorted(new Float32Array([0.2, 0.9]), new Float32Array([0.1]))],
+      tolerance: 0,
+    });
     // 1,000 positives tied at 0.9 above 1,000 spread negatives: the ROC rises straight to (0, 1).
     const jumpPos = new Float32Array(1000).fill(0.9);
     const jumpNeg = Float32Array.from({ length: 1000 }, (_, i) => i / 2000);
     const thin = thinCurve(() => curveFromSorted(jumpPos, jumpNeg), 'fpr', 'tpr', 50);
-    expect(thin.points.slice(0, 2)).toMatchObject([{ fpr: 0, tpr: 0 }, { fpr: 0, tpr: 1 }]);
+    expect(thin.points.slice(0, 2)).toMatchObject([
+      { fpr: 0, tpr: 0 },
+      { fpr: 0, tpr: 1 },
+    ]);
     expect(thin.points.length).toBeLessThanOrEqual(50);
   });
 });
@@ -171,7 +227,11 @@ describe('score histogram from binned counts', () => {
   const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
   /** The chart as it was: one value a prediction, binned by Vega-Lite. */
   const rawSpec = (values: { probability: number; actual: string }[], threshold: number): VlSpec => ({
-    $schema: SCHEMA, title: 'Scores by true class', width: 520, height: 200, background: 'white',
+    $schema: SCHEMA,
+    title: 'Scores by true class',
+    width: 520,
+    height: 200,
+    background: 'white',
     layer: [
       {
         data: { values },
@@ -179,10 +239,18 @@ describe('score histogram from binned counts', () => {
         encoding: {
           x: { field: 'probability', type: 'quantitative', bin: { extent: [0, 1], step: 0.05 }, title: 'P(pneumonia)' },
           y: { aggregate: 'count', type: 'quantitative', stack: null, title: 'images' },
-          color: { field: 'actual', type: 'nominal', scale: { domain: ['NORMAL', 'PNEUMONIA'], range: ['#1f77b4', '#d62728'] } },
+          color: {
+            field: 'actual',
+            type: 'nominal',
+            scale: { domain: ['NORMAL', 'PNEUMONIA'], range: ['#1f77b4', '#d62728'] },
+          },
         },
       },
-      { data: { values: [{ threshold }] }, mark: { type: 'rule', color: 'black', strokeDash: [6, 3], strokeWidth: 2 }, encoding: { x: { field: 'threshold', type: 'quantitative' } } },
+      {
+        data: { values: [{ threshold }] },
+        mark: { type: 'rule', color: 'black', strokeDash: [6, 3], strokeWidth: 2 },
+        encoding: { x: { field: 'threshold', type: 'quantitative' } },
+      },
     ],
   });
 
@@ -198,7 +266,9 @@ describe('score histogram from binned counts', () => {
     expect(step).toBe(0.05);
     expect(bins.reduce((s, b) => s + b.count, 0)).toBe(labelled.length);
     // The same order of first appearance (NORMAL first, by score) so Vega draws the bars in the same order.
-    const values = labelled.map((p) => ({ probability: p.probability, actual: p.trueLabel! })).sort((a, b) => a.actual.localeCompare(b.actual) || a.probability - b.probability);
+    const values = labelled
+      .map((p) => ({ probability: p.probability, actual: p.trueLabel! }))
+      .sort((a, b) => a.actual.localeCompare(b.actual) || a.probability - b.probability);
     expect(await renderSvg(scoreHistogramSpec({ bins, step }, 0.5))).toBe(await renderSvg(rawSpec(values, 0.5)));
   });
 });

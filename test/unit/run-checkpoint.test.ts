@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decodeScores, encodeScores, matchingCheckpoint, ShardFingerprints, type ShardCheckpoint } from '../../src/run/checkpoint.js';
+import {
+  decodeScores,
+  encodeScores,
+  matchingCheckpoint,
+  ShardFingerprints,
+  type ShardCheckpoint,
+} from '../../src/run/checkpoint.js';
 import { encodeBatchBits, encodePlanShard, planBatches, planFromDocument } from '../../src/run/plan.js';
 import { parseJsonl } from '../../src/run/run-record.js';
 import { mergeParts } from '../../src/run/merge-parts.js';
@@ -51,19 +57,32 @@ describe('shard fingerprints', () => {
 
 describe('plan shards and plan indexes', () => {
   it('encode a shard as one JSON line a batch, read back as written', () => {
-    const lines: PlanLine[] = [{ batch: 3, items: [item('a'), item('b,"c')] }, { batch: 5, items: [{ ...item('d'), label: 'NORMAL' }] }];
+    const lines: PlanLine[] = [
+      { batch: 3, items: [item('a'), item('b,"c')] },
+      { batch: 5, items: [{ ...item('d'), label: 'NORMAL' }] },
+    ];
     const text = encodePlanShard(lines);
     expect(text.split('\n').filter(Boolean)).toHaveLength(2);
     expect(parseJsonl<PlanLine>(text, 'x')).toEqual(lines);
   });
 
   it('keep the planned batches as a bitmap that holds no keys', () => {
-    for (const batches of [[], [0], [1, 7, 8, 9, 1000, 624_999]]) expect(planBatches({ batchBits: encodeBatchBits(batches) })).toEqual(batches);
+    for (const batches of [[], [0], [1, 7, 8, 9, 1000, 624_999]])
+      expect(planBatches({ batchBits: encodeBatchBits(batches) })).toEqual(batches);
     expect(Buffer.from(encodeBatchBits([624_999]), 'base64').length).toBe(Math.ceil(625_000 / 8));
   });
 
   it("read a previous version's one-document plan, its keys inline", () => {
-    const legacy = { runId: 'r', generation: 1, createdAt: 't', reason: 'resume' as const, batches: [{ batch: 1, items: [item('a')] }, { batch: 5, items: [item('b'), item('c')] }] };
+    const legacy = {
+      runId: 'r',
+      generation: 1,
+      createdAt: 't',
+      reason: 'resume' as const,
+      batches: [
+        { batch: 1, items: [item('a')] },
+        { batch: 5, items: [item('b'), item('c')] },
+      ],
+    };
     const plan = planFromDocument(legacy, { batchesPerShard: 2 });
     expect(plan).toMatchObject({ generation: 1, batchCount: 2, keyCount: 3, shards: [0, 2], inline: legacy.batches });
     expect(planBatches(plan)).toEqual([1, 5]);
@@ -74,14 +93,40 @@ describe('plan shards and plan indexes', () => {
 
 describe('a tally summed from shard checkpoints', () => {
   const pred = (key: string, i: number): PredictionLine => ({
-    type: 'prediction', key, etag: 'e', label: i % 3 ? 'PNEUMONIA' : 'NORMAL', probability: ((i * 37) % 101) / 101, threshold: 0.5,
-    modelId: 'm', modelName: 'n', modelVersion: 'v', ...(i % 5 ? { trueLabel: i % 2 ? 'PNEUMONIA' : 'NORMAL' } : {}),
-    timings: { downloadMs: 1, decodeMs: 1, inferenceMs: 1 }, ...(i % 7 === 0 ? { flags: [i % 14 ? 'lateral view' : 'out of distribution'], ood: 3 } : {}),
+    type: 'prediction',
+    key,
+    etag: 'e',
+    label: i % 3 ? 'PNEUMONIA' : 'NORMAL',
+    probability: ((i * 37) % 101) / 101,
+    threshold: 0.5,
+    modelId: 'm',
+    modelName: 'n',
+    modelVersion: 'v',
+    ...(i % 5 ? { trueLabel: i % 2 ? 'PNEUMONIA' : 'NORMAL' } : {}),
+    timings: { downloadMs: 1, decodeMs: 1, inferenceMs: 1 },
+    ...(i % 7 === 0 ? { flags: [i % 14 ? 'lateral view' : 'out of distribution'], ood: 3 } : {}),
   });
-  const fail = (key: string, i: number): FailureLine => ({ type: 'failure', key, etag: 'e', stage: i % 2 ? 'decode' : 'flagged', reason: 'r' });
+  const fail = (key: string, i: number): FailureLine => ({
+    type: 'failure',
+    key,
+    etag: 'e',
+    stage: i % 2 ? 'decode' : 'flagged',
+    reason: 'r',
+  });
   const meta = (batch: number, generation: number): PartMeta => ({
-    runId: 'r', batch, generation, images: 10, scored: 9, failed: 1, stageMs: { download: 1.25 * batch, decode: 2.5, inference: 10.125, upload: 0.5 },
-    backend: batch % 2 ? 'null' : 'cpu', host: 'h', pid: 1, startedAt: new Date(1e12 + batch * 1000).toISOString(), finishedAt: new Date(1e12 + batch * 1000 + 1500).toISOString(), ...(batch % 4 ? {} : { coldStartMs: 700 }),
+    runId: 'r',
+    batch,
+    generation,
+    images: 10,
+    scored: 9,
+    failed: 1,
+    stageMs: { download: 1.25 * batch, decode: 2.5, inference: 10.125, upload: 0.5 },
+    backend: batch % 2 ? 'null' : 'cpu',
+    host: 'h',
+    pid: 1,
+    startedAt: new Date(1e12 + batch * 1000).toISOString(),
+    finishedAt: new Date(1e12 + batch * 1000 + 1500).toISOString(),
+    ...(batch % 4 ? {} : { coldStartMs: 700 }),
   });
   const feed = (t: RunTally, shard: number) => {
     for (let i = shard * 40; i < shard * 40 + 40; i++) {
@@ -100,9 +145,19 @@ describe('a tally summed from shard checkpoints', () => {
       feed(shard, s);
       const n = shard.labelled;
       // As a checkpoint stores them: the state as JSON, the scores as bytes.
-      summed.absorb(JSON.parse(JSON.stringify(shard.state())), decodeScores(encodeScores(shard.labelledScores()), n, 'x'));
+      summed.absorb(
+        JSON.parse(JSON.stringify(shard.state())),
+        decodeScores(encodeScores(shard.labelledScores()), n, 'x'),
+      );
     }
-    const manifest = { runId: 'r', createdAt: new Date(1e12).toISOString(), totalKeys: 120, totalBatches: 12, skipped: 0, source: { bucket: 'b', prefix: 'p' } } as RunManifest;
+    const manifest = {
+      runId: 'r',
+      createdAt: new Date(1e12).toISOString(),
+      totalKeys: 120,
+      totalBatches: 12,
+      skipped: 0,
+      source: { bucket: 'b', prefix: 'p' },
+    } as RunManifest;
     const at = new Date(2e12);
     const end = { state: 'done-with-failures' as const, generation: 1 };
     const [a, b] = [buildRunMetrics(manifest, whole, at, end), buildRunMetrics(manifest, summed, at, end)];
@@ -116,7 +171,9 @@ describe('a tally summed from shard checkpoints', () => {
     const scores = Float32Array.from([0.1, 0.7, 1 / 3, 0]);
     const positive = Uint8Array.from([1, 0, 1, 0]);
     expect(decodeScores(encodeScores({ scores, positive }), 4, 'x')).toEqual({ scores, positive });
-    expect(() => decodeScores(new Uint8Array(19), 4, 'merged/000001.scores.bin')).toThrow(/merged\/000001.scores.bin: 19 bytes, expected 20/);
+    expect(() => decodeScores(new Uint8Array(19), 4, 'merged/000001.scores.bin')).toThrow(
+      /merged\/000001.scores.bin: 19 bytes, expected 20/,
+    );
   });
 
   it('a merge counts the keys no part has a line for (such a shard is not checkpointed)', () => {

@@ -8,7 +8,10 @@ import { staleReason } from '../../src/train-queue/stale.js';
 import { recipeFromFlags } from '../../src/cli/commands/train.js';
 import type { ShardResult } from '../../src/train-queue/types.js';
 
-const items = [...Array.from({ length: 30 }, (_, i) => ({ id: `n${i}`, label: 0 })), ...Array.from({ length: 70 }, (_, i) => ({ id: `p${i}`, label: 1 }))];
+const items = [
+  ...Array.from({ length: 30 }, (_, i) => ({ id: `n${i}`, label: 0 })),
+  ...Array.from({ length: 70 }, (_, i) => ({ id: `p${i}`, label: 1 })),
+];
 const ids = (s: { id: string }[][]) => s.map((x) => x.map((i) => i.id));
 
 describe('stratified sharding per epoch', () => {
@@ -16,7 +19,10 @@ describe('stratified sharding per epoch', () => {
     for (const k of [1, 2, 3, 4, 7]) {
       const shards = shardsForEpoch(items, k, 42, 3);
       expect(shards).toHaveLength(k);
-      const all = shards.flat().map((i) => i.id).sort();
+      const all = shards
+        .flat()
+        .map((i) => i.id)
+        .sort();
       expect(all).toEqual(items.map((i) => i.id).sort());
       const sizes = shards.map((s) => s.length);
       expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
@@ -63,14 +69,26 @@ describe('sample-weighted averaging', () => {
     const folded = foldNorm(m.kernel, m.bias, mean, std);
     const fa = foldNorm(a.kernel, a.bias, mean, std);
     const fb = foldNorm(b.kernel, b.bias, mean, std);
-    const viaRaw = averageHeads([{ ...fa, samples: 3 }, { ...fb, samples: 5 }]);
+    const viaRaw = averageHeads([
+      { ...fa, samples: 3 },
+      { ...fb, samples: 5 },
+    ]);
     for (let j = 0; j < 3; j++) expect(folded.kernel[j]).toBeCloseTo(viaRaw.kernel[j], 5);
     expect(folded.bias).toBeCloseTo(viaRaw.bias, 5);
   });
 
   it('combines shard sums into the exact global mean and std', () => {
-    const rows = [[1, 10], [3, 10], [5, 40], [7, 20]];
-    const part = (r: number[][]) => ({ n: r.length, sum: Float64Array.from([0, 1].map((j) => r.reduce((s, x) => s + x[j], 0))), sumSq: Float64Array.from([0, 1].map((j) => r.reduce((s, x) => s + x[j] ** 2, 0))) });
+    const rows = [
+      [1, 10],
+      [3, 10],
+      [5, 40],
+      [7, 20],
+    ];
+    const part = (r: number[][]) => ({
+      n: r.length,
+      sum: Float64Array.from([0, 1].map((j) => r.reduce((s, x) => s + x[j], 0))),
+      sumSq: Float64Array.from([0, 1].map((j) => r.reduce((s, x) => s + x[j] ** 2, 0))),
+    });
     const st = combineStats([part(rows.slice(0, 1)), part(rows.slice(1))]);
     expect(st.n).toBe(4);
     expect(st.mean[0]).toBeCloseTo(4, 6);
@@ -105,8 +123,20 @@ describe('best checkpoint and early stopping', () => {
 
 describe('stale shard results', () => {
   const want = { runId: 'r', epoch: 3, shard: 1, shards: 2, base: 'abc' };
-  const ok: ShardResult = { ...want, vectors: 10, samples: 10, lossSum: 5, correct: 7, seconds: 1, featureSeconds: 0, extracted: 0, host: 'h', pid: 1, finishedAt: '' };
-  it('accepts a result of this round that started from this round\'s global state', () => {
+  const ok: ShardResult = {
+    ...want,
+    vectors: 10,
+    samples: 10,
+    lossSum: 5,
+    correct: 7,
+    seconds: 1,
+    featureSeconds: 0,
+    extracted: 0,
+    host: 'h',
+    pid: 1,
+    finishedAt: '',
+  };
+  it("accepts a result of this round that started from this round's global state", () => {
     expect(staleReason(ok, want, 8196, 8196)).toBeNull();
   });
   it('rejects results of another epoch, shard layout, base state or run, and missing or truncated ones', () => {

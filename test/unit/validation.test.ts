@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { groupByPatient, parseGroupBy, patientFromFileName, unionGroups } from '../../src/model/train/groups.js';
 import { parseTrainArgs } from '../../src/model/train/options.js';
 import { stratifiedSplit } from '../../src/model/train/split.js';
-import { formatInterval, renderValidationTable, reportAtThreshold, validationReport } from '../../src/model/train/validation-report.js';
+import {
+  formatInterval,
+  renderValidationTable,
+  reportAtThreshold,
+  validationReport,
+} from '../../src/model/train/validation-report.js';
 import { clopperPearson, requiredPositives } from '../../src/shared/binomial.js';
 import { bootstrapMetrics, pairedAucDifference, weightedRocAuc } from '../../src/shared/bootstrap-intervals.js';
 import { parseLabelsWithGroups } from '../../src/shared/labels.js';
@@ -25,11 +30,17 @@ describe('patient ids from file names', () => {
     expect(parseGroupBy('auto').kind).toBe('auto');
     expect(parseGroupBy('none').kind).toBe('none');
     expect(() => parseGroupBy('(')).toThrow(/--group-by \(: not a regular expression/);
-    const items = [{ k: 'site1/p7/a.png', group: 'h1' }, { k: 'site1/p7/b.png', group: 'h2' }, { k: 'site1/p8/c.png', group: 'h3' }];
+    const items = [
+      { k: 'site1/p7/a.png', group: 'h1' },
+      { k: 'site1/p7/b.png', group: 'h2' },
+      { k: 'site1/p8/c.png', group: 'h3' },
+    ];
     const g = groupByPatient(items, (i) => i.k, parseGroupBy('/(p\\d+)/'));
     expect(g.items.map((i) => i.group)).toEqual(['patient:p7', 'patient:p7', 'patient:p8']);
     expect(groupByPatient(items, (i) => i.k, parseGroupBy('p\\d+')).items[0].group).toBe('patient:p7');
-    expect(() => groupByPatient(items, (i) => i.k, parseGroupBy('/(q\\d+)/'))).toThrow(/matched none of 3 keys \(e\.g\. site1\/p7\/a\.png\)/);
+    expect(() => groupByPatient(items, (i) => i.k, parseGroupBy('/(q\\d+)/'))).toThrow(
+      /matched none of 3 keys \(e\.g\. site1\/p7\/a\.png\)/,
+    );
     expect(parseTrainArgs(['--data', 'd']).groupBy).toBe('auto');
     expect(() => parseTrainArgs(['--data', 'd', '--group-by', '[a'])).toThrow(/--group-by/);
   });
@@ -42,16 +53,39 @@ describe('union-find grouping', () => {
 
   it('joins patients that share byte-identical files, keeps the rest apart, counts fallbacks', () => {
     const items = [
-      { key: 'person1_virus_1.jpeg', group: 'h1' }, { key: 'person1_virus_2.jpeg', group: 'h2' },
+      { key: 'person1_virus_1.jpeg', group: 'h1' },
+      { key: 'person1_virus_2.jpeg', group: 'h2' },
       { key: 'person2_virus_3.jpeg', group: 'h2' }, // same bytes as a person1 image
-      { key: 'IM-0001-0001.jpeg', group: 'h4' }, { key: 'odd.jpeg', group: 'h5' }, { key: 'odd-copy.jpeg', group: 'h5' },
+      { key: 'IM-0001-0001.jpeg', group: 'h4' },
+      { key: 'odd.jpeg', group: 'h5' },
+      { key: 'odd-copy.jpeg', group: 'h5' },
     ];
     const g = groupByPatient(items, (i) => i.key, parseGroupBy('auto'));
-    expect(g.items.map((i) => i.group)).toEqual(['patient:person1', 'patient:person1', 'patient:person1', 'patient:IM-0001', 'content:h5', 'content:h5']);
-    expect(g.stats).toMatchObject({ patients: 3, fallbacks: 2, groups: 3, fallbackExamples: ['odd.jpeg', 'odd-copy.jpeg'] });
+    expect(g.items.map((i) => i.group)).toEqual([
+      'patient:person1',
+      'patient:person1',
+      'patient:person1',
+      'patient:IM-0001',
+      'content:h5',
+      'content:h5',
+    ]);
+    expect(g.stats).toMatchObject({
+      patients: 3,
+      fallbacks: 2,
+      groups: 3,
+      fallbackExamples: ['odd.jpeg', 'odd-copy.jpeg'],
+    });
     const none = groupByPatient(items, (i) => i.key, parseGroupBy('none'));
     expect(new Set(none.items.map((i) => i.group)).size).toBe(4); // content identity only
-    const explicit = groupByPatient(items, (i) => i.key, parseGroupBy('none'), new Map([['odd.jpeg', 'P9'], ['IM-0001-0001.jpeg', 'P9']]));
+    const explicit = groupByPatient(
+      items,
+      (i) => i.key,
+      parseGroupBy('none'),
+      new Map([
+        ['odd.jpeg', 'P9'],
+        ['IM-0001-0001.jpeg', 'P9'],
+      ]),
+    );
     expect(explicit.items[3].group).toBe(explicit.items[4].group);
   });
 });
@@ -59,7 +93,11 @@ describe('union-find grouping', () => {
 describe('stratified split of whole groups', () => {
   it('never splits a group, even one holding both classes', () => {
     const rand = seededRandom(3);
-    const items = Array.from({ length: 600 }, (_, i) => ({ i, group: `p${Math.floor(rand() * 150)}`, label: rand() < 0.7 ? 1 : 0 }));
+    const items = Array.from({ length: 600 }, (_, i) => ({
+      i,
+      group: `p${Math.floor(rand() * 150)}`,
+      label: rand() < 0.7 ? 1 : 0,
+    }));
     const s = stratifiedSplit(items, 0.2, 42);
     const valGroups = new Set(s.val.map((x) => x.group));
     expect(s.train.some((x) => valGroups.has(x.group))).toBe(false);
@@ -69,14 +107,21 @@ describe('stratified split of whole groups', () => {
   });
 
   it('splitRun groups S3 keys by patient (default) or by the labels file', () => {
-    const keys = Array.from({ length: 200 }, (_, i) => `x/${i % 2 ? 'PNEUMONIA' : 'NORMAL'}/person${Math.floor(i / 4)}_virus_${i}.jpeg`);
+    const keys = Array.from(
+      { length: 200 },
+      (_, i) => `x/${i % 2 ? 'PNEUMONIA' : 'NORMAL'}/person${Math.floor(i / 4)}_virus_${i}.jpeg`,
+    );
     const items = keys.map((key, i) => ({ key, etag: `e${i}`, label: i % 2, group: `e${i}` }));
     const r = splitRun(items, { limit: 0, valFraction: 0.2, seed: 42, groupBy: 'auto' });
     const patient = (k: string) => /person\d+/.exec(k)![0];
     const valPatients = new Set(r.val.map((i) => patient(i.key)));
     expect(r.train.some((i) => valPatients.has(patient(i.key)))).toBe(false);
     expect(r.grouping).toMatchObject({ patients: 50, fallbacks: 0, groups: 50 });
-    const byFile = splitRun(items, { limit: 0, valFraction: 0.2, seed: 42, groupBy: 'none' }, new Map(keys.map((k, i) => [k, `site-${i % 10}`])));
+    const byFile = splitRun(
+      items,
+      { limit: 0, valFraction: 0.2, seed: 42, groupBy: 'none' },
+      new Map(keys.map((k, i) => [k, `site-${i % 10}`])),
+    );
     const valSites = new Set(byFile.val.map((i) => Number(/_(\d+)\.jpeg/.exec(i.key)![1]) % 10));
     expect(byFile.train.every((i) => !valSites.has(Number(/_(\d+)\.jpeg/.exec(i.key)![1]) % 10))).toBe(true);
   });
@@ -85,12 +130,23 @@ describe('stratified split of whole groups', () => {
 describe('labels file with groups', () => {
   it('reads CSV key,label,group and JSON lines with "group"; names bad lines', () => {
     const csv = parseLabelsWithGroups('key,label,group\na.jpg,PNEUMONIA,p1\nb.jpg,0,p1\nc.jpg,1,\n');
-    expect([...csv.labels]).toEqual([['a.jpg', 'PNEUMONIA'], ['b.jpg', 'NORMAL'], ['c.jpg', 'PNEUMONIA']]);
-    expect([...csv.groups]).toEqual([['a.jpg', 'p1'], ['b.jpg', 'p1']]);
+    expect([...csv.labels]).toEqual([
+      ['a.jpg', 'PNEUMONIA'],
+      ['b.jpg', 'NORMAL'],
+      ['c.jpg', 'PNEUMONIA'],
+    ]);
+    expect([...csv.groups]).toEqual([
+      ['a.jpg', 'p1'],
+      ['b.jpg', 'p1'],
+    ]);
     const jl = parseLabelsWithGroups('{"key":"a","label":"NORMAL","group":"p2"}\n{"key":"b","label":"NORMAL"}\n');
     expect([...jl.groups]).toEqual([['a', 'p2']]);
-    expect(() => parseLabelsWithGroups('{"key":"a","label":"NORMAL","group":3}', 'l.jsonl')).toThrow(/l.jsonl line 1: "group" must be a string/);
-    expect(() => parseLabelsWithGroups('a,1,p,extra', 'l.csv')).toThrow(/l.csv line 1: expected "key,label" or "key,label,group", got 4/);
+    expect(() => parseLabelsWithGroups('{"key":"a","label":"NORMAL","group":3}', 'l.jsonl')).toThrow(
+      /l.jsonl line 1: "group" must be a string/,
+    );
+    expect(() => parseLabelsWithGroups('a,1,p,extra', 'l.csv')).toThrow(
+      /l.csv line 1: expected "key,label" or "key,label,group", got 4/,
+    );
   });
 });
 
@@ -132,7 +188,11 @@ describe('cluster bootstrap', () => {
   });
 
   it('paired AUC difference: zero for one model against itself, positive for a better one', () => {
-    expect(pairedAucDifference(truth, scores, scores, undefined, { replicates: 200 })).toEqual({ value: 0, lo: 0, hi: 0 });
+    expect(pairedAucDifference(truth, scores, scores, undefined, { replicates: 200 })).toEqual({
+      value: 0,
+      lo: 0,
+      hi: 0,
+    });
     const better = scores.map((s, i) => (truth[i] ? s + 0.1 : s));
     const d = pairedAucDifference(truth, scores, better, undefined, { replicates: 500 });
     expect(d.value!).toBeGreaterThan(0);
@@ -179,7 +239,10 @@ describe('validation report', () => {
     const r = reportAtThreshold(truth, scores, groups, 0.5, 'shipped', { replicates: 200 });
     expect(formatInterval('accuracy', { value: 0.975, lo: 0.961, hi: 0.986 })).toBe('97.5% [96.1, 98.6]');
     expect(formatInterval('rocAuc', { value: 0.99612, lo: 0.993, hi: null })).toBe('0.9961');
-    const md = renderValidationTable([{ name: 'this model', report: r }, { name: 'baseline', report: r }]);
+    const md = renderValidationTable([
+      { name: 'this model', report: r },
+      { name: 'baseline', report: r },
+    ]);
     expect(md.split('\n')).toHaveLength(4);
     expect(md).toMatch(/\| this model \| shipped \| 0\.5000 \| \d+\.\d% \[\d+\.\d, \d+\.\d\] \|/);
   });

@@ -21,7 +21,15 @@ import { activationsForItems, readActivationBatch } from '../../train-queue/fine
 import { positiveInt } from '../parse.js';
 import { configFrom, type GlobalFlags } from '../runtime.js';
 
-interface AdaptFlags { model?: string; data?: string; out?: string; limit: number; asReference?: boolean; restandardiseHead?: boolean; version?: string }
+interface AdaptFlags {
+  model?: string;
+  data?: string;
+  out?: string;
+  limit: number;
+  asReference?: boolean;
+  restandardiseHead?: boolean;
+  version?: string;
+}
 
 const BATCH = 32;
 
@@ -29,13 +37,24 @@ const BATCH = 32;
 export function registerAdapt(models: Command): void {
   models
     .command('adapt')
-    .description('adapt a fine-tuned model to a site without labels: BatchNorm statistics moved by how its images differ from the reference; writes a new model version')
-    .option('--model <dir|s3://…>', 'fine-tuned model folder or S3 prefix (default: CXR_MODEL_URI or the shipped model)')
+    .description(
+      'adapt a fine-tuned model to a site without labels: BatchNorm statistics moved by how its images differ from the reference; writes a new model version',
+    )
+    .option(
+      '--model <dir|s3://…>',
+      'fine-tuned model folder or S3 prefix (default: CXR_MODEL_URI or the shipped model)',
+    )
     .requiredOption('--data <s3://…>', "the site's unlabelled images (a prefix)")
     .requiredOption('--out <dir|s3://…>', 'where the adapted model folder goes')
     .option('--limit <n>', 'images sampled from --data (seeded)', positiveInt('--limit'), 1000)
-    .option('--as-reference', "measure --data (the model's training images) as its reference statistics, weights unchanged")
-    .option('--restandardise-head', "also re-standardise the head's input to the site's feature statistics (measured harmful on the shipped model: docs/training-queue.md)")
+    .option(
+      '--as-reference',
+      "measure --data (the model's training images) as its reference statistics, weights unchanged",
+    )
+    .option(
+      '--restandardise-head',
+      "also re-standardise the head's input to the site's feature statistics (measured harmful on the shipped model: docs/training-queue.md)",
+    )
     .option('--version <v>', 'version of the new model (default: the source version + "-site")')
     .action(async (flags: AdaptFlags, cmd: Command) => {
       const logger = createLogger({ role: 'adapt' });
@@ -50,24 +69,58 @@ export function registerAdapt(models: Command): void {
         const source = parseS3Uri(flags.data!);
         const listed = await listImages(s3, source);
         if (listed.length === 0) throw new Error(`no images under ${flags.data}`);
-        const items = shuffled(listed, seededRandom(42)).slice(0, flags.limit).map((o) => ({ key: o.key, etag: o.etag, label: 0, group: o.etag }));
+        const items = shuffled(listed, seededRandom(42))
+          .slice(0, flags.limit)
+          .map((o) => ({ key: o.key, etag: o.etag, label: 0, group: o.etag }));
         const bbHash = await backboneHash();
-        const fd = { s3, logger, featureRoot: defaultFeatureDir(), activationRoot: defaultActivationDir(), backboneHash: bbHash, backboneDir: () => ensureBackbone(undefined, { logger }) };
+        const fd = {
+          s3,
+          logger,
+          featureRoot: defaultFeatureDir(),
+          activationRoot: defaultActivationDir(),
+          backboneHash: bbHash,
+          backboneDir: () => ensureBackbone(undefined, { logger }),
+        };
         const acts = await activationsForItems(fd, source.bucket, items, [0], layer);
         const batches: ActivationBatches = async function* () {
           for (let i = 0; i < items.length; i += BATCH) {
             const b = items.slice(i, i + BATCH);
-            yield { x: await readActivationBatch(fd, layer, b.map((it) => ({ sha: acts.sha.get(it)!, copy: 0 }))), n: b.length };
+            yield {
+              x: await readActivationBatch(
+                fd,
+                layer,
+                b.map((it) => ({ sha: acts.sha.get(it)!, copy: 0 })),
+              ),
+              n: b.length,
+            };
           }
         };
         const started = Date.now();
-        const stats = flags.asReference ? await referenceStats(f, batches) : await adaptToSite(f, batches, { restandardiseHead: flags.restandardiseHead });
+        const stats = flags.asReference
+          ? await referenceStats(f, batches)
+          : await adaptToSite(f, batches, { restandardiseHead: flags.restandardiseHead });
         const local = flags.out!.startsWith('s3://') ? join(work, 'out') : flags.out!;
-        const meta = await writeAdapted(f, stats, local, {
-          kind: flags.asReference ? 'reference statistics' : flags.restandardiseHead ? 'site adaptation (AdaBN + head re-standardisation)' : 'site adaptation (AdaBN)', data: flags.data, images: items.length,
-        }, flags.version ?? (flags.asReference ? f.meta.version : `${f.meta.version}-site`));
-        if (flags.out!.startsWith('s3://')) await uploadModelDir(s3, local, flags.out!.replace(/\/?$/, '/'), await readdir(local));
-        logger.info({ from: f.meta.id, to: meta.id, images: items.length, seconds: (Date.now() - started) / 1000 }, 'model adapted');
+        const meta = await writeAdapted(
+          f,
+          stats,
+          local,
+          {
+            kind: flags.asReference
+              ? 'reference statistics'
+              : flags.restandardiseHead
+                ? 'site adaptation (AdaBN + head re-standardisation)'
+                : 'site adaptation (AdaBN)',
+            data: flags.data,
+            images: items.length,
+          },
+          flags.version ?? (flags.asReference ? f.meta.version : `${f.meta.version}-site`),
+        );
+        if (flags.out!.startsWith('s3://'))
+          await uploadModelDir(s3, local, flags.out!.replace(/\/?$/, '/'), await readdir(local));
+        logger.info(
+          { from: f.meta.id, to: meta.id, images: items.length, seconds: (Date.now() - started) / 1000 },
+          'model adapted',
+        );
         process.stdout.write(`${meta.id} ${flags.out}\n`);
       } finally {
         await rm(work, { recursive: true, force: true });

@@ -23,7 +23,11 @@ export function registerDashboard(program: Command, globals: () => GlobalFlags):
     .command('dashboard')
     .description('serve a queue dashboard (bull-board) over the score, train and eval queues; Ctrl-C stops it')
     .option('--port <port>', 'port to listen on', tcpPort('--port'), 3000)
-    .option('--host <address>', 'address to listen on; off loopback it needs CXR_DASHBOARD_USER and CXR_DASHBOARD_PASSWORD (basic auth)', '127.0.0.1')
+    .option(
+      '--host <address>',
+      'address to listen on; off loopback it needs CXR_DASHBOARD_USER and CXR_DASHBOARD_PASSWORD (basic auth)',
+      '127.0.0.1',
+    )
     .option('--read-only', 'no retry, promote, clean or delete buttons')
     .action(async (flags: DashboardFlags) => {
       const config = configFrom(globals());
@@ -37,9 +41,18 @@ export function registerDashboard(program: Command, globals: () => GlobalFlags):
       const redis = createWorkerRedis(redisTarget(config)); // with the TLS settings (CXR_REDIS_TLS_*)
       new ConnectionWatch(logger, redisTarget(config)).attach(redis);
       // Observers (skipMetasUpdate): the producers' queues set the queue's meta, such as the event stream cap.
-      const queues = [SCORE_QUEUE, TRAIN_QUEUE, EVAL_QUEUE].map((name) => new Queue(name, { connection: redis, prefix: config.queuePrefix, skipMetasUpdate: true }));
-      for (const q of queues) queueErrorsTo(q, (err) => logger.error({ queue: q.name, err: err.message }, 'queue error'));
-      const server = await startDashboard({ queues, port: flags.port, host: flags.host, auth, readOnly: flags.readOnly });
+      const queues = [SCORE_QUEUE, TRAIN_QUEUE, EVAL_QUEUE].map(
+        (name) => new Queue(name, { connection: redis, prefix: config.queuePrefix, skipMetasUpdate: true }),
+      );
+      for (const q of queues)
+        queueErrorsTo(q, (err) => logger.error({ queue: q.name, err: err.message }, 'queue error'));
+      const server = await startDashboard({
+        queues,
+        port: flags.port,
+        host: flags.host,
+        auth,
+        readOnly: flags.readOnly,
+      });
       const where = `http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${flags.port}/`;
       process.stdout.write(`dashboard: ${where}${auth ? ' (basic auth)' : ''}\n`);
       const stop = () => {

@@ -32,19 +32,30 @@ const DEFAULT_IMAGES = path.resolve(repoRoot(), '..', 'shared', 'datasets', 'che
 export function registerDemo(program: Command, globals: () => GlobalFlags): void {
   program
     .command('demo')
-    .description('the whole pipeline on one machine: local Redis and S3 unless REDIS_URL/S3_ENDPOINT are set, a labelled sample, a producer and a worker')
-    .option('--images <dir>', "folder with NORMAL/ and PNEUMONIA/ subfolders of images or DICOM files (default: the shipped model's held-out patients in the dataset's train folder)")
+    .description(
+      'the whole pipeline on one machine: local Redis and S3 unless REDIS_URL/S3_ENDPOINT are set, a labelled sample, a producer and a worker',
+    )
+    .option(
+      '--images <dir>',
+      "folder with NORMAL/ and PNEUMONIA/ subfolders of images or DICOM files (default: the shipped model's held-out patients in the dataset's train folder)",
+    )
     .option('--limit <n>', 'stratified sample size', positiveInt('--limit'), 200)
     .option('--batch-size <n>', 'images per batch job', positiveInt('--batch-size'), 16)
     .option('--metrics-out <file>', 'also write the run metrics JSON here')
     .option('--data-dir <dir>', 'where the local S3 server keeps its objects', path.join(repoRoot(), '.cxr', 's3'))
     .option('--concurrency <n>', 'worker sandboxes (default: one per core)', positiveInt('--concurrency'))
-    .option('--keep <dir>', "copy the run's outputs (predictions, metrics, report/) here as plain files (default ./cxr-demo-output/RUN_ID)")
+    .option(
+      '--keep <dir>',
+      "copy the run's outputs (predictions, metrics, report/) here as plain files (default ./cxr-demo-output/RUN_ID)",
+    )
     .action(async (flags: DemoFlags) => {
       process.env.LOG_LEVEL ??= 'warn'; // keep the progress bar readable; LOG_LEVEL=info shows every batch
       const stack = await ensureLocalStack(process.env, flags.dataDir);
       const g = globals();
-      const rt = await openRuntime(configFrom({ ...g, redisUrl: g.redisUrl ?? stack.redisUrl, s3Endpoint: g.s3Endpoint ?? stack.s3Endpoint }), 'demo');
+      const rt = await openRuntime(
+        configFrom({ ...g, redisUrl: g.redisUrl ?? stack.redisUrl, s3Endpoint: g.s3Endpoint ?? stack.s3Endpoint }),
+        'demo',
+      );
       for (const s of stack.started) rt.logger.info(`started ${s}`);
       // Sandboxed worker processes read the same settings from the environment.
       exportSettings(rt.config);
@@ -61,10 +72,15 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
         await ensureBucket(rt.s3, bucket);
         // By default the shipped model's held-out patients (the run's source prefix says so in the report);
         // with --images any folder, whose images the model may have seen (the in-training-set flag tells).
-        const held = flags.images || process.env.CXR_MODEL_URI ? undefined : await heldOutSample(defaultModelDir(), DEFAULT_IMAGES, flags.limit);
+        const held =
+          flags.images || process.env.CXR_MODEL_URI
+            ? undefined
+            : await heldOutSample(defaultModelDir(), DEFAULT_IMAGES, flags.limit);
         const images = flags.images ?? DEFAULT_IMAGES;
         const prefix = held ? `xrays/${runId}/held-out-patients` : `xrays/${runId}`;
-        const uploaded = held ? await uploadImages(rt.s3, held.images, { bucket, prefix }) : await uploadStratifiedSample(rt.s3, images, { bucket, prefix }, flags.limit);
+        const uploaded = held
+          ? await uploadImages(rt.s3, held.images, { bucket, prefix })
+          : await uploadStratifiedSample(rt.s3, images, { bucket, prefix }, flags.limit);
         rt.logger.info({ images: uploaded.length, from: images, heldOut: !!held }, 'sample uploaded');
         await createRun(rt, {
           runId,
@@ -72,13 +88,19 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
           out: { bucket, prefix: 'results' },
           batchSize: flags.batchSize,
         });
-        process.stdout.write(held
-          ? `run ${runId}: ${uploaded.length} images of ${held.patients} held-out patients, never used for training or selection (of the model's ${held.heldOutImages} held-out images in ${images})\n`
-          : `run ${runId}: ${uploaded.length} images from ${images}${flags.images ? '' : " (the model names no held-out patients: images it may have trained on; see 'in-training-set' in the metrics)"}\n`);
+        process.stdout.write(
+          held
+            ? `run ${runId}: ${uploaded.length} images of ${held.patients} held-out patients, never used for training or selection (of the model's ${held.heldOutImages} held-out images in ${images})\n`
+            : `run ${runId}: ${uploaded.length} images from ${images}${flags.images ? '' : " (the model names no held-out patients: images it may have trained on; see 'in-training-set' in the metrics)"}\n`,
+        );
         // The demo's own worker loads the model on its first batch: the bar says so rather than asking for a worker.
         const stateDir = path.join(repoRoot(), '.cxr');
         const loading = modelLoadNote(await readLastModelLoad(stateDir));
-        const { state } = await waitForRun(rt, runId, { maxFailures: { percent: 100 }, limits: stallLimits(600_000), loading });
+        const { state } = await waitForRun(rt, runId, {
+          maxFailures: { percent: 100 },
+          limits: stallLimits(600_000),
+          loading,
+        });
         const metrics = await readRunMetrics(rt.s3, { out: state.out, runId });
         if (!metrics) throw new Error(`run ${runId} ended without metrics.json`);
         await recordModelLoad(stateDir, metrics.throughput.coldStart).catch(() => undefined);
@@ -89,7 +111,12 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
         await downloadPrefix(rt.s3, bucket, `results/${runId}`, keep);
         process.stdout.write(`outputs: ${keep}${path.sep} (from s3://${bucket}/results/${runId}/)\n`);
         const index = path.join(keep, 'report', 'index.html');
-        process.stdout.write(await access(index).then(() => `report: ${index}\n`, () => 'report: none was written (see the worker log)\n'));
+        process.stdout.write(
+          await access(index).then(
+            () => `report: ${index}\n`,
+            () => 'report: none was written (see the worker log)\n',
+          ),
+        );
         if (flags.metricsOut) {
           await mkdir(path.dirname(path.resolve(flags.metricsOut)), { recursive: true });
           await writeFile(flags.metricsOut, JSON.stringify(metrics, null, 2) + '\n');

@@ -13,7 +13,11 @@ import { evalOptions } from './schedule.js';
 
 export function registerEvals(program: Command, globals: () => GlobalFlags): void {
   const evalCmd = program.command('eval').description('evaluate the production model on labelled images');
-  evalOptions(evalCmd.command('run').description('run one evaluation now (needs running score workers); prints the history entry as JSON'))
+  evalOptions(
+    evalCmd
+      .command('run')
+      .description('run one evaluation now (needs running score workers); prints the history entry as JSON'),
+  )
     .option('--date <yyyy-mm-dd>', 'evaluation date (default today in --tz)')
     .action(async (flags: EvalFlags & { date?: string }) => {
       const data = evalJobData(flags);
@@ -39,7 +43,9 @@ export function registerEvals(program: Command, globals: () => GlobalFlags): voi
       const rt = await openRuntime(configFrom(globals()), 'evals');
       try {
         const entries = await readHistory(rt.s3, parseS3Uri(flags.out));
-        process.stdout.write(flags.json ? entries.map((e) => JSON.stringify(e)).join('\n') + '\n' : `${historyTable(entries)}\n`);
+        process.stdout.write(
+          flags.json ? entries.map((e) => JSON.stringify(e)).join('\n') + '\n' : `${historyTable(entries)}\n`,
+        );
       } finally {
         await rt.close();
       }

@@ -11,7 +11,15 @@ import { configFrom, type GlobalFlags } from '../runtime.js';
 import { positiveInt } from '../parse.js';
 import { writeInt8 } from '../../model/onnx/int8/export-int8.js';
 
-interface ExportFlags { model?: string; out?: string; int8?: boolean; calibrationData?: string; calibrationImages: number; method?: string; keepFp32?: string }
+interface ExportFlags {
+  model?: string;
+  out?: string;
+  int8?: boolean;
+  calibrationData?: string;
+  calibrationImages: number;
+  method?: string;
+  keepFp32?: string;
+}
 
 /**
  * Where the ONNX file goes by default: beside an S3 model (workers download it from there), and for a
@@ -28,13 +36,32 @@ export function defaultOnnxOut(modelUri: string, modelId: string, cacheDir = def
 export function registerExportOnnx(models: Command): void {
   models
     .command('export-onnx')
-    .description(`export the model (ResNet50 + head) to ONNX: ${ONNX_FILE} beside an S3 model, models/.cache/onnx/<modelId>.onnx for a local one`)
+    .description(
+      `export the model (ResNet50 + head) to ONNX: ${ONNX_FILE} beside an S3 model, models/.cache/onnx/<modelId>.onnx for a local one`,
+    )
     .option('--model <dir|s3://…>', 'TF.js model folder or S3 prefix (default: CXR_MODEL_URI or the shipped model)')
-    .option('--out <file|s3://…>', `output file or S3 key (default: ${ONNX_FILE} beside an S3 model; the local ONNX cache, which workers read, for a local model)`)
-    .option('--int8', 'the static INT8 (QDQ) model instead, for --engine onnx-int8: model.int8.onnx beside an S3 model, the ONNX cache for a local one')
-    .option('--calibration-data <dir>', 'with --int8: a labelled image folder (NORMAL/, PNEUMONIA/); ranges are measured on images of its patient-grouped training split and written to int8-calibration.json beside the model (without it, the stored int8-calibration.json is used)')
-    .option('--calibration-images <n>', 'with --calibration-data: calibration images (another 200 choose the method)', positiveInt('--calibration-images'), 300)
-    .option('--method <m>', 'with --calibration-data: minmax, entropy or percentile:P (default: the one closest to FP32 on held-apart training images)')
+    .option(
+      '--out <file|s3://…>',
+      `output file or S3 key (default: ${ONNX_FILE} beside an S3 model; the local ONNX cache, which workers read, for a local model)`,
+    )
+    .option(
+      '--int8',
+      'the static INT8 (QDQ) model instead, for --engine onnx-int8: model.int8.onnx beside an S3 model, the ONNX cache for a local one',
+    )
+    .option(
+      '--calibration-data <dir>',
+      'with --int8: a labelled image folder (NORMAL/, PNEUMONIA/); ranges are measured on images of its patient-grouped training split and written to int8-calibration.json beside the model (without it, the stored int8-calibration.json is used)',
+    )
+    .option(
+      '--calibration-images <n>',
+      'with --calibration-data: calibration images (another 200 choose the method)',
+      positiveInt('--calibration-images'),
+      300,
+    )
+    .option(
+      '--method <m>',
+      'with --calibration-data: minmax, entropy or percentile:P (default: the one closest to FP32 on held-apart training images)',
+    )
     .option('--keep-fp32 <nodes>', 'with --calibration-data: comma-separated Conv/Add node names to leave in FP32')
     .action(async (flags: ExportFlags, cmd: Command) => {
       const logger = createLogger({ role: 'models' });
@@ -44,7 +71,8 @@ export function registerExportOnnx(models: Command): void {
       try {
         const model = await verifyModelDir(await localModelDir(modelUri, s3));
         if (flags.int8) {
-          for (const line of await writeInt8({ ...flags, modelUri, model, s3, logger })) process.stdout.write(`${line}\n`);
+          for (const line of await writeInt8({ ...flags, modelUri, model, s3, logger }))
+            process.stdout.write(`${line}\n`);
           return;
         }
         const out = flags.out ?? defaultOnnxOut(modelUri, model.id);

@@ -7,7 +7,9 @@ export function registerPromote(program: Command, globals: () => GlobalFlags): v
   const models = program.commands.find((c) => c.name() === 'models') ?? program.command('models');
   models
     .command('promote')
-    .description('point a model name (e.g. s3://BUCKET/models/production) at a model folder, e.g. a training run\'s best/')
+    .description(
+      "point a model name (e.g. s3://BUCKET/models/production) at a model folder, e.g. a training run's best/",
+    )
     .argument('<model>', 's3://BUCKET/RUNS/RUN_ID/best (or any S3 model folder)')
     .requiredOption('--to <uri>', 's3://BUCKET/models/production: where pointer.json is written')
     .action(async (model: string, flags: { to: string }) => {

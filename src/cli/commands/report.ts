@@ -22,13 +22,18 @@ export function registerReport(program: Command, globals: () => GlobalFlags): vo
     .action(async (runId: string, flags: { out?: string; dir?: string }) => {
       const rt = await openRuntime(configFrom(globals()), 'report');
       try {
-        const out: S3Location | undefined = flags.out ? parseS3Uri(flags.out) : (await rt.store.get(assertRunId(runId)))?.out;
+        const out: S3Location | undefined = flags.out
+          ? parseS3Uri(flags.out)
+          : (await rt.store.get(assertRunId(runId)))?.out;
         if (!out) throw new Error(`run ${runId} is unknown to Redis; pass --out`);
         const camModel = productionCamProvider(rt.s3);
         if (flags.dir) {
           const run = await readReportRun(rt.s3, out, runId);
           if (!run.metrics.classification) throw new Error(`run ${runId} has no labelled predictions`);
-          const { index } = await writeReport(await buildRunReport({ s3: rt.s3, logger: rt.logger, camModel }, run), fsSink(path.resolve(flags.dir)));
+          const { index } = await writeReport(
+            await buildRunReport({ s3: rt.s3, logger: rt.logger, camModel }, run),
+            fsSink(path.resolve(flags.dir)),
+          );
           process.stdout.write(`${index}\n`);
         } else {
           const index = await writeRunReport({ s3: rt.s3, logger: rt.logger, camModel }, out, runId);

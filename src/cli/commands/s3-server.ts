@@ -16,13 +16,27 @@ interface S3ServerFlags {
 export function registerS3Server(program: Command): void {
   program
     .command('s3-server')
-    .description('run the bundled S3-compatible server (s3rver) on 127.0.0.1 until stopped; prints the settings that point the CLI at it')
+    .description(
+      'run the bundled S3-compatible server (s3rver) on 127.0.0.1 until stopped; prints the settings that point the CLI at it',
+    )
     .option('--port <n>', 'port', positiveInt('--port'), 4568)
-    .option('--dir <dir>', 'where it keeps its objects (its own format; read them through S3)', path.join(repoRoot(), '.cxr', 's3'))
-    .option('--bucket <name>', 'create this bucket at start (repeatable)', (name: string, all: string[]) => [...all, name], [] as string[])
+    .option(
+      '--dir <dir>',
+      'where it keeps its objects (its own format; read them through S3)',
+      path.join(repoRoot(), '.cxr', 's3'),
+    )
+    .option(
+      '--bucket <name>',
+      'create this bucket at start (repeatable)',
+      (name: string, all: string[]) => [...all, name],
+      [] as string[],
+    )
     .action(async (flags: S3ServerFlags) => {
       const server = await startS3Server(path.resolve(flags.dir), flags.port);
-      const s3 = createS3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true }, LOCAL_S3_CREDENTIALS);
+      const s3 = createS3Client(
+        { endpoint: server.url, region: 'us-east-1', forcePathStyle: true },
+        LOCAL_S3_CREDENTIALS,
+      );
       try {
         for (const bucket of flags.bucket) await ensureBucket(s3, bucket);
       } catch (err) {

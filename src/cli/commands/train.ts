@@ -13,9 +13,33 @@ import { positiveInt } from '../parse.js';
 import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
 
 /** Recipe flags passed through to the training recipe's own parser (src/model/train/options.ts). */
-const RECIPE_FLAGS = ['seed', 'val-fraction', 'augment-copies', 'class-weights', 'optimizer', 'lr', 'batch-size', 'epochs', 'lr-schedule',
-  'clip-norm', 'weight-decay', 'dropout', 'min-epochs', 'patience', 'threshold-rule', 'group-by', 'limit', 'version', 'train-from', 'warmup-epochs',
-  'augment', 'label-smoothing', 'holdout-fraction', 'init-from', 'select-on'] as const;
+const RECIPE_FLAGS = [
+  'seed',
+  'val-fraction',
+  'augment-copies',
+  'class-weights',
+  'optimizer',
+  'lr',
+  'batch-size',
+  'epochs',
+  'lr-schedule',
+  'clip-norm',
+  'weight-decay',
+  'dropout',
+  'min-epochs',
+  'patience',
+  'threshold-rule',
+  'group-by',
+  'limit',
+  'version',
+  'train-from',
+  'warmup-epochs',
+  'augment',
+  'label-smoothing',
+  'holdout-fraction',
+  'init-from',
+  'select-on',
+] as const;
 
 const camel = (f: string) => f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -42,14 +66,24 @@ interface TrainFlags {
 export function registerTrain(program: Command, globals: () => GlobalFlags): void {
   const cmd = program
     .command('train')
-    .description('train the pneumonia head with shard jobs on the train queue (federated averaging per round); run `cxr worker --queues train`')
+    .description(
+      'train the pneumonia head with shard jobs on the train queue (federated averaging per round); run `cxr worker --queues train`',
+    )
     .option('--data <uri>', 's3://BUCKET/PREFIX with NORMAL/ and PNEUMONIA/ folders (or --labels)')
     .option('--out <uri>', 's3://BUCKET/RUNS: the run writes RUNS/RUN_ID/')
     .option('--shards <k>', 'shard jobs per round', positiveInt('--shards'), 2)
-    .option('--local-epochs <n>', 'passes over its shard each shard job makes per round', positiveInt('--local-epochs'), 1)
+    .option(
+      '--local-epochs <n>',
+      'passes over its shard each shard job makes per round',
+      positiveInt('--local-epochs'),
+      1,
+    )
     .option('--run-id <id>', 'run id (default: generated); repeating it enqueues nothing twice')
     .option('--resume <runId>', 'continue a run from its last merged round, from S3 alone (needs --out)')
-    .option('--labels <file>', 'labels file (local or s3://), CSV key,label[,group] or JSON lines (optional "group": patient id)')
+    .option(
+      '--labels <file>',
+      'labels file (local or s3://), CSV key,label[,group] or JSON lines (optional "group": patient id)',
+    )
     .option('--wait', 'print each round as it is merged, until the run ends');
   for (const f of RECIPE_FLAGS) cmd.option(`--${f} <v>`, `training recipe --${f} (see src/model/train/options.ts)`);
   cmd.action(async (flags: TrainFlags) => {
@@ -70,14 +104,27 @@ export function registerTrain(program: Command, globals: () => GlobalFlags): voi
         const file = flags.labels ? await loadLabelsFile(rt.s3, flags.labels) : undefined;
         const labels = file ? { byKey: file.labels, groups: file.groups, from: file.from } : undefined;
         runId = assertRunId(flags.runId ?? newRunId().replace(/^run-/, 'train-'));
-        await startTrainRun(deps, { runId, data: parseS3Uri(flags.data), out, shards: flags.shards, localEpochs: flags.localEpochs, recipe, backboneSha256: await backboneHash(), labels });
+        await startTrainRun(deps, {
+          runId,
+          data: parseS3Uri(flags.data),
+          out,
+          shards: flags.shards,
+          localEpochs: flags.localEpochs,
+          recipe,
+          backboneSha256: await backboneHash(),
+          labels,
+        });
       }
       process.stdout.write(`${runId}\n`);
       if (flags.wait) {
         const spec = await readSpec(rt.s3, out, runId);
-        const status = await watchTraining(rt.s3, out, runId, spec.recipe.epochs, (line) => process.stdout.write(line + '\n'));
-        process.stdout.write(`done: ${status.lastEpoch} epochs${status.stoppedEarly ? ' (stopped early)' : ''}, best epoch ${status.bestEpoch}, ` +
-          `model s3://${out.bucket}/${out.prefix ? out.prefix.replace(/\/$/, '') + '/' : ''}${runId}/best/\n`);
+        const status = await watchTraining(rt.s3, out, runId, spec.recipe.epochs, (line) =>
+          process.stdout.write(line + '\n'),
+        );
+        process.stdout.write(
+          `done: ${status.lastEpoch} epochs${status.stoppedEarly ? ' (stopped early)' : ''}, best epoch ${status.bestEpoch}, ` +
+            `model s3://${out.bucket}/${out.prefix ? out.prefix.replace(/\/$/, '') + '/' : ''}${runId}/best/\n`,
+        );
       }
     } finally {
       await queue.close();

@@ -37,13 +37,18 @@ const MODES = ['slot', 'shared'];
 
 function inferenceMode(flag: string) {
   return (value: string): string => {
-    if (!MODES.includes(value)) throw new InvalidArgumentError(`${flag} must be slot or shared, got ${JSON.stringify(value)}`);
+    if (!MODES.includes(value))
+      throw new InvalidArgumentError(`${flag} must be slot or shared, got ${JSON.stringify(value)}`);
     return value;
   };
 }
 
 /** The environment's value of a setting a flag overrides, parsed like the flag; a bad one is a usage error naming it. */
-function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, parse: (flag: string) => (value: string) => T): T | undefined {
+function fromEnv<T>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  parse: (flag: string) => (value: string) => T,
+): T | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
   try {
@@ -66,18 +71,62 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
   program
     .command('worker')
     .description('run a worker process; any number of them, on any hosts, share the work through Redis')
-    .option('--concurrency <n>', 'batches processed at once (job slots), each in its own sandboxed process unless --inference shared (default: one per core)', positiveInt('--concurrency'))
-    .option('--queues <list>', 'comma-separated queues to take jobs from: score, train, eval (evaluations run in this process)', 'score')
-    .option('--lock-duration <ms>', 'BullMQ job lock duration (renewed every half of it)', positiveInt('--lock-duration'), STALLED.lockDurationMs)
-    .option('--stalled-interval <ms>', 'how often to re-queue jobs whose worker died (their lock expired)', positiveInt('--stalled-interval'), STALLED.stalledIntervalMs)
+    .option(
+      '--concurrency <n>',
+      'batches processed at once (job slots), each in its own sandboxed process unless --inference shared (default: one per core)',
+      positiveInt('--concurrency'),
+    )
+    .option(
+      '--queues <list>',
+      'comma-separated queues to take jobs from: score, train, eval (evaluations run in this process)',
+      'score',
+    )
+    .option(
+      '--lock-duration <ms>',
+      'BullMQ job lock duration (renewed every half of it)',
+      positiveInt('--lock-duration'),
+      STALLED.lockDurationMs,
+    )
+    .option(
+      '--stalled-interval <ms>',
+      'how often to re-queue jobs whose worker died (their lock expired)',
+      positiveInt('--stalled-interval'),
+      STALLED.stalledIntervalMs,
+    )
     .option('--model <uri>', 'model folder or s3:// URI (default: CXR_MODEL_URI or the shipped model)')
-    .option('--engine <name>', 'inference engine: tfjs, onnx, onnx-int8 (static INT8, see docs/benchmarks.md) or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto')
-    .option('--http-port <port>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port (default CXR_HTTP_PORT; off when unset)', tcpPort('--http-port'))
+    .option(
+      '--engine <name>',
+      'inference engine: tfjs, onnx, onnx-int8 (static INT8, see docs/benchmarks.md) or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto',
+    )
+    .option(
+      '--http-port <port>',
+      'serve /healthz, /readyz and /metrics (Prometheus) on this port (default CXR_HTTP_PORT; off when unset)',
+      tcpPort('--http-port'),
+    )
     .option('--http-host <address>', 'address the HTTP endpoint listens on', '0.0.0.0')
-    .option('--drain-timeout <s>', 'on SIGTERM, seconds to finish the jobs in progress before exiting anyway', nonNegative('--drain-timeout'), 60)
-    .option('--inference <mode>', 'slot: a sandboxed process with its own model per slot; shared: one inference thread per process, fed by all slots (default CXR_INFERENCE, else shared on a GPU backend, else slot)', inferenceMode('--inference'))
-    .option('--max-batch <n>', 'with --inference shared: most images in one inference call across slots', positiveInt('--max-batch'), 32)
-    .option('--batch-wait <ms>', 'with --inference shared: how long a batch waits for other slots\' before running', nonNegative('--batch-wait'), 5)
+    .option(
+      '--drain-timeout <s>',
+      'on SIGTERM, seconds to finish the jobs in progress before exiting anyway',
+      nonNegative('--drain-timeout'),
+      60,
+    )
+    .option(
+      '--inference <mode>',
+      'slot: a sandboxed process with its own model per slot; shared: one inference thread per process, fed by all slots (default CXR_INFERENCE, else shared on a GPU backend, else slot)',
+      inferenceMode('--inference'),
+    )
+    .option(
+      '--max-batch <n>',
+      'with --inference shared: most images in one inference call across slots',
+      positiveInt('--max-batch'),
+      32,
+    )
+    .option(
+      '--batch-wait <ms>',
+      "with --inference shared: how long a batch waits for other slots' before running",
+      nonNegative('--batch-wait'),
+      5,
+    )
     .action(async (flags: WorkerFlags) => {
       const config = configFrom(globals());
       exportSettings(config); // the sandboxed processes read their settings from the environment
@@ -86,13 +135,27 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       process.env.CXR_ENGINE = isNullEngine(engine) ? 'null' : parseEngine(engine); // checked here, used by the sandboxes
       const logger = createLogger({ role: 'worker' });
       await refusedByRedis(redisTarget(config), config.queuePrefix);
-      const queues = flags.queues.split(',').map((q) => q.trim()).filter(Boolean);
+      const queues = flags.queues
+        .split(',')
+        .map((q) => q.trim())
+        .filter(Boolean);
       const scores = queues.includes(SCORE_QUEUE);
       // A wrong password or certificate ends the worker with one line; an outage is waited out.
       const watch = new ConnectionWatch(logger, redisTarget(config), (line) => exitWithError(new UserError(line)));
       const port = flags.httpPort ?? fromEnv(process.env, 'CXR_HTTP_PORT', tcpPort);
       // Up before the model check, so /healthz answers (and /readyz says why not ready) while the model loads.
-      const endpoint = port === undefined ? undefined : await WorkerEndpoint.start({ port, host: flags.httpHost, redis: redisTarget(config), prefix: config.queuePrefix, queues, watch, needsModel: scores });
+      const endpoint =
+        port === undefined
+          ? undefined
+          : await WorkerEndpoint.start({
+              port,
+              host: flags.httpHost,
+              redis: redisTarget(config),
+              prefix: config.queuePrefix,
+              queues,
+              watch,
+              needsModel: scores,
+            });
       if (endpoint) logger.info({ port, host: flags.httpHost }, 'serving /healthz, /readyz and /metrics');
       const drain = new Drain({
         logger,
@@ -112,9 +175,26 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         modelBackend = backend;
       }
       const concurrency = flags.concurrency ?? os.availableParallelism();
-      const mode = flags.inference ?? fromEnv(process.env, 'CXR_INFERENCE', inferenceMode) ?? (/cuda|gpu/i.test(modelBackend ?? '') ? 'shared' : 'slot');
-      const shared = scores && mode === 'shared' ? await sharedScoreProcessor({ maxBatch: flags.maxBatch, waitMs: flags.batchWait, onBatch: (n, r) => endpoint?.metrics.inferenceBatch(n, r) }) : undefined;
-      if (scores) logger.info({ inference: mode, ...(shared ? { maxBatch: flags.maxBatch, batchWaitMs: flags.batchWait, backend: shared.backend } : {}) }, 'inference mode');
+      const mode =
+        flags.inference ??
+        fromEnv(process.env, 'CXR_INFERENCE', inferenceMode) ??
+        (/cuda|gpu/i.test(modelBackend ?? '') ? 'shared' : 'slot');
+      const shared =
+        scores && mode === 'shared'
+          ? await sharedScoreProcessor({
+              maxBatch: flags.maxBatch,
+              waitMs: flags.batchWait,
+              onBatch: (n, r) => endpoint?.metrics.inferenceBatch(n, r),
+            })
+          : undefined;
+      if (scores)
+        logger.info(
+          {
+            inference: mode,
+            ...(shared ? { maxBatch: flags.maxBatch, batchWaitMs: flags.batchWait, backend: shared.backend } : {}),
+          },
+          'inference mode',
+        );
       const workers = startWorkers({
         redisUrl: config.redisUrl,
         redisTls: config.redisTls,

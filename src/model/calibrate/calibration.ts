@@ -36,19 +36,34 @@ export interface CalibrationRecord {
 }
 
 export class SampleTooSmallError extends Error {
-  constructor(readonly positives: number, readonly required: number, target: number, margin: number, where: string) {
-    super(`${where} has ${positives} labelled PNEUMONIA image(s); choosing a threshold for sensitivity ${target} needs at least ${required} ` +
-      `(so that the exact 95% lower bound of the sample sensitivity is >= ${+(target - margin).toFixed(4)}): add ${required - positives} more, ` +
-      'or lower --target-sensitivity, or widen --margin');
+  constructor(
+    readonly positives: number,
+    readonly required: number,
+    target: number,
+    margin: number,
+    where: string,
+  ) {
+    super(
+      `${where} has ${positives} labelled PNEUMONIA image(s); choosing a threshold for sensitivity ${target} needs at least ${required} ` +
+        `(so that the exact 95% lower bound of the sample sensitivity is >= ${+(target - margin).toFixed(4)}): add ${required - positives} more, ` +
+        'or lower --target-sensitivity, or widen --margin',
+    );
     this.name = 'SampleTooSmallError';
   }
 }
 
 /** Throws SampleTooSmallError unless the sample has the positives the rule needs; returns that number. */
-export function checkSampleSize(positives: number, negatives: number, target: number, margin: number, where: string): number {
+export function checkSampleSize(
+  positives: number,
+  negatives: number,
+  target: number,
+  margin: number,
+  where: string,
+): number {
   const required = requiredPositives(target, margin);
   if (positives < required) throw new SampleTooSmallError(positives, required, target, margin, where);
-  if (negatives < 1) throw new Error(`${where} has no labelled NORMAL image: specificity at the new threshold could not be measured`);
+  if (negatives < 1)
+    throw new Error(`${where} has no labelled NORMAL image: specificity at the new threshold could not be measured`);
   return required;
 }
 
@@ -64,7 +79,11 @@ export function calibratedVersion(prev: string, now: Date): string {
 }
 
 /** The new version's metadata (id left empty for the caller to compute): same everything, new threshold. */
-export function calibratedMetadata(prev: HeadMetadata, rec: Omit<CalibrationRecord, 'previous' | 'sameWeightsAs'>, version: string): HeadMetadata {
+export function calibratedMetadata(
+  prev: HeadMetadata,
+  rec: Omit<CalibrationRecord, 'previous' | 'sameWeightsAs'>,
+  version: string,
+): HeadMetadata {
   return {
     ...prev,
     id: '',
@@ -102,9 +121,21 @@ ${renderValidationTable([{ name: `${meta.name} ${meta.version}`, report: c.repor
 
 ${describeIntervals(c.report)} These are measured on the sample the threshold was chosen on (optimistic for sensitivity).
 `;
-  const body = (prevCard ?? `# ${meta.name}\n`).replace(new RegExp(`\\n${SECTION}\\n[\\s\\S]*?(?=\\n## |$)`), '\n').replace(/^> \*\*Calibrated version.*\n(>.*\n)*\n?/m, '');
+  const body = (prevCard ?? `# ${meta.name}\n`)
+    .replace(new RegExp(`\\n${SECTION}\\n[\\s\\S]*?(?=\\n## |$)`), '\n')
+    .replace(/^> \*\*Calibrated version.*\n(>.*\n)*\n?/m, '');
   const [title, ...rest] = body.split('\n');
-  const note = `> **Calibrated version ${meta.version}**, model id \`${meta.id}\`: threshold ${meta.threshold.toFixed(6)} (see Calibration).\n` +
+  const note =
+    `> **Calibrated version ${meta.version}**, model id \`${meta.id}\`: threshold ${meta.threshold.toFixed(6)} (see Calibration).\n` +
     `> Everything above the Calibration section describes model \`${c.previous.id}\`, whose weights this version keeps.\n`;
-  return [`${title.replace(/^# .*$/, `# ${meta.name} ${meta.version}`)}`, '', note, ...rest.join('\n').replace(/^\n+/, '').split('\n')].join('\n').replace(/\n*$/, '\n\n') + section;
+  return (
+    [
+      `${title.replace(/^# .*$/, `# ${meta.name} ${meta.version}`)}`,
+      '',
+      note,
+      ...rest.join('\n').replace(/^\n+/, '').split('\n'),
+    ]
+      .join('\n')
+      .replace(/\n*$/, '\n\n') + section
+  );
 }

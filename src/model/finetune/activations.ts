@@ -13,12 +13,21 @@ export const defaultActivationDir = (env: NodeJS.ProcessEnv = process.env): stri
 export const activationLength = (layer: PrefixLayer): number => STAGE_OUTPUT[layer].reduce((a, b) => a * b, 1);
 
 /** Cache file for (backbone, layer, image sha256, augmentation copy): fp16, NHWC, little-endian. */
-export function activationPath(root: string, backboneHash: string, layer: PrefixLayer, sha256: string, copy: number): string {
+export function activationPath(
+  root: string,
+  backboneHash: string,
+  layer: PrefixLayer,
+  sha256: string,
+  copy: number,
+): string {
   return join(root, backboneHash.slice(0, 16), layer, sha256.slice(0, 2), `${sha256}-${copy}.f16`);
 }
 
 export async function hasActivation(p: string, layer: PrefixLayer): Promise<boolean> {
-  return stat(p).then((s) => s.size === activationLength(layer) * 2, () => false);
+  return stat(p).then(
+    (s) => s.size === activationLength(layer) * 2,
+    () => false,
+  );
 }
 
 export async function writeActivation(p: string, half: Uint16Array): Promise<void> {
@@ -34,7 +43,10 @@ function halfTable(): Float32Array {
   if (table) return table;
   const t = new Float32Array(65536);
   const dv = new DataView(new ArrayBuffer(2));
-  for (let i = 0; i < 65536; i++) { dv.setUint16(0, i, true); t[i] = getFloat16(dv, 0, true); }
+  for (let i = 0; i < 65536; i++) {
+    dv.setUint16(0, i, true);
+    t[i] = getFloat16(dv, 0, true);
+  }
   return (table = t);
 }
 
@@ -45,7 +57,12 @@ export function halfToFloat(half: Uint16Array, out: Float32Array, offset = 0): v
 }
 
 /** Reads one cached activation into `out` at `offset` (floats). */
-export async function readActivationInto(p: string, layer: PrefixLayer, out: Float32Array, offset: number): Promise<void> {
+export async function readActivationInto(
+  p: string,
+  layer: PrefixLayer,
+  out: Float32Array,
+  offset: number,
+): Promise<void> {
   const b = await readFile(p);
   const n = activationLength(layer);
   if (b.byteLength !== n * 2) throw new Error(`activation file ${p} has ${b.byteLength} bytes, expected ${n * 2}`);

@@ -11,8 +11,13 @@ export interface BnSums {
 
 export function emptyBnSums(m: SuffixModel): BnSums {
   const bns = m.gap.layers.filter((l) => l.getClassName() === 'BatchNormalization');
-  const ch = (l: tf.layers.Layer) => (l.getWeights()[0].shape[0] as number);
-  return { layers: bns.map((l) => l.name), n: 0, sum: bns.map((l) => new Float64Array(ch(l))), sumSq: bns.map((l) => new Float64Array(ch(l))) };
+  const ch = (l: tf.layers.Layer) => l.getWeights()[0].shape[0] as number;
+  return {
+    layers: bns.map((l) => l.name),
+    n: 0,
+    sum: bns.map((l) => new Float64Array(ch(l))),
+    sumSq: bns.map((l) => new Float64Array(ch(l))),
+  };
 }
 
 /**
@@ -35,7 +40,10 @@ export function accumulateBnStats(m: SuffixModel, x: tf.Tensor4D, acc: BnSums): 
         const i = acc.layers.indexOf(layer.name);
         const mu = mean.dataSync() as Float32Array;
         const v = variance.dataSync() as Float32Array;
-        for (let c = 0; c < mu.length; c++) { acc.sum[i][c] += n * mu[c]; acc.sumSq[i][c] += n * (v[c] + mu[c] * mu[c]); }
+        for (let c = 0; c < mu.length; c++) {
+          acc.sum[i][c] += n * mu[c];
+          acc.sumSq[i][c] += n * (v[c] + mu[c] * mu[c]);
+        }
         const [gamma, beta] = layer.getWeights();
         const eps = (layer.getConfig() as { epsilon: number }).epsilon;
         y = tf.batchNorm(input, mean, variance, beta, gamma, eps);
@@ -53,7 +61,12 @@ export function accumulateBnStats(m: SuffixModel, x: tf.Tensor4D, acc: BnSums): 
 /** Adds `b` into `a` (sums from several shards). */
 export function addBnSums(a: BnSums, b: BnSums): BnSums {
   if (a.layers.join() !== b.layers.join()) throw new Error('BN statistics of different models');
-  return { layers: a.layers, n: a.n + b.n, sum: a.sum.map((s, i) => s.map((v, c) => v + b.sum[i][c])), sumSq: a.sumSq.map((s, i) => s.map((v, c) => v + b.sumSq[i][c])) };
+  return {
+    layers: a.layers,
+    n: a.n + b.n,
+    sum: a.sum.map((s, i) => s.map((v, c) => v + b.sum[i][c])),
+    sumSq: a.sumSq.map((s, i) => s.map((v, c) => v + b.sumSq[i][c])),
+  };
 }
 
 /** Writes the pooled mean and variance into each layer's moving statistics. */
@@ -74,7 +87,12 @@ export function encodeBnSums(a: BnSums): Uint8Array {
   const out = new Float64Array(len);
   out[0] = a.n;
   let o = 1;
-  a.sum.forEach((s, i) => { out.set(s, o); o += s.length; out.set(a.sumSq[i], o); o += s.length; });
+  a.sum.forEach((s, i) => {
+    out.set(s, o);
+    o += s.length;
+    out.set(a.sumSq[i], o);
+    o += s.length;
+  });
   return new Uint8Array(out.buffer);
 }
 
@@ -85,6 +103,11 @@ export function decodeBnSums(bytes: Uint8Array, like: BnSums): BnSums {
   let o = 1;
   const sum: Float64Array[] = [];
   const sumSq: Float64Array[] = [];
-  for (const s of like.sum) { sum.push(a.slice(o, o + s.length)); o += s.length; sumSq.push(a.slice(o, o + s.length)); o += s.length; }
+  for (const s of like.sum) {
+    sum.push(a.slice(o, o + s.length));
+    o += s.length;
+    sumSq.push(a.slice(o, o + s.length));
+    o += s.length;
+  }
   return { layers: like.layers, n: a[0], sum, sumSq };
 }

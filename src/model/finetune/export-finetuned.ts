@@ -33,7 +33,12 @@ export interface FinetuneExport {
  * folded into the Dense, weights stored as float16), feature-stats.bin, and metadata.json whose
  * backbone.featureLayer names the frozen prefix's output. Returns the metadata (with its content id).
  */
-export async function writeFinetunedModel(dir: string, m: SuffixModel, norm: FeatureNorm, e: FinetuneExport): Promise<HeadMetadata> {
+export async function writeFinetunedModel(
+  dir: string,
+  m: SuffixModel,
+  norm: FeatureNorm,
+  e: FinetuneExport,
+): Promise<HeadMetadata> {
   const prefixTop = PREFIX_TOP[m.trainFrom];
   if (!prefixTop) throw new Error('train-from all has no frozen prefix; the scorer loads a prefix + suffix model');
   const [kernelT, biasT] = m.dense.getWeights();
@@ -58,10 +63,19 @@ export async function writeFinetunedModel(dir: string, m: SuffixModel, norm: Fea
     thresholdRule: e.thresholdRule,
     classNames: [...CLASS_NAMES] as [string, string],
     inputSize: 224,
-    backbone: { package: BACKBONE_PACKAGE, sumsFile: relative(repoRoot(), defaultSumsFile()), sha256: e.backboneSha256, featureLayer: prefixTop },
+    backbone: {
+      package: BACKBONE_PACKAGE,
+      sumsFile: relative(repoRoot(), defaultSumsFile()),
+      sha256: e.backboneSha256,
+      featureLayer: prefixTop,
+    },
     trainFrom: m.trainFrom,
     head: {
-      layers: [`ResNet50 ${m.trainFrom === 'conv5' ? 'stage 5' : 'stages 4-5'} (fine-tuned)`, 'GlobalAveragePooling2D', 'Dense(1, sigmoid)'],
+      layers: [
+        `ResNet50 ${m.trainFrom === 'conv5' ? 'stage 5' : 'stages 4-5'} (fine-tuned)`,
+        'GlobalAveragePooling2D',
+        'Dense(1, sigmoid)',
+      ],
       trainedOn: 'cached fp16 prefix activations, federated averaging over shard jobs',
       weightsDtype: 'float16',
     },
@@ -74,7 +88,14 @@ export async function writeFinetunedModel(dir: string, m: SuffixModel, norm: Fea
 }
 
 /** writeFinetunedModel into s3://bucket/prefix/. */
-export async function exportFinetunedModel(s3: S3Client, bucket: string, prefix: string, m: SuffixModel, norm: FeatureNorm, e: FinetuneExport): Promise<HeadMetadata> {
+export async function exportFinetunedModel(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  m: SuffixModel,
+  norm: FeatureNorm,
+  e: FinetuneExport,
+): Promise<HeadMetadata> {
   const dir = await mkdtemp(join(tmpdir(), 'cxr-model-'));
   try {
     const meta = await writeFinetunedModel(dir, m, norm, e);

@@ -1,4 +1,9 @@
-import { formatInterval, renderValidationTable, describeIntervals, type ValidationReport } from '../train/validation-report.js';
+import {
+  formatInterval,
+  renderValidationTable,
+  describeIntervals,
+  type ValidationReport,
+} from '../train/validation-report.js';
 import type { Interval } from '../../shared/bootstrap-intervals.js';
 import type { HistoryEntry } from '../train/history.js';
 
@@ -31,16 +36,29 @@ export interface FinetuneCardInput {
     perShift: { name: string; report: ValidationReport }[];
     temperature: { temperature: number; nllBefore: number; nllAfter: number };
     selectedOn: string;
-    compared?: { name: string; threshold: number; atShipped: SetReport[]; atRule: ValidationReport; saturated: number[] };
+    compared?: {
+      name: string;
+      threshold: number;
+      atShipped: SetReport[];
+      atRule: ValidationReport;
+      saturated: number[];
+    };
   };
   prefixImagesPerSec?: number;
   notes: string[];
 }
 
-export interface SetReport { name: string; images: number; variants: number; report: ValidationReport; saturated: number }
+export interface SetReport {
+  name: string;
+  images: number;
+  variants: number;
+  report: ValidationReport;
+  saturated: number;
+}
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-const withCi = (r: ValidationReport, k: 'accuracy' | 'sensitivity' | 'specificity' | 'rocAuc') => formatInterval(k, r.intervals[k]);
+const withCi = (r: ValidationReport, k: 'accuracy' | 'sensitivity' | 'specificity' | 'rocAuc') =>
+  formatInterval(k, r.intervals[k]);
 const setRow = (name: string, r: ValidationReport, saturated: number) =>
   `| ${name} | ${r.n} | ${withCi(r, 'accuracy')} | ${withCi(r, 'rocAuc')} | ${withCi(r, 'sensitivity')} | ${withCi(r, 'specificity')} | ${pct(saturated)} |`;
 
@@ -48,7 +66,8 @@ const setRow = (name: string, r: ValidationReport, saturated: number) =>
 export function renderEvaluation(i: FinetuneCardInput): string {
   const e = i.evaluation;
   if (!e) return '';
-  const head = '| set | images | accuracy | ROC AUC | sensitivity | specificity | scores within 1e-6 of 0 or 1 |\n|---|---|---|---|---|---|---|';
+  const head =
+    '| set | images | accuracy | ROC AUC | sensitivity | specificity | scores within 1e-6 of 0 or 1 |\n|---|---|---|---|---|---|---|';
   const c = e.compared;
   return `## Stressed validation and held-out patients
 
@@ -62,7 +81,9 @@ ${i.name} ${i.version} at its threshold ${i.threshold.toFixed(4)}:
 ${head}
 ${e.sets.map((s) => setRow(s.name, s.report, s.saturated)).join('\n')}
 ${e.perShift.map((p) => `| stressed validation: ${p.name} | ${p.report.n} | ${withCi(p.report, 'accuracy')} | ${withCi(p.report, 'rocAuc')} | ${withCi(p.report, 'sensitivity')} | ${withCi(p.report, 'specificity')} | |`).join('\n')}
-${c ? `
+${
+  c
+    ? `
 ${c.name}, the model it replaces, on the same sets at its shipped threshold ${c.threshold.toFixed(4)}:
 
 ${head}
@@ -71,7 +92,9 @@ ${c.atShipped.map((s) => setRow(s.name, s.report, s.saturated)).join('\n')}
 Specificity on the ${e.selectedOn} at the threshold the same rule (${i.validation.rule}) picks there: **${withCi(i.validation, 'specificity')}** for ${i.version}
 (sensitivity ${withCi(i.validation, 'sensitivity')}), against **${withCi(c.atRule, 'specificity')}** for ${c.name}
 (sensitivity ${withCi(c.atRule, 'sensitivity')}).
-` : ''}`;
+`
+    : ''
+}`;
 }
 
 const round = (r: FinetuneCardInput['rounds'][number]) =>
@@ -107,16 +130,23 @@ Screens a frontal paediatric chest X-ray for pneumonia: P(PNEUMONIA), positive w
 ${renderValidationTable([{ name: `${i.name} ${i.version}`, report: v }, ...(i.baseline ? [{ name: `baseline: L2 logistic regression on frozen ImageNet GAP features (lambda ${i.baseline.lambda}, patient-grouped 5-fold CV)`, report: i.baseline.report }] : [])])}
 
 ${describeIntervals(v)}
-${i.baseline ? `
+${
+  i.baseline
+    ? `
 ROC AUC minus the baseline's, paired patient bootstrap: ${formatInterval('rocAuc', i.baseline.aucGain)}.
-` : ''}
+`
+    : ''
+}
 ${renderEvaluation(i)}
 ${i.notes.map((n) => `- ${n}`).join('\n')}
 
 ## Training
 Sharded on the BullMQ \`train\` queue: ${i.shards} shard jobs per round on ${i.shards} trainer processes (this 2-core machine),
 weights averaged by samples seen each round; checkpoint of round ${i.epoch} (lowest validation loss from min-epochs on${i.epoch < (i.history.at(-1)?.epoch ?? i.epoch) ? ', later rounds did not improve it' : ''}).
-Recipe: ${Object.entries(i.recipe).filter(([k]) => !['version', 'limit'].includes(k)).map(([k, val]) => `${k} ${typeof val === 'object' ? JSON.stringify(val) : String(val)}`).join(', ')}.
+Recipe: ${Object.entries(i.recipe)
+    .filter(([k]) => !['version', 'limit'].includes(k))
+    .map(([k, val]) => `${k} ${typeof val === 'object' ? JSON.stringify(val) : String(val)}`)
+    .join(', ')}.
 
 | round | shard seconds | merge seconds | training images/s (all trainers) |
 |---|---|---|---|

@@ -21,7 +21,11 @@ export interface PrefixExtractOptions {
   logger?: Logger;
 }
 
-export interface PrefixExtractResult { computed: number; seconds: number; imagesPerSec: number }
+export interface PrefixExtractResult {
+  computed: number;
+  seconds: number;
+  imagesPerSec: number;
+}
 
 const SIZE = 224;
 
@@ -30,7 +34,10 @@ const SIZE = 224;
  * decode, image variant (variants.ts: seeded by image sha256 + copy, as the caches), caffe preprocessing,
  * then one batch through the backbone. Writes the fp16 activation and the float32 GAP feature.
  */
-export async function extractPrefix(jobs: readonly FeatureJob[], o: PrefixExtractOptions): Promise<PrefixExtractResult> {
+export async function extractPrefix(
+  jobs: readonly FeatureJob[],
+  o: PrefixExtractOptions,
+): Promise<PrefixExtractResult> {
   const paths = (j: FeatureJob) => ({
     act: activationPath(o.activationRoot, o.backboneHash, o.layer, j.sha256, j.copy),
     feat: featurePath(o.featureRoot, o.backboneHash, j.sha256, j.copy),
@@ -48,16 +55,24 @@ export async function extractPrefix(jobs: readonly FeatureJob[], o: PrefixExtrac
   if (todo.length === 0) return { computed: 0, seconds: 0, imagesPerSec: 0 };
   const started = Date.now();
   const ort = await importOrt();
-  const { session } = await createSession(ort, await prefixOnnx(o.backboneDir, o.backboneHash, o.layer, o.logger), o.threads ?? threadsPerProcess(), o.logger, false);
+  const { session } = await createSession(
+    ort,
+    await prefixOnnx(o.backboneDir, o.backboneHash, o.layer, o.logger),
+    o.threads ?? threadsPerProcess(),
+    o.logger,
+    false,
+  );
   const bs = o.batchSize ?? 16;
   const px = SIZE * SIZE * 3;
   const actLen = activationLength(o.layer);
   const prepare = async (batch: FeatureJob[]): Promise<Float32Array> => {
     const input = new Float32Array(batch.length * px);
-    await Promise.all(batch.map(async (j, k) => {
-      const { rgb } = await decodeImage(await readFile(j.path), SIZE);
-      caffePreprocess(await variantRgb(rgb, SIZE, j.sha256, j.copy), input, k * px);
-    }));
+    await Promise.all(
+      batch.map(async (j, k) => {
+        const { rgb } = await decodeImage(await readFile(j.path), SIZE);
+        caffePreprocess(await variantRgb(rgb, SIZE, j.sha256, j.copy), input, k * px);
+      }),
+    );
     return input;
   };
   let lastLog = Date.now();
@@ -71,17 +86,22 @@ export async function extractPrefix(jobs: readonly FeatureJob[], o: PrefixExtrac
       const feats = out.features.data as Float32Array;
       const raw = out.prefix_out.data as unknown as ArrayBufferView; // Uint16Array, or Float16Array where the runtime has it
       const acts = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
-      await Promise.all(batch.map(async (j, k) => {
-        const p = paths(j);
-        await writeFeature(p.feat, feats.slice(k * FEATURE_DIM, (k + 1) * FEATURE_DIM));
-        await writeActivation(p.act, acts.slice(k * actLen, (k + 1) * actLen));
-      }));
+      await Promise.all(
+        batch.map(async (j, k) => {
+          const p = paths(j);
+          await writeFeature(p.feat, feats.slice(k * FEATURE_DIM, (k + 1) * FEATURE_DIM));
+          await writeActivation(p.act, acts.slice(k * actLen, (k + 1) * actLen));
+        }),
+      );
       out.features.dispose();
       out.prefix_out.dispose();
       if (Date.now() - lastLog > 30_000) {
         lastLog = Date.now();
         const done = Math.min(i + bs, todo.length);
-        o.logger?.info({ done, of: todo.length, imgPerSec: +(done / ((Date.now() - started) / 1000)).toFixed(2) }, 'extracting prefix activations');
+        o.logger?.info(
+          { done, of: todo.length, imgPerSec: +(done / ((Date.now() - started) / 1000)).toFixed(2) },
+          'extracting prefix activations',
+        );
       }
     }
   } finally {

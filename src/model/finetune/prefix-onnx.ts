@@ -15,7 +15,13 @@ import type { PrefixLayer } from './activations.js';
  * float32) and `prefix_out` (the prefix layer's output, NHWC, float16). Exported once per backbone
  * and layer into the ONNX cache.
  */
-export async function prefixOnnx(backboneDir: string, backboneHash: string, layer: PrefixLayer, logger?: Logger, cacheDir = defaultOnnxCache()): Promise<Uint8Array> {
+export async function prefixOnnx(
+  backboneDir: string,
+  backboneHash: string,
+  layer: PrefixLayer,
+  logger?: Logger,
+  cacheDir = defaultOnnxCache(),
+): Promise<Uint8Array> {
   const file = join(cacheDir, `prefix-${backboneHash.slice(0, 16)}-${layer}.onnx`);
   if (!existsSync(file)) {
     await onceAcrossProcesses(file, async () => {
@@ -23,7 +29,10 @@ export async function prefixOnnx(backboneDir: string, backboneHash: string, laye
       const model = await loadBackbone(backboneDir, 'avg_pool');
       try {
         const proto = exportKerasGraph(kerasGraphOf(model), {
-          metadata: { backbone: backboneHash, layer }, graphName: `resnet50-prefix-${layer}`, inputName: 'input', outputName: 'features',
+          metadata: { backbone: backboneHash, layer },
+          graphName: `resnet50-prefix-${layer}`,
+          inputName: 'input',
+          outputName: 'features',
           extraOutputs: [{ layer, name: 'prefix_out', float16: true }],
         });
         await writeFileAtomic(file, encodeModel(proto));

@@ -34,18 +34,28 @@ export async function bnStatsOf(m: SuffixModel, batches: ActivationBatches): Pro
 }
 
 /** GAP features' mean and std (std floored at 1e-6) with BatchNorm in inference mode. */
-export async function featureStatsOf(m: SuffixModel, batches: ActivationBatches): Promise<{ n: number; mean: Float32Array; std: Float32Array }> {
+export async function featureStatsOf(
+  m: SuffixModel,
+  batches: ActivationBatches,
+): Promise<{ n: number; mean: Float32Array; std: Float32Array }> {
   let sum: Float64Array | undefined;
   let sumSq: Float64Array | undefined;
   let n = 0;
   for await (const b of batches()) {
-    const f = tf.tidy(() => m.gap.predict(tf.tensor4d(b.x, [b.n, ...shapeOf(m)] as [number, number, number, number])) as tf.Tensor);
+    const f = tf.tidy(
+      () => m.gap.predict(tf.tensor4d(b.x, [b.n, ...shapeOf(m)] as [number, number, number, number])) as tf.Tensor,
+    );
     const v = f.dataSync() as Float32Array;
     f.dispose();
     const dim = v.length / b.n;
     sum ??= new Float64Array(dim);
     sumSq ??= new Float64Array(dim);
-    for (let i = 0; i < b.n; i++) for (let j = 0; j < dim; j++) { const x = v[i * dim + j]; sum[j] += x; sumSq[j] += x * x; }
+    for (let i = 0; i < b.n; i++)
+      for (let j = 0; j < dim; j++) {
+        const x = v[i * dim + j];
+        sum[j] += x;
+        sumSq[j] += x * x;
+      }
     n += b.n;
   }
   if (!sum || !sumSq || n === 0) throw new Error('no images to measure');
@@ -56,7 +66,9 @@ export async function featureStatsOf(m: SuffixModel, batches: ActivationBatches)
 
 export function momentsOf(s: BnSums): { mean: Float32Array[]; variance: Float32Array[] } {
   const mean = s.sum.map((x) => Float32Array.from(x, (v) => v / s.n));
-  const variance = s.sumSq.map((x, i) => Float32Array.from(x, (q, c) => Math.max(0, q / s.n - mean[i][c] * mean[i][c])));
+  const variance = s.sumSq.map((x, i) =>
+    Float32Array.from(x, (q, c) => Math.max(0, q / s.n - mean[i][c] * mean[i][c])),
+  );
   return { mean, variance };
 }
 
@@ -76,7 +88,10 @@ export function encodeSiteStats(s: SiteStats): Uint8Array {
   arrays.push(Float32Array.of(s.featMean.length), s.featMean, s.featStd);
   const out = new Float32Array(arrays.reduce((a, x) => a + x.length, 0));
   let o = 0;
-  for (const a of arrays) { out.set(a, o); o += a.length; }
+  for (const a of arrays) {
+    out.set(a, o);
+    o += a.length;
+  }
   return new Uint8Array(out.buffer);
 }
 
@@ -84,12 +99,18 @@ export function decodeSiteStats(bytes: Uint8Array, layers: string[]): SiteStats 
   const a = new Float32Array(bytes.slice().buffer);
   const n = a[0];
   const count = a[1];
-  if (count !== layers.length) throw new Error(`site statistics hold ${count} BatchNorm layers, the model lists ${layers.length}`);
+  if (count !== layers.length)
+    throw new Error(`site statistics hold ${count} BatchNorm layers, the model lists ${layers.length}`);
   const ch = Array.from(a.subarray(2, 2 + count));
   let o = 2 + count;
   const bnMean: Float32Array[] = [];
   const bnVar: Float32Array[] = [];
-  for (const c of ch) { bnMean.push(a.slice(o, o + c)); o += c; bnVar.push(a.slice(o, o + c)); o += c; }
+  for (const c of ch) {
+    bnMean.push(a.slice(o, o + c));
+    o += c;
+    bnVar.push(a.slice(o, o + c));
+    o += c;
+  }
   const dim = a[o++];
   const featMean = a.slice(o, o + dim);
   const featStd = a.slice(o + dim, o + 2 * dim);

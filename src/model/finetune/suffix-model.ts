@@ -33,7 +33,10 @@ export function flattenWeights(m: SuffixModel): Float32Array {
   const parts = m.full.weights.map((w) => w.read().dataSync() as Float32Array);
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -56,7 +59,8 @@ export function assignWeights(m: SuffixModel, flat: Float32Array): void {
 }
 
 /** Names of the BatchNormalization layers, in graph order. */
-export const bnLayers = (m: SuffixModel): tf.layers.Layer[] => m.gap.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+export const bnLayers = (m: SuffixModel): tf.layers.Layer[] =>
+  m.gap.layers.filter((l) => l.getClassName() === 'BatchNormalization');
 
 export function disposeSuffix(m: SuffixModel): void {
   m.full.dispose();

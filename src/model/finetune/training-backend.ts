@@ -7,6 +7,9 @@ import { registerWasmTrainingKernels } from '../wasm-kernels/index.js';
 export async function ensureTrainingBackend(logger?: Logger): Promise<BackendInfo> {
   const info = await ensureBackend(logger);
   if (tf.getBackend() === 'wasm') registerWasmTrainingKernels();
-  else if (tf.getBackend() === 'cpu') logger?.warn('training convolutions on the pure-JS cpu backend: expect minutes per step (install tfjs-node, or let the wasm backend load)');
+  else if (tf.getBackend() === 'cpu')
+    logger?.warn(
+      'training convolutions on the pure-JS cpu backend: expect minutes per step (install tfjs-node, or let the wasm backend load)',
+    );
   return info;
 }

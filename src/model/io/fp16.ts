@@ -10,7 +10,10 @@ export function halfPrecisionArtifacts(a: tf.io.ModelArtifacts): tf.io.ModelArti
   const data = Array.isArray(a.weightData) ? a.weightData : [a.weightData];
   const all = new Uint8Array(data.reduce((s, b) => s + b.byteLength, 0));
   let o = 0;
-  for (const b of data) { all.set(new Uint8Array(b), o); o += b.byteLength; }
+  for (const b of data) {
+    all.set(new Uint8Array(b), o);
+    o += b.byteLength;
+  }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const chunks: Uint8Array[] = [];
   let off = 0;
@@ -20,13 +23,20 @@ export function halfPrecisionArtifacts(a: tf.io.ModelArtifacts): tf.io.ModelArti
     const bytes = count * (s.dtype === 'float32' || s.dtype === 'int32' ? 4 : 1);
     const raw = all.slice(off, off + bytes);
     off += bytes;
-    if (s.dtype !== 'float32') { specs.push(s); chunks.push(raw); continue; }
+    if (s.dtype !== 'float32') {
+      specs.push(s);
+      chunks.push(raw);
+      continue;
+    }
     const half = new Float16Array(new Float32Array(raw.buffer));
     specs.push({ ...s, quantization: { dtype: 'float16' } });
     chunks.push(new Uint8Array(half.buffer));
   }
   const out = new Uint8Array(chunks.reduce((s, c) => s + c.byteLength, 0));
   o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.byteLength; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.byteLength;
+  }
   return { ...a, weightSpecs: specs, weightData: out.buffer };
 }

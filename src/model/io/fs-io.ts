@@ -40,8 +40,12 @@ export async function readModelDir(dir: string): Promise<tf.io.ModelArtifacts> {
 /** Writes model.json + weights.bin atomically (temp names, then rename). */
 export async function writeModelDir(dir: string, a: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
   await mkdir(dir, { recursive: true });
-  const data = a.weightData === undefined ? new ArrayBuffer(0)
-    : Array.isArray(a.weightData) ? tf.io.concatenateArrayBuffers(a.weightData) : a.weightData;
+  const data =
+    a.weightData === undefined
+      ? new ArrayBuffer(0)
+      : Array.isArray(a.weightData)
+        ? tf.io.concatenateArrayBuffers(a.weightData)
+        : a.weightData;
   const json: ModelJson = {
     modelTopology: a.modelTopology as object,
     format: a.format,

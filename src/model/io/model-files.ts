@@ -40,7 +40,14 @@ function s3Folder(s3: S3Client, uri: string): ModelFolder {
     uri,
     list: async () => (await listObjects(s3, bucket, prefix)).map((o) => o.key.slice(prefix.length)).sort(),
     read: async (rel) => (await getObjectBytes(s3, bucket, prefix + rel)).bytes,
-    write: (rel, bytes) => putObject(s3, bucket, prefix + rel, bytes, rel.endsWith('.json') ? 'application/json' : rel.endsWith('.md') ? 'text/markdown' : 'application/octet-stream'),
+    write: (rel, bytes) =>
+      putObject(
+        s3,
+        bucket,
+        prefix + rel,
+        bytes,
+        rel.endsWith('.json') ? 'application/json' : rel.endsWith('.md') ? 'text/markdown' : 'application/octet-stream',
+      ),
   };
 }
 
@@ -54,8 +61,12 @@ export function modelFolder(uri: string, s3?: S3Client): ModelFolder {
  * Copies every file of `from` into `to`, replacing the files named in `replace` (written last, in the
  * given order, so a reader never sees the new metadata beside missing weights). Returns the files written.
  */
-export async function copyModelFolder(from: ModelFolder, to: ModelFolder, replace: ReadonlyMap<string, Uint8Array>,
-  transform: (rel: string, bytes: Uint8Array) => Uint8Array = (_r, b) => b): Promise<string[]> {
+export async function copyModelFolder(
+  from: ModelFolder,
+  to: ModelFolder,
+  replace: ReadonlyMap<string, Uint8Array>,
+  transform: (rel: string, bytes: Uint8Array) => Uint8Array = (_r, b) => b,
+): Promise<string[]> {
   const files = (await from.list()).filter((f) => !NOT_MODEL_FILES.has(f) && !replace.has(f));
   for (const f of files) await to.write(f, transform(f, await from.read(f)));
   for (const [f, bytes] of replace) await to.write(f, bytes);

@@ -8,7 +8,10 @@ import { repoRoot } from '../../shared/paths.js';
 import { writeModelDir } from './fs-io.js';
 import { shippedModelDir } from './shipped-models.js';
 
-export interface S3Prefix { bucket: string; prefix: string }
+export interface S3Prefix {
+  bucket: string;
+  prefix: string;
+}
 
 /** s3://bucket/prefix/ -> { bucket, prefix } with prefix ending in "/" (or empty). */
 export function parseModelUri(uri: string): S3Prefix {
@@ -22,19 +25,27 @@ async function getBytes(client: S3Client, bucket: string, key: string): Promise<
   return (await getObjectBytes(client, bucket, key)).bytes;
 }
 
-interface ManifestJson { weightsManifest: tf.io.WeightsManifestConfig; [k: string]: unknown }
+interface ManifestJson {
+  weightsManifest: tf.io.WeightsManifestConfig;
+  [k: string]: unknown;
+}
 
 /** TF.js IOHandler over s3://bucket/prefix/ (model.json + weight shards), using the given client. */
 export function s3IO(client: S3Client, uri: string): tf.io.IOHandler {
   const { bucket, prefix } = parseModelUri(uri);
   return {
     async load() {
-      const json = JSON.parse(Buffer.from(await getBytes(client, bucket, `${prefix}model.json`)).toString('utf8')) as ManifestJson;
+      const json = JSON.parse(
+        Buffer.from(await getBytes(client, bucket, `${prefix}model.json`)).toString('utf8'),
+      ) as ManifestJson;
       const specs: tf.io.WeightsManifestEntry[] = [];
       const bufs: ArrayBuffer[] = [];
       for (const g of json.weightsManifest) {
         specs.push(...g.weights);
-        for (const p of g.paths) { const b = await getBytes(client, bucket, prefix + p); bufs.push(b.slice().buffer as ArrayBuffer); }
+        for (const p of g.paths) {
+          const b = await getBytes(client, bucket, prefix + p);
+          bufs.push(b.slice().buffer as ArrayBuffer);
+        }
       }
       return {
         modelTopology: json.modelTopology as object,
@@ -46,14 +57,24 @@ export function s3IO(client: S3Client, uri: string): tf.io.IOHandler {
       };
     },
     async save(a) {
-      const data = a.weightData === undefined ? new ArrayBuffer(0) : Array.isArray(a.weightData) ? tf.io.concatenateArrayBuffers(a.weightData) : a.weightData;
+      const data =
+        a.weightData === undefined
+          ? new ArrayBuffer(0)
+          : Array.isArray(a.weightData)
+            ? tf.io.concatenateArrayBuffers(a.weightData)
+            : a.weightData;
       const json = {
-        modelTopology: a.modelTopology, format: a.format, generatedBy: a.generatedBy, convertedBy: a.convertedBy ?? null,
+        modelTopology: a.modelTopology,
+        format: a.format,
+        generatedBy: a.generatedBy,
+        convertedBy: a.convertedBy ?? null,
         weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs ?? [] }],
       };
       await putObject(client, bucket, `${prefix}weights.bin`, new Uint8Array(data), 'application/octet-stream');
       await putObject(client, bucket, `${prefix}model.json`, JSON.stringify(json), 'application/json');
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.byteLength } };
+      return {
+        modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.byteLength },
+      };
     },
   };
 }
@@ -63,12 +84,27 @@ async function loadArtifacts(io: tf.io.IOHandler): Promise<tf.io.ModelArtifacts>
   return io.load();
 }
 
-const SIDE_FILES = ['metadata.json', 'MODEL_CARD.md', 'feature-stats.bin', 'site-stats.bin', 'ood-stats.json', 'ood-stats.bin', 'data-hashes.bin'];
+const SIDE_FILES = [
+  'metadata.json',
+  'MODEL_CARD.md',
+  'feature-stats.bin',
+  'site-stats.bin',
+  'ood-stats.json',
+  'ood-stats.bin',
+  'data-hashes.bin',
+];
 
 /** Uploads a local model folder's files (model.json, shards, metadata) to s3://bucket/prefix/. */
 export async function uploadModelDir(client: S3Client, dir: string, uri: string, files: string[]): Promise<void> {
   const { bucket, prefix } = parseModelUri(uri);
-  for (const f of files) await putObject(client, bucket, prefix + f, await readFile(join(dir, f)), f.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+  for (const f of files)
+    await putObject(
+      client,
+      bucket,
+      prefix + f,
+      await readFile(join(dir, f)),
+      f.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+    );
 }
 
 /**
@@ -77,13 +113,21 @@ export async function uploadModelDir(client: S3Client, dir: string, uri: string,
  */
 export async function cachedS3Model(client: S3Client, uri: string, cacheDir: string): Promise<string> {
   const { bucket, prefix } = parseModelUri(uri);
-  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}model.json` })).catch((err: unknown) => {
-    throw modelObjectError(err, uri, `s3://${bucket}/${prefix}model.json`);
-  });
+  const head = await client
+    .send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}model.json` }))
+    .catch((err: unknown) => {
+      throw modelObjectError(err, uri, `s3://${bucket}/${prefix}model.json`);
+    });
   const tag = head.ETag ?? head.LastModified?.toISOString() ?? '';
   const key = createHash('sha256').update(`${bucket}/${prefix}\n${tag}`).digest('hex').slice(0, 16);
   const dir = join(cacheDir, key);
-  if (await stat(join(dir, 'model.json')).then(() => true, () => false)) return dir;
+  if (
+    await stat(join(dir, 'model.json')).then(
+      () => true,
+      () => false,
+    )
+  )
+    return dir;
   await mkdir(cacheDir, { recursive: true });
   const tmp = await mkdtemp(join(cacheDir, '.dl-'));
   try {
@@ -96,7 +140,13 @@ export async function cachedS3Model(client: S3Client, uri: string, cacheDir: str
     try {
       await rename(tmp, dir);
     } catch (err) {
-      if (!(await stat(join(dir, 'model.json')).then(() => true, () => false))) throw err; // lost a benign race
+      if (
+        !(await stat(join(dir, 'model.json')).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw err; // lost a benign race
     }
     return dir;
   } finally {
@@ -112,8 +162,12 @@ export async function cachedS3Model(client: S3Client, uri: string, cacheDir: str
 export function modelObjectError(err: unknown, uri: string, object: string): Error {
   const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
   const name = (err as Error)?.name;
-  if (status === 404 || name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchBucket') return new Error(`model ${uri} not found: no ${object}`);
-  if (status === 403) return new Error(`model ${uri}: access denied to ${object} (S3 answers 403 for a missing object when s3:ListBucket is not granted)`);
+  if (status === 404 || name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchBucket')
+    return new Error(`model ${uri} not found: no ${object}`);
+  if (status === 403)
+    return new Error(
+      `model ${uri}: access denied to ${object} (S3 answers 403 for a missing object when s3:ListBucket is not granted)`,
+    );
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -123,8 +177,15 @@ export const defaultS3ModelCache = (): string => join(repoRoot(), 'models', '.ca
 export async function localModelDir(uri: string, s3?: S3Client): Promise<string> {
   if (!uri.startsWith('s3://')) {
     const dir = (await shippedModelDir(uri)) ?? uri;
-    if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) {
-      throw new Error(`model ${uri} not found: no folder ${resolve(dir)} (a model is a folder, a shipped model's id or name@version, or s3://bucket/prefix/)`);
+    if (
+      !(await stat(dir).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ))
+    ) {
+      throw new Error(
+        `model ${uri} not found: no folder ${resolve(dir)} (a model is a folder, a shipped model's id or name@version, or s3://bucket/prefix/)`,
+      );
     }
     return dir;
   }

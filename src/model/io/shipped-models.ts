@@ -15,8 +15,13 @@ export const isModelRef = (ref: string): boolean => ID.test(ref) || NAME_AT_VERS
 export async function shippedModelDir(ref: string, root = join(repoRoot(), 'models')): Promise<string | undefined> {
   if (!isModelRef(ref)) return undefined;
   const found: string[] = [];
-  for (const d of (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.'))) {
-    const meta = await readFile(join(root, d.name, 'metadata.json'), 'utf8').then((t) => JSON.parse(t) as { id: string; name: string; version: string }, () => undefined);
+  for (const d of (await readdir(root, { withFileTypes: true })).filter(
+    (e) => e.isDirectory() && !e.name.startsWith('.'),
+  )) {
+    const meta = await readFile(join(root, d.name, 'metadata.json'), 'utf8').then(
+      (t) => JSON.parse(t) as { id: string; name: string; version: string },
+      () => undefined,
+    );
     if (!meta) continue;
     if (meta.id === ref || `${meta.name}@${meta.version}` === ref) return join(root, d.name);
     found.push(`${meta.name}@${meta.version} (${meta.id})`);

@@ -13,10 +13,23 @@ export interface BatchNormParams {
  * W'[o] = W[o] * s[o], b'[o] = (b[o] - mean[o]) * s[o] + beta[o], with s = gamma / sqrt(var + eps).
  * `weight` is OIHW (output channel first); computed in float64, stored as float32.
  */
-export function foldBatchNorm(weight: Float32Array, bias: Float32Array | undefined, outChannels: number, bn: BatchNormParams): { weight: Float32Array; bias: Float32Array } {
-  if (weight.length % outChannels !== 0) throw new Error(`foldBatchNorm: ${weight.length} weights do not split into ${outChannels} output channels`);
-  for (const [k, v] of [['mean', bn.mean], ['variance', bn.variance], ['gamma', bn.gamma], ['beta', bn.beta], ['bias', bias]] as const) {
-    if (v && v.length !== outChannels) throw new Error(`foldBatchNorm: ${k} has ${v.length} values, expected ${outChannels}`);
+export function foldBatchNorm(
+  weight: Float32Array,
+  bias: Float32Array | undefined,
+  outChannels: number,
+  bn: BatchNormParams,
+): { weight: Float32Array; bias: Float32Array } {
+  if (weight.length % outChannels !== 0)
+    throw new Error(`foldBatchNorm: ${weight.length} weights do not split into ${outChannels} output channels`);
+  for (const [k, v] of [
+    ['mean', bn.mean],
+    ['variance', bn.variance],
+    ['gamma', bn.gamma],
+    ['beta', bn.beta],
+    ['bias', bias],
+  ] as const) {
+    if (v && v.length !== outChannels)
+      throw new Error(`foldBatchNorm: ${k} has ${v.length} values, expected ${outChannels}`);
   }
   const per = weight.length / outChannels;
   const w = new Float32Array(weight.length);

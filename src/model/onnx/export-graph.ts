@@ -43,9 +43,17 @@ export function exportKerasGraph(g: KerasGraph, opts: ExportOptions): OnnxTypes.
   const b = new GraphBuilder();
   const ctx: MapContext = {
     b,
-    layer: (n) => byName.get(n) ?? (() => { throw new Error(`unknown layer ${n}`); })(),
+    layer: (n) =>
+      byName.get(n) ??
+      (() => {
+        throw new Error(`unknown layer ${n}`);
+      })(),
     consumers: (n) => users.get(n) ?? [],
-    value: (n) => values.get(n) ?? (() => { throw new Error(`layer ${n} has no ONNX value yet (graph not in topological order?)`); })(),
+    value: (n) =>
+      values.get(n) ??
+      (() => {
+        throw new Error(`layer ${n} has no ONNX value yet (graph not in topological order?)`);
+      })(),
     setValue: (n, t) => void values.set(n, t),
     hasValue: (n) => values.has(n),
     foldedPads: new Map<string, Pads2d>(),
@@ -53,20 +61,29 @@ export function exportKerasGraph(g: KerasGraph, opts: ExportOptions): OnnxTypes.
 
   const inputName = b.unique(opts.inputName ?? input.name);
   const rank = input.outputShape.length;
-  values.set(input.name, rank === 4 ? b.node('Transpose', [inputName], `${input.name}_nchw`, [{ name: 'perm', ints: NHWC_TO_NCHW }]) : inputName);
+  values.set(
+    input.name,
+    rank === 4
+      ? b.node('Transpose', [inputName], `${input.name}_nchw`, [{ name: 'perm', ints: NHWC_TO_NCHW }])
+      : inputName,
+  );
   for (const l of rest) MAPPERS[l.className](l, ctx);
 
   const output = (layerName: string, name: string, float16 = false): OnnxTypes.IValueInfoProto => {
     const layer = byName.get(layerName);
     if (!layer) throw new Error(`output layer ${layerName} is not in the graph`);
     let y = ctx.value(layer.name);
-    if (layer.outputShape.length === 4) y = b.node('Transpose', [y], `${layer.name}_nhwc`, [{ name: 'perm', ints: NCHW_TO_NHWC }]);
+    if (layer.outputShape.length === 4)
+      y = b.node('Transpose', [y], `${layer.name}_nhwc`, [{ name: 'perm', ints: NCHW_TO_NHWC }]);
     if (float16) y = b.node('Cast', [y], `${layer.name}_f16`, [{ name: 'to', int: 10 }]); // TensorProto FLOAT16
     const outName = b.unique(name);
     b.nodes.push({ opType: 'Identity', input: [y], output: [outName], name: outName });
     return valueInfo(outName, dimsOf(layer.outputShape), float16);
   };
-  const outputs = [output(g.output, opts.outputName ?? g.output), ...(opts.extraOutputs ?? []).map((o) => output(o.layer, o.name, o.float16))];
+  const outputs = [
+    output(g.output, opts.outputName ?? g.output),
+    ...(opts.extraOutputs ?? []).map((o) => output(o.layer, o.name, o.float16)),
+  ];
 
   return {
     irVersion: ONNX_IR_VERSION,

@@ -19,8 +19,23 @@ export async function exportModelToOnnx(model: VerifiedModel, logger?: Logger): 
   const graph = await loadKerasGraph(model, logger);
   const pool = pooledFeatureLayer(graph);
   const extraOutputs = pool ? [{ layer: pool, name: FEATURES_OUTPUT }] : [];
-  const proto = exportKerasGraph(graph, { metadata: onnxMetadata(model), graphName: model.meta.name, inputName: 'input', outputName: 'probability', extraOutputs });
+  const proto = exportKerasGraph(graph, {
+    metadata: onnxMetadata(model),
+    graphName: model.meta.name,
+    inputName: 'input',
+    outputName: 'probability',
+    extraOutputs,
+  });
   const bytes = encodeModel(proto);
-  logger?.info({ modelId: model.id, layers: graph.layers.length, nodes: proto.graph?.node?.length, bytes: bytes.byteLength, ms: Date.now() - t0 }, 'exported model to ONNX');
+  logger?.info(
+    {
+      modelId: model.id,
+      layers: graph.layers.length,
+      nodes: proto.graph?.node?.length,
+      bytes: bytes.byteLength,
+      ms: Date.now() - t0,
+    },
+    'exported model to ONNX',
+  );
   return bytes;
 }

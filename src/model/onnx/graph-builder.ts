@@ -33,7 +33,8 @@ export class GraphBuilder {
   }
 
   floatInit(stem: string, dims: number[], data: Float32Array): string {
-    if (dims.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`initializer ${stem}: dims [${dims.join(',')}] do not hold ${data.length} values`);
+    if (dims.reduce((a, b) => a * b, 1) !== data.length)
+      throw new Error(`initializer ${stem}: dims [${dims.join(',')}] do not hold ${data.length} values`);
     const name = this.unique(stem);
     this.initializers.push({ name, dims, dataType: DT.FLOAT, rawData: bytesOf(data) });
     return name;
@@ -41,7 +42,12 @@ export class GraphBuilder {
 
   int64Init(stem: string, values: number[]): string {
     const name = this.unique(stem);
-    this.initializers.push({ name, dims: [values.length], dataType: DT.INT64, rawData: bytesOf(BigInt64Array.from(values.map(BigInt))) });
+    this.initializers.push({
+      name,
+      dims: [values.length],
+      dataType: DT.INT64,
+      rawData: bytesOf(BigInt64Array.from(values.map(BigInt))),
+    });
     return name;
   }
 
@@ -64,6 +70,11 @@ export function floatValueInfo(name: string, dims: Dim[]): OnnxTypes.IValueInfoP
 export function valueInfo(name: string, dims: Dim[], float16: boolean): OnnxTypes.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType: float16 ? DT.FLOAT16 : DT.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType: float16 ? DT.FLOAT16 : DT.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   };
 }

@@ -20,7 +20,12 @@ export interface KerasGraph {
 }
 
 type InboundNode = Array<[string, number, number, unknown]>;
-interface LayerConfig { name: string; className: string; config: Record<string, unknown>; inboundNodes?: InboundNode[] }
+interface LayerConfig {
+  name: string;
+  className: string;
+  config: Record<string, unknown>;
+  inboundNodes?: InboundNode[];
+}
 
 const NESTED = new Set(['Model', 'Functional', 'Sequential']);
 
@@ -35,7 +40,10 @@ function layerWeights(layer: tf.layers.Layer): KerasLayer['weights'] {
 
 function shapeOf(layer: tf.layers.Layer): (number | null)[] {
   const s = layer.outputShape;
-  if (Array.isArray(s[0])) throw new Error(`layer ${layer.name} (${layer.getClassName()}) has several outputs; the ONNX exporter handles single-output layers only`);
+  if (Array.isArray(s[0]))
+    throw new Error(
+      `layer ${layer.name} (${layer.getClassName()}) has several outputs; the ONNX exporter handles single-output layers only`,
+    );
   return s as (number | null)[];
 }
 
@@ -54,15 +62,23 @@ function describe(layer: tf.layers.Layer, inputs: string[]): KerasLayer {
 /** Reads a tf.LayersModel (functional or Sequential, one input and one output) into a KerasGraph. */
 export function kerasGraphOf(model: tf.LayersModel): KerasGraph {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new Error(`model ${model.name}: the ONNX exporter handles one input and one output (has ${model.inputs.length} and ${model.outputs.length})`);
+    throw new Error(
+      `model ${model.name}: the ONNX exporter handles one input and one output (has ${model.inputs.length} and ${model.outputs.length})`,
+    );
   }
   const cfg = model.getConfig() as unknown as { layers: LayerConfig[] };
   const functional = cfg.layers.some((l) => l.className === 'InputLayer');
   if (functional) {
     const layers = cfg.layers.map((lc) => {
       const nodes = lc.inboundNodes ?? [];
-      if (nodes.length > 1) throw new Error(`layer ${lc.name} (${lc.className}) is shared (called ${nodes.length} times); the ONNX exporter cannot map shared layers`);
-      return describe(model.getLayer(lc.name), (nodes[0] ?? []).map(([name]) => name));
+      if (nodes.length > 1)
+        throw new Error(
+          `layer ${lc.name} (${lc.className}) is shared (called ${nodes.length} times); the ONNX exporter cannot map shared layers`,
+        );
+      return describe(
+        model.getLayer(lc.name),
+        (nodes[0] ?? []).map(([name]) => name),
+      );
     });
     const out = model.outputs[0].sourceLayer.name;
     return { layers, output: out };
@@ -70,7 +86,12 @@ export function kerasGraphOf(model: tf.LayersModel): KerasGraph {
   // Sequential: an implicit input layer, then a chain.
   const inShape = model.inputs[0].shape as (number | null)[];
   const input: KerasLayer = {
-    name: model.inputs[0].name.replace(/:\d+$/, ''), className: 'InputLayer', config: { batchInputShape: inShape }, inputs: [], outputShape: inShape, weights: new Map(),
+    name: model.inputs[0].name.replace(/:\d+$/, ''),
+    className: 'InputLayer',
+    config: { batchInputShape: inShape },
+    inputs: [],
+    outputShape: inShape,
+    weights: new Map(),
   };
   const layers = [input];
   for (const l of model.layers) layers.push(describe(l, [layers[layers.length - 1].name]));

@@ -1,7 +1,8 @@
 /** Keras Conv2D kernel [kh, kw, in, out] (HWIO) -> ONNX Conv weight [out, in, kh, kw] (OIHW). */
 export function hwioToOihw(data: Float32Array, shape: readonly number[]): { data: Float32Array; dims: number[] } {
   const [kh, kw, ci, co] = shape;
-  if (shape.length !== 4 || data.length !== kh * kw * ci * co) throw new Error(`hwioToOihw: bad kernel shape [${shape.join(',')}] for ${data.length} values`);
+  if (shape.length !== 4 || data.length !== kh * kw * ci * co)
+    throw new Error(`hwioToOihw: bad kernel shape [${shape.join(',')}] for ${data.length} values`);
   const out = new Float32Array(data.length);
   for (let h = 0; h < kh; h++) {
     for (let w = 0; w < kw; w++) {

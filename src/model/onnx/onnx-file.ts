@@ -24,8 +24,11 @@ export interface OnnxModelFile {
   bytes: Uint8Array;
 }
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
-
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Downloads s3://…/model.onnx beside an S3 model to `dest`; false when there is none. */
 async function downloadBeside(s3: S3Client, uri: string, dest: string): Promise<boolean> {
@@ -40,7 +43,9 @@ async function downloadBeside(s3: S3Client, uri: string, dest: string): Promise<
 export function checkOnnxModelId(bytes: Uint8Array, expectedId: string, where: string): void {
   const got = readMetadataProps(bytes).modelId;
   if (got !== expectedId) {
-    throw new Error(`${where} was exported from model ${got ?? '(no modelId)'}, but the TF.js model is ${expectedId}; re-run \`cxr models export-onnx\` (or delete the file)`);
+    throw new Error(
+      `${where} was exported from model ${got ?? '(no modelId)'}, but the TF.js model is ${expectedId}; re-run \`cxr models export-onnx\` (or delete the file)`,
+    );
   }
 }
 
@@ -49,7 +54,9 @@ export function checkOnnxModelId(bytes: Uint8Array, expectedId: string, where: s
  * <cache>/<modelId>.onnx); when there is none, <cache>/<modelId>.onnx, exported on the fly once.
  * Its metadata model id must equal the TF.js model's id.
  */
-export async function ensureOnnxModel(opts: { modelUri?: string; s3?: S3Client; logger?: Logger; cacheDir?: string } = {}): Promise<OnnxModelFile> {
+export async function ensureOnnxModel(
+  opts: { modelUri?: string; s3?: S3Client; logger?: Logger; cacheDir?: string } = {},
+): Promise<OnnxModelFile> {
   const uri = opts.modelUri ?? defaultModelDir();
   const model = await verifyModelDir(await localModelDir(uri, opts.s3));
   const cached = cachedOnnxFile(opts.cacheDir ?? defaultOnnxCache(), model.id);

@@ -24,16 +24,28 @@ export function threadsPerProcess(env: NodeJS.ProcessEnv = process.env, cores = 
 export function cudaProviderInstalled(): boolean {
   try {
     const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
-    return existsSync(join(pkg, 'bin', 'napi-v6', `${process.platform}`, `${process.arch}`, 'libonnxruntime_providers_cuda.so'));
+    return existsSync(
+      join(pkg, 'bin', 'napi-v6', `${process.platform}`, `${process.arch}`, 'libonnxruntime_providers_cuda.so'),
+    );
   } catch {
     return false;
   }
 }
 
-export interface OrtSession { session: Ort.InferenceSession; backend: 'onnxruntime-cuda' | 'onnxruntime-cpu'; threads: number }
+export interface OrtSession {
+  session: Ort.InferenceSession;
+  backend: 'onnxruntime-cuda' | 'onnxruntime-cpu';
+  threads: number;
+}
 
 /** An inference session on CUDA when its provider is installed and starts, else on the CPU. */
-export async function createSession(ort: OrtModule, model: Uint8Array, threads: number, logger?: Logger, cuda = cudaProviderInstalled()): Promise<OrtSession> {
+export async function createSession(
+  ort: OrtModule,
+  model: Uint8Array,
+  threads: number,
+  logger?: Logger,
+  cuda = cudaProviderInstalled(),
+): Promise<OrtSession> {
   const base: Ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -45,7 +57,10 @@ export async function createSession(ort: OrtModule, model: Uint8Array, threads: 
       const session = await ort.InferenceSession.create(model, { ...base, executionProviders: ['cuda', 'cpu'] });
       return { session, backend: 'onnxruntime-cuda', threads };
     } catch (err) {
-      logger?.warn({ err: (err as Error).message }, 'onnxruntime: CUDA execution provider failed to start; using the CPU');
+      logger?.warn(
+        { err: (err as Error).message },
+        'onnxruntime: CUDA execution provider failed to start; using the CPU',
+      );
     }
   }
   const session = await ort.InferenceSession.create(model, { ...base, executionProviders: ['cpu'] });

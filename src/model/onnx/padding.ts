@@ -12,7 +12,13 @@ function sameAxis(size: number, kernel: number, stride: number, dilation: number
 }
 
 /** Explicit pads for a Keras 'valid' or 'same' window over an H x W input. */
-export function windowPads(padding: string, inHW: [number, number], kernel: [number, number], strides: [number, number], dilation: [number, number] = [1, 1]): Pads2d {
+export function windowPads(
+  padding: string,
+  inHW: [number, number],
+  kernel: [number, number],
+  strides: [number, number],
+  dilation: [number, number] = [1, 1],
+): Pads2d {
   if (padding === 'valid') return [...NO_PADS];
   if (padding !== 'same') throw new Error(`padding '${padding}' is not 'valid' or 'same'`);
   const [t, b] = sameAxis(inHW[0], kernel[0], strides[0], dilation[0]);

@@ -34,7 +34,11 @@ const { values: v } = parseArgs({
 
 const log = createLogger({ role: 'ood-fit' });
 
-async function featuresOf(c: PneumoniaClassifier, images: Uint8Array[], batch: number): Promise<{ rows: Float32Array; dim: number }> {
+async function featuresOf(
+  c: PneumoniaClassifier,
+  images: Uint8Array[],
+  batch: number,
+): Promise<{ rows: Float32Array; dim: number }> {
   const px = c.info.inputSize * c.info.inputSize * 3;
   const parts: Float32Array[] = [];
   for (let i = 0; i < images.length; i += batch) {
@@ -66,7 +70,9 @@ async function main(): Promise<void> {
   let items = await listDataset(v.data);
   if (Number(v.limit) > 0) items = items.filter((_, i) => i % Math.ceil(items.length / Number(v.limit)) === 0);
   const t0 = Date.now();
-  const rgb = await Promise.all(items.map(async (it) => (await decodeInput(new Uint8Array(await readFile(it.path)), c.info.inputSize)).rgb));
+  const rgb = await Promise.all(
+    items.map(async (it) => (await decodeInput(new Uint8Array(await readFile(it.path)), c.info.inputSize)).rgb),
+  );
   const { rows, dim } = await featuresOf(c, rgb, Number(v.batch));
   const extractS = (Date.now() - t0) / 1000;
   const fitIdx = items.flatMap((it, i) => (heldOut(it.sha256) ? [] : [i]));
@@ -96,7 +102,10 @@ async function main(): Promise<void> {
     `features ${extractS.toFixed(0)} s, fit ${fitS.toFixed(0)} s; Ledoit-Wolf shrinkage ${g.shrinkage.toFixed(4)}; float16 encoding: max relative distance error ${quantErr.toExponential(2)}`,
     `in-sample (fitted) distances: median ${percentile(inSample, 50).toFixed(1)}`,
     `held-out X-rays: min ${q(0)}, median ${q(50)}, p99 ${q(99)}, p99.5 ${q(99.5)} (threshold), max ${q(100)}`,
-    ...probes.map((p, i) => `  ${p.name.padEnd(32)} ${probeD[i].toFixed(1).padStart(8)}  ${probeD[i] > threshold ? 'flagged' : 'NOT flagged'}`),
+    ...probes.map(
+      (p, i) =>
+        `  ${p.name.padEnd(32)} ${probeD[i].toFixed(1).padStart(8)}  ${probeD[i] > threshold ? 'flagged' : 'NOT flagged'}`,
+    ),
     `probes flagged: ${probeD.filter((d) => d > threshold).length}/${probes.length}; smallest probe distance ${Math.min(...probeD).toFixed(1)} vs held-out max ${q(100)}; AUROC (held-out X-rays vs probes) ${auc?.toFixed(4)}`,
   ];
   process.stdout.write(report.join('\n') + '\n');

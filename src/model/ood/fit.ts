@@ -19,7 +19,13 @@ export interface FittedOod {
  * Fits the Gaussian on one set of training features and sets the threshold on another (held out from
  * the fit: in-sample distances in 2048 dimensions run far lower than new images'). Pure but heavy.
  */
-export function fitOod(fitRows: Float32Array, nFit: number, heldRows: Float32Array, nHeld: number, dim: number): FittedOod {
+export function fitOod(
+  fitRows: Float32Array,
+  nFit: number,
+  heldRows: Float32Array,
+  nHeld: number,
+  dim: number,
+): FittedOod {
   const gaussian = fitGaussian(fitRows, nFit, dim);
   const bin = encodeOodStats(gaussian);
   const heldOut = mahalanobis(decodeOodStats(bin, dim), heldRows, nHeld);
@@ -27,7 +33,11 @@ export function fitOod(fitRows: Float32Array, nFit: number, heldRows: Float32Arr
 }
 
 /** Writes ood-stats.json and ood-stats.bin into a model folder, bound to its weights.bin. */
-export async function writeOodStats(dir: string, fitted: FittedOod, info: Pick<OodMeta, 'modelId' | 'featureLayer' | 'fitImages' | 'thresholdImages' | 'data' | 'thresholdRule'>): Promise<OodMeta> {
+export async function writeOodStats(
+  dir: string,
+  fitted: FittedOod,
+  info: Pick<OodMeta, 'modelId' | 'featureLayer' | 'fitImages' | 'thresholdImages' | 'data' | 'thresholdRule'>,
+): Promise<OodMeta> {
   const meta: OodMeta = {
     ...info,
     weightsSha256: sha256(new Uint8Array(await readFile(join(dir, 'weights.bin')))),

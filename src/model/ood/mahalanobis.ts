@@ -98,7 +98,11 @@ export function invertLower(l: Float64Array, d: number): Float64Array {
 }
 
 /** Mahalanobis distance of each of n feature rows from the Gaussian. Pure. */
-export function mahalanobis(g: Pick<Gaussian, 'dim' | 'mean' | 'whitening'>, rows: Float32Array, n: number): Float32Array {
+export function mahalanobis(
+  g: Pick<Gaussian, 'dim' | 'mean' | 'whitening'>,
+  rows: Float32Array,
+  n: number,
+): Float32Array {
   const d = g.dim;
   if (rows.length !== n * d) throw new Error(`mahalanobis: ${rows.length} values are not ${n}×${d}`);
   const out = new Float32Array(n);

@@ -20,12 +20,21 @@ export function oodGraph(g: Pick<Gaussian, 'dim' | 'mean' | 'whitening'>): Uint8
   const input = b.unique(OOD_INPUT);
   const centred = b.node('Sub', [input, b.floatInit('mean', [d], Float32Array.from(g.mean))], 'centred');
   const z = b.node('MatMul', [centred, b.floatInit('whitening_t', [d, d], wT)], 'whitened');
-  const s = b.node('ReduceSumSquare', [z], 'sum_sq', [{ name: 'axes', ints: [1] }, { name: 'keepdims', int: 0 }]);
+  const s = b.node('ReduceSumSquare', [z], 'sum_sq', [
+    { name: 'axes', ints: [1] },
+    { name: 'keepdims', int: 0 },
+  ]);
   const out = b.node('Sqrt', [s], OOD_OUTPUT);
   return encodeModel({
     irVersion: ONNX_IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'cxr-ood-graph',
-    graph: { name: 'ood', node: b.nodes, initializer: b.initializers, input: [floatValueInfo(input, ['N', d])], output: [floatValueInfo(out, ['N'])] },
+    graph: {
+      name: 'ood',
+      node: b.nodes,
+      initializer: b.initializers,
+      input: [floatValueInfo(input, ['N', d])],
+      output: [floatValueInfo(out, ['N'])],
+    },
   });
 }

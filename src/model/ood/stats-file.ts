@@ -32,7 +32,8 @@ export interface OodModel extends Pick<Gaussian, 'dim' | 'mean' | 'whitening'> {
   meta: OodMeta;
 }
 
-export const OOD_ENCODING = 'float32 mean[d]; float32 rowScale[d]; float16 whitening/rowScale, lower triangle, row-major';
+export const OOD_ENCODING =
+  'float32 mean[d]; float32 rowScale[d]; float16 whitening/rowScale, lower triangle, row-major';
 
 /** The .bin: mean, then the whitening matrix's lower triangle as float16 scaled per row (4.2 MB at d=2048). Pure. */
 export function encodeOodStats(g: Pick<Gaussian, 'dim' | 'mean' | 'whitening'>): Uint8Array {
@@ -51,14 +52,16 @@ export function encodeOodStats(g: Pick<Gaussian, 'dim' | 'mean' | 'whitening'>):
     view.setFloat32(at, s, true);
     at += 4;
   }
-  for (let r = 0; r < d; r++) for (let k = 0; k <= r; k++, at += 2) setFloat16(view, at, g.whitening[r * d + k] / scales[r], true);
+  for (let r = 0; r < d; r++)
+    for (let k = 0; k <= r; k++, at += 2) setFloat16(view, at, g.whitening[r * d + k] / scales[r], true);
   return new Uint8Array(buf);
 }
 
 /** Inverse of encodeOodStats. Pure. */
 export function decodeOodStats(bytes: Uint8Array, d: number): Pick<Gaussian, 'dim' | 'mean' | 'whitening'> {
   const tri = (d * (d + 1)) / 2;
-  if (bytes.byteLength !== 8 * d + 2 * tri) throw new Error(`OOD stats hold ${bytes.byteLength} bytes, d=${d} needs ${8 * d + 2 * tri}`);
+  if (bytes.byteLength !== 8 * d + 2 * tri)
+    throw new Error(`OOD stats hold ${bytes.byteLength} bytes, d=${d} needs ${8 * d + 2 * tri}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const mean = new Float64Array(d);
   const scales = new Float64Array(d);
@@ -66,7 +69,8 @@ export function decodeOodStats(bytes: Uint8Array, d: number): Pick<Gaussian, 'di
   for (let j = 0; j < d; j++, at += 4) mean[j] = view.getFloat32(at, true);
   for (let j = 0; j < d; j++, at += 4) scales[j] = view.getFloat32(at, true);
   const whitening = new Float64Array(d * d);
-  for (let r = 0; r < d; r++) for (let k = 0; k <= r; k++, at += 2) whitening[r * d + k] = getFloat16(view, at, true) * scales[r];
+  for (let r = 0; r < d; r++)
+    for (let k = 0; k <= r; k++, at += 2) whitening[r * d + k] = getFloat16(view, at, true) * scales[r];
   return { dim: d, mean, whitening };
 }
 
@@ -84,12 +88,18 @@ export async function loadOodModel(dir: string, logger?: Pick<Logger, 'warn'>): 
   }
   const weights = sha256(new Uint8Array(await readFile(join(dir, 'weights.bin'))));
   if (meta.weightsSha256 !== weights) {
-    logger?.warn({ dir, fittedOn: meta.modelId }, `${OOD_JSON} was fitted on other weights: no OOD score until it is refitted (npm run ood:fit)`);
+    logger?.warn(
+      { dir, fittedOn: meta.modelId },
+      `${OOD_JSON} was fitted on other weights: no OOD score until it is refitted (npm run ood:fit)`,
+    );
     return undefined;
   }
   const bytes = new Uint8Array(await readFile(join(dir, meta.file)));
   const sha = sha256(bytes);
-  if (sha !== meta.sha256) throw new Error(`${join(dir, meta.file)}: sha256 ${sha.slice(0, 16)} does not match ${OOD_JSON} (${meta.sha256.slice(0, 16)})`);
+  if (sha !== meta.sha256)
+    throw new Error(
+      `${join(dir, meta.file)}: sha256 ${sha.slice(0, 16)} does not match ${OOD_JSON} (${meta.sha256.slice(0, 16)})`,
+    );
   return { ...decodeOodStats(bytes, meta.dim), meta };
 }
 

@@ -21,7 +21,9 @@ export async function listDataset(dataDir: string, classNames: readonly string[]
     for (const f of (await readdir(dir)).sort()) {
       const path = join(dir, f);
       if (!(await isScorableFile(path).catch(() => false))) continue;
-      const sha256 = createHash('sha256').update(await readFile(path)).digest('hex');
+      const sha256 = createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex');
       items.push({ path, label, sha256, group: sha256 });
     }
   }

@@ -41,7 +41,10 @@ async function run(task: WorkerTask): Promise<void> {
       const feats = (await y.data()) as Float32Array;
       tf.dispose([x, y]);
       for (const [k, j] of batch.entries()) {
-        await writeFeature(featurePath(task.featureRoot, task.backboneHash, j.sha256, j.copy), feats.slice(k * FEATURE_DIM, (k + 1) * FEATURE_DIM));
+        await writeFeature(
+          featurePath(task.featureRoot, task.backboneHash, j.sha256, j.copy),
+          feats.slice(k * FEATURE_DIM, (k + 1) * FEATURE_DIM),
+        );
       }
     }
     done += Math.min(task.batchSize, task.jobs.length - i);
@@ -52,6 +55,7 @@ async function run(task: WorkerTask): Promise<void> {
 process.once('message', (task: WorkerTask) => {
   run(task).then(
     () => process.send?.({ type: 'done' }, () => process.exit(0)),
-    (err: unknown) => process.send?.({ type: 'error', message: String((err as Error)?.stack ?? err) }, () => process.exit(1)),
+    (err: unknown) =>
+      process.send?.({ type: 'error', message: String((err as Error)?.stack ?? err) }, () => process.exit(1)),
   );
 });

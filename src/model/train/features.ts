@@ -18,7 +18,10 @@ export function featurePath(root: string, backboneHash: string, sha256: string, 
 }
 
 export async function hasFeature(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.size === FEATURE_DIM * 4, () => false);
+  return stat(p).then(
+    (s) => s.size === FEATURE_DIM * 4,
+    () => false,
+  );
 }
 
 export async function writeFeature(p: string, v: Float32Array): Promise<void> {

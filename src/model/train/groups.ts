@@ -46,7 +46,11 @@ export function unionGroups(keys: readonly (readonly string[])[]): string[] {
   const find = (k: string): string => {
     let r = k;
     while (parent.get(r) !== r) r = parent.get(r)!;
-    for (let c = k; c !== r; ) { const n = parent.get(c)!; parent.set(c, r); c = n; }
+    for (let c = k; c !== r;) {
+      const n = parent.get(c)!;
+      parent.set(c, r);
+      c = n;
+    }
     return r;
   };
   for (const ks of keys) {
@@ -78,8 +82,12 @@ export interface GroupStats {
  * Replaces each item's `group` (its content identity: sha256 or ETag) by its patient-and-content
  * component: `patient:ID` (smallest id in it) or `content:…` for items with no patient id.
  */
-export function groupByPatient<T extends { group: string }>(items: readonly T[], keyOf: (t: T) => string, by: GroupBy,
-  explicit?: ReadonlyMap<string, string>): { items: T[]; stats: GroupStats } {
+export function groupByPatient<T extends { group: string }>(
+  items: readonly T[],
+  keyOf: (t: T) => string,
+  by: GroupBy,
+  explicit?: ReadonlyMap<string, string>,
+): { items: T[]; stats: GroupStats } {
   const patients = new Set<string>();
   const fallbackExamples: string[] = [];
   let fallbacks = 0;
@@ -105,6 +113,13 @@ export function groupByPatient<T extends { group: string }>(items: readonly T[],
   }
   return {
     items: items.map((it, i) => ({ ...it, group: names.get(roots[i])! })),
-    stats: { rule: groupByText(by), items: items.length, patients: patients.size, fallbacks, fallbackExamples, groups: new Set(names.values()).size },
+    stats: {
+      rule: groupByText(by),
+      items: items.length,
+      patients: patients.size,
+      fallbacks,
+      fallbackExamples,
+      groups: new Set(names.values()).size,
+    },
   };
 }

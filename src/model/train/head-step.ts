@@ -44,8 +44,18 @@ export function weightedBce(logits: tf.Tensor, y: tf.Tensor, w: tf.Tensor): tf.S
  * BCE, L2 weight decay, optional global-norm clipping. The one training step shared by single-process
  * training and shard jobs.
  */
-export function trainPass(data: PassData, w: tf.Variable, b: tf.Variable, opt: tf.Optimizer, cfg: StepConfig, rand: () => number): PassResult {
-  const order = shuffled(Array.from({ length: data.n }, (_, i) => i), rand);
+export function trainPass(
+  data: PassData,
+  w: tf.Variable,
+  b: tf.Variable,
+  opt: tf.Optimizer,
+  cfg: StepConfig,
+  rand: () => number,
+): PassResult {
+  const order = shuffled(
+    Array.from({ length: data.n }, (_, i) => i),
+    rand,
+  );
   let lossSum = 0;
   let correct = 0;
   for (let s = 0; s < data.n; s += cfg.batchSize) {
@@ -63,9 +73,11 @@ export function trainPass(data: PassData, w: tf.Variable, b: tf.Variable, opt: t
       const x = tf.tensor2d(xb, [idx.length, data.dim]);
       const y = tf.tensor2d(yb, [idx.length, 1]);
       const sw = tf.tensor2d(wb, [idx.length, 1]);
-      tf.add(tf.matMul(x, w), b).dataSync().forEach((z, k) => {
-        if ((z >= 0 ? 1 : 0) === yb[k]) correct++;
-      });
+      tf.add(tf.matMul(x, w), b)
+        .dataSync()
+        .forEach((z, k) => {
+          if ((z >= 0 ? 1 : 0) === yb[k]) correct++;
+        });
       const { value, grads } = tf.variableGrads(() => {
         const xd = cfg.dropout > 0 ? tf.dropout(x, cfg.dropout, undefined, stepSeed) : x;
         const loss = weightedBce(tf.add(tf.matMul(xd, w), b), y, sw);
@@ -74,7 +86,8 @@ export function trainPass(data: PassData, w: tf.Variable, b: tf.Variable, opt: t
       let g = grads;
       if (cfg.clipNorm > 0) {
         const norm = Math.sqrt(Object.values(grads).reduce((acc, t) => acc + tf.sum(tf.square(t)).dataSync()[0], 0));
-        if (norm > cfg.clipNorm) g = Object.fromEntries(Object.entries(grads).map(([k, t]) => [k, tf.mul(t, cfg.clipNorm / norm)]));
+        if (norm > cfg.clipNorm)
+          g = Object.fromEntries(Object.entries(grads).map(([k, t]) => [k, tf.mul(t, cfg.clipNorm / norm)]));
       }
       opt.applyGradients(g);
       lossSum += value.dataSync()[0] * idx.length;

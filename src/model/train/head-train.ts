@@ -28,7 +28,12 @@ export interface HeadTrainConfig {
   seed: number;
 }
 
-export interface EpochLog { epoch: number; lr: number; trainLoss: number; valLoss: number }
+export interface EpochLog {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  valLoss: number;
+}
 
 export interface HeadTrainResult {
   /** Dense weights on the raw (unstandardised) GAP features. */
@@ -46,16 +51,25 @@ export interface HeadTrainResult {
 export function columnStats(s: FeatureSet): { mean: Float32Array; std: Float32Array } {
   const mean = new Float64Array(s.dim);
   const sq = new Float64Array(s.dim);
-  for (let i = 0; i < s.n; i++) for (let j = 0; j < s.dim; j++) { const v = s.x[i * s.dim + j]; mean[j] += v; sq[j] += v * v; }
+  for (let i = 0; i < s.n; i++)
+    for (let j = 0; j < s.dim; j++) {
+      const v = s.x[i * s.dim + j];
+      mean[j] += v;
+      sq[j] += v * v;
+    }
   const m = new Float32Array(s.dim);
   const sd = new Float32Array(s.dim);
-  for (let j = 0; j < s.dim; j++) { m[j] = mean[j] / s.n; sd[j] = Math.max(1e-6, Math.sqrt(Math.max(0, sq[j] / s.n - m[j] * m[j]))); }
+  for (let j = 0; j < s.dim; j++) {
+    m[j] = mean[j] / s.n;
+    sd[j] = Math.max(1e-6, Math.sqrt(Math.max(0, sq[j] / s.n - m[j] * m[j])));
+  }
   return { mean: m, std: sd };
 }
 
 function standardise(s: FeatureSet, mean: Float32Array, std: Float32Array): Float32Array {
   const out = new Float32Array(s.x.length);
-  for (let i = 0; i < s.n; i++) for (let j = 0; j < s.dim; j++) out[i * s.dim + j] = (s.x[i * s.dim + j] - mean[j]) / std[j];
+  for (let i = 0; i < s.n; i++)
+    for (let j = 0; j < s.dim; j++) out[i * s.dim + j] = (s.x[i * s.dim + j] - mean[j]) / std[j];
   return out;
 }
 
@@ -77,8 +91,8 @@ export function trainHead(train: FeatureSet, val: FeatureSet, cfg: HeadTrainConf
   const xt = standardise(train, mean, std);
   const xv = standardise(val, mean, std);
   const nPos = train.y.reduce((s, v) => s + v, 0);
-  const classWeight: [number, number] = cfg.classWeights === 'auto'
-    ? [train.n / (2 * (train.n - nPos)), train.n / (2 * nPos)] : [1, 1];
+  const classWeight: [number, number] =
+    cfg.classWeights === 'auto' ? [train.n / (2 * (train.n - nPos)), train.n / (2 * nPos)] : [1, 1];
   const rand = seededRandom(cfg.seed);
   const w = tf.variable(tf.randomNormal([train.dim, 1], 0, 0.01, 'float32', cfg.seed), true, 'head_w');
   const b = tf.variable(tf.zeros([1]), true, 'head_b');
@@ -87,7 +101,12 @@ export function trainHead(train: FeatureSet, val: FeatureSet, cfg: HeadTrainConf
   const yvT = tf.tensor2d(Float32Array.from(val.y), [val.n, 1]);
   const onesV = tf.onesLike(yvT);
   const history: EpochLog[] = [];
-  let best: { loss: number; epoch: number; w: Float32Array; b: number } = { loss: Infinity, epoch: -1, w: new Float32Array(0), b: 0 };
+  let best: { loss: number; epoch: number; w: Float32Array; b: number } = {
+    loss: Infinity,
+    epoch: -1,
+    w: new Float32Array(0),
+    b: 0,
+  };
   let sinceBest = 0;
   let steps = 0;
   let epoch = 0;
@@ -104,7 +123,10 @@ export function trainHead(train: FeatureSet, val: FeatureSet, cfg: HeadTrainConf
       if (valLoss < best.loss) {
         best = { loss: valLoss, epoch: epoch + 1, w: new Float32Array(w.dataSync()), b: b.dataSync()[0] };
         sinceBest = 0;
-      } else if (++sinceBest >= cfg.patience) { epoch++; break; }
+      } else if (++sinceBest >= cfg.patience) {
+        epoch++;
+        break;
+      }
     }
   }
   if (best.epoch < 0) best = { loss: NaN, epoch, w: new Float32Array(w.dataSync()), b: b.dataSync()[0] };
@@ -112,9 +134,21 @@ export function trainHead(train: FeatureSet, val: FeatureSet, cfg: HeadTrainConf
   opt.dispose();
   const kernel = new Float32Array(train.dim);
   let bias = best.b;
-  for (let j = 0; j < train.dim; j++) { kernel[j] = best.w[j] / std[j]; bias -= (best.w[j] * mean[j]) / std[j]; }
+  for (let j = 0; j < train.dim; j++) {
+    kernel[j] = best.w[j] / std[j];
+    bias -= (best.w[j] * mean[j]) / std[j];
+  }
   const seconds = (Date.now() - started) / 1000;
-  return { kernel, bias, history, bestEpoch: best.epoch, epochsRun: epoch, seconds, samplesPerSec: steps / seconds, classWeight };
+  return {
+    kernel,
+    bias,
+    history,
+    bestEpoch: best.epoch,
+    epochsRun: epoch,
+    seconds,
+    samplesPerSec: steps / seconds,
+    classWeight,
+  };
 }
 
 /** P(positive) for raw features with folded weights (pure JS). */

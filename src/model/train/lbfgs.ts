@@ -13,13 +13,28 @@ export interface LbfgsOptions {
   fTol?: number;
 }
 
-export interface LbfgsResult { x: Float64Array; f: number; gradInf: number; iterations: number; evaluations: number; converged: boolean }
+export interface LbfgsResult {
+  x: Float64Array;
+  f: number;
+  gradInf: number;
+  iterations: number;
+  evaluations: number;
+  converged: boolean;
+}
 
 /** f and its gradient at x: returns f, writes the gradient into g. */
 export type Objective = (x: Float64Array, g: Float64Array) => number;
 
-const dot = (a: Float64Array, b: Float64Array): number => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
-const infNorm = (a: Float64Array): number => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i])); return m; };
+const dot = (a: Float64Array, b: Float64Array): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+};
+const infNorm = (a: Float64Array): number => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+};
 
 export function minimizeLbfgs(fg: Objective, x0: Float64Array, opts: LbfgsOptions = {}): LbfgsResult {
   const m = opts.memory ?? 10;
@@ -47,14 +62,17 @@ export function minimizeLbfgs(fg: Objective, x0: Float64Array, opts: LbfgsOption
       alpha[k] = rho[k] * dot(S[k], d);
       for (let i = 0; i < n; i++) d[i] -= alpha[k] * Y[k][i];
     }
-    const gamma = S.length ? dot(S[S.length - 1], Y[Y.length - 1]) / dot(Y[Y.length - 1], Y[Y.length - 1]) : 1 / Math.max(1, Math.sqrt(dot(g, g)));
+    const gamma = S.length
+      ? dot(S[S.length - 1], Y[Y.length - 1]) / dot(Y[Y.length - 1], Y[Y.length - 1])
+      : 1 / Math.max(1, Math.sqrt(dot(g, g)));
     for (let i = 0; i < n; i++) d[i] *= gamma;
     for (let k = 0; k < S.length; k++) {
       const beta = rho[k] * dot(Y[k], d);
       for (let i = 0; i < n; i++) d[i] += (alpha[k] - beta) * S[k][i];
     }
     let slope = dot(g, d);
-    if (!(slope < 0)) { // not a descent direction: restart from steepest descent
+    if (!(slope < 0)) {
+      // not a descent direction: restart from steepest descent
       S.length = Y.length = rho.length = 0;
       for (let i = 0; i < n; i++) d[i] = -g[i] / Math.max(1, Math.sqrt(dot(g, g)));
       slope = dot(g, d);
@@ -71,17 +89,27 @@ export function minimizeLbfgs(fg: Objective, x0: Float64Array, opts: LbfgsOption
     if (!(fNew <= f)) return { x, f, gradInf: infNorm(g), iterations: it, evaluations, converged: false }; // line search failed
     const s = new Float64Array(n);
     const y = new Float64Array(n);
-    for (let i = 0; i < n; i++) { s[i] = xNew[i] - x[i]; y[i] = gNew[i] - g[i]; }
+    for (let i = 0; i < n; i++) {
+      s[i] = xNew[i] - x[i];
+      y[i] = gNew[i] - g[i];
+    }
     const sy = dot(s, y);
     if (sy > 1e-12 * Math.sqrt(dot(s, s) * dot(y, y))) {
-      if (S.length === m) { S.shift(); Y.shift(); rho.shift(); }
-      S.push(s); Y.push(y); rho.push(1 / sy);
+      if (S.length === m) {
+        S.shift();
+        Y.shift();
+        rho.shift();
+      }
+      S.push(s);
+      Y.push(y);
+      rho.push(1 / sy);
     }
     const decrease = f - fNew;
     [x, xNew] = [xNew, x];
     [g, gNew] = [gNew, g];
     f = fNew;
-    if (decrease <= fTol * Math.max(1, Math.abs(f))) return { x, f, gradInf: infNorm(g), iterations: it + 1, evaluations, converged: true };
+    if (decrease <= fTol * Math.max(1, Math.abs(f)))
+      return { x, f, gradInf: infNorm(g), iterations: it + 1, evaluations, converged: true };
   }
   return { x, f, gradInf: infNorm(g), iterations: it, evaluations, converged: infNorm(g) <= gradTol };
 }

@@ -3,13 +3,24 @@ import { FEATURE_DIM, featurePath, hasFeature, readFeature, type FeatureJob } fr
 import type { FeatureSet } from './head-train.js';
 
 /** `groups`: the group (patient) of each loaded row. */
-export interface LoadedSet { set: FeatureSet; missing: number; byCopy: number[]; groups: string[] }
+export interface LoadedSet {
+  set: FeatureSet;
+  missing: number;
+  byCopy: number[];
+  groups: string[];
+}
 
 /**
  * Gathers cached features for items x copies into one matrix. Missing vectors are skipped when
  * `allowMissing` (a partial cache), otherwise an error.
  */
-export async function loadFeatureSet(items: ImageItem[], copies: number[], root: string, bbHash: string, allowMissing: boolean): Promise<LoadedSet> {
+export async function loadFeatureSet(
+  items: ImageItem[],
+  copies: number[],
+  root: string,
+  bbHash: string,
+  allowMissing: boolean,
+): Promise<LoadedSet> {
   const rows: Float32Array[] = [];
   const labels: number[] = [];
   const groups: string[] = [];

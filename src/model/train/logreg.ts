@@ -29,7 +29,11 @@ export interface LogRegCVOptions {
   lbfgs?: LbfgsOptions;
 }
 
-export interface GridPoint { lambda: number; cvLoss: number; foldLoss: number[] }
+export interface GridPoint {
+  lambda: number;
+  cvLoss: number;
+  foldLoss: number[];
+}
 
 export interface LogRegCVResult extends LogRegModel {
   mean: Float32Array;
@@ -45,7 +49,14 @@ const log1pExp = (z: number): number => (z > 0 ? z + Math.log1p(Math.exp(-z)) : 
 const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 /** Mean log-loss of labels y under logits from weights (kernel, bias) on row-major x. */
-export function logLoss(x: Float32Array, y: Uint8Array, dim: number, kernel: ArrayLike<number>, bias: number, rows?: Int32Array): number {
+export function logLoss(
+  x: Float32Array,
+  y: Uint8Array,
+  dim: number,
+  kernel: ArrayLike<number>,
+  bias: number,
+  rows?: Int32Array,
+): number {
   const idx = rows ?? Int32Array.from(y.keys());
   let s = 0;
   for (const i of idx) {
@@ -57,7 +68,13 @@ export function logLoss(x: Float32Array, y: Uint8Array, dim: number, kernel: Arr
 }
 
 /** Fits one penalty strength on already standardised rows (all rows, or `rows`), warm-started from `init`. */
-export function fitLogReg(x: Float32Array, y: Uint8Array, dim: number, lambda: number, opts: { rows?: Int32Array; init?: Float64Array; lbfgs?: LbfgsOptions } = {}): LogRegModel & { theta: Float64Array } {
+export function fitLogReg(
+  x: Float32Array,
+  y: Uint8Array,
+  dim: number,
+  lambda: number,
+  opts: { rows?: Int32Array; init?: Float64Array; lbfgs?: LbfgsOptions } = {},
+): LogRegModel & { theta: Float64Array } {
   const rows = opts.rows ?? Int32Array.from(y.keys());
   const n = rows.length;
   const z = new Float64Array(n);
@@ -79,11 +96,21 @@ export function fitLogReg(x: Float32Array, y: Uint8Array, dim: number, lambda: n
       g[dim] += e;
     }
     let pen = 0;
-    for (let j = 0; j < dim; j++) { pen += theta[j] * theta[j]; g[j] += lambda * theta[j]; }
+    for (let j = 0; j < dim; j++) {
+      pen += theta[j] * theta[j];
+      g[j] += lambda * theta[j];
+    }
     return loss / n + (lambda / 2) * pen;
   };
   const r = minimizeLbfgs(fg, opts.init ?? new Float64Array(dim + 1), { maxIter: 1000, gradTol: 1e-6, ...opts.lbfgs });
-  return { kernel: Float32Array.from(r.x.subarray(0, dim)), bias: r.x[dim], lambda, iterations: r.iterations, converged: r.converged, theta: r.x };
+  return {
+    kernel: Float32Array.from(r.x.subarray(0, dim)),
+    bias: r.x[dim],
+    lambda,
+    iterations: r.iterations,
+    converged: r.converged,
+    theta: r.x,
+  };
 }
 
 /**
@@ -93,7 +120,11 @@ export function fitLogReg(x: Float32Array, y: Uint8Array, dim: number, lambda: n
 export function groupedFolds(y: Uint8Array, groups: readonly string[], k: number, seed: number): Int32Array {
   if (groups.length !== y.length) throw new Error(`${groups.length} groups for ${y.length} rows`);
   const rowsOf = new Map<string, number[]>();
-  groups.forEach((g, i) => { const r = rowsOf.get(g); if (r) r.push(i); else rowsOf.set(g, [i]); });
+  groups.forEach((g, i) => {
+    const r = rowsOf.get(g);
+    if (r) r.push(i);
+    else rowsOf.set(g, [i]);
+  });
   if (rowsOf.size < k) throw new Error(`${rowsOf.size} groups cannot fill ${k} folds`);
   const foldOf = new Int32Array(y.length);
   const rand = seededRandom(seed);
@@ -119,7 +150,13 @@ export function groupedFolds(y: Uint8Array, groups: readonly string[], k: number
  * final fit), picks lambda from the grid by grouped K-fold CV log-loss (ties: the stronger penalty),
  * and refits on all rows. x is row-major n x dim, y 0/1, groups one id per row (e.g. patient).
  */
-export function fitLogRegCV(x: Float32Array, y: Uint8Array, groups: readonly string[], dim: number, opts: LogRegCVOptions = {}): LogRegCVResult {
+export function fitLogRegCV(
+  x: Float32Array,
+  y: Uint8Array,
+  groups: readonly string[],
+  dim: number,
+  opts: LogRegCVOptions = {},
+): LogRegCVResult {
   const n = y.length;
   if (x.length !== n * dim) throw new Error(`logreg: ${x.length} values do not fit ${n} rows x ${dim}`);
   const lambdas = [...(opts.lambdas ?? DEFAULT_LAMBDAS)].sort((a, b) => b - a); // strong -> weak, warm starts
@@ -131,8 +168,16 @@ export function fitLogRegCV(x: Float32Array, y: Uint8Array, groups: readonly str
   for (let f = 0; f < k; f++) {
     const trainRows = Int32Array.from(y.keys()).filter((i) => foldOf[i] !== f);
     const testRows = Int32Array.from(y.keys()).filter((i) => foldOf[i] === f);
-    const sub = { x: new Float32Array(trainRows.length * dim), y: new Uint8Array(trainRows.length), n: trainRows.length, dim };
-    trainRows.forEach((i, r) => { sub.x.set(x.subarray(i * dim, (i + 1) * dim), r * dim); sub.y[r] = y[i]; });
+    const sub = {
+      x: new Float32Array(trainRows.length * dim),
+      y: new Uint8Array(trainRows.length),
+      n: trainRows.length,
+      dim,
+    };
+    trainRows.forEach((i, r) => {
+      sub.x.set(x.subarray(i * dim, (i + 1) * dim), r * dim);
+      sub.y[r] = y[i];
+    });
     const { mean, std } = columnStats(sub);
     const xs = standardise({ x, y, n, dim }, mean, std).x;
     let init: Float64Array | undefined;
@@ -152,7 +197,11 @@ export function fitLogRegCV(x: Float32Array, y: Uint8Array, groups: readonly str
 }
 
 /** P(positive) of raw rows under a CV fit (standardises with its mean/std). */
-export function scoreLogReg(m: Pick<LogRegCVResult, 'kernel' | 'bias' | 'mean' | 'std'>, x: Float32Array, dim: number): Float32Array {
+export function scoreLogReg(
+  m: Pick<LogRegCVResult, 'kernel' | 'bias' | 'mean' | 'std'>,
+  x: Float32Array,
+  dim: number,
+): Float32Array {
   const n = x.length / dim;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {

@@ -21,7 +21,13 @@ async function main(): Promise<void> {
   const plan = planFeatures(items, opts.valFraction, opts.augmentCopies, opts.seed);
   const featureRoot = defaultFeatureDir();
   if (!opts.featuresReadyOnly) {
-    const r = await extractFeatures(plan.jobs, { backboneDir, backboneHash: bbHash, featureRoot, workers: opts.workers, logger: log });
+    const r = await extractFeatures(plan.jobs, {
+      backboneDir,
+      backboneHash: bbHash,
+      featureRoot,
+      workers: opts.workers,
+      logger: log,
+    });
     log.info(r, 'features ready');
   }
   if (opts.extractOnly) return;

@@ -10,7 +10,15 @@ export interface CardInput {
   meta: HeadMetadata;
   opts: TrainOptions;
   command: string;
-  counts: { images: number; train: number; val: number; trainVectors: number; valVectors: number; missing: number; trainByCopy: number[] };
+  counts: {
+    images: number;
+    train: number;
+    val: number;
+    trainVectors: number;
+    valVectors: number;
+    missing: number;
+    trainByCopy: number[];
+  };
   val: BinaryMetrics;
   train: BinaryMetrics;
   result: HeadTrainResult;
@@ -26,27 +34,43 @@ const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
 function metricsTable(m: BinaryMetrics): string {
   const c = m.confusion;
   return [
-    '| metric | value |', '|---|---|',
-    `| accuracy | ${pct(m.accuracy)} |`, `| precision (PPV) | ${pct(m.precision)} |`, `| recall / sensitivity | ${pct(m.recall)} |`,
-    `| specificity | ${pct(m.specificity)} |`, `| F1 | ${m.f1.toFixed(4)} |`, `| ROC AUC | ${m.rocAuc === null ? 'n/a' : m.rocAuc.toFixed(4)} |`,
-    '', '| | predicted NORMAL | predicted PNEUMONIA |', '|---|---|---|',
-    `| true NORMAL | ${c.tn} (TN) | ${c.fp} (FP) |`, `| true PNEUMONIA | ${c.fn} (FN) | ${c.tp} (TP) |`,
+    '| metric | value |',
+    '|---|---|',
+    `| accuracy | ${pct(m.accuracy)} |`,
+    `| precision (PPV) | ${pct(m.precision)} |`,
+    `| recall / sensitivity | ${pct(m.recall)} |`,
+    `| specificity | ${pct(m.specificity)} |`,
+    `| F1 | ${m.f1.toFixed(4)} |`,
+    `| ROC AUC | ${m.rocAuc === null ? 'n/a' : m.rocAuc.toFixed(4)} |`,
+    '',
+    '| | predicted NORMAL | predicted PNEUMONIA |',
+    '|---|---|---|',
+    `| true NORMAL | ${c.tn} (TN) | ${c.fp} (FP) |`,
+    `| true PNEUMONIA | ${c.fn} (FN) | ${c.tp} (TP) |`,
   ].join('\n');
 }
 
 /** How the split was grouped, for the card. */
 export function describeGrouping(g: GroupStats | undefined): string {
   if (!g) return 'byte-identical files are grouped so they never straddle the split';
-  const rule = g.rule === 'auto' ? 'patient ids parsed from the file names (personNNN_…, IM-XXXX-…, NORMAL2-IM-XXXX-…)'
-    : g.rule === 'none' ? 'no patient ids (content identity only)' : `patient ids from --group-by ${g.rule}`;
-  return `grouped by patient (${rule}; ${g.patients} patients, ${g.fallbacks} images without an id kept alone) joined with byte-identical files: ` +
-    `${g.groups} groups, none straddles the split`;
+  const rule =
+    g.rule === 'auto'
+      ? 'patient ids parsed from the file names (personNNN_…, IM-XXXX-…, NORMAL2-IM-XXXX-…)'
+      : g.rule === 'none'
+        ? 'no patient ids (content identity only)'
+        : `patient ids from --group-by ${g.rule}`;
+  return (
+    `grouped by patient (${rule}; ${g.patients} patients, ${g.fallbacks} images without an id kept alone) joined with byte-identical files: ` +
+    `${g.groups} groups, none straddles the split`
+  );
 }
 
 /** The validation section with intervals: table, what the intervals mean, the gain over the baseline. */
 export function renderValidationSection(v: NonNullable<CardInput['validation']>): string {
-  const gain = v.aucGain?.value != null && v.aucGain.lo !== null
-    ? `\nROC AUC over the baseline (paired patient bootstrap): ${v.aucGain.value >= 0 ? '+' : ''}${v.aucGain.value.toFixed(4)} [${v.aucGain.lo.toFixed(4)}, ${v.aucGain.hi!.toFixed(4)}].\n` : '';
+  const gain =
+    v.aucGain?.value != null && v.aucGain.lo !== null
+      ? `\nROC AUC over the baseline (paired patient bootstrap): ${v.aucGain.value >= 0 ? '+' : ''}${v.aucGain.value.toFixed(4)} [${v.aucGain.lo.toFixed(4)}, ${v.aucGain.hi!.toFixed(4)}].\n`
+      : '';
   return `${renderValidationTable(v.rows)}\n\n${describeIntervals(v.rows[0].report)}\n${gain}`;
 }
 

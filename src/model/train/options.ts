@@ -4,7 +4,8 @@ import { groupByText, parseGroupBy } from './groups.js';
 
 export type OptimizerName = 'adam' | 'sgd' | 'rmsprop';
 export type LrSchedule = 'constant' | 'cosine' | 'step';
-export type ThresholdRule = { kind: 'youden' } | { kind: 'sens-target'; target: number } | { kind: 'sens-bound'; target: number };
+export type ThresholdRule =
+  { kind: 'youden' } | { kind: 'sens-target'; target: number } | { kind: 'sens-bound'; target: number };
 
 export interface TrainOptions {
   data: string;
@@ -59,7 +60,8 @@ export function parseThresholdRule(s: string): ThresholdRule {
 }
 
 function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(v)) throw new Error(`--${name} ${v}: expected one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new Error(`--${name} ${v}: expected one of ${allowed.join(', ')}`);
   return v as T;
 }
 
@@ -113,7 +115,9 @@ export function parseTrainArgs(argv: string[]): TrainOptions {
   const valFraction = num('val-fraction', v['val-fraction']!, 0);
   const holdoutFraction = num('holdout-fraction', v['holdout-fraction']!, 0);
   if (holdoutFraction >= valFraction && holdoutFraction > 0) {
-    throw new Error(`--holdout-fraction ${holdoutFraction} must be below --val-fraction ${valFraction}: the held-out patients are carved out of the validation side`);
+    throw new Error(
+      `--holdout-fraction ${holdoutFraction} must be below --val-fraction ${valFraction}: the held-out patients are carved out of the validation side`,
+    );
   }
   const labelSmoothing = num('label-smoothing', v['label-smoothing']!, 0);
   if (labelSmoothing >= 0.5) throw new Error('--label-smoothing must be < 0.5');

@@ -17,12 +17,17 @@ export interface Split<T> {
  * until round(fraction * the class's items) are there. A group never straddles the split. Pure; the
  * same seed and input give the same split.
  */
-export function stratifiedSplit<T extends LabeledItem>(items: readonly T[], valFraction: number, seed: number): Split<T> {
+export function stratifiedSplit<T extends LabeledItem>(
+  items: readonly T[],
+  valFraction: number,
+  seed: number,
+): Split<T> {
   if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`val fraction ${valFraction} must be in [0, 1)`);
   const byGroup = new Map<string, T[]>();
   for (const it of items) {
     const g = byGroup.get(it.group);
-    if (g) g.push(it); else byGroup.set(it.group, [it]);
+    if (g) g.push(it);
+    else byGroup.set(it.group, [it]);
   }
   const byClass = new Map<number, Map<string, T[]>>();
   for (const [key, g] of byGroup) {
@@ -39,7 +44,10 @@ export function stratifiedSplit<T extends LabeledItem>(items: readonly T[], valF
     let nVal = 0;
     for (const k of keys) {
       const g = groups.get(k)!;
-      if (nVal < wantVal) { val.push(...g); nVal += g.length; } else train.push(...g);
+      if (nVal < wantVal) {
+        val.push(...g);
+        nVal += g.length;
+      } else train.push(...g);
     }
   }
   return { train, val };

@@ -17,7 +17,12 @@ export function nllAtTemperature(logits: ArrayLike<number>, truth: ArrayLike<num
 }
 
 /** The temperature in [exp(lo), exp(hi)] with the lowest validation NLL (golden-section search on log T; the NLL is unimodal in it). */
-export function fitTemperature(logits: ArrayLike<number>, truth: ArrayLike<number>, lo = Math.log(0.05), hi = Math.log(100)): { temperature: number; nllBefore: number; nllAfter: number } {
+export function fitTemperature(
+  logits: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  lo = Math.log(0.05),
+  hi = Math.log(100),
+): { temperature: number; nllBefore: number; nllAfter: number } {
   const f = (u: number) => nllAtTemperature(logits, truth, Math.exp(u));
   const g = (Math.sqrt(5) - 1) / 2;
   let a = lo;
@@ -27,14 +32,31 @@ export function fitTemperature(logits: ArrayLike<number>, truth: ArrayLike<numbe
   let fc = f(c);
   let fd = f(d);
   for (let i = 0; i < 80; i++) {
-    if (fc < fd) { b = d; d = c; fd = fc; c = b - g * (b - a); fc = f(c); } else { a = c; c = d; fc = fd; d = a + g * (b - a); fd = f(d); }
+    if (fc < fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - g * (b - a);
+      fc = f(c);
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + g * (b - a);
+      fd = f(d);
+    }
   }
   const t = Math.exp((a + b) / 2);
-  return { temperature: t, nllBefore: nllAtTemperature(logits, truth, 1), nllAfter: nllAtTemperature(logits, truth, t) };
+  return {
+    temperature: t,
+    nllBefore: nllAtTemperature(logits, truth, 1),
+    nllAfter: nllAtTemperature(logits, truth, t),
+  };
 }
 
 /** Scores (float32, as engines return them) of logits at temperature t. */
-export const scoresAt = (logits: ArrayLike<number>, t: number): Float32Array => Float32Array.from(logits, (z) => sigmoid(z / t));
+export const scoresAt = (logits: ArrayLike<number>, t: number): Float32Array =>
+  Float32Array.from(logits, (z) => sigmoid(z / t));
 
 /** Share of scores within `eps` of 0 or 1: saturated scores that no threshold can split. */
 export function saturatedShare(scores: ArrayLike<number>, eps = 1e-6): number {

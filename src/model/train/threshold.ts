@@ -15,7 +15,11 @@ export interface ThresholdChoice {
  * sens-bound:s: the highest t whose exact (Clopper–Pearson, 95%) lower bound on sensitivity >= s: the target
  * held with confidence rather than on the point estimate, for validation sets too separable to place the threshold.
  */
-export function chooseThreshold(truth: readonly boolean[], scores: readonly number[], rule: ThresholdRule): ThresholdChoice {
+export function chooseThreshold(
+  truth: readonly boolean[],
+  scores: readonly number[],
+  rule: ThresholdRule,
+): ThresholdChoice {
   const pos = truth.filter(Boolean).length;
   const neg = truth.length - pos;
   if (pos === 0 || neg === 0) throw new Error('threshold selection needs both classes in validation');
@@ -23,13 +27,18 @@ export function chooseThreshold(truth: readonly boolean[], scores: readonly numb
   let tp = 0;
   let fp = 0;
   let best: ThresholdChoice | null = null;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     const t = order[i][0];
-    while (i < order.length && order[i][0] === t) { if (order[i][1]) tp++; else fp++; i++; }
+    while (i < order.length && order[i][0] === t) {
+      if (order[i][1]) tp++;
+      else fp++;
+      i++;
+    }
     const sens = tp / pos;
     const spec = 1 - fp / neg;
     if (rule.kind === 'youden') {
-      if (!best || sens + spec - 1 > best.sensitivity + best.specificity - 1) best = { threshold: t, sensitivity: sens, specificity: spec, rule: 'youden' };
+      if (!best || sens + spec - 1 > best.sensitivity + best.specificity - 1)
+        best = { threshold: t, sensitivity: sens, specificity: spec, rule: 'youden' };
     } else if (rule.kind === 'sens-target' ? sens >= rule.target : clopperPearson(tp, pos).lo >= rule.target) {
       return { threshold: t, sensitivity: sens, specificity: spec, rule: `${rule.kind}:${rule.target}` };
     }

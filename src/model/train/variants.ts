@@ -42,7 +42,15 @@ export interface StrongRanges {
   gamma: number;
 }
 
-export const STRONG_AUGMENT: StrongRanges = { scale: [0.25, 1], ratio: [3 / 4, 4 / 3], maxRotateDeg: 10, flipProb: 0.5, brightness: 0.3, contrast: 0.3, gamma: 0.3 };
+export const STRONG_AUGMENT: StrongRanges = {
+  scale: [0.25, 1],
+  ratio: [3 / 4, 4 / 3],
+  maxRotateDeg: 10,
+  flipProb: 0.5,
+  brightness: 0.3,
+  contrast: 0.3,
+  gamma: 0.3,
+};
 
 /** Where the output's unit square comes from in the source, plus the photometric factors. */
 export interface StrongParams {
@@ -59,7 +67,12 @@ export interface StrongParams {
 }
 
 /** Draws a crop box as torchvision's RandomResizedCrop does (10 tries, else the largest centred box in range). Pure. */
-export function drawCrop(rand: () => number, size: number, scale: [number, number], ratio: [number, number]): { x: number; y: number; w: number; h: number } {
+export function drawCrop(
+  rand: () => number,
+  size: number,
+  scale: [number, number],
+  ratio: [number, number],
+): { x: number; y: number; w: number; h: number } {
   const area = size * size;
   const [lr0, lr1] = [Math.log(ratio[0]), Math.log(ratio[1])];
   for (let i = 0; i < 10; i++) {
@@ -94,7 +107,11 @@ export function drawStrong(seed: number, size: number, r: StrongRanges = STRONG_
  * Resamples the crop box to the whole size×size output, rotated about its centre and optionally
  * mirrored (bilinear, edges clamped). Pure: returns a new buffer.
  */
-export function cropRotateRgb(rgb: Uint8Array, size: number, p: Pick<StrongParams, 'x' | 'y' | 'w' | 'h' | 'angleDeg' | 'flip'>): Uint8Array {
+export function cropRotateRgb(
+  rgb: Uint8Array,
+  size: number,
+  p: Pick<StrongParams, 'x' | 'y' | 'w' | 'h' | 'angleDeg' | 'flip'>,
+): Uint8Array {
   const out = new Uint8Array(rgb.length);
   const a = (p.angleDeg * Math.PI) / 180;
   const cos = Math.cos(a);
@@ -177,13 +194,23 @@ export function drawStress(seed: number, size: number, shift: number): StressPar
   if (shift === 1) {
     return {
       crop: drawCrop(rand, size, [0.35, 1], [0.6, 1.6]),
-      contrast: 0.6 + rand() * 0.8, brightness: 0.6 + rand() * 0.9, gamma: Math.exp((rand() * 2 - 1) * Math.log(1.5)),
-      blur: 0, noise: 0, jpegQuality: 0, noiseSeed,
+      contrast: 0.6 + rand() * 0.8,
+      brightness: 0.6 + rand() * 0.9,
+      gamma: Math.exp((rand() * 2 - 1) * Math.log(1.5)),
+      blur: 0,
+      noise: 0,
+      jpegQuality: 0,
+      noiseSeed,
     };
   }
   return {
-    brightness: 1, contrast: 1, gamma: 1,
-    blur: rand() < 0.5 ? 0.3 + rand() : 0, noise: rand() < 0.5 ? 2 + rand() * 6 : 0, jpegQuality: Math.round(30 + rand() * 60), noiseSeed,
+    brightness: 1,
+    contrast: 1,
+    gamma: 1,
+    blur: rand() < 0.5 ? 0.3 + rand() : 0,
+    noise: rand() < 0.5 ? 2 + rand() * 6 : 0,
+    jpegQuality: Math.round(30 + rand() * 60),
+    noiseSeed,
   };
 }
 
@@ -214,9 +241,13 @@ export async function stressRgb(rgb: Uint8Array, size: number, p: StressParams):
 export async function variantRgb(rgb: Uint8Array, size: number, sha256: string, copy: number): Promise<Uint8Array> {
   const seed = seedFrom(sha256, copy);
   switch (variantKind(copy)) {
-    case 'clean': return rgb;
-    case 'mild': return augmentRgb(rgb, size, drawAugment(seed, size));
-    case 'strong': return strongAugmentRgb(rgb, size, drawStrong(seed, size));
-    case 'stress': return stressRgb(rgb, size, drawStress(seed, size, copy - STRESS_BASE));
+    case 'clean':
+      return rgb;
+    case 'mild':
+      return augmentRgb(rgb, size, drawAugment(seed, size));
+    case 'strong':
+      return strongAugmentRgb(rgb, size, drawStrong(seed, size));
+    case 'stress':
+      return stressRgb(rgb, size, drawStress(seed, size, copy - STRESS_BASE));
   }
 }

@@ -13,7 +13,12 @@ export interface KernelArgs<I extends string> {
 export type KernelFn<I extends string> = (args: KernelArgs<I>) => Info;
 
 /** Runs another wasm kernel on tensor infos (data stays on the wasm heap). */
-export function runKernel(backend: BackendWasm, name: string, inputs: tf.NamedTensorInfoMap | Info[], attrs: tf.NamedAttrMap = {}): Info {
+export function runKernel(
+  backend: BackendWasm,
+  name: string,
+  inputs: tf.NamedTensorInfoMap | Info[],
+  attrs: tf.NamedAttrMap = {},
+): Info {
   const kernel = tf.getKernel(name, 'wasm');
   if (!kernel) throw new Error(`wasm kernel ${name} is not registered`);
   return kernel.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs }) as Info;
@@ -44,5 +49,6 @@ export function heapF32(backend: BackendWasm, t: Info): Float32Array {
 
 /** Rejects what these kernels do not implement, with the kernel and parameter named. */
 export function assertNHWC(kernel: string, dataFormat: string): void {
-  if (dataFormat !== 'NHWC') throw new Error(`${kernel} (wasm training kernel): dataFormat ${dataFormat} is not supported, only NHWC`);
+  if (dataFormat !== 'NHWC')
+    throw new Error(`${kernel} (wasm training kernel): dataFormat ${dataFormat} is not supported, only NHWC`);
 }

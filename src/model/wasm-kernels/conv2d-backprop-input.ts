@@ -1,5 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { disposeAll, heapF32, reshape, runKernel, transpose, type BackendWasm, type Info, type KernelFn } from './backend-ops.js';
+import {
+  disposeAll,
+  heapF32,
+  reshape,
+  runKernel,
+  transpose,
+  type BackendWasm,
+  type Info,
+  type KernelFn,
+} from './backend-ops.js';
 
 /** filter [fh,fw,Cin,Cout] -> [fh,fw,Cout,Cin] with the taps reversed (rotated 180 degrees). */
 function flipTranspose(backend: BackendWasm, filter: Info): Info {
@@ -54,10 +63,22 @@ function scatter(backend: BackendWasm, y: Info, inShape: number[], c: tf.backend
  */
 export function makeConv2DBackpropInput(fallback: KernelFn<'dy' | 'filter'>): KernelFn<'dy' | 'filter'> {
   return (args) => {
-    const { inputs: { dy, filter }, backend } = args;
+    const {
+      inputs: { dy, filter },
+      backend,
+    } = args;
     const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
     if (attrs.dataFormat !== 'NHWC' || dy.dtype !== 'float32') return fallback(args);
-    const c = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+    const c = tf.backend_util.computeConv2DInfo(
+      attrs.inputShape,
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     const { filterHeight: fh, filterWidth: fw, padInfo: p } = c;
     const pads = [fh - 1 - p.top, fh - 1 - p.bottom, fw - 1 - p.left, fw - 1 - p.right];
     const stride1 = c.strideHeight === 1 && c.strideWidth === 1;
@@ -65,7 +86,12 @@ export function makeConv2DBackpropInput(fallback: KernelFn<'dy' | 'filter'>): Ke
     if (!(oneByOne || (stride1 && pads.every((v) => v >= 0)))) return fallback(args);
     const wT = flipTranspose(backend, filter);
     if (!oneByOne) {
-      const dx = conv(backend, dy, wT, [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]]);
+      const dx = conv(backend, dy, wT, [
+        [0, 0],
+        [pads[0], pads[1]],
+        [pads[2], pads[3]],
+        [0, 0],
+      ]);
       disposeAll(backend, wT);
       return dx;
     }

@@ -29,7 +29,10 @@ function wrap(name: string, make: (original: AnyKernelFn) => AnyKernelFn): void 
   if (!original || original[OURS]) return;
   tf.unregisterKernel(name, 'wasm');
   // setupFunc stays: the original's wasm bindings are made when the backend initialises.
-  register({ ...original, kernelFunc: make(original.kernelFunc as unknown as AnyKernelFn) as unknown as tf.KernelFunc });
+  register({
+    ...original,
+    kernelFunc: make(original.kernelFunc as unknown as AnyKernelFn) as unknown as tf.KernelFunc,
+  });
 }
 
 export { conv2DBackpropFilter };
@@ -43,7 +46,9 @@ export { conv2DBackpropFilter };
  */
 export function registerWasmTrainingKernels(): void {
   if (!tf.getKernel('Conv2D', 'wasm')) {
-    throw new Error("registerWasmTrainingKernels: the wasm backend's kernels are not registered; import '@tensorflow/tfjs-backend-wasm' first");
+    throw new Error(
+      "registerWasmTrainingKernels: the wasm backend's kernels are not registered; import '@tensorflow/tfjs-backend-wasm' first",
+    );
   }
   addMissing('Conv2DBackpropFilter', conv2DBackpropFilter);
   wrap('Conv2DBackpropInput', makeConv2DBackpropInput);

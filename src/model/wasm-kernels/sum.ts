@@ -7,7 +7,11 @@ import { disposeAll, matMul, reshape, runKernel, type KernelFn } from './backend
  */
 export function makeSum(fallback: KernelFn<'x'>): KernelFn<'x'> {
   return (args) => {
-    const { inputs: { x }, backend, attrs } = args;
+    const {
+      inputs: { x },
+      backend,
+      attrs,
+    } = args;
     const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape).sort((a, b) => a - b);
     const k = axes.length;
     if (x.dtype !== 'float32' || k === 0 || k === x.shape.length || axes.some((a, i) => a !== i)) return fallback(args);

@@ -6,7 +6,10 @@ import { disposeAll, runKernel, type Info, type KernelFn } from './backend-ops.j
  */
 export function makeTile(fallback: KernelFn<'x'>): KernelFn<'x'> {
   return (args) => {
-    const { inputs: { x }, backend } = args;
+    const {
+      inputs: { x },
+      backend,
+    } = args;
     const reps = args.attrs.reps as number[];
     const broadcast = reps.every((r, i) => r === 1 || x.shape[i] === 1);
     if (!broadcast || x.dtype !== 'float32') return fallback(args);

@@ -17,7 +17,11 @@ export async function decodeImage(bytes: Uint8Array, size = 224): Promise<ModelI
  * Any object to the model's size×size RGB input (decodeImage), then the quality guard. Throws
  * ImageDecodeError with the reason.
  */
-export async function decodeInput(bytes: Uint8Array, size = 224, quality: QualityLimits = DEFAULT_QUALITY): Promise<ModelInput> {
+export async function decodeInput(
+  bytes: Uint8Array,
+  size = 224,
+  quality: QualityLimits = DEFAULT_QUALITY,
+): Promise<ModelInput> {
   const img = await decodeImage(bytes, size);
   const problem = qualityProblem(img, quality);
   if (problem) throw new ImageDecodeError(problem);

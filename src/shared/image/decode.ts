@@ -75,5 +75,8 @@ export async function decodeToRgb(bytes: Uint8Array, size = 224): Promise<Decode
 
 function describe(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/^Input (buffer|file) (has|contains) /i, '').split('\n')[0].trim();
+  return msg
+    .replace(/^Input (buffer|file) (has|contains) /i, '')
+    .split('\n')[0]
+    .trim();
 }

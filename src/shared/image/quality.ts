@@ -23,10 +23,15 @@ export function greyStats(rgb: Uint8Array): { mean: number; std: number } {
 }
 
 /** Why an image is not a usable radiograph, or undefined when it is. Pure. */
-export function qualityProblem(img: { width: number; height: number; rgb: Uint8Array }, limits: QualityLimits = DEFAULT_QUALITY): string | undefined {
+export function qualityProblem(
+  img: { width: number; height: number; rgb: Uint8Array },
+  limits: QualityLimits = DEFAULT_QUALITY,
+): string | undefined {
   const short = Math.min(img.width, img.height);
-  if (short < limits.minShortSide) return `not a usable radiograph: ${img.width}×${img.height} px, under the ${limits.minShortSide} px minimum on the short side`;
+  if (short < limits.minShortSide)
+    return `not a usable radiograph: ${img.width}×${img.height} px, under the ${limits.minShortSide} px minimum on the short side`;
   const { std } = greyStats(img.rgb);
-  if (std < limits.minStdDev) return `not a usable radiograph: near-constant image (pixel standard deviation ${std.toFixed(2)} < ${limits.minStdDev})`;
+  if (std < limits.minStdDev)
+    return `not a usable radiograph: near-constant image (pixel standard deviation ${std.toFixed(2)} < ${limits.minStdDev})`;
   return undefined;
 }

@@ -18,7 +18,14 @@ export async function assertBucket(s3: S3Client, loc: S3Location, what: string):
     await s3.send(new HeadBucketCommand({ Bucket: loc.bucket }));
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    const problem = status === 404 ? 'does not exist' : status === 403 ? 'is not accessible with these credentials (403)' : status === 301 ? 'is in another region (301)' : undefined;
+    const problem =
+      status === 404
+        ? 'does not exist'
+        : status === 403
+          ? 'is not accessible with these credentials (403)'
+          : status === 301
+            ? 'is in another region (301)'
+            : undefined;
     if (!problem) throw err;
     throw new Error(`${what} ${formatS3Uri(loc)}: bucket "${loc.bucket}" ${problem}`, { cause: err });
   }

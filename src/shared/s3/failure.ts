@@ -36,7 +36,8 @@ export function nameEndpoint(client: S3Client, settings: Pick<S3Settings, 'endpo
       try {
         return await next(args);
       } catch (err) {
-        if (err && typeof err === 'object' && !(ENDPOINT in err)) Object.defineProperty(err, ENDPOINT, { value: label, enumerable: false });
+        if (err && typeof err === 'object' && !(ENDPOINT in err))
+          Object.defineProperty(err, ENDPOINT, { value: label, enumerable: false });
         throw err;
       }
     },
@@ -46,10 +47,18 @@ export function nameEndpoint(client: S3Client, settings: Pick<S3Settings, 'endpo
 
 /** The one line for an S3 failure that names neither S3 nor the setting; undefined for anything else. Pure. */
 export function s3FailureLine(err: unknown): string | undefined {
-  const e = err as { [ENDPOINT]?: string; code?: string; name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | null;
+  const e = err as {
+    [ENDPOINT]?: string;
+    code?: string;
+    name?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  } | null;
   const at = e?.[ENDPOINT];
   if (!at) return undefined;
-  const setting = at.startsWith('AWS S3') ? 'set S3_ENDPOINT for an S3-compatible server, or check AWS_REGION' : 'check S3_ENDPOINT';
+  const setting = at.startsWith('AWS S3')
+    ? 'set S3_ENDPOINT for an S3-compatible server, or check AWS_REGION'
+    : 'check S3_ENDPOINT';
   const code = e?.code ?? /\b(E[A-Z_]{3,})\b/.exec(e?.message ?? '')?.[1] ?? '';
   if (NETWORK[code]) return `cannot reach S3 at ${at} (${NETWORK[code]}): ${setting}`;
   if (e?.name === 'TimeoutError') return `cannot reach S3 at ${at} (timed out): ${setting}`;

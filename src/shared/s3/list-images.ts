@@ -42,12 +42,20 @@ export interface SourceListing {
 const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /** Every image object under the prefix, sorted by key so batches are reproducible. */
-export async function listImages(s3: S3Client, source: S3Location, onPage?: (n: number) => void): Promise<ListedObject[]> {
+export async function listImages(
+  s3: S3Client,
+  source: S3Location,
+  onPage?: (n: number) => void,
+): Promise<ListedObject[]> {
   return (await listSource(s3, source, onPage)).images;
 }
 
 /** The images under the prefix (sorted by key) and the other objects with the reason each is skipped. */
-export async function listSource(s3: S3Client, source: S3Location, onPage?: (n: number) => void): Promise<SourceListing> {
+export async function listSource(
+  s3: S3Client,
+  source: S3Location,
+  onPage?: (n: number) => void,
+): Promise<SourceListing> {
   const objects = await listObjects(s3, source.bucket, source.prefix, (k) => !k.endsWith('/'), onPage);
   const images: ListedObject[] = [];
   const skipped: SkippedObject[] = [];

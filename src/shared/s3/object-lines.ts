@@ -25,7 +25,12 @@ export interface ReadOptions {
 }
 
 /** The lines of an S3 object, streamed from its GetObject body (resumed when cut short, see objectChunks). */
-export async function* objectLines(s3: S3Client, bucket: string, key: string, opts: ReadOptions = {}): AsyncGenerator<string> {
+export async function* objectLines(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  opts: ReadOptions = {},
+): AsyncGenerator<string> {
   yield* lines(objectChunks(s3, bucket, key, 3, opts));
 }
 
@@ -34,13 +39,25 @@ export async function* objectLines(s3: S3Client, bucket: string, key: string, op
  * stopped (Range, If-Match on the first read's ETag, so a rewritten object fails rather than mixing versions),
  * up to `attempts` reads in all.
  */
-export async function* objectChunks(s3: S3Client, bucket: string, key: string, attempts = 3, opts: ReadOptions = {}): AsyncGenerator<Buffer> {
+export async function* objectChunks(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  attempts = 3,
+  opts: ReadOptions = {},
+): AsyncGenerator<Buffer> {
   let offset = 0;
   let etag: string | undefined;
   for (let attempt = 1; ; attempt++) {
     let body: Readable;
     try {
-      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(etag ? { Range: `bytes=${offset}-`, IfMatch: etag } : {}) }));
+      const res = await s3.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ...(etag ? { Range: `bytes=${offset}-`, IfMatch: etag } : {}),
+        }),
+      );
       etag ??= res.ETag;
       body = res.Body as Readable;
     } catch (err) {

@@ -1,11 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  NoSuchKey,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 export interface ListedObject {
   key: string;
@@ -30,13 +24,25 @@ export async function listObjects(
 }
 
 /** The objects under a prefix one ListObjectsV2 page at a time, in S3's key order, after `startAfter` when given. */
-export async function* listPages(s3: S3Client, bucket: string, prefix: string, startAfter?: string): AsyncGenerator<ListedObject[]> {
+export async function* listPages(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  startAfter?: string,
+): AsyncGenerator<ListedObject[]> {
   let token: string | undefined;
   do {
     const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token, StartAfter: token ? undefined : startAfter }),
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix || undefined,
+        ContinuationToken: token,
+        StartAfter: token ? undefined : startAfter,
+      }),
     );
-    yield (page.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, etag: stripQuotes(o.ETag), size: o.Size ?? 0 }] : []));
+    yield (page.Contents ?? []).flatMap((o) =>
+      o.Key ? [{ key: o.Key, etag: stripQuotes(o.ETag), size: o.Size ?? 0 }] : [],
+    );
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
 }
@@ -45,7 +51,12 @@ export async function* listPages(s3: S3Client, bucket: string, prefix: string, s
  * The object's bytes. The SDK retries a request, not its body: a body cut short (the connection dropped, or
  * s3rver served a file a PUT was rewriting) is requested again, up to `attempts` reads in all.
  */
-export async function getObjectBytes(s3: S3Client, bucket: string, key: string, attempts = 3): Promise<{ bytes: Uint8Array; etag: string }> {
+export async function getObjectBytes(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  attempts = 3,
+): Promise<{ bytes: Uint8Array; etag: string }> {
   for (let attempt = 1; ; attempt++) {
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const etag = stripQuotes(res.ETag);
@@ -70,7 +81,12 @@ export function isCutShort(err: unknown): boolean {
  * writing it. For a single-part object the ETag is the body's MD5, so a read whose bytes do not match it
  * is retried (up to `waitMs`); undefined when there is no object.
  */
-export async function getCompleteIfExists(s3: S3Client, bucket: string, key: string, waitMs = 30_000): Promise<{ bytes: Uint8Array; etag: string } | undefined> {
+export async function getCompleteIfExists(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  waitMs = 30_000,
+): Promise<{ bytes: Uint8Array; etag: string } | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     let got: { bytes: Uint8Array; etag: string };
@@ -80,7 +96,12 @@ export async function getCompleteIfExists(s3: S3Client, bucket: string, key: str
       if (isNotFound(err)) return undefined;
       throw err;
     }
-    if (!/^[0-9a-f]{32}$/.test(got.etag) || createHash('md5').update(got.bytes).digest('hex') === got.etag || Date.now() > deadline) return got;
+    if (
+      !/^[0-9a-f]{32}$/.test(got.etag) ||
+      createHash('md5').update(got.bytes).digest('hex') === got.etag ||
+      Date.now() > deadline
+    )
+      return got;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -88,7 +109,12 @@ export async function getCompleteIfExists(s3: S3Client, bucket: string, key: str
 /** True for the errors S3 and S3-compatible servers give for a missing object. */
 export function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
-  return err instanceof NoSuchKey || e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+  return (
+    err instanceof NoSuchKey ||
+    e?.name === 'NoSuchKey' ||
+    e?.name === 'NotFound' ||
+    e?.$metadata?.httpStatusCode === 404
+  );
 }
 
 /** The object's bytes, or undefined when it does not exist. */
@@ -113,15 +139,35 @@ export async function getJsonIfExists<T>(s3: S3Client, bucket: string, key: stri
   return text === undefined ? undefined : (JSON.parse(text) as T);
 }
 
-export async function putObject(s3: S3Client, bucket: string, key: string, body: string | Uint8Array, contentType: string): Promise<void> {
+export async function putObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string | Uint8Array,
+  contentType: string,
+): Promise<void> {
   await putObjectEtag(s3, bucket, key, body, contentType);
 }
 
 /** Writes the object; resolves to its ETag. */
-export async function putObjectEtag(s3: S3Client, bucket: string, key: string, body: string | Uint8Array, contentType: string): Promise<string> {
+export async function putObjectEtag(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string | Uint8Array,
+  contentType: string,
+): Promise<string> {
   // A Buffer has a known length (an empty string does not, to the SDK).
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  const res = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType }));
+  const res = await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: bytes,
+      ContentLength: bytes.byteLength,
+      ContentType: contentType,
+    }),
+  );
   return stripQuotes(res.ETag);
 }
 

@@ -27,7 +27,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const etagOf = (etag: string | undefined) => (etag ?? '').replace(/^"|"$/g, '');
 
 function putCommand(bucket: string, key: string, body: Uint8Array, contentType: string, ifNoneMatch: boolean) {
-  return new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.byteLength, ContentType: contentType, ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}) });
+  return new PutObjectCommand({
+    Bucket: bucket,
+    Key: key,
+    Body: body,
+    ContentLength: body.byteLength,
+    ContentType: contentType,
+    ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+  });
 }
 
 const support = new WeakMap<S3Client, Map<string, Promise<boolean>>>();
@@ -89,7 +96,10 @@ export async function putIfAbsent(
       const found = await existing(s3, bucket, key);
       if (found) return { created: false, ...found };
       if (lapsed && (await lapsed())) return undefined;
-      if (Date.now() > deadline) throw new Error(`s3://${bucket}/${key}: another writer claimed it but has not written it in ${Math.round(waitMs / 1000)} s`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `s3://${bucket}/${key}: another writer claimed it but has not written it in ${Math.round(waitMs / 1000)} s`,
+        );
       await sleep(200);
     }
   };

@@ -11,7 +11,11 @@ export interface SseSettings {
 }
 
 /** The commands that create objects; UploadPart inherits its upload's encryption. */
-export const OBJECT_WRITES: ReadonlySet<string> = new Set(['PutObjectCommand', 'CreateMultipartUploadCommand', 'CopyObjectCommand']);
+export const OBJECT_WRITES: ReadonlySet<string> = new Set([
+  'PutObjectCommand',
+  'CreateMultipartUploadCommand',
+  'CopyObjectCommand',
+]);
 
 /**
  * Makes every object write through `client` carry `sse` (fields a caller set itself win), so that every

@@ -15,7 +15,12 @@ const CHUNK = 256 * 1024;
 /** Opens a multipart upload (@aws-sdk/lib-storage) of 8 MiB parts, two in flight: memory stays at a few parts whatever the object's size. */
 export function openUploadStream(s3: S3Client, bucket: string, key: string, contentType: string): UploadStream {
   const body = new PassThrough();
-  const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType }, partSize: 8 * 1024 * 1024, queueSize: 2 });
+  const upload = new Upload({
+    client: s3,
+    params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
+    partSize: 8 * 1024 * 1024,
+    queueSize: 2,
+  });
   const done = upload.done();
   let failed: unknown;
   done.catch((err) => {

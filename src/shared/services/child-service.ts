@@ -9,7 +9,13 @@ export interface LocalService {
 }
 
 /** Starts a server process that listens on `port`; stop() ends it and waits for its exit. */
-export async function startChildService(name: string, command: string, args: string[], port: number, url: string): Promise<LocalService> {
+export async function startChildService(
+  name: string,
+  command: string,
+  args: string[],
+  port: number,
+  url: string,
+): Promise<LocalService> {
   const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -18,7 +24,9 @@ export async function startChildService(name: string, command: string, args: str
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const spawnError = new Promise<never>((_, reject) => {
     child.once('error', (err) => reject(new Error(`cannot start ${name} (${command}): ${err.message}`)));
-    child.once('exit', (code) => reject(new Error(`${name} exited with code ${code} before listening: ${stderr.trim()}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${name} exited with code ${code} before listening: ${stderr.trim()}`)),
+    );
   });
   spawnError.catch(() => {});
   try {

@@ -14,8 +14,23 @@ export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S
 export async function startS3Server(dataDir: string, port?: number): Promise<LocalService> {
   const p = port ?? (await freeLoopbackPort());
   mkdirSync(dataDir, { recursive: true });
-  const bin = path.join(path.dirname(createRequire(import.meta.url).resolve('s3rver/package.json')), 'bin', 's3rver.js');
-  const args = ['--openssl-legacy-provider', bin, '-d', dataDir, '-a', '127.0.0.1', '-p', String(p), '--silent', '--no-vhost-buckets'];
+  const bin = path.join(
+    path.dirname(createRequire(import.meta.url).resolve('s3rver/package.json')),
+    'bin',
+    's3rver.js',
+  );
+  const args = [
+    '--openssl-legacy-provider',
+    bin,
+    '-d',
+    dataDir,
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(p),
+    '--silent',
+    '--no-vhost-buckets',
+  ];
   return startChildService('s3rver', process.execPath, args, p, `http://127.0.0.1:${p}`);
 }
 

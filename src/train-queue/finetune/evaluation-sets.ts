@@ -22,16 +22,30 @@ const repeat = <T>(xs: readonly T[], k: number): T[] => Array.from({ length: k }
 export function evaluationSets(spec: Pick<TrainRunSpec, 'val' | 'holdout'>): EvaluationSet[] {
   const stress = STRESS_VARIANTS.map((v) => v.copy);
   const set = (name: EvaluationSet['name'], items: readonly TrainItem[], copies: number[]): EvaluationSet => ({
-    name, items, copies, truth: repeat(items.map((it) => it.label), copies.length), groups: repeat(items.map((it) => it.group), copies.length),
+    name,
+    items,
+    copies,
+    truth: repeat(
+      items.map((it) => it.label),
+      copies.length,
+    ),
+    groups: repeat(
+      items.map((it) => it.group),
+      copies.length,
+    ),
   });
   const sets = [set('validation', spec.val, [0]), set('stressed validation', spec.val, stress)];
-  if (spec.holdout?.length) sets.push(set('held-out patients', spec.holdout, [0]), set('held-out patients, stressed', spec.holdout, stress));
+  if (spec.holdout?.length)
+    sets.push(set('held-out patients', spec.holdout, [0]), set('held-out patients, stressed', spec.holdout, stress));
   return sets;
 }
 
 export function concatF32(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

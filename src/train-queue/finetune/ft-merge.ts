@@ -9,7 +9,14 @@ import { STRESS_VARIANTS } from '../../model/train/variants.js';
 import { addBnSums, decodeBnSums, emptyBnSums, setBnStats } from '../../model/finetune/bn-stats.js';
 import { exportFinetunedModel, FINETUNE_FILES } from '../../model/finetune/export-finetuned.js';
 import { normTensors, predictBatch, type FeatureNorm } from '../../model/finetune/finetune-step.js';
-import { assignWeights, buildSuffixModel, disposeSuffix, flattenWeights, weightCount, type SuffixModel } from '../../model/finetune/suffix-model.js';
+import {
+  assignWeights,
+  buildSuffixModel,
+  disposeSuffix,
+  flattenWeights,
+  weightCount,
+  type SuffixModel,
+} from '../../model/finetune/suffix-model.js';
 import { ensureTrainingBackend } from '../../model/finetune/training-backend.js';
 import { FEATURE_DIM } from '../../model/train/features.js';
 import type { FeatureSet } from '../../model/train/head-train.js';
@@ -27,7 +34,10 @@ import { activationsForItems, dropActivations, readActivationBatch } from './act
 import { localImages } from '../features-s3.js';
 import { earlierDraws, finetuneConfig, imagenetSuffix, prefixLayerOf, trainFromOf } from './ft-shard.js';
 
-interface LoadedShard { result: ShardResult; bin: Uint8Array }
+interface LoadedShard {
+  result: ShardResult;
+  bin: Uint8Array;
+}
 
 /** Passes of full-batch-ish logistic-regression warm start for the head, on standardised AdaBN features. */
 const HEAD_WARM_START_PASSES = 30;
@@ -37,7 +47,13 @@ const HEAD_WARM_START_PASSES = 30;
  * training X-rays), the GAP features' standardisation, and a head warm-started by logistic regression
  * on those features, so that fine-tuning starts from a sensible classifier. Writes norm.bin and epoch-0/state.bin.
  */
-export async function prepareFinetune(d: TrainDeps, spec: TrainRunSpec, l: TrainLayout, shards: LoadedShard[], log: Logger) {
+export async function prepareFinetune(
+  d: TrainDeps,
+  spec: TrainRunSpec,
+  l: TrainLayout,
+  shards: LoadedShard[],
+  log: Logger,
+) {
   await ensureTrainingBackend(log);
   const m = await imagenetSuffix(d.features, trainFromOf(spec));
   try {
@@ -52,21 +68,53 @@ export async function prepareFinetune(d: TrainDeps, spec: TrainRunSpec, l: Train
     const n = sets.reduce((a, s) => a + s.n, 0);
     const all: FeatureSet = { n, dim: FEATURE_DIM, x: new Float32Array(n * FEATURE_DIM), y: new Uint8Array(n) };
     let row = 0;
-    for (const s of sets) { all.x.set(s.x, row * FEATURE_DIM); all.y.set(s.y, row); row += s.n; }
+    for (const s of sets) {
+      all.x.set(s.x, row * FEATURE_DIM);
+      all.y.set(s.y, row);
+      row += s.n;
+    }
     const sum = new Float64Array(FEATURE_DIM);
     const sumSq = new Float64Array(FEATURE_DIM);
-    for (let i = 0; i < n; i++) for (let j = 0; j < FEATURE_DIM; j++) { const v = all.x[i * FEATURE_DIM + j]; sum[j] += v; sumSq[j] += v * v; }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < FEATURE_DIM; j++) {
+        const v = all.x[i * FEATURE_DIM + j];
+        sum[j] += v;
+        sumSq[j] += v * v;
+      }
     const norm = combineStats([{ n, sum, sumSq }]);
     const cfg = finetuneConfig(spec, 1, 0);
-    const head = trainLocal(standardise(all, norm.mean, norm.std), { kernel: new Float32Array(FEATURE_DIM), bias: 0 }, {
-      optimizer: 'adam', batchSize: 64, clipNorm: 0, weightDecay: spec.recipe.weightDecay, dropout: 0, lr: 1e-3,
-      seed: cfg.seed, passes: HEAD_WARM_START_PASSES, classWeight: classWeightOf(spec),
-    });
+    const head = trainLocal(
+      standardise(all, norm.mean, norm.std),
+      { kernel: new Float32Array(FEATURE_DIM), bias: 0 },
+      {
+        optimizer: 'adam',
+        batchSize: 64,
+        clipNorm: 0,
+        weightDecay: spec.recipe.weightDecay,
+        dropout: 0,
+        lr: 1e-3,
+        seed: cfg.seed,
+        passes: HEAD_WARM_START_PASSES,
+        classWeight: classWeightOf(spec),
+      },
+    );
     m.dense.setWeights([tf.tensor2d(head.kernel, [FEATURE_DIM, 1]), tf.tensor1d([head.bias])]);
     await putBytes(d.s3, l.bucket, l.norm, encodeNorm(norm.mean, norm.std));
     await putBytes(d.s3, l.bucket, l.epochState(0), f32Bytes(flattenWeights(m)));
-    const val = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, valCopies(spec), prefixLayerOf(spec));
-    return { trainVectors: n, valVectors: spec.val.length, valExtracted: val.extracted, bnImages: sums.n, headWarmStartLoss: head.lossSum / head.samples };
+    const val = await activationsForItems(
+      { ...d.features, s3: d.s3, logger: log },
+      spec.data.bucket,
+      spec.val,
+      valCopies(spec),
+      prefixLayerOf(spec),
+    );
+    return {
+      trainVectors: n,
+      valVectors: spec.val.length,
+      valExtracted: val.extracted,
+      bnImages: sums.n,
+      headWarmStartLoss: head.lossSum / head.samples,
+    };
   } finally {
     disposeSuffix(m);
   }
@@ -74,7 +122,8 @@ export async function prepareFinetune(d: TrainDeps, spec: TrainRunSpec, l: Train
 
 const VAL_BATCH = 32;
 
-const valCopies = (spec: TrainRunSpec): number[] => (spec.recipe.selectOn === 'stressed' ? [0, ...stressCopies()] : [0]);
+const valCopies = (spec: TrainRunSpec): number[] =>
+  spec.recipe.selectOn === 'stressed' ? [0, ...stressCopies()] : [0];
 
 /**
  * Round-0 merge of a warm-started fine-tune (--init-from): the initial model's suffix and head, its
@@ -89,7 +138,8 @@ export async function prepareFromInit(d: TrainDeps, spec: TrainRunSpec, l: Train
   const dir = tmp ? await cachedS3Model(d.s3, uri.replace(/\/?$/, '/'), tmp) : uri;
   const f = await loadFinetuned(dir);
   try {
-    if (f.model.trainFrom !== trainFromOf(spec)) throw new Error(`--init-from ${uri} fine-tunes ${f.model.trainFrom}, the run trains from ${trainFromOf(spec)}`);
+    if (f.model.trainFrom !== trainFromOf(spec))
+      throw new Error(`--init-from ${uri} fine-tunes ${f.model.trainFrom}, the run trains from ${trainFromOf(spec)}`);
     const stats = new Float32Array(new Uint8Array(await readFile(join(dir, 'feature-stats.bin'))).buffer);
     const norm = { mean: stats.slice(0, FEATURE_DIM), std: stats.slice(FEATURE_DIM, 2 * FEATURE_DIM) };
     const [kernelT, biasT] = f.model.dense.getWeights();
@@ -97,8 +147,20 @@ export async function prepareFromInit(d: TrainDeps, spec: TrainRunSpec, l: Train
     f.model.dense.setWeights([tf.tensor2d(head.kernel, [FEATURE_DIM, 1]), tf.tensor1d([head.bias])]);
     await putBytes(d.s3, l.bucket, l.norm, encodeNorm(norm.mean, norm.std));
     await putBytes(d.s3, l.bucket, l.epochState(0), f32Bytes(flattenWeights(f.model)));
-    const val = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, valCopies(spec), prefixLayerOf(spec));
-    return { initFrom: uri, initModelId: f.meta.id, initVersion: f.meta.version, valVectors: spec.val.length, valExtracted: val.extracted };
+    const val = await activationsForItems(
+      { ...d.features, s3: d.s3, logger: log },
+      spec.data.bucket,
+      spec.val,
+      valCopies(spec),
+      prefixLayerOf(spec),
+    );
+    return {
+      initFrom: uri,
+      initModelId: f.meta.id,
+      initVersion: f.meta.version,
+      valVectors: spec.val.length,
+      valExtracted: val.extracted,
+    };
   } finally {
     disposeSuffix(f.model);
     if (tmp) await rm(tmp, { recursive: true, force: true });
@@ -109,15 +171,32 @@ export async function prepareFromInit(d: TrainDeps, spec: TrainRunSpec, l: Train
 export const stressCopies = (): number[] => STRESS_VARIANTS.map((v) => v.copy);
 
 /** Scores of a suffix model on the validation images as variant `copy` (activations cached on this host). */
-async function scoreVariant(d: TrainDeps, spec: TrainRunSpec, m: SuffixModel, norm: FeatureNorm, copy: number, log: Logger): Promise<Float32Array> {
+async function scoreVariant(
+  d: TrainDeps,
+  spec: TrainRunSpec,
+  m: SuffixModel,
+  norm: FeatureNorm,
+  copy: number,
+  log: Logger,
+): Promise<Float32Array> {
   const layer = prefixLayerOf(spec);
-  const acts = await activationsForItems({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.val, [copy], layer);
+  const acts = await activationsForItems(
+    { ...d.features, s3: d.s3, logger: log },
+    spec.data.bucket,
+    spec.val,
+    [copy],
+    layer,
+  );
   const nt = normTensors(norm);
   const scores = new Float32Array(spec.val.length);
   try {
     for (let i = 0; i < spec.val.length; i += VAL_BATCH) {
       const batch = spec.val.slice(i, i + VAL_BATCH);
-      const x = await readActivationBatch(d.features, layer, batch.map((it) => ({ sha: acts.sha.get(it)!, copy })));
+      const x = await readActivationBatch(
+        d.features,
+        layer,
+        batch.map((it) => ({ sha: acts.sha.get(it)!, copy })),
+      );
       scores.set(predictBatch(m, nt, x, batch.length), i);
     }
   } finally {
@@ -126,13 +205,22 @@ async function scoreVariant(d: TrainDeps, spec: TrainRunSpec, m: SuffixModel, no
   return scores;
 }
 
-export interface ValidationScores { scores: Float32Array; truth: Uint8Array }
+export interface ValidationScores {
+  scores: Float32Array;
+  truth: Uint8Array;
+}
 
 /**
  * Validation scores of a suffix model: the stored validation images, and (for runs that select on it)
  * the stressed validation: every validation image under each fixed shift, concatenated.
  */
-async function validate(d: TrainDeps, spec: TrainRunSpec, m: SuffixModel, norm: FeatureNorm, log: Logger): Promise<{ clean: ValidationScores; stressed?: ValidationScores }> {
+async function validate(
+  d: TrainDeps,
+  spec: TrainRunSpec,
+  m: SuffixModel,
+  norm: FeatureNorm,
+  log: Logger,
+): Promise<{ clean: ValidationScores; stressed?: ValidationScores }> {
   const truth = Uint8Array.from(spec.val, (it) => it.label);
   const clean = { scores: await scoreVariant(d, spec, m, norm, 0, log), truth };
   if (spec.recipe.selectOn !== 'stressed') return { clean };
@@ -140,12 +228,21 @@ async function validate(d: TrainDeps, spec: TrainRunSpec, m: SuffixModel, norm: 
   for (const c of stressCopies()) parts.push(await scoreVariant(d, spec, m, norm, c, log));
   const scores = new Float32Array(parts.length * spec.val.length);
   const st = new Uint8Array(parts.length * spec.val.length);
-  parts.forEach((p, k) => { scores.set(p, k * spec.val.length); st.set(truth, k * spec.val.length); });
+  parts.forEach((p, k) => {
+    scores.set(p, k * spec.val.length);
+    st.set(truth, k * spec.val.length);
+  });
   return { clean, stressed: { scores, truth: st } };
 }
 
 /** A merged fine-tune round: the averaged state, its validation scores, and how to export it as a model folder. */
-export async function mergeFinetuneRound(d: TrainDeps, spec: TrainRunSpec, shards: LoadedShard[], norm: FeatureNorm, log: Logger) {
+export async function mergeFinetuneRound(
+  d: TrainDeps,
+  spec: TrainRunSpec,
+  shards: LoadedShard[],
+  norm: FeatureNorm,
+  log: Logger,
+) {
   await ensureTrainingBackend(log);
   const avg = averageVectors(shards.map((s) => ({ values: bytesF32(s.bin), samples: s.result.samples })));
   const m = buildSuffixModel(trainFromOf(spec));
@@ -157,7 +254,8 @@ export async function mergeFinetuneRound(d: TrainDeps, spec: TrainRunSpec, shard
     val: v.clean,
     stressed: v.stressed,
     files: FINETUNE_FILES,
-    exportTo: (bucket: string, prefix: string, e: Parameters<typeof exportFinetunedModel>[5]): Promise<HeadMetadata> => exportFinetunedModel(d.s3, bucket, prefix, m, norm, e),
+    exportTo: (bucket: string, prefix: string, e: Parameters<typeof exportFinetunedModel>[5]): Promise<HeadMetadata> =>
+      exportFinetunedModel(d.s3, bucket, prefix, m, norm, e),
     dispose: () => disposeSuffix(m),
   };
 }
@@ -165,7 +263,11 @@ export async function mergeFinetuneRound(d: TrainDeps, spec: TrainRunSpec, shard
 /** Bytes of a round >= 1 shard result of this run's model. */
 export const finetuneStateBytes = (spec: TrainRunSpec): number => {
   const m = buildSuffixModel(trainFromOf(spec));
-  try { return weightCount(m) * 4; } finally { disposeSuffix(m); }
+  try {
+    return weightCount(m) * 4;
+  } finally {
+    disposeSuffix(m);
+  }
 };
 
 /**
@@ -175,11 +277,19 @@ export const finetuneStateBytes = (spec: TrainRunSpec): number => {
 export async function dropRunDraws(d: TrainDeps, spec: TrainRunSpec, lastEpoch: number, log: Logger): Promise<void> {
   const draws = earlierDraws(spec, lastEpoch + 1);
   if (!draws.length) return;
-  const local = await localImages({ ...d.features, s3: d.s3, logger: log }, spec.data.bucket, spec.train, async () => false);
+  const local = await localImages(
+    { ...d.features, s3: d.s3, logger: log },
+    spec.data.bucket,
+    spec.train,
+    async () => false,
+  );
   try {
     await dropActivations(d.features, [...new Set(local.sha.values())], draws, prefixLayerOf(spec));
   } finally {
     await local.cleanup();
   }
-  log.info({ draws: draws.length, images: spec.train.length }, "dropped the run's augmentation draws from this host's cache");
+  log.info(
+    { draws: draws.length, images: spec.train.length },
+    "dropped the run's augmentation draws from this host's cache",
+  );
 }

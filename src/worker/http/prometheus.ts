@@ -33,8 +33,18 @@ export class WorkerMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.scored = new Counter({ name: 'cxr_images_scored_total', help: 'Images scored by this worker', registers });
-    this.failed = new Counter({ name: 'cxr_images_failed_total', help: 'Images that became failure lines, by stage and reason class', labelNames: ['stage', 'reason'], registers });
-    this.batches = new Counter({ name: 'cxr_batches_total', help: 'Score-queue jobs this worker ended, by job name and outcome (a failed attempt may be retried)', labelNames: ['job', 'outcome', 'reason'], registers });
+    this.failed = new Counter({
+      name: 'cxr_images_failed_total',
+      help: 'Images that became failure lines, by stage and reason class',
+      labelNames: ['stage', 'reason'],
+      registers,
+    });
+    this.batches = new Counter({
+      name: 'cxr_batches_total',
+      help: 'Score-queue jobs this worker ended, by job name and outcome (a failed attempt may be retried)',
+      labelNames: ['job', 'outcome', 'reason'],
+      registers,
+    });
     this.stageSeconds = new Histogram({
       name: 'cxr_batch_stage_duration_seconds',
       help: 'Wall time of each stage of a batch (download, decode, inference, upload)',
@@ -42,7 +52,11 @@ export class WorkerMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers,
     });
-    this.slots = new Gauge({ name: 'cxr_worker_sandboxes', help: 'Sandboxed job slots (processes) of this worker', registers });
+    this.slots = new Gauge({
+      name: 'cxr_worker_sandboxes',
+      help: 'Sandboxed job slots (processes) of this worker',
+      registers,
+    });
     this.busy = new Gauge({ name: 'cxr_worker_busy_sandboxes', help: 'Slots running a job now', registers });
     this.inferenceImages = new Histogram({
       name: 'cxr_inference_batch_images',
@@ -50,7 +64,12 @@ export class WorkerMetrics {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers,
     });
-    this.model = new Gauge({ name: 'cxr_model_info', help: 'The model this worker scores with (value 1)', labelNames: ['model_id', 'model_version', 'engine', 'backend'], registers });
+    this.model = new Gauge({
+      name: 'cxr_model_info',
+      help: 'The model this worker scores with (value 1)',
+      labelNames: ['model_id', 'model_version', 'engine', 'backend'],
+      registers,
+    });
   }
 
   inferenceBatch(images: number, _requests: number): void {
@@ -82,7 +101,8 @@ export class WorkerMetrics {
     this.batches.inc({ job: job.name, outcome: 'completed', reason: '' });
     // A settle job records the keys of a batch that used up its attempts as failures of stage 'batch'.
     const settled = (result as { failed?: unknown } | null)?.failed;
-    if (job.name === JOB_SETTLE && typeof settled === 'number') this.failed.inc({ stage: 'batch', reason: 'attempts-exhausted' }, settled);
+    if (job.name === JOB_SETTLE && typeof settled === 'number')
+      this.failed.inc({ stage: 'batch', reason: 'attempts-exhausted' }, settled);
     if (!isBatchResult(result)) return;
     this.scored.inc(result.scored);
     for (const [stage, ms] of Object.entries(result.stageMs)) this.stageSeconds.observe({ stage }, ms / 1000);
@@ -93,6 +113,10 @@ export class WorkerMetrics {
 
   jobFailed(job: { id?: string; name: string } | undefined, err: Error): void {
     this.jobEnded(job?.id);
-    this.batches.inc({ job: job?.name ?? 'unknown', outcome: 'failed', reason: /model load failed/.test(err.message) ? 'model-load' : failureClass(err.message) });
+    this.batches.inc({
+      job: job?.name ?? 'unknown',
+      outcome: 'failed',
+      reason: /model load failed/.test(err.message) ? 'model-load' : failureClass(err.message),
+    });
   }
 }

@@ -36,7 +36,11 @@ export async function startHttpServer(deps: HttpDeps, port: number, host = '0.0.
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new UserError(`cannot serve --http-port ${port} on ${host}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`)),
+      reject(
+        new UserError(
+          `cannot serve --http-port ${port} on ${host}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`,
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });

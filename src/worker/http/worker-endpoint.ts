@@ -31,17 +31,27 @@ export class WorkerEndpoint {
     private readonly opts: EndpointOptions,
     private readonly redis = createWorkerRedis(opts.redis),
     // Observers (skipMetasUpdate): the producers' queues set the queue's meta, such as the event stream cap.
-    private readonly queues = opts.queues.map((name) => new Queue(name, { connection: redis, prefix: opts.prefix, skipMetasUpdate: true })),
+    private readonly queues = opts.queues.map(
+      (name) => new Queue(name, { connection: redis, prefix: opts.prefix, skipMetasUpdate: true }),
+    ),
   ) {
     opts.watch.attach(redis);
     for (const q of queues) queueErrorsTo(q, () => undefined);
     this.readiness = new Readiness(opts.needsModel, () => this.redisAnswers());
-    this.redisUp = new Gauge({ name: 'cxr_redis_up', help: 'Redis answered this scrape (the queue counts need it)', registers: [this.metrics.registry] });
+    this.redisUp = new Gauge({
+      name: 'cxr_redis_up',
+      help: 'Redis answered this scrape (the queue counts need it)',
+      registers: [this.metrics.registry],
+    });
   }
 
   static async start(opts: EndpointOptions): Promise<WorkerEndpoint> {
     const endpoint = new WorkerEndpoint(opts);
-    endpoint.server = await startHttpServer({ readiness: endpoint.readiness, metrics: () => endpoint.render() }, opts.port, opts.host);
+    endpoint.server = await startHttpServer(
+      { readiness: endpoint.readiness, metrics: () => endpoint.render() },
+      opts.port,
+      opts.host,
+    );
     return endpoint;
   }
 
@@ -57,7 +67,9 @@ export class WorkerEndpoint {
     const up = await this.redisAnswers();
     this.redisUp.set(up ? 1 : 0);
     const own = await this.metrics.registry.metrics();
-    const counts = up ? await within(exportQueues(this.queues, { prefix: this.opts.prefix }), 2000, 'queue counts').catch(() => '') : '';
+    const counts = up
+      ? await within(exportQueues(this.queues, { prefix: this.opts.prefix }), 2000, 'queue counts').catch(() => '')
+      : '';
     return { text: own + counts, contentType: this.metrics.registry.contentType };
   }
 
@@ -68,7 +80,8 @@ export class WorkerEndpoint {
       w.on('active', (job) => this.metrics.jobStarted(job.id));
       w.on('completed', (job, result: unknown) => {
         this.metrics.jobCompleted(job, result);
-        if (job.name === JOB_BATCH && typeof (result as { scored?: unknown } | null)?.scored === 'number') this.readiness.modelLoaded();
+        if (job.name === JOB_BATCH && typeof (result as { scored?: unknown } | null)?.scored === 'number')
+          this.readiness.modelLoaded();
       });
       w.on('failed', (job, err) => {
         this.metrics.jobFailed(job, err);

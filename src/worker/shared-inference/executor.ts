@@ -18,7 +18,11 @@ async function serve(port: NonNullable<typeof parentPort>): Promise<void> {
   const post = (m: FromExecutor, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
   let classifier;
   try {
-    classifier = await loadWorkerClassifier(process.env, createS3Client(loadConfig(process.env).s3), createLogger({ role: 'inference' }));
+    classifier = await loadWorkerClassifier(
+      process.env,
+      createS3Client(loadConfig(process.env).s3),
+      createLogger({ role: 'inference' }),
+    );
   } catch (err) {
     return post({ type: 'failed', error: (err as Error).message.split('\n')[0] });
   }

@@ -9,7 +9,9 @@ import { startSharedClassifier, type SharedOptions } from './shared-classifier.j
  * close() ends what it opened: the inference thread and the context's Redis connection, queue and S3 client
  * (a Redis connection left open keeps the process alive and reconnecting after the server is gone).
  */
-export async function sharedScoreProcessor(opts: SharedOptions): Promise<{ processor: (job: Job) => Promise<unknown>; backend: string; close(): Promise<void> }> {
+export async function sharedScoreProcessor(
+  opts: SharedOptions,
+): Promise<{ processor: (job: Job) => Promise<unknown>; backend: string; close(): Promise<void> }> {
   const classifier = await startSharedClassifier(opts);
   const base = contextFromEnv();
   const ctx = { ...base, classifier: async () => classifier };

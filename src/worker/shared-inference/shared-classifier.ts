@@ -21,7 +21,9 @@ export interface SharedOptions {
  */
 export async function startSharedClassifier(opts: SharedOptions): Promise<PneumoniaClassifier> {
   // The thread may use every core: ONNX Runtime sizes its pool from CXR_WORKER_CONCURRENCY (cores / slots).
-  const thread = new Worker(path.join(repoRoot(), 'dist', 'worker', 'shared-inference', 'executor.js'), { env: { ...process.env, CXR_WORKER_CONCURRENCY: '1' } });
+  const thread = new Worker(path.join(repoRoot(), 'dist', 'worker', 'shared-inference', 'executor.js'), {
+    env: { ...process.env, CXR_WORKER_CONCURRENCY: '1' },
+  });
   const calls = new Map<number, { resolve(p: Float32Array): void; reject(e: Error): void }>();
   let next = 0;
   const ready = await new Promise<Extract<FromExecutor, { type: 'ready' }>>((resolve, reject) => {

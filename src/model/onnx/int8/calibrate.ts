@@ -19,18 +19,35 @@ const PX = INPUT_SIZE * INPUT_SIZE * 3;
 export async function loadInputs(paths: readonly string[]): Promise<Float32Array> {
   const out = new Float32Array(paths.length * PX);
   const lim = pLimit(os.availableParallelism());
-  await Promise.all(paths.map((p, i) => lim(async () => {
-    const { rgb } = await decodeToRgb(new Uint8Array(await readFile(p)), INPUT_SIZE);
-    caffePreprocess(rgb, out, i * PX);
-  })));
+  await Promise.all(
+    paths.map((p, i) =>
+      lim(async () => {
+        const { rgb } = await decodeToRgb(new Uint8Array(await readFile(p)), INPUT_SIZE);
+        caffePreprocess(rgb, out, i * PX);
+      }),
+    ),
+  );
   return out;
 }
 
 async function session(ort: OrtModule, bytes: Uint8Array, threads: number): Promise<Ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
+  return ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    executionProviders: ['cpu'],
+  });
 }
 
-async function forEachBatch(s: Ort.InferenceSession, ort: OrtModule, inputs: Float32Array, batch: number, fetch: string[], each: (out: Ort.InferenceSession.OnnxValueMapType) => void): Promise<void> {
+async function forEachBatch(
+  s: Ort.InferenceSession,
+  ort: OrtModule,
+  inputs: Float32Array,
+  batch: number,
+  fetch: string[],
+  each: (out: Ort.InferenceSession.OnnxValueMapType) => void,
+): Promise<void> {
   const n = inputs.length / PX;
   for (let i = 0; i < n; i += batch) {
     const m = Math.min(batch, n - i);
@@ -45,10 +62,20 @@ async function forEachBatch(s: Ort.InferenceSession, ort: OrtModule, inputs: Flo
 }
 
 /** Histograms of `tensors` of the FP32 model over the inputs. */
-export async function collectHistograms(ort: OrtModule, fp32: Uint8Array, tensors: readonly string[], inputs: Float32Array, opts: { threads: number; batch?: number; logger?: Logger }): Promise<Map<string, TensorHistogram>> {
+export async function collectHistograms(
+  ort: OrtModule,
+  fp32: Uint8Array,
+  tensors: readonly string[],
+  inputs: Float32Array,
+  opts: { threads: number; batch?: number; logger?: Logger },
+): Promise<Map<string, TensorHistogram>> {
   const m = onnx.ModelProto.decode(fp32);
   const have = new Set(m.graph!.output!.map((o) => o.name));
-  for (const t of tensors) if (!have.has(t)) m.graph!.output!.push(onnx.ValueInfoProto.create({ name: t, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }));
+  for (const t of tensors)
+    if (!have.has(t))
+      m.graph!.output!.push(
+        onnx.ValueInfoProto.create({ name: t, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }),
+      );
   const s = await session(ort, encodeModel(m), opts.threads);
   const batch = opts.batch ?? 8;
   try {
@@ -57,7 +84,10 @@ export async function collectHistograms(ort: OrtModule, fp32: Uint8Array, tensor
     await forEachBatch(s, ort, inputs, batch, [...tensors], (out) => {
       for (const t of tensors) maxAbs.set(t, Math.max(maxAbs.get(t)!, maxAbsOf(out[t].data as Float32Array)));
     });
-    opts.logger?.info({ tensors: tensors.length, images: inputs.length / PX, ms: Date.now() - t0 }, 'calibration pass 1 (ranges) done');
+    opts.logger?.info(
+      { tensors: tensors.length, images: inputs.length / PX, ms: Date.now() - t0 },
+      'calibration pass 1 (ranges) done',
+    );
     const hists = new Map(tensors.map((t) => [t, new TensorHistogram(maxAbs.get(t)!)]));
     await forEachBatch(s, ort, inputs, batch, [...tensors], (out) => {
       for (const t of tensors) hists.get(t)!.add(out[t].data as Float32Array);
@@ -70,7 +100,12 @@ export async function collectHistograms(ort: OrtModule, fp32: Uint8Array, tensor
 }
 
 /** P(class 1) of every input under a model (its first output). */
-export async function scoreInputs(ort: OrtModule, model: Uint8Array, inputs: Float32Array, opts: { threads: number; batch?: number }): Promise<Float32Array> {
+export async function scoreInputs(
+  ort: OrtModule,
+  model: Uint8Array,
+  inputs: Float32Array,
+  opts: { threads: number; batch?: number },
+): Promise<Float32Array> {
   const s = await session(ort, model, opts.threads);
   try {
     const scores = new Float32Array(inputs.length / PX);

@@ -56,14 +56,28 @@ export async function splitOf(dataDir: string): Promise<{ train: ImageItem[]; va
 
 /** What a built INT8 file records of its calibration, so that a cached build older than the calibration is rebuilt. */
 export const calibrationHash = (cal: CalibrationRecord): string =>
-  createHash('sha256').update(JSON.stringify([cal.modelId, cal.method, cal.keepFp32, cal.ranges])).digest('hex').slice(0, 16);
+  createHash('sha256')
+    .update(JSON.stringify([cal.modelId, cal.method, cal.keepFp32, cal.ranges]))
+    .digest('hex')
+    .slice(0, 16);
 
 /** The QDQ INT8 model bytes from the FP32 export and a calibration record. */
 export function buildInt8(fp32: Uint8Array, cal: CalibrationRecord): Uint8Array {
   const ranges = Object.fromEntries(Object.entries(cal.ranges).map(([k, [lo, hi]]) => [k, { lo, hi }]));
   const m = quantizeModel(onnx.ModelProto.decode(fp32), {
-    ranges, keepFp32: new Set(cal.keepFp32),
-    metadata: { int8Calibration: calibrationHash(cal), quantization: JSON.stringify({ format: 'QDQ', weights: cal.weights, activations: cal.activations, method: cal.method, images: cal.images, keepFp32: cal.keepFp32 }) },
+    ranges,
+    keepFp32: new Set(cal.keepFp32),
+    metadata: {
+      int8Calibration: calibrationHash(cal),
+      quantization: JSON.stringify({
+        format: 'QDQ',
+        weights: cal.weights,
+        activations: cal.activations,
+        method: cal.method,
+        images: cal.images,
+        keepFp32: cal.keepFp32,
+      }),
+    },
   });
   return encodeModel(m);
 }
@@ -92,20 +106,38 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationRecord>
   const picked = shuffled(train, seededRandom(SPLIT.seed ^ 0x1a7e)); // no class balancing: the training mix is what workers see
   const nCal = o.images ?? 300;
   const nSel = o.selectImages ?? 200;
-  if (picked.length < nCal + nSel) throw new Error(`--data ${o.data}: ${picked.length} training-split images, fewer than ${nCal} + ${nSel}`);
+  if (picked.length < nCal + nSel)
+    throw new Error(`--data ${o.data}: ${picked.length} training-split images, fewer than ${nCal} + ${nSel}`);
   const calInputs = await loadInputs(picked.slice(0, nCal).map((i) => i.path));
   const keepFp32 = o.keepFp32 ?? [];
   const plan = planQdq(onnx.ModelProto.decode(o.fp32.bytes).graph!, new Set(keepFp32));
-  o.logger?.info({ images: nCal, tensors: plan.calibrate.length, quantOps: plan.quantOps.length }, 'calibrating INT8 ranges on training images');
-  const hists = await collectHistograms(o.ort, o.fp32.bytes, plan.calibrate, calInputs, { threads: o.threads, logger: o.logger });
+  o.logger?.info(
+    { images: nCal, tensors: plan.calibrate.length, quantOps: plan.quantOps.length },
+    'calibrating INT8 ranges on training images',
+  );
+  const hists = await collectHistograms(o.ort, o.fp32.bytes, plan.calibrate, calInputs, {
+    threads: o.threads,
+    logger: o.logger,
+  });
   const methods = o.methods ?? DEFAULT_METHODS;
   const base = {
-    modelId: o.fp32.model.id, images: nCal, data: o.data, seed: SPLIT.seed, keepFp32,
-    activations: 'uint8 asymmetric, per tensor', weights: 'int8 symmetric, per output channel (axis 0)',
+    modelId: o.fp32.model.id,
+    images: nCal,
+    data: o.data,
+    seed: SPLIT.seed,
+    keepFp32,
+    activations: 'uint8 asymmetric, per tensor',
+    weights: 'int8 symmetric, per output channel (axis 0)',
   } as const;
   const record = (m: MethodSpec): CalibrationRecord => ({
-    ...base, method: methodName(m),
-    ranges: Object.fromEntries([...hists].map(([t, h]) => { const r: Range = rangeOf(h, m); return [t, [r.lo, r.hi]]; })),
+    ...base,
+    method: methodName(m),
+    ranges: Object.fromEntries(
+      [...hists].map(([t, h]) => {
+        const r: Range = rangeOf(h, m);
+        return [t, [r.lo, r.hi]];
+      }),
+    ),
   });
   if (methods.length === 1) return record(methods[0]);
   const selInputs = await loadInputs(picked.slice(nCal, nCal + nSel).map((i) => i.path));
@@ -115,21 +147,33 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationRecord>
   for (const m of methods) {
     const int8Scores = await scoreInputs(o.ort, buildInt8(o.fp32.bytes, record(m)), selInputs, { threads: o.threads });
     selection.push({ method: methodName(m), ...scoreAgreement(fp32Scores, int8Scores, threshold) });
-    o.logger?.info(selection.at(-1), `calibration method ${methodName(m)} against FP32 on ${nSel} other training images`);
+    o.logger?.info(
+      selection.at(-1),
+      `calibration method ${methodName(m)} against FP32 on ${nSel} other training images`,
+    );
   }
   const best = [...selection].sort((a, b) => a.meanAbsLogitDiff - b.meanAbsLogitDiff)[0];
   return { ...record(methods[selection.indexOf(best)]), selection };
 }
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** int8-calibration.json of a model (local folder or S3 prefix); undefined when there is none. */
-export async function readCalibration(modelUri: string, localDir: string, s3?: S3Client): Promise<CalibrationRecord | undefined> {
+export async function readCalibration(
+  modelUri: string,
+  localDir: string,
+  s3?: S3Client,
+): Promise<CalibrationRecord | undefined> {
   let text: string | undefined;
   if (modelUri.startsWith('s3://')) {
     const { bucket, prefix } = parseModelUri(modelUri);
     text = await getTextIfExists(s3!, bucket, prefix + CALIBRATION_FILE);
-  } else if (await exists(join(localDir, CALIBRATION_FILE))) text = await readFile(join(localDir, CALIBRATION_FILE), 'utf8');
+  } else if (await exists(join(localDir, CALIBRATION_FILE)))
+    text = await readFile(join(localDir, CALIBRATION_FILE), 'utf8');
   return text === undefined ? undefined : (JSON.parse(text) as CalibrationRecord);
 }
 
@@ -137,7 +181,9 @@ export async function readCalibration(modelUri: string, localDir: string, s3?: S
  * The INT8 file for a model: model.int8.onnx beside it (local folder or S3, cached), else built from
  * the FP32 export and int8-calibration.json beside the model into <cache>/<modelId>.int8.onnx once.
  */
-export async function ensureInt8Model(opts: { modelUri?: string; s3?: S3Client; logger?: Logger; cacheDir?: string } = {}): Promise<OnnxModelFile> {
+export async function ensureInt8Model(
+  opts: { modelUri?: string; s3?: S3Client; logger?: Logger; cacheDir?: string } = {},
+): Promise<OnnxModelFile> {
   const uri = opts.modelUri ?? defaultModelDir();
   const model = await verifyModelDir(await localModelDir(uri, opts.s3));
   const cached = cachedInt8File(opts.cacheDir ?? defaultOnnxCache(), model.id);
@@ -149,7 +195,12 @@ export async function ensureInt8Model(opts: { modelUri?: string; s3?: S3Client; 
   } else {
     // A local model's calibration may have been redone since the cached build: build again then.
     const cal = uri.startsWith('s3://') ? undefined : await readCalibration(uri, model.dir);
-    if (cal && (await exists(cached)) && readMetadataProps(new Uint8Array(await readFile(cached))).int8Calibration !== calibrationHash(cal)) await rm(cached, { force: true });
+    if (
+      cal &&
+      (await exists(cached)) &&
+      readMetadataProps(new Uint8Array(await readFile(cached))).int8Calibration !== calibrationHash(cal)
+    )
+      await rm(cached, { force: true });
   }
   if (path === cached && !(await exists(cached))) {
     await onceAcrossProcesses(cached, async () => {
@@ -163,10 +214,19 @@ export async function ensureInt8Model(opts: { modelUri?: string; s3?: S3Client; 
         }
       }
       const cal = await readCalibration(uri, model.dir, opts.s3);
-      if (!cal) throw new Error(`engine onnx-int8: model ${uri} has neither ${INT8_FILE} nor ${CALIBRATION_FILE} beside it; run \`cxr models export-onnx --int8 --calibration-data <train dir>\``);
-      if (cal.modelId !== model.id) throw new Error(`${CALIBRATION_FILE} of ${uri} was calibrated for model ${cal.modelId}, not ${model.id}; calibrate again (cxr models export-onnx --int8 --calibration-data <train dir>)`);
+      if (!cal)
+        throw new Error(
+          `engine onnx-int8: model ${uri} has neither ${INT8_FILE} nor ${CALIBRATION_FILE} beside it; run \`cxr models export-onnx --int8 --calibration-data <train dir>\``,
+        );
+      if (cal.modelId !== model.id)
+        throw new Error(
+          `${CALIBRATION_FILE} of ${uri} was calibrated for model ${cal.modelId}, not ${model.id}; calibrate again (cxr models export-onnx --int8 --calibration-data <train dir>)`,
+        );
       const fp32 = await ensureOnnxModel({ ...opts, modelUri: uri });
-      opts.logger?.info({ modelId: model.id, to: cached, method: cal.method }, `no ${INT8_FILE} beside ${uri}; building it from ${CALIBRATION_FILE}`);
+      opts.logger?.info(
+        { modelId: model.id, to: cached, method: cal.method },
+        `no ${INT8_FILE} beside ${uri}; building it from ${CALIBRATION_FILE}`,
+      );
       await writeFileAtomic(cached, buildInt8(fp32.bytes, cal));
       source = 'exported';
     });

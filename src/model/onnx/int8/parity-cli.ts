@@ -18,20 +18,29 @@ import { loadInputs, scoreInputs } from './calibrate.js';
 import { buildInt8, CALIBRATION_FILE, PARITY_FILE, readCalibration, splitOf, SPLIT } from './int8-model.js';
 import { cardSection, parityReport, withCardSection } from './parity.js';
 
-const { values: v } = parseArgs({ options: {
-  model: { type: 'string' },
-  data: { type: 'string', default: resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train') },
-  batch: { type: 'string', default: '16' },
-} });
+const { values: v } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    data: { type: 'string', default: resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train') },
+    batch: { type: 'string', default: '16' },
+  },
+});
 
 async function main(): Promise<void> {
   const log = createLogger({ role: 'int8-parity' });
   const modelUri = v.model ?? defaultModelDir();
-  if (modelUri.startsWith('s3://')) throw new Error(`--model ${modelUri}: give a local model folder (the parity file and card are written into it)`);
+  if (modelUri.startsWith('s3://'))
+    throw new Error(`--model ${modelUri}: give a local model folder (the parity file and card are written into it)`);
   const model = await verifyModelDir(await localModelDir(modelUri));
   const cal = await readCalibration(modelUri, model.dir);
-  if (!cal) throw new Error(`--model ${model.dir}: no ${CALIBRATION_FILE}; run \`cxr models export-onnx --int8 --model ${model.dir} --calibration-data ${v.data}\` first`);
-  if (cal.modelId !== model.id) throw new Error(`--model ${model.dir}: ${CALIBRATION_FILE} is for model ${cal.modelId}, not ${model.id}; calibrate again`);
+  if (!cal)
+    throw new Error(
+      `--model ${model.dir}: no ${CALIBRATION_FILE}; run \`cxr models export-onnx --int8 --model ${model.dir} --calibration-data ${v.data}\` first`,
+    );
+  if (cal.modelId !== model.id)
+    throw new Error(
+      `--model ${model.dir}: ${CALIBRATION_FILE} is for model ${cal.modelId}, not ${model.id}; calibrate again`,
+    );
   const ort = await importOrt();
   const fp32 = await ensureOnnxModel({ modelUri: model.dir, logger: log });
   const int8 = buildInt8(fp32.bytes, cal);
@@ -43,26 +52,53 @@ async function main(): Promise<void> {
   // FP32 scores depend only on the model and the images: kept in the ONNX cache, so trying another INT8 variant rescores INT8 only.
   const scoresFile = join(defaultOnnxCache(), `${model.id}.val-fp32-scores.json`);
   const imagesKey = val.map((i) => i.sha256).join(',');
-  const stored = await readFile(scoresFile, 'utf8').then((t) => JSON.parse(t) as { images: string; scores: number[] }, () => undefined);
-  const fp32Scores = stored?.images === imagesKey ? Float32Array.from(stored.scores) : await scoreInputs(ort, fp32.bytes, inputs, opts);
-  if (stored?.images !== imagesKey) await writeFileAtomic(scoresFile, new TextEncoder().encode(JSON.stringify({ images: imagesKey, scores: Array.from(fp32Scores) })));
+  const stored = await readFile(scoresFile, 'utf8').then(
+    (t) => JSON.parse(t) as { images: string; scores: number[] },
+    () => undefined,
+  );
+  const fp32Scores =
+    stored?.images === imagesKey ? Float32Array.from(stored.scores) : await scoreInputs(ort, fp32.bytes, inputs, opts);
+  if (stored?.images !== imagesKey)
+    await writeFileAtomic(
+      scoresFile,
+      new TextEncoder().encode(JSON.stringify({ images: imagesKey, scores: Array.from(fp32Scores) })),
+    );
   const t1 = Date.now();
   const int8Scores = await scoreInputs(ort, int8, inputs, opts);
   const t2 = Date.now();
-  const report = parityReport(val.map((i) => i.label === 1), fp32Scores, int8Scores, model.meta.threshold);
+  const report = parityReport(
+    val.map((i) => i.label === 1),
+    fp32Scores,
+    int8Scores,
+    model.meta.threshold,
+  );
   const result = {
-    modelId: model.id, name: model.meta.name, version: model.meta.version,
+    modelId: model.id,
+    name: model.meta.name,
+    version: model.meta.version,
     split: { ...SPLIT, data: v.data, n: val.length },
     calibration: { method: cal.method, images: cal.images, keepFp32: cal.keepFp32 },
     ...report,
-    scoringSeconds: { fp32: stored?.images === imagesKey ? 'cached' : (t1 - t0) / 1000, int8: (t2 - t1) / 1000, note: 'one process, on a machine shared with other work: not a benchmark' },
+    scoringSeconds: {
+      fp32: stored?.images === imagesKey ? 'cached' : (t1 - t0) / 1000,
+      int8: (t2 - t1) / 1000,
+      note: 'one process, on a machine shared with other work: not a benchmark',
+    },
     measuredAt: new Date().toISOString(),
     command: 'npm run int8:parity -- --model <dir> --data <train dir>',
   };
   await writeFileAtomic(join(model.dir, PARITY_FILE), new TextEncoder().encode(JSON.stringify(result, null, 1) + '\n'));
   const cardPath = join(model.dir, 'MODEL_CARD.md');
   const card = await readFile(cardPath, 'utf8').catch(() => `# ${model.meta.name} ${model.meta.version}\n`);
-  await writeFileAtomic(cardPath, new TextEncoder().encode(withCardSection(card, cardSection({ ...report, modelId: model.id, split: SPLIT, calibration: result.calibration }))));
+  await writeFileAtomic(
+    cardPath,
+    new TextEncoder().encode(
+      withCardSection(
+        card,
+        cardSection({ ...report, modelId: model.id, split: SPLIT, calibration: result.calibration }),
+      ),
+    ),
+  );
   process.stderr.write(`wrote ${join(model.dir, PARITY_FILE)} and the INT8 section of ${cardPath}\n`);
   console.log(JSON.stringify(result));
   process.exitCode = report.pass ? 0 : 1;

@@ -21,7 +21,8 @@ const logit = (p: number): number => {
 };
 
 export function scoreAgreement(a: ArrayLike<number>, b: ArrayLike<number>, threshold: number): ScoreAgreement {
-  if (a.length !== b.length || a.length === 0) throw new Error(`score lists differ in length (${a.length} vs ${b.length}) or are empty`);
+  if (a.length !== b.length || a.length === 0)
+    throw new Error(`score lists differ in length (${a.length} vs ${b.length}) or are empty`);
   let same = 0;
   let maxDiff = 0;
   let sumDiff = 0;
@@ -34,7 +35,14 @@ export function scoreAgreement(a: ArrayLike<number>, b: ArrayLike<number>, thres
     sumLogit += Math.abs(logit(a[i]) - logit(b[i]));
   }
   const n = a.length;
-  return { n, decisionAgreement: same / n, decisionsChanged: n - same, maxScoreDiff: maxDiff, meanAbsScoreDiff: sumDiff / n, meanAbsLogitDiff: sumLogit / n };
+  return {
+    n,
+    decisionAgreement: same / n,
+    decisionsChanged: n - same,
+    maxScoreDiff: maxDiff,
+    meanAbsScoreDiff: sumDiff / n,
+    meanAbsLogitDiff: sumLogit / n,
+  };
 }
 
 export interface ParityReport extends ScoreAgreement {
@@ -49,14 +57,32 @@ export interface ParityReport extends ScoreAgreement {
   limits: typeof PARITY_LIMITS;
 }
 
-export function parityReport(truth: readonly boolean[], fp32: ArrayLike<number>, int8: ArrayLike<number>, threshold: number): ParityReport {
+export function parityReport(
+  truth: readonly boolean[],
+  fp32: ArrayLike<number>,
+  int8: ArrayLike<number>,
+  threshold: number,
+): ParityReport {
   const agree = scoreAgreement(fp32, int8, threshold);
   const aucFp32 = rocAuc(truth, Array.from(fp32));
   const aucInt8 = rocAuc(truth, Array.from(int8));
   const aucChange = aucFp32 === null || aucInt8 === null ? null : aucInt8 - aucFp32;
   const acc = (s: ArrayLike<number>) => truth.filter((t, i) => s[i] >= threshold === t).length / truth.length;
-  const pass = aucChange !== null && Math.abs(aucChange) <= PARITY_LIMITS.maxAucChange && agree.decisionAgreement >= PARITY_LIMITS.minAgreement;
-  return { ...agree, threshold, aucFp32, aucInt8, aucChange, accuracyFp32: acc(fp32), accuracyInt8: acc(int8), pass, limits: PARITY_LIMITS };
+  const pass =
+    aucChange !== null &&
+    Math.abs(aucChange) <= PARITY_LIMITS.maxAucChange &&
+    agree.decisionAgreement >= PARITY_LIMITS.minAgreement;
+  return {
+    ...agree,
+    threshold,
+    aucFp32,
+    aucInt8,
+    aucChange,
+    accuracyFp32: acc(fp32),
+    accuracyInt8: acc(int8),
+    pass,
+    limits: PARITY_LIMITS,
+  };
 }
 
 const CARD_BEGIN = '<!-- int8-parity:begin (written by npm run int8:parity) -->';
@@ -65,7 +91,13 @@ const CARD_END = '<!-- int8-parity:end -->';
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** The model card section: what was quantised, how, and the parity figures. Pure. */
-export function cardSection(p: ParityReport & { modelId: string; split: { seed: number; valFraction: number }; calibration: { method: string; images: number; keepFp32: string[] } }): string {
+export function cardSection(
+  p: ParityReport & {
+    modelId: string;
+    split: { seed: number; valFraction: number };
+    calibration: { method: string; images: number; keepFp32: string[] };
+  },
+): string {
   return [
     CARD_BEGIN,
     '## INT8 parity (engine `onnx-int8`)',
@@ -93,4 +125,3 @@ export function withCardSection(card: string, section: string): string {
   if (a >= 0 && b > a) return card.slice(0, a) + section + card.slice(b + CARD_END.length);
   return `${card.replace(/\s*$/, '')}\n\n${section}\n`;
 }
-

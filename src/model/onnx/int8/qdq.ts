@@ -41,7 +41,8 @@ function indexGraph(g: OnnxTypes.IGraphProto) {
 export function planQdq(g: OnnxTypes.IGraphProto, keepFp32: ReadonlySet<string> = new Set()): QdqPlan {
   const { inits, consumers, outputs } = indexGraph(g);
   // 'name' is one node; 'prefix*' every Conv/Add whose name starts with prefix (e.g. bn5* for ResNet's stage 5 convolutions).
-  const matches = (k: string, n: Node) => (k.endsWith('*') ? nodeName(n).startsWith(k.slice(0, -1)) : nodeName(n) === k);
+  const matches = (k: string, n: Node) =>
+    k.endsWith('*') ? nodeName(n).startsWith(k.slice(0, -1)) : nodeName(n) === k;
   const unknown = [...keepFp32].filter((k) => !(g.node ?? []).some((n) => QUANT_OPS.has(n.opType!) && matches(k, n)));
   if (unknown.length) throw new Error(`--keep-fp32 ${unknown.join(',')}: not a Conv or Add node of this graph`);
   const kept = (n: Node) => [...keepFp32].some((k) => matches(k, n));
@@ -61,7 +62,8 @@ export function planQdq(g: OnnxTypes.IGraphProto, keepFp32: ReadonlySet<string> 
   }
   // A ReLU whose input is not a quantised op's output stays; its output is still quantised.
   const sameAs = new Map<string, string>();
-  for (const n of g.node ?? []) if (n.opType === 'MaxPool' && tensors.has(n.input![0])) sameAs.set(n.output![0], n.input![0]);
+  for (const n of g.node ?? [])
+    if (n.opType === 'MaxPool' && tensors.has(n.input![0])) sameAs.set(n.output![0], n.input![0]);
   for (const t of sameAs.keys()) tensors.add(t);
   return { quantOps: quant.map(nodeName), calibrate: [...tensors].filter((t) => !sameAs.has(t)), fusedRelu, sameAs };
 }
@@ -94,7 +96,11 @@ export function quantizeWeights(w: Float32Array, channels: number): { q: Int8Arr
 }
 
 /** int32 bias at scale inputScale * weightScale[c], as QLinearConv reads it. */
-export function quantizeBias(b: Float32Array, inputScale: number, weightScales: Float32Array): { q: Int32Array; scales: Float32Array } {
+export function quantizeBias(
+  b: Float32Array,
+  inputScale: number,
+  weightScales: Float32Array,
+): { q: Int32Array; scales: Float32Array } {
   const scales = weightScales.map((s) => Math.fround(Math.fround(inputScale) * s));
   const q = new Int32Array(b.length);
   for (let c = 0; c < b.length; c++) q[c] = Math.max(-2147483647, Math.min(2147483647, Math.round(b[c] / scales[c])));
@@ -114,14 +120,20 @@ export function quantizeModel(fp32: OnnxTypes.IModelProto, opts: QuantizeOptions
   const g = fp32.graph!;
   const plan = planQdq(g, opts.keepFp32);
   const missing = plan.calibrate.filter((t) => !opts.ranges[t]);
-  if (missing.length) throw new Error(`no calibrated range for ${missing.length} tensor(s) (${missing.slice(0, 3).join(', ')}…): calibrate again for this export (cxr models export-onnx --int8 --calibration-data DIR)`);
+  if (missing.length)
+    throw new Error(
+      `no calibrated range for ${missing.length} tensor(s) (${missing.slice(0, 3).join(', ')}…): calibrate again for this export (cxr models export-onnx --int8 --calibration-data DIR)`,
+    );
   const initByName = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
   const params = new Map<string, { scale: number; zeroPoint: number }>();
   for (const t of plan.calibrate) params.set(t, uint8Params(opts.ranges[t]));
   for (const [out, src] of plan.sameAs) params.set(out, params.get(src)!);
 
   const inits: Tensor[] = [];
-  const names = new Set([...(g.node ?? []).flatMap((n) => [...(n.output ?? []), ...(n.input ?? [])]), ...initByName.keys()]);
+  const names = new Set([
+    ...(g.node ?? []).flatMap((n) => [...(n.output ?? []), ...(n.input ?? [])]),
+    ...initByName.keys(),
+  ]);
   const unique = (stem: string): string => {
     let n = stem;
     for (let i = 1; names.has(n); i++) n = `${stem}_${i}`;
@@ -139,7 +151,10 @@ export function quantizeModel(fp32: OnnxTypes.IModelProto, opts: QuantizeOptions
     let v = qp.get(t);
     if (!v) {
       const p = params.get(t)!;
-      v = [init(`${t}_scale`, DT.FLOAT, [], Float32Array.of(p.scale)), init(`${t}_zp`, DT.UINT8, [], Uint8Array.of(p.zeroPoint))];
+      v = [
+        init(`${t}_scale`, DT.FLOAT, [], Float32Array.of(p.scale)),
+        init(`${t}_zp`, DT.UINT8, [], Uint8Array.of(p.zeroPoint)),
+      ];
       qp.set(t, v);
     }
     return v;
@@ -152,7 +167,13 @@ export function quantizeModel(fp32: OnnxTypes.IModelProto, opts: QuantizeOptions
   const out: Node[] = [];
   const dq = (x: string, scale: string, zp: string, stem: string, axis?: number): string => {
     const y = unique(stem);
-    out.push({ opType: 'DequantizeLinear', input: [x, scale, zp], output: [y], name: y, attribute: axis === undefined ? [] : [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }] });
+    out.push({
+      opType: 'DequantizeLinear',
+      input: [x, scale, zp],
+      output: [y],
+      name: y,
+      attribute: axis === undefined ? [] : [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }],
+    });
     return y;
   };
 
@@ -169,13 +190,25 @@ export function quantizeModel(fp32: OnnxTypes.IModelProto, opts: QuantizeOptions
       const dims = (w.dims ?? []).map(Number);
       const { q, scales } = quantizeWeights(floatsOf(w), dims[0]);
       const zeros = new Int8Array(dims[0]);
-      inputs[1] = dq(init(`${w.name}_q`, DT.INT8, dims, q), init(`${w.name}_scale`, DT.FLOAT, [dims[0]], scales), init(`${w.name}_zp`, DT.INT8, [dims[0]], zeros), `${w.name}_dq`, 0);
+      inputs[1] = dq(
+        init(`${w.name}_q`, DT.INT8, dims, q),
+        init(`${w.name}_scale`, DT.FLOAT, [dims[0]], scales),
+        init(`${w.name}_zp`, DT.INT8, [dims[0]], zeros),
+        `${w.name}_dq`,
+        0,
+      );
       if (inputs[2]) {
         const b = initByName.get(inputs[2]);
         if (!b) throw new Error(`Conv ${nodeName(n)}: its bias ${inputs[2]} is not an initializer`);
         const xScale = params.get(n.input![0])!.scale;
         const qb = quantizeBias(floatsOf(b), xScale, scales);
-        inputs[2] = dq(init(`${b.name}_q`, DT.INT32, [dims[0]], qb.q), init(`${b.name}_scale`, DT.FLOAT, [dims[0]], qb.scales), init(`${b.name}_zp`, DT.INT32, [dims[0]], new Int32Array(dims[0])), `${b.name}_dq`, 0);
+        inputs[2] = dq(
+          init(`${b.name}_q`, DT.INT32, [dims[0]], qb.q),
+          init(`${b.name}_scale`, DT.FLOAT, [dims[0]], qb.scales),
+          init(`${b.name}_zp`, DT.INT32, [dims[0]], new Int32Array(dims[0])),
+          `${b.name}_dq`,
+          0,
+        );
       }
     }
     for (const i of inputs) if (initByName.has(i)) usedInits.add(i);
@@ -184,12 +217,21 @@ export function quantizeModel(fp32: OnnxTypes.IModelProto, opts: QuantizeOptions
       // The Q of a fused ReLU's output sits on the tensor before the ReLU.
       const t = quantised.has(o) ? o : fusedSource.get(o);
       if (t === undefined) continue;
-      out.push({ opType: 'QuantizeLinear', input: [o, ...qpOf(t)], output: [qName.get(t)!], name: qName.get(t)!, attribute: [] });
+      out.push({
+        opType: 'QuantizeLinear',
+        input: [o, ...qpOf(t)],
+        output: [qName.get(t)!],
+        name: qName.get(t)!,
+        attribute: [],
+      });
     }
   }
   return {
     ...fp32,
     graph: { ...g, node: out, initializer: [...(g.initializer ?? []).filter((t) => usedInits.has(t.name!)), ...inits] },
-    metadataProps: [...(fp32.metadataProps ?? []), ...Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value }))],
+    metadataProps: [
+      ...(fp32.metadataProps ?? []),
+      ...Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
+    ],
   };
 }

@@ -18,8 +18,12 @@ export class TensorHistogram {
   min = Infinity;
   max = -Infinity;
 
-  constructor(readonly maxAbs: number, readonly bins = HIST_BINS) {
-    if (!(maxAbs >= 0) || !Number.isFinite(maxAbs)) throw new Error(`histogram range ${maxAbs} is not a finite non-negative number`);
+  constructor(
+    readonly maxAbs: number,
+    readonly bins = HIST_BINS,
+  ) {
+    if (!(maxAbs >= 0) || !Number.isFinite(maxAbs))
+      throw new Error(`histogram range ${maxAbs} is not a finite non-negative number`);
     this.pos = new Float64Array(bins);
     this.neg = new Float64Array(bins);
   }
@@ -57,7 +61,10 @@ export function maxAbsOf(values: Float32Array): number {
   return m;
 }
 
-export interface Range { lo: number; hi: number }
+export interface Range {
+  lo: number;
+  hi: number;
+}
 
 /** The range [lo, hi] that keeps `p` (e.g. 0.9999) of the values, clipping (1 - p) / 2 from each tail that exists. */
 export function percentileRange(h: TensorHistogram, p: number): Range {
@@ -145,16 +152,21 @@ function klDivergence(p: Float64Array, q: Float64Array): number {
   return kl;
 }
 
-export interface MethodSpec { method: CalibrationMethod; percentile?: number }
+export interface MethodSpec {
+  method: CalibrationMethod;
+  percentile?: number;
+}
 
-export const methodName = (m: MethodSpec): string => (m.method === 'percentile' ? `percentile:${m.percentile}` : m.method);
+export const methodName = (m: MethodSpec): string =>
+  m.method === 'percentile' ? `percentile:${m.percentile}` : m.method;
 
 /** Parses 'minmax', 'entropy', 'percentile:0.9999' (the percentile as a fraction). */
 export function parseMethod(s: string): MethodSpec {
   const [method, arg] = s.split(':');
   if (method === 'percentile') {
     const p = Number(arg ?? '0.9999');
-    if (!(p > 0.9 && p <= 1)) throw new Error(`--method ${s}: the percentile must be a fraction in (0.9, 1], e.g. percentile:0.9999`);
+    if (!(p > 0.9 && p <= 1))
+      throw new Error(`--method ${s}: the percentile must be a fraction in (0.9, 1], e.g. percentile:0.9999`);
     return { method, percentile: p };
   }
   if (method === 'minmax' || method === 'entropy') return { method };

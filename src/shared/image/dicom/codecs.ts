@@ -56,7 +56,8 @@ const WASM_DECODERS: Partial<Record<PixelCodec, [pkg: string, cls: string]>> = {
 
 /** Decodes one encapsulated frame with the maintained codec for its syntax. */
 export async function decodeFrame(codec: PixelCodec, encoded: Uint8Array, shape: FrameShape): Promise<DecodedFrame> {
-  if (codec === 'rle' || (codec === 'jpeg-baseline' && shape.bitsStored > 8)) return decodeWithDcmjsCodecs(codec, encoded, shape);
+  if (codec === 'rle' || (codec === 'jpeg-baseline' && shape.bitsStored > 8))
+    return decodeWithDcmjsCodecs(codec, encoded, shape);
   if (codec === 'jpeg-lossless') return decodeLossless(encoded, shape);
   const spec = WASM_DECODERS[codec];
   if (!spec) throw new CodecError(`no decoder for ${codec}`);
@@ -66,7 +67,13 @@ export async function decodeFrame(codec: PixelCodec, encoded: Uint8Array, shape:
     decoder.getEncodedBuffer(encoded.length).set(encoded);
     decoder.decode();
     const info = decoder.getFrameInfo();
-    return { bytes: decoder.getDecodedBuffer().slice(), width: info.width, height: info.height, bitsPerSample: info.bitsPerSample, components: info.componentCount };
+    return {
+      bytes: decoder.getDecodedBuffer().slice(),
+      width: info.width,
+      height: info.height,
+      bitsPerSample: info.bitsPerSample,
+      components: info.componentCount,
+    };
   } catch (err) {
     // A WASM abort can leave the instance unusable: the next frame gets a fresh one.
     modules.delete(spec[0]);
@@ -96,7 +103,13 @@ async function decodeLossless(encoded: Uint8Array, shape: FrameShape): Promise<D
   const out = d.decompress(copy.buffer, 0, copy.length);
   const bytes = new Uint8Array(out);
   const bitsPerSample = bytes.length / Math.max(1, d.xDim * d.yDim * d.numComp) > 1 ? 16 : 8;
-  return { bytes, width: d.xDim || shape.columns, height: d.yDim || shape.rows, bitsPerSample, components: d.numComp || shape.samplesPerPixel };
+  return {
+    bytes,
+    width: d.xDim || shape.columns,
+    height: d.yDim || shape.rows,
+    bitsPerSample,
+    components: d.numComp || shape.samplesPerPixel,
+  };
 }
 
 interface DcmjsCodecs {
@@ -112,7 +125,8 @@ let dcmjsCodecs: Promise<DcmjsCodecs> | undefined;
 function nativeCodecs(): Promise<DcmjsCodecs> {
   dcmjsCodecs ??= (async () => {
     const m = require('dcmjs-codecs') as DcmjsCodecs;
-    if (!m.NativeCodecs.isInitialized()) await m.NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false });
+    if (!m.NativeCodecs.isInitialized())
+      await m.NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false });
     return m;
   })();
   return dcmjsCodecs;
@@ -134,13 +148,21 @@ async function decodeWithDcmjsCodecs(codec: PixelCodec, encoded: Uint8Array, sha
   });
   let decoded: Uint8Array | undefined;
   try {
-    decoded = (codec === 'rle' ? NativeCodecs.decodeRle(ctx) : NativeCodecs.decodeJpeg(ctx, { convertColorspaceToRgb: true })).getDecodedBuffer();
+    decoded = (
+      codec === 'rle' ? NativeCodecs.decodeRle(ctx) : NativeCodecs.decodeJpeg(ctx, { convertColorspaceToRgb: true })
+    ).getDecodedBuffer();
   } catch (err) {
     throw new CodecError(codecMessage(err));
   }
   if (!decoded) throw new CodecError(`${codec} decoder returned no pixels`);
   // RLE keeps the planes of a colour frame apart (planar configuration 1).
-  return { bytes: decoded, width: shape.columns, height: shape.rows, bitsPerSample: shape.bitsAllocated, components: shape.samplesPerPixel };
+  return {
+    bytes: decoded,
+    width: shape.columns,
+    height: shape.rows,
+    bitsPerSample: shape.bitsAllocated,
+    components: shape.samplesPerPixel,
+  };
 }
 
 function codecMessage(err: unknown): string {

@@ -34,7 +34,8 @@ function jpegSize(b: Uint8Array): CodestreamSize | undefined {
     }
     const length = u16(b, i + 2);
     // SOF0-SOF15 except DHT (C4), JPG (C8), DAC (CC); SOF55 (F7) is JPEG-LS.
-    const sof = (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) || marker === 0xf7;
+    const sof =
+      (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) || marker === 0xf7;
     if (sof) {
       if (i + 10 > b.length) return undefined;
       return { height: u16(b, i + 5), width: u16(b, i + 7), components: b[i + 9] };

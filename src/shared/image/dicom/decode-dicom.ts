@@ -46,7 +46,8 @@ export async function decodeDicom(bytes: Uint8Array, size = 224): Promise<Decode
   let ds: dicomParser.DataSet;
   try {
     // Deflated: inflated here, bounded by the data set's own header, and handed to the parser as is.
-    const full = tsUid === DEFLATED ? inflateDataSet(bytes, (meta as dicomParser.DataSet & { position: number }).position) : bytes;
+    const full =
+      tsUid === DEFLATED ? inflateDataSet(bytes, (meta as dicomParser.DataSet & { position: number }).position) : bytes;
     ds = dicomParser.parseDicom(full, { inflater: () => full });
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
@@ -98,22 +99,31 @@ function checkShape(h: DicomHeader): void {
   // Before any buffer the size of a frame is made.
   const over = pixelLimitReason(h.columns, h.rows, 'DICOM image');
   if (over) throw new ImageDecodeError(over);
-  if (h.bitsAllocated !== 8 && h.bitsAllocated !== 16) throw bad(`${h.bitsAllocated} bits allocated (8 or 16 are read)`);
+  if (h.bitsAllocated !== 8 && h.bitsAllocated !== 16)
+    throw bad(`${h.bitsAllocated} bits allocated (8 or 16 are read)`);
   if (h.samplesPerPixel === 1 && !GREY.has(h.photometric)) throw bad(`photometric interpretation ${h.photometric}`);
-  if (h.samplesPerPixel === 3 && (!COLOUR.has(h.photometric) || h.bitsAllocated !== 8)) throw bad(`${h.bitsAllocated}-bit ${h.photometric} colour`);
+  if (h.samplesPerPixel === 3 && (!COLOUR.has(h.photometric) || h.bitsAllocated !== 8))
+    throw bad(`${h.bitsAllocated}-bit ${h.photometric} colour`);
   if (h.samplesPerPixel !== 1 && h.samplesPerPixel !== 3) throw bad(`${h.samplesPerPixel} samples per pixel`);
 }
 
 async function readFirstFrame(ds: dicomParser.DataSet, h: DicomHeader, ts: TransferSyntax): Promise<DecodedFrame> {
   const raw = firstFrameBytes(ds, h, ts.codec === 'native-big-endian');
   if (ts.codec === 'native' || ts.codec === 'native-big-endian') {
-    return { bytes: raw, width: h.columns, height: h.rows, bitsPerSample: h.bitsAllocated, components: h.samplesPerPixel };
+    return {
+      bytes: raw,
+      width: h.columns,
+      height: h.rows,
+      bitsPerSample: h.bitsAllocated,
+      components: h.samplesPerPixel,
+    };
   }
   checkCodestream(ts, raw, h);
   try {
     return await decodeFrame(ts.codec, raw, h);
   } catch (err) {
-    if (err instanceof CodecError) throw new ImageDecodeError(`DICOM ${ts.name} frame does not decode: ${err.message}`, { cause: err });
+    if (err instanceof CodecError)
+      throw new ImageDecodeError(`DICOM ${ts.name} frame does not decode: ${err.message}`, { cause: err });
     throw err;
   }
 }
@@ -125,14 +135,20 @@ async function readFirstFrame(ds: dicomParser.DataSet, h: DicomHeader, ts: Trans
 function checkCodestream(ts: TransferSyntax, raw: Uint8Array, h: DicomHeader): void {
   if (ts.codec === 'rle') return; // RLE decodes into the header's own frame size
   const cs = codestreamSize(ts.codec, raw);
-  if (!cs) throw new ImageDecodeError(`corrupt DICOM pixel data (${ts.name}): no frame header at the start of the codestream`);
+  if (!cs)
+    throw new ImageDecodeError(`corrupt DICOM pixel data (${ts.name}): no frame header at the start of the codestream`);
   const header = `the DICOM header says ${h.columns}×${h.rows}`;
   // A JPEG height of 0 is defined later by a DNL marker; the width still bounds it.
   if (cs.width !== h.columns || (cs.height !== h.rows && cs.height !== 0)) {
     const over = pixelLimitReason(cs.width, cs.height, `${ts.name} codestream`);
-    throw new ImageDecodeError(`DICOM ${ts.name} codestream is ${cs.width}×${cs.height}, ${header}${over ? ` (${over})` : ''}`);
+    throw new ImageDecodeError(
+      `DICOM ${ts.name} codestream is ${cs.width}×${cs.height}, ${header}${over ? ` (${over})` : ''}`,
+    );
   }
-  if (cs.components !== h.samplesPerPixel) throw new ImageDecodeError(`DICOM ${ts.name} codestream has ${cs.components} components, ${header} with ${h.samplesPerPixel} samples per pixel`);
+  if (cs.components !== h.samplesPerPixel)
+    throw new ImageDecodeError(
+      `DICOM ${ts.name} codestream has ${cs.components} components, ${header} with ${h.samplesPerPixel} samples per pixel`,
+    );
 }
 
 /** The frame as the model's input: 8-bit display values, resized as sharp resizes every other format. */
@@ -144,7 +160,8 @@ async function toModelInput(frame: DecodedFrame, h: DicomHeader, size: number, a
   if (frame.components === 3) {
     channels = 3;
     // JPEG codecs hand back interleaved RGB; samples as stored (native, RLE) may be planar or YBR_FULL.
-    display = asStored && h.planarConfiguration === 1 ? interleave(frame.bytes, pixels) : frame.bytes.subarray(0, pixels * 3);
+    display =
+      asStored && h.planarConfiguration === 1 ? interleave(frame.bytes, pixels) : frame.bytes.subarray(0, pixels * 3);
     if (asStored && h.photometric === 'YBR_FULL') display = ybrFullToRgb(display);
   } else {
     const stored = storedValues(frame.bytes, pixels, frame.bitsPerSample, h.bitsStored, h.pixelRepresentation === 1);
@@ -162,7 +179,8 @@ async function toModelInput(frame: DecodedFrame, h: DicomHeader, size: number, a
     .toColourspace('srgb')
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
-  if (data.length !== size * size * 3) throw new ImageDecodeError(`decoded to ${data.length} bytes, expected ${size * size * 3}`);
+  if (data.length !== size * size * 3)
+    throw new ImageDecodeError(`decoded to ${data.length} bytes, expected ${size * size * 3}`);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
@@ -177,7 +195,9 @@ function ybrFullToRgb(ybr: Uint8Array): Uint8Array {
   const out = new Uint8Array(ybr.length);
   const clamp = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
   for (let i = 0; i < ybr.length; i += 3) {
-    const y = ybr[i], cb = ybr[i + 1] - 128, cr = ybr[i + 2] - 128;
+    const y = ybr[i],
+      cb = ybr[i + 1] - 128,
+      cr = ybr[i + 2] - 128;
     out[i] = clamp(y + 1.402 * cr);
     out[i + 1] = clamp(y - 0.344136 * cb - 0.714136 * cr);
     out[i + 2] = clamp(y + 1.772 * cb);

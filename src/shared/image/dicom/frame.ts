@@ -12,7 +12,8 @@ export function firstFrameBytes(ds: dicomParser.DataSet, h: DicomHeader, bigEndi
     const fragments = el.fragments ?? [];
     if (fragments.length === 0) throw new RangeError('encapsulated pixel data has no fragments');
     // Every frame starts a fragment of its own (PS3.5 A.4).
-    if (h.frames > fragments.length) throw new RangeError(`the header says ${h.frames} frames, the pixel data holds ${fragments.length} fragments`);
+    if (h.frames > fragments.length)
+      throw new RangeError(`the header says ${h.frames} frames, the pixel data holds ${fragments.length} fragments`);
     if (h.frames === 1) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, fragments.length);
     if ((el.basicOffsetTable ?? []).length > 0) return dicomParser.readEncapsulatedImageFrame(ds, el, 0);
     // No offset table: one fragment per frame is the common layout of multi-frame files.
@@ -21,12 +22,20 @@ export function firstFrameBytes(ds: dicomParser.DataSet, h: DicomHeader, bigEndi
   }
   const frameBytes = (h.rows * h.columns * h.samplesPerPixel * h.bitsAllocated) / 8;
   const size = `${h.columns}×${h.rows}`;
-  if (el.length < frameBytes) throw new RangeError(`pixel data holds ${el.length} bytes, a ${size} frame needs ${frameBytes}`);
-  if (el.length < frameBytes * h.frames) throw new RangeError(`pixel data holds ${el.length} bytes, ${h.frames} ${size} frames need ${frameBytes * h.frames}`);
-  if (!bigEndian || !inWords(el.vr, h.bitsAllocated)) return ds.byteArray.subarray(el.dataOffset, el.dataOffset + frameBytes);
+  if (el.length < frameBytes)
+    throw new RangeError(`pixel data holds ${el.length} bytes, a ${size} frame needs ${frameBytes}`);
+  if (el.length < frameBytes * h.frames)
+    throw new RangeError(
+      `pixel data holds ${el.length} bytes, ${h.frames} ${size} frames need ${frameBytes * h.frames}`,
+    );
+  if (!bigEndian || !inWords(el.vr, h.bitsAllocated))
+    return ds.byteArray.subarray(el.dataOffset, el.dataOffset + frameBytes);
   // Big endian: the value is a run of 16-bit words, so 8-bit samples are swapped pairwise too (PS3.5 8.1.1).
   const even = frameBytes + (frameBytes % 2);
-  return swap16(ds.byteArray.subarray(el.dataOffset, el.dataOffset + Math.min(even, el.length))).subarray(0, frameBytes);
+  return swap16(ds.byteArray.subarray(el.dataOffset, el.dataOffset + Math.min(even, el.length))).subarray(
+    0,
+    frameBytes,
+  );
 }
 
 /**

@@ -63,7 +63,9 @@ export function readHeader(ds: DataSet): DicomHeader {
     frames: Math.max(1, Math.trunc(num(ds, 'x00280008', 1))),
     rescaleSlope: num(ds, 'x00281053', 1) || 1,
     rescaleIntercept: num(ds, 'x00281052', 0),
-    ...(center !== undefined && width !== undefined && Number.isFinite(center) && width > 0 ? { window: { center, width } } : {}),
+    ...(center !== undefined && width !== undefined && Number.isFinite(center) && width > 0
+      ? { window: { center, width } }
+      : {}),
     voiLutFunction: text(ds, 'x00281056')?.toUpperCase(),
     voiLut: readVoiLut(ds),
     hasPixelData: ds.elements.x7fe00010 !== undefined,

@@ -28,10 +28,15 @@ export function inflateDataSet(bytes: Uint8Array, position: number): Uint8Array 
   const declared = pixelBytes(h);
   const what = `${h.columns}x${h.rows}x${h.samplesPerPixel}x${h.frames} x${h.bitsAllocated / 8}`;
   if (declared > MAX_INFLATED_PIXEL_BYTES) {
-    throw new ImageDecodeError(`deflated pixel data of ${fmt(declared)} bytes (${what}) is over the inflation limit of ${fmt(MAX_INFLATED_PIXEL_BYTES)} bytes`);
+    throw new ImageDecodeError(
+      `deflated pixel data of ${fmt(declared)} bytes (${what}) is over the inflation limit of ${fmt(MAX_INFLATED_PIXEL_BYTES)} bytes`,
+    );
   }
   const cap = before + declared + INFLATE_MARGIN_BYTES;
-  const tooBig = () => new ImageDecodeError(`deflated pixel data inflates past ${fmt(cap)} bytes (${what} + ${fmt(before)} header + ${fmt(INFLATE_MARGIN_BYTES)} margin)`);
+  const tooBig = () =>
+    new ImageDecodeError(
+      `deflated pixel data inflates past ${fmt(cap)} bytes (${what} + ${fmt(before)} header + ${fmt(INFLATE_MARGIN_BYTES)} margin)`,
+    );
   if (probe.complete) {
     if (probe.inflated.length - position > cap) throw tooBig();
     return probe.inflated;
@@ -47,7 +52,9 @@ export function inflateDataSet(bytes: Uint8Array, position: number): Uint8Array 
 }
 
 /** Bytes of pixel data the header declares for all frames (odd lengths are padded to even). Pure. */
-export function pixelBytes(h: Pick<DicomHeader, 'rows' | 'columns' | 'samplesPerPixel' | 'frames' | 'bitsAllocated'>): number {
+export function pixelBytes(
+  h: Pick<DicomHeader, 'rows' | 'columns' | 'samplesPerPixel' | 'frames' | 'bitsAllocated'>,
+): number {
   const n = Math.ceil((h.rows * h.columns * h.samplesPerPixel * h.frames * h.bitsAllocated) / 8);
   return n + (n % 2);
 }
@@ -69,9 +76,15 @@ function probeHeader(bytes: Uint8Array, position: number): Probe {
     let part: Buffer;
     try {
       // A prefix of the stream inflates as far as it goes (SYNC_FLUSH accepts the cut).
-      part = inflateRawSync(deflated.subarray(0, take), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED_HEADER_BYTES });
+      part = inflateRawSync(deflated.subarray(0, take), {
+        finishFlush: constants.Z_SYNC_FLUSH,
+        maxOutputLength: MAX_INFLATED_HEADER_BYTES,
+      });
     } catch (err) {
-      if (isTooLarge(err)) throw new ImageDecodeError(`deflated data set inflates past ${fmt(MAX_INFLATED_HEADER_BYTES)} bytes before its pixel data`);
+      if (isTooLarge(err))
+        throw new ImageDecodeError(
+          `deflated data set inflates past ${fmt(MAX_INFLATED_HEADER_BYTES)} bytes before its pixel data`,
+        );
       throw new ImageDecodeError(`corrupt DICOM: deflated data set does not inflate: ${(err as Error).message}`);
     }
     const inflated = withPrefix(bytes, position, part);

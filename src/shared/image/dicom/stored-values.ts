@@ -2,13 +2,20 @@
  * Stored values of one sample per pixel from little-endian 8- or 16-bit samples: keeps the low
  * `bitsStored` bits and sign-extends them when the pixel representation is signed. Pure.
  */
-export function storedValues(bytes: Uint8Array, count: number, bitsPerSample: number, bitsStored: number, signed: boolean): Int32Array {
+export function storedValues(
+  bytes: Uint8Array,
+  count: number,
+  bitsPerSample: number,
+  bitsStored: number,
+  signed: boolean,
+): Int32Array {
   const out = new Int32Array(count);
   const bits = Math.min(bitsStored, bitsPerSample);
   const mask = bits >= 32 ? -1 : (1 << bits) - 1;
   const sign = 1 << (bits - 1);
   const step = bitsPerSample > 8 ? 2 : 1;
-  if (bytes.length < count * step) throw new RangeError(`pixel data holds ${bytes.length} bytes, a frame needs ${count * step}`);
+  if (bytes.length < count * step)
+    throw new RangeError(`pixel data holds ${bytes.length} bytes, a frame needs ${count * step}`);
   // Typed views read the samples far faster than byte arithmetic (the host is little-endian, as DICOM's data is here).
   if (step === 1) return maskSamples(bytes, out, count, mask, signed ? sign : 0, bits);
   if (LITTLE_ENDIAN_HOST) return maskSamples16(u16View(bytes, count), out, count, mask, signed ? sign : 0, bits);
@@ -21,7 +28,14 @@ export function storedValues(bytes: Uint8Array, count: number, bitsPerSample: nu
 }
 
 // One loop per array type keeps each monomorphic (a shared one runs several times slower).
-function maskSamples(src: Uint8Array, out: Int32Array, count: number, mask: number, sign: number, bits: number): Int32Array {
+function maskSamples(
+  src: Uint8Array,
+  out: Int32Array,
+  count: number,
+  mask: number,
+  sign: number,
+  bits: number,
+): Int32Array {
   for (let i = 0; i < count; i++) {
     const v = src[i] & mask;
     out[i] = sign && v & sign ? v - (1 << bits) : v;
@@ -29,7 +43,14 @@ function maskSamples(src: Uint8Array, out: Int32Array, count: number, mask: numb
   return out;
 }
 
-function maskSamples16(src: Uint16Array, out: Int32Array, count: number, mask: number, sign: number, bits: number): Int32Array {
+function maskSamples16(
+  src: Uint16Array,
+  out: Int32Array,
+  count: number,
+  mask: number,
+  sign: number,
+  bits: number,
+): Int32Array {
   for (let i = 0; i < count; i++) {
     const v = src[i] & mask;
     out[i] = sign && v & sign ? v - (1 << bits) : v;

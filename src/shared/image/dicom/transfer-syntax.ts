@@ -1,5 +1,6 @@
 /** How the pixel data of a transfer syntax is stored and which codec reads it. */
-export type PixelCodec = 'native' | 'native-big-endian' | 'rle' | 'jpeg-baseline' | 'jpeg-lossless' | 'jpeg-ls' | 'jpeg-2000';
+export type PixelCodec =
+  'native' | 'native-big-endian' | 'rle' | 'jpeg-baseline' | 'jpeg-lossless' | 'jpeg-ls' | 'jpeg-2000';
 
 export interface TransferSyntax {
   uid: string;

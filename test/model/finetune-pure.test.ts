@@ -87,7 +87,9 @@ describe('fine-tune pure pieces', () => {
     await expect(shippedModelDir('0000000000000000')).rejects.toThrow(/not shipped.*shipped: pneumonia-resnet50@/);
     expect(await shippedModelDir('ec3cc9117c193878')).toMatch(/models\/pneumonia-resnet50-1\.0\.0$/); // 1.0.0 stays loadable by id
     expect(await shippedModelDir('pneumonia-resnet50@1.0.0')).toMatch(/models\/pneumonia-resnet50-1\.0\.0$/);
-    expect(await shippedModelDir('pneumonia-resnet50@2.0.0')).toMatch(/models\/pneumonia-resnet50$/);
+    expect(await shippedModelDir('pneumonia-resnet50@2.0.0')).toMatch(/models\/pneumonia-resnet50-2\.0\.0$/); // 2.0.0 stays selectable
+    expect(await shippedModelDir('8c49fd880de4ccdf')).toMatch(/models\/pneumonia-resnet50-2\.0\.0$/);
+    expect(await shippedModelDir('pneumonia-resnet50@2.1.0')).toMatch(/models\/pneumonia-resnet50$/);
   });
 });
 

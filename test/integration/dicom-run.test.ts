@@ -17,15 +17,16 @@ import { getObjectBytes, getTextIfExists, listObjects, putObject } from '../../s
 import type { FailureLine, PredictionLine } from '../../src/run/types.js';
 import type { RunMetrics } from '../../src/run/run-metrics.js';
 import { CLI, execCli, runCli, stopProcess, waitFor } from '../helpers/cli.js';
-import { datasetFiles } from '../helpers/dataset.js';
+import { heldOutFiles } from '../helpers/dataset.js';
 import { repoRoot } from '../../src/shared/paths.js';
 import { childEnv, freshBucket, testConfig, testRedis, testS3 } from '../helpers/services.js';
 
 // One run over a prefix that mixes JPEG, PNG and every DICOM variant (written by dcmjs from the same
 // shared X-ray), plus objects that must fail alone; then the same prefix with --skip-flagged.
 
-// A NORMAL film: its probability is far from saturated, so a changed input would show.
-const source = datasetFiles('NORMAL', 1, 3)[0];
+// A NORMAL film of a held-out patient (no in-training-set flag): its probability is far from saturated, so a
+// changed input would show.
+const source = heldOutFiles('NORMAL', 1, 3)[0];
 const jsonl = <T>(text: string) =>
   text
     .split('\n')

@@ -93,21 +93,7 @@ export function predictBatch(
   x: Float32Array,
   n: number,
 ): Float32Array {
-  const inShape = m.gap.inputs[0].shape.slice(1) as number[];
-  const p = tf.tidy(() =>
-    tf.sigmoid(
-      logits(
-        m,
-        m.gap.predict(tf.tensor4d(x, [n, ...inShape] as [number, number, number, number])) as tf.Tensor2D,
-        norm,
-        0,
-        0,
-      ),
-    ),
-  );
-  const out = Float32Array.from(p.dataSync() as Float32Array);
-  p.dispose();
-  return out;
+  return Float32Array.from(logitBatch(m, norm, x, n), (z) => 1 / (1 + Math.exp(-z)));
 }
 
 export const normTensors = (n: FeatureNorm): { mean: tf.Tensor; std: tf.Tensor } => ({

@@ -47,24 +47,8 @@ export function augmentRgb(rgb: Uint8Array, size: number, p: AugmentParams): Uin
       let sx = cos * dx + sin * dy + c;
       const sy = -sin * dx + cos * dy + c;
       if (p.flip) sx = size - 1 - sx;
-      const cx = Math.min(Math.max(sx, 0), size - 1);
-      const cy = Math.min(Math.max(sy, 0), size - 1);
-      const x0 = Math.floor(cx);
-      const y0 = Math.floor(cy);
-      const x1 = Math.min(x0 + 1, size - 1);
-      const y1 = Math.min(y0 + 1, size - 1);
-      const fx = cx - x0;
-      const fy = cy - y0;
       const o = (y * size + x) * 3;
-      for (let ch = 0; ch < 3; ch++) {
-        const v00 = rgb[(y0 * size + x0) * 3 + ch];
-        const v01 = rgb[(y0 * size + x1) * 3 + ch];
-        const v10 = rgb[(y1 * size + x0) * 3 + ch];
-        const v11 = rgb[(y1 * size + x1) * 3 + ch];
-        const top = v00 + (v01 - v00) * fx;
-        const bot = v10 + (v11 - v10) * fx;
-        out[o + ch] = Math.round(top + (bot - top) * fy);
-      }
+      sampleBilinear(rgb, size, sx, sy, out, o);
       if (p.grayscale) {
         const g = Math.round(0.299 * out[o] + 0.587 * out[o + 1] + 0.114 * out[o + 2]);
         out[o] = out[o + 1] = out[o + 2] = g;
@@ -72,4 +56,35 @@ export function augmentRgb(rgb: Uint8Array, size: number, p: AugmentParams): Uin
     }
   }
   return out;
+}
+
+/**
+ * Writes the RGB value at source coordinates (sx, sy) of a size×size image (bilinear, clamped to the
+ * edges) into out[o..o+2]. The inner step of every resampling augmentation.
+ */
+export function sampleBilinear(
+  rgb: Uint8Array,
+  size: number,
+  sx: number,
+  sy: number,
+  out: Uint8Array,
+  o: number,
+): void {
+  const cx = Math.min(Math.max(sx, 0), size - 1);
+  const cy = Math.min(Math.max(sy, 0), size - 1);
+  const x0 = Math.floor(cx);
+  const y0 = Math.floor(cy);
+  const x1 = Math.min(x0 + 1, size - 1);
+  const y1 = Math.min(y0 + 1, size - 1);
+  const fx = cx - x0;
+  const fy = cy - y0;
+  for (let ch = 0; ch < 3; ch++) {
+    const v00 = rgb[(y0 * size + x0) * 3 + ch];
+    const v01 = rgb[(y0 * size + x1) * 3 + ch];
+    const v10 = rgb[(y1 * size + x0) * 3 + ch];
+    const v11 = rgb[(y1 * size + x1) * 3 + ch];
+    const top = v00 + (v01 - v00) * fx;
+    const bot = v10 + (v11 - v10) * fx;
+    out[o + ch] = Math.round(top + (bot - top) * fy);
+  }
 }

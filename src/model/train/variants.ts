@@ -9,7 +9,7 @@
 // the draw is seeded by (image sha256, copy): the same on every host.
 import sharp from 'sharp';
 import { seededRandom, seedFrom } from '../../shared/sampling.js';
-import { augmentRgb, drawAugment } from './augment.js';
+import { augmentRgb, drawAugment, sampleBilinear } from './augment.js';
 
 export const STRONG_BASE = 1000;
 export const STRESS_BASE = 2000;
@@ -127,24 +127,14 @@ export function cropRotateRgb(
       let ox = (x + 0.5 - half) * sx;
       const oy = (y + 0.5 - half) * sy;
       if (p.flip) ox = -ox;
-      const fx0 = Math.min(Math.max(cx + cos * ox - sin * oy - 0.5, 0), size - 1);
-      const fy0 = Math.min(Math.max(cy + sin * ox + cos * oy - 0.5, 0), size - 1);
-      const x0 = Math.floor(fx0);
-      const y0 = Math.floor(fy0);
-      const x1 = Math.min(x0 + 1, size - 1);
-      const y1 = Math.min(y0 + 1, size - 1);
-      const fx = fx0 - x0;
-      const fy = fy0 - y0;
-      const o = (y * size + x) * 3;
-      for (let ch = 0; ch < 3; ch++) {
-        const v00 = rgb[(y0 * size + x0) * 3 + ch];
-        const v01 = rgb[(y0 * size + x1) * 3 + ch];
-        const v10 = rgb[(y1 * size + x0) * 3 + ch];
-        const v11 = rgb[(y1 * size + x1) * 3 + ch];
-        const top = v00 + (v01 - v00) * fx;
-        const bot = v10 + (v11 - v10) * fx;
-        out[o + ch] = Math.round(top + (bot - top) * fy);
-      }
+      sampleBilinear(
+        rgb,
+        size,
+        cx + cos * ox - sin * oy - 0.5,
+        cy + sin * ox + cos * oy - 0.5,
+        out,
+        (y * size + x) * 3,
+      );
     }
   }
   return out;

@@ -39,8 +39,10 @@ export async function heldOutSample(
   const held = JSON.parse(text) as HeldOutFile;
   const byClass = new Map<ClassName, LocalImage[]>(CLASS_NAMES.map((c) => [c, []]));
   const missing: string[] = [];
+  const patientOf = new Map<string, string>();
   for (const it of held.images) {
     const f = path.join(imagesDir, it.path);
+    patientOf.set(f, it.patient);
     if (
       await access(f).then(
         () => true,
@@ -55,8 +57,6 @@ export async function heldOutSample(
       `${imagesDir}: ${missing.length} of the model's ${held.images.length} held-out images are missing (e.g. ${missing[0]}); give --images DIR to score another folder`,
     );
   const images = [...stratifiedSample(byClass, limit, seed).values()].flat();
-  const patients = new Set(
-    held.images.filter((it) => images.some((i) => i.file === path.join(imagesDir, it.path))).map((it) => it.patient),
-  ).size;
+  const patients = new Set(images.map((i) => patientOf.get(i.file))).size;
   return { images, patients, heldOutImages: held.images.length };
 }

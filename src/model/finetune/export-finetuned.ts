@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -104,4 +104,12 @@ export async function exportFinetunedModel(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** feature-stats.bin of a fine-tuned model folder (as writeFinetunedModel writes it): the GAP features' mean, then std. */
+export async function readFeatureStats(dir: string): Promise<FeatureNorm> {
+  const b = await readFile(join(dir, 'feature-stats.bin'));
+  const stats = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  const dim = stats.length / 2;
+  return { mean: stats.slice(0, dim), std: stats.slice(dim) };
 }

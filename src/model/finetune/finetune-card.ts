@@ -41,7 +41,6 @@ export interface FinetuneCardInput {
       threshold: number;
       atShipped: SetReport[];
       atRule: ValidationReport;
-      saturated: number[];
     };
   };
   prefixImagesPerSec?: number;

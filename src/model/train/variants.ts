@@ -18,6 +18,8 @@ export const STRESS_VARIANTS = [
   { copy: STRESS_BASE + 1, name: 'crop, zoom and intensity' },
   { copy: STRESS_BASE + 2, name: 'blur, noise and JPEG quality (never trained on)' },
 ] as const;
+/** The stressed validation's variant numbers, in report order. */
+export const STRESS_COPIES: readonly number[] = STRESS_VARIANTS.map((v) => v.copy);
 
 export type VariantKind = 'clean' | 'mild' | 'strong' | 'stress';
 

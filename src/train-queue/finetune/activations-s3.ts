@@ -103,3 +103,30 @@ export async function dropActivations(
     }
   }
 }
+
+/**
+ * `f` over the activations of items as variant `copy` (computed first where missing), in batches of
+ * `batch`, its per-item outputs concatenated in item order: how a model is scored on cached activations.
+ */
+export async function mapActivations(
+  d: FeatureDeps,
+  bucket: string,
+  items: readonly TrainItem[],
+  copy: number,
+  layer: PrefixLayer,
+  f: (x: Float32Array, n: number) => Float32Array,
+  batch = 32,
+): Promise<Float32Array> {
+  const acts = await activationsForItems(d, bucket, items, [copy], layer);
+  const out = new Float32Array(items.length);
+  for (let i = 0; i < items.length; i += batch) {
+    const b = items.slice(i, i + batch);
+    const x = await readActivationBatch(
+      d,
+      layer,
+      b.map((it) => ({ sha: acts.sha.get(it)!, copy })),
+    );
+    out.set(f(x, b.length), i);
+  }
+  return out;
+}

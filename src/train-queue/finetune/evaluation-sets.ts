@@ -2,7 +2,7 @@
 // the stressed validation (every validation image under each fixed shift of variants.ts), and the
 // held-out patients, as stored and stressed. Pure.
 import type { TrainItem, TrainRunSpec } from '../types.js';
-import { STRESS_VARIANTS } from '../../model/train/variants.js';
+import { STRESS_COPIES } from '../../model/train/variants.js';
 
 /** The held-out patients' images, written beside a shipped model (metadata.heldOut names it). */
 export const HELD_OUT_FILE = 'held-out.json';
@@ -20,7 +20,6 @@ export interface EvaluationSet {
 const repeat = <T>(xs: readonly T[], k: number): T[] => Array.from({ length: k }, () => xs).flat();
 
 export function evaluationSets(spec: Pick<TrainRunSpec, 'val' | 'holdout'>): EvaluationSet[] {
-  const stress = STRESS_VARIANTS.map((v) => v.copy);
   const set = (name: EvaluationSet['name'], items: readonly TrainItem[], copies: number[]): EvaluationSet => ({
     name,
     items,
@@ -34,9 +33,12 @@ export function evaluationSets(spec: Pick<TrainRunSpec, 'val' | 'holdout'>): Eva
       copies.length,
     ),
   });
-  const sets = [set('validation', spec.val, [0]), set('stressed validation', spec.val, stress)];
+  const sets = [set('validation', spec.val, [0]), set('stressed validation', spec.val, [...STRESS_COPIES])];
   if (spec.holdout?.length)
-    sets.push(set('held-out patients', spec.holdout, [0]), set('held-out patients, stressed', spec.holdout, stress));
+    sets.push(
+      set('held-out patients', spec.holdout, [0]),
+      set('held-out patients, stressed', spec.holdout, [...STRESS_COPIES]),
+    );
   return sets;
 }
 

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadFinetuned } from '../../model/finetune/adapt.js';
 import { cachedS3Model } from '../../model/io/s3-io.js';
 import { unfoldNorm } from '../../model/train/fold-norm.js';
-import { STRESS_VARIANTS } from '../../model/train/variants.js';
+import { STRESS_COPIES } from '../../model/train/variants.js';
 import { addBnSums, decodeBnSums, emptyBnSums, setBnStats } from '../../model/finetune/bn-stats.js';
-import { exportFinetunedModel, FINETUNE_FILES } from '../../model/finetune/export-finetuned.js';
+import { exportFinetunedModel, FINETUNE_FILES, readFeatureStats } from '../../model/finetune/export-finetuned.js';
 import { normTensors, predictBatch, type FeatureNorm } from '../../model/finetune/finetune-step.js';
 import {
   assignWeights,
@@ -30,7 +30,8 @@ import { trainLocal } from '../local-train.js';
 import { putBytes } from '../run-io.js';
 import { classWeightOf } from '../shard-job.js';
 import type { ShardResult, TrainRunSpec } from '../types.js';
-import { activationsForItems, dropActivations, readActivationBatch } from './activations-s3.js';
+import { activationsForItems, dropActivations, mapActivations } from './activations-s3.js';
+import { concatF32, evaluationSets, type EvaluationSet } from './evaluation-sets.js';
 import { localImages } from '../features-s3.js';
 import { earlierDraws, finetuneConfig, imagenetSuffix, prefixLayerOf, trainFromOf } from './ft-shard.js';
 
@@ -122,8 +123,7 @@ export async function prepareFinetune(
 
 const VAL_BATCH = 32;
 
-const valCopies = (spec: TrainRunSpec): number[] =>
-  spec.recipe.selectOn === 'stressed' ? [0, ...stressCopies()] : [0];
+const valCopies = (spec: TrainRunSpec): number[] => (spec.recipe.selectOn === 'stressed' ? [0, ...STRESS_COPIES] : [0]);
 
 /**
  * Round-0 merge of a warm-started fine-tune (--init-from): the initial model's suffix and head, its
@@ -140,8 +140,7 @@ export async function prepareFromInit(d: TrainDeps, spec: TrainRunSpec, l: Train
   try {
     if (f.model.trainFrom !== trainFromOf(spec))
       throw new Error(`--init-from ${uri} fine-tunes ${f.model.trainFrom}, the run trains from ${trainFromOf(spec)}`);
-    const stats = new Float32Array(new Uint8Array(await readFile(join(dir, 'feature-stats.bin'))).buffer);
-    const norm = { mean: stats.slice(0, FEATURE_DIM), std: stats.slice(FEATURE_DIM, 2 * FEATURE_DIM) };
+    const norm = await readFeatureStats(dir);
     const [kernelT, biasT] = f.model.dense.getWeights();
     const head = unfoldNorm(kernelT.dataSync() as Float32Array, biasT.dataSync()[0], norm.mean, norm.std);
     f.model.dense.setWeights([tf.tensor2d(head.kernel, [FEATURE_DIM, 1]), tf.tensor1d([head.bias])]);
@@ -167,52 +166,14 @@ export async function prepareFromInit(d: TrainDeps, spec: TrainRunSpec, l: Train
   }
 }
 
-/** The stressed validation's variants (variants.ts); the merge scores them beside the stored images. */
-export const stressCopies = (): number[] => STRESS_VARIANTS.map((v) => v.copy);
-
-/** Scores of a suffix model on the validation images as variant `copy` (activations cached on this host). */
-async function scoreVariant(
-  d: TrainDeps,
-  spec: TrainRunSpec,
-  m: SuffixModel,
-  norm: FeatureNorm,
-  copy: number,
-  log: Logger,
-): Promise<Float32Array> {
-  const layer = prefixLayerOf(spec);
-  const acts = await activationsForItems(
-    { ...d.features, s3: d.s3, logger: log },
-    spec.data.bucket,
-    spec.val,
-    [copy],
-    layer,
-  );
-  const nt = normTensors(norm);
-  const scores = new Float32Array(spec.val.length);
-  try {
-    for (let i = 0; i < spec.val.length; i += VAL_BATCH) {
-      const batch = spec.val.slice(i, i + VAL_BATCH);
-      const x = await readActivationBatch(
-        d.features,
-        layer,
-        batch.map((it) => ({ sha: acts.sha.get(it)!, copy })),
-      );
-      scores.set(predictBatch(m, nt, x, batch.length), i);
-    }
-  } finally {
-    tf.dispose([nt.mean, nt.std]);
-  }
-  return scores;
-}
-
 export interface ValidationScores {
   scores: Float32Array;
   truth: Uint8Array;
 }
 
 /**
- * Validation scores of a suffix model: the stored validation images, and (for runs that select on it)
- * the stressed validation: every validation image under each fixed shift, concatenated.
+ * Validation scores of a suffix model on this host's cached activations: the stored validation images,
+ * and (for runs that select on it) the stressed validation, as evaluation-sets.ts defines both.
  */
 async function validate(
   d: TrainDeps,
@@ -221,18 +182,33 @@ async function validate(
   norm: FeatureNorm,
   log: Logger,
 ): Promise<{ clean: ValidationScores; stressed?: ValidationScores }> {
-  const truth = Uint8Array.from(spec.val, (it) => it.label);
-  const clean = { scores: await scoreVariant(d, spec, m, norm, 0, log), truth };
-  if (spec.recipe.selectOn !== 'stressed') return { clean };
-  const parts = [];
-  for (const c of stressCopies()) parts.push(await scoreVariant(d, spec, m, norm, c, log));
-  const scores = new Float32Array(parts.length * spec.val.length);
-  const st = new Uint8Array(parts.length * spec.val.length);
-  parts.forEach((p, k) => {
-    scores.set(p, k * spec.val.length);
-    st.set(truth, k * spec.val.length);
-  });
-  return { clean, stressed: { scores, truth: st } };
+  const nt = normTensors(norm);
+  const fd = { ...d.features, s3: d.s3, logger: log };
+  const score = async (st: EvaluationSet): Promise<ValidationScores> => {
+    const parts: Float32Array[] = [];
+    for (const c of st.copies) {
+      parts.push(
+        await mapActivations(
+          fd,
+          spec.data.bucket,
+          st.items,
+          c,
+          prefixLayerOf(spec),
+          (x, n) => predictBatch(m, nt, x, n),
+          VAL_BATCH,
+        ),
+      );
+    }
+    return { scores: concatF32(parts), truth: Uint8Array.from(st.truth) };
+  };
+  try {
+    const [clean, stressed] = evaluationSets(spec);
+    return spec.recipe.selectOn === 'stressed'
+      ? { clean: await score(clean), stressed: await score(stressed) }
+      : { clean: await score(clean) };
+  } finally {
+    tf.dispose([nt.mean, nt.std]);
+  }
 }
 
 /** A merged fine-tune round: the averaged state, its validation scores, and how to export it as a model folder. */

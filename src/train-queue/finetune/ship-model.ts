@@ -15,7 +15,7 @@ import { createLogger } from '../../shared/logger.js';
 import { getJsonIfExists } from '../../shared/s3/objects.js';
 import { createS3Client } from '../../shared/s3/client.js';
 import { parseS3Uri } from '../../shared/s3/uri.js';
-import { activationsForItems, readActivationBatch } from './activations-s3.js';
+import { activationsForItems, mapActivations, readActivationBatch } from './activations-s3.js';
 import { trainLayout } from '../layout.js';
 import type { HistoryEntry, TrainRunSpec } from '../types.js';
 import { ensureBackbone } from '../../model/backbone-fetch.js';
@@ -90,27 +90,8 @@ const fd = {
 // validation as stored, the stressed validation (its fixed shifts, variants.ts), and the held-out patients.
 const id = { mean: tf.zeros([FEATURE_DIM]), std: tf.ones([FEATURE_DIM]) };
 const sets = evaluationSets(spec);
-const logitsOf = async (m: SuffixModel, items: readonly TrainItem[], copy: number): Promise<Float32Array> => {
-  const acts = await activationsForItems(fd, spec.data.bucket, items, [copy], layer);
-  const z = new Float32Array(items.length);
-  for (let i = 0; i < items.length; i += 32) {
-    const b = items.slice(i, i + 32);
-    z.set(
-      logitBatch(
-        m,
-        id,
-        await readActivationBatch(
-          fd,
-          layer,
-          b.map((it) => ({ sha: acts.sha.get(it)!, copy })),
-        ),
-        b.length,
-      ),
-      i,
-    );
-  }
-  return z;
-};
+const logitsOf = (m: SuffixModel, items: readonly TrainItem[], copy: number): Promise<Float32Array> =>
+  mapActivations(fd, spec.data.bucket, items, copy, layer, (x, n) => logitBatch(m, id, x, n));
 // One set and variant at a time: each computes its missing activations with its own ONNX session.
 const setLogits = async (m: SuffixModel): Promise<Float32Array[]> => {
   const out: Float32Array[] = [];
@@ -140,13 +121,16 @@ const scoresBy = logits.map((z) => Array.from(scoresAt(z, fit.temperature)));
 const rule = parseThresholdRule(v['threshold-rule']!);
 const sel = sets[selection];
 const report = validationReport(sel.truth.map(Boolean), scoresBy[selection], sel.groups, rule);
-const setReports = sets.map((st, i) => ({
-  name: st.name,
-  images: st.items.length,
-  variants: st.copies.length,
-  report: reportAtThreshold(st.truth.map(Boolean), scoresBy[i], st.groups, report.threshold, report.rule),
-  saturated: saturatedShare(scoresBy[i]),
-}));
+/** Every evaluation set at one threshold, with its saturated share. */
+const reportSets = (scores: number[][], threshold: number, rule: string) =>
+  sets.map((st, i) => ({
+    name: st.name,
+    images: st.items.length,
+    variants: st.copies.length,
+    report: reportAtThreshold(st.truth.map(Boolean), scores[i], st.groups, threshold, rule),
+    saturated: saturatedShare(scores[i]),
+  }));
+const setReports = reportSets(scoresBy, report.threshold, report.rule);
 const perShift = STRESS_VARIANTS.map((sv, k) => {
   const n = spec.val.length;
   const i = sets.findIndex((st) => st.name === 'stressed validation');
@@ -172,9 +156,7 @@ log.info(
 );
 
 // The model it replaces, on the same sets: at its own shipped threshold, and at the threshold the same rule picks on its stressed validation.
-let compared:
-  | { name: string; threshold: number; atShipped: typeof setReports; atRule: ValidationReport; saturated: number[] }
-  | undefined;
+let compared: { name: string; threshold: number; atShipped: typeof setReports; atRule: ValidationReport } | undefined;
 if (v.compare) {
   const old = await loadFinetuned(v.compare);
   try {
@@ -182,15 +164,8 @@ if (v.compare) {
     compared = {
       name: `${old.meta.name} ${old.meta.version} (${old.meta.id})`,
       threshold: old.meta.threshold,
-      atShipped: sets.map((st, i) => ({
-        name: st.name,
-        images: st.items.length,
-        variants: st.copies.length,
-        report: reportAtThreshold(st.truth.map(Boolean), oldScores[i], st.groups, old.meta.threshold, 'shipped'),
-        saturated: saturatedShare(oldScores[i]),
-      })),
+      atShipped: reportSets(oldScores, old.meta.threshold, 'shipped'),
       atRule: validationReport(sel.truth.map(Boolean), oldScores[selection], sel.groups, rule),
-      saturated: oldScores.map((sc) => saturatedShare(sc)),
     };
   } finally {
     disposeSuffix(old.model);

@@ -22,6 +22,11 @@ export interface WorkerContext {
   store: RunStore;
   claims: Claims;
   logger: Logger;
+  /**
+   * false: batches are scored without downloading or decoding their objects (CXR_NULL_IMAGES=skip on the
+   * null engine: scale tests and benchmarks of the orchestration). Decided once, from the environment.
+   */
+  readImages: boolean;
   classifier(): Promise<PneumoniaClassifier>;
   /** The model's training and validation image hashes (data-hashes.bin), when it ships them; loaded once. */
   trainingSet?(): Promise<HashSet | undefined>;
@@ -83,6 +88,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
     store: new RunStore(redis, config.queuePrefix),
     claims: new RedisClaims(redis, config.queuePrefix),
     logger,
+    readImages: !(isNullEngine(env.CXR_ENGINE) && env.CXR_NULL_IMAGES === 'skip'),
     classifier: () => (model ??= load()),
     trainingSet: () => (trainingSet ??= loadWorkerTrainingSet(env, s3)),
     takeColdStartMs: () => {

@@ -16,8 +16,6 @@ import type { WorkerContext } from './context.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import { scoreBatch } from './score-batch.js';
 import { countFailures } from './http/failure-class.js';
-import { isNullEngine } from './engine-choice.js';
-import { JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from '../train-queue/jobs.js';
 
 export interface JobLike {
   id?: string;
@@ -29,12 +27,7 @@ export interface JobLike {
 }
 
 /** Runs one score-queue job: a batch, the record of an exhausted batch (settle), or a finalize. */
-export async function handleJob(ctx: WorkerContext, job: JobLike): Promise<unknown> {
-  if (job.name === JOB_TRAIN_SHARD || job.name === JOB_TRAIN_MERGE) {
-    // Train queue: shard and merge jobs. Loaded on first use, so score sandboxes start without the training code.
-    const { handleTrainJob } = await import('../train-queue/handle-train-job.js');
-    return handleTrainJob(ctx, job);
-  }
+export async function handleScoreJob(ctx: WorkerContext, job: JobLike): Promise<unknown> {
   if (job.name === JOB_BATCH) {
     const data = job.data as BatchJobData;
     return runBatch(
@@ -89,10 +82,8 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
     throw new UnrecoverableError(reason);
   }
   const items = await batchItemsOf(ctx.s3, data);
-  // CXR_NULL_IMAGES=skip: the null engine scores keys without reading them (scale tests and benchmarks of the orchestration).
-  const readImages = !(isNullEngine(process.env.CXR_ENGINE) && process.env.CXR_NULL_IMAGES === 'skip');
   const { meta, lines } = await scoreBatch(
-    { s3: ctx.s3, classifier, logger, readImages, trainingSet, coldStartMs: ctx.takeColdStartMs() },
+    { s3: ctx.s3, classifier, logger, readImages: ctx.readImages, trainingSet, coldStartMs: ctx.takeColdStartMs() },
     data,
     items,
   );

@@ -39,9 +39,9 @@ export interface WorkerOptions {
   scoreProcessor?: (job: Job) => Promise<unknown>;
 }
 
-/** The compiled sandbox entry; it runs in child processes, so it must be JavaScript. */
-export function sandboxFile(): string {
-  return path.join(repoRoot(), 'dist', 'worker', 'sandbox.js');
+/** A queue's compiled sandbox entry (one per queue, so each reaches only its own handler); it runs in child processes, so it must be JavaScript. */
+export function sandboxFile(queue: string): string {
+  return path.join(repoRoot(), 'dist', 'worker', queue === TRAIN_QUEUE ? 'train-sandbox.js' : 'sandbox.js');
 }
 
 /**
@@ -82,7 +82,7 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
     const connection = createWorkerRedis({ url: opts.redisUrl, tls: opts.redisTls });
     watch.attach(connection);
     const queue = createScoreQueue(connection, opts.prefix);
-    const processor = name === SCORE_QUEUE && opts.scoreProcessor ? opts.scoreProcessor : sandboxFile();
+    const processor = name === SCORE_QUEUE && opts.scoreProcessor ? opts.scoreProcessor : sandboxFile(name);
     const worker = new Worker(name, processor, {
       connection,
       prefix: opts.prefix,

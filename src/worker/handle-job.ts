@@ -7,8 +7,11 @@ import {
   type FinalizeJobData,
   type SettleJobData,
   finalizeRun,
-  recordBatchDone,
+  processCrash,
+  recordPart,
   settleBatch,
+  sliceOf,
+  splitAfterCrash,
   batchItemsOf,
   topUpAfter,
 } from '../run/index.js';
@@ -23,6 +26,10 @@ export interface JobLike {
   data: unknown;
   /** Times BullMQ has started this job, crashes included. */
   attemptsStarted?: number;
+  /** Attempts that failed (a crash of the sandboxed process included; a stall not). */
+  attemptsMade?: number;
+  /** The last failed attempt's error: JSON-encoded in a sandbox (BullMQ's asJSON), plain in process. */
+  failedReason?: string | null;
   opts?: { attempts?: number };
 }
 
@@ -82,24 +89,51 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
     throw new UnrecoverableError(reason);
   }
   const items = await batchItemsOf(ctx.s3, data);
+  // The last attempt's process crashed under these keys: split them rather than crash again (isolate.ts).
+  const crash = processCrash(lastFailure(job.failedReason));
+  if (crash) {
+    const split = await splitAfterCrash(ctx, data, items.length, job.attemptsMade ?? 1, logger);
+    if (split) return split;
+  }
+  const { start, end } = sliceOf(data, items.length);
   const { meta, lines } = await scoreBatch(
-    { s3: ctx.s3, classifier, logger, readImages: ctx.readImages, trainingSet, coldStartMs: ctx.takeColdStartMs() },
+    {
+      s3: ctx.s3,
+      classifier,
+      logger,
+      readImages: ctx.readImages,
+      trainingSet,
+      coldStartMs: ctx.takeColdStartMs(),
+      crashMarker: ctx.crashMarker,
+    },
     data,
-    items,
+    items.slice(start, end),
   );
-  const mark = await recordBatchDone(ctx, data, meta, logger);
+  const record = { scored: meta.scored, failed: meta.failed, attempts: (job.attemptsMade ?? 0) + 1, meta };
+  const mark = await recordPart(ctx, data, items.length, record, logger);
   logger.info(
     {
       scored: meta.scored,
       failed: meta.failed,
       stageMs: meta.stageMs,
-      done: mark.doneBatches,
-      total: mark.totalBatches,
+      ...(data.slice ? { slice: data.slice } : {}),
+      ...(mark ? { done: mark.doneBatches, total: mark.totalBatches } : {}),
     },
     'batch scored',
   );
   // failures by stage and reason class: the parent's /metrics counts them (see http/prometheus.ts).
   return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, failures: countFailures(lines) };
+}
+
+/** The last failed attempt's error message: BullMQ hands a sandbox the job as JSON, its failedReason JSON-encoded. */
+function lastFailure(reason: string | null | undefined): string | undefined {
+  if (!reason) return undefined;
+  try {
+    const decoded: unknown = JSON.parse(reason);
+    return typeof decoded === 'string' ? decoded : undefined;
+  } catch {
+    return reason; // in process (--inference shared): the message itself
+  }
 }
 
 /** The finalize's report of a labelled run (charts and Grad-CAM): loaded only when needed, logged, never thrown. */

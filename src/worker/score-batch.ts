@@ -7,9 +7,8 @@ import { decodeInput } from '../shared/image/decode-input.js';
 import type { DicomInfo } from '../shared/image/dicom/decode-dicom.js';
 import { caffePreprocess } from '../model/preprocess.js';
 import type { PneumoniaClassifier, Scores } from '../model/classifier.js';
-import { putJson, putObject } from '../shared/s3/objects.js';
 import {
-  runLayout,
+  writePart,
   type BatchJobData,
   type FailureLine,
   type PartLine,
@@ -32,6 +31,8 @@ export interface ScoreDeps {
   readImages?: boolean;
   /** The model's training and validation image hashes: a match is flagged in-training-set. */
   trainingSet?: HashSet;
+  /** Test-only (CXR_TEST_CRASH_MARKER, see context.ts): decoding an object whose bytes hold these crashes the process. */
+  crashMarker?: Buffer;
 }
 
 export interface BatchResult {
@@ -71,7 +72,8 @@ export interface Inputs {
 }
 
 /**
- * Downloads, decodes and scores one batch as a single tensor, then writes its part (idempotent overwrite).
+ * Downloads, decodes and scores one batch (or slice of one) as a single tensor, then writes its part
+ * (idempotent overwrite); the caller records it with its meta.
  * An unreadable or undecodable object becomes a failure line; S3 or model errors fail the batch for a retry.
  */
 export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: readonly RunItem[]): Promise<BatchResult> {
@@ -85,6 +87,7 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
   t = performance.now();
   await writePart(deps.s3, job, lines);
   const uploadMs = performance.now() - t;
+  // The meta is written by the part's record (recordPart): beside a whole batch's part, into a slice's record.
   const meta: PartMeta = {
     runId: job.runId,
     batch: job.batch,
@@ -105,8 +108,6 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
     finishedAt: new Date().toISOString(),
     ...(deps.coldStartMs ? { coldStartMs: deps.coldStartMs } : {}),
   };
-  const layout = runLayout(job.out, job.runId);
-  await putJson(deps.s3, layout.bucket, layout.partMeta(job.batch, meta.generation), meta);
   return { lines, meta };
 }
 
@@ -117,7 +118,7 @@ export function failureLine(item: RunItem, etag: string, stage: FailureLine['sta
 
 /** Downloads and decodes a batch's objects: the model's inputs, and a failure line for each object that has none. */
 export async function readInputs(
-  deps: Pick<ScoreDeps, 's3' | 'classifier' | 'downloadConcurrency' | 'trainingSet'>,
+  deps: Pick<ScoreDeps, 's3' | 'classifier' | 'downloadConcurrency' | 'trainingSet' | 'crashMarker'>,
   job: Pick<BatchJobData, 'source'>,
   items: readonly RunItem[],
 ): Promise<Inputs> {
@@ -180,7 +181,7 @@ export async function downloadAll(
 
 /** Each object's pixels at the model's input size (a worker per core); one that does not decode becomes a failure line. */
 export async function decodeAll(
-  deps: Pick<ScoreDeps, 'classifier'>,
+  deps: Pick<ScoreDeps, 'classifier' | 'crashMarker'>,
   downloaded: readonly Downloaded[],
   failures: FailureLine[],
 ): Promise<Decoded[]> {
@@ -188,6 +189,7 @@ export async function decodeAll(
   const decoded = await Promise.all(
     downloaded.map((d) =>
       limit(async (): Promise<Decoded | undefined> => {
+        if (deps.crashMarker) crashOnMarker(d.bytes, deps.crashMarker);
         const t0 = performance.now();
         try {
           const { rgb, dicom } = await decodeInput(d.bytes, deps.classifier.info.inputSize);
@@ -209,6 +211,15 @@ export async function decodeAll(
     ),
   );
   return decoded.filter((d) => d !== undefined);
+}
+
+/**
+ * TEST-ONLY crash hook (CXR_TEST_CRASH_MARKER): kills this process with SIGSEGV, as a native decoder's
+ * crash would, when an object's bytes hold the marker. Inert unless the variable is set (no marker, no call).
+ */
+function crashOnMarker(bytes: Uint8Array, marker: Buffer): void {
+  if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(marker))
+    process.kill(process.pid, 'SIGSEGV');
 }
 
 /** The decoded objects as one tensor through the model; nothing to score, no call. */
@@ -264,18 +275,6 @@ export function assembleLines(
     });
   });
   return { predictions, failures };
-}
-
-/** Writes the batch's part in its attempt generation (an overwrite: a retry writes the same keys). */
-export async function writePart(s3: S3Client, job: BatchJobData, lines: readonly PartLine[]): Promise<void> {
-  const layout = runLayout(job.out, job.runId);
-  await putObject(
-    s3,
-    layout.bucket,
-    layout.part(job.batch, job.generation ?? 0),
-    lines.map((l) => JSON.stringify(l)).join('\n') + '\n',
-    'application/x-ndjson',
-  );
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -9,7 +9,6 @@ import {
   readRunMetrics,
   resumeRun,
   RunStore,
-  streamPredictions,
   type FailureLine,
   type RunDeps,
   type SettleJobData,
@@ -19,11 +18,12 @@ import { loadRunRecord, readManifest } from '../../src/run/run-record.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createScoreQueue, JOB_SETTLE } from '../../src/shared/queue.js';
 import { RedisClaims } from '../../src/shared/redis-claims.js';
-import { getTextIfExists, putObject } from '../../src/shared/s3/objects.js';
+import { putObject } from '../../src/shared/s3/objects.js';
 import { handleScoreJob } from '../../src/worker/handle-job.js';
 import type { WorkerContext } from '../../src/worker/context.js';
 import { loadNullClassifier } from '../../src/worker/null-classifier.js';
 import { freshBucket, testConfig, testRedis, testS3 } from '../helpers/services.js';
+import { runOutputs } from '../helpers/run-outputs.js';
 
 /**
  * The run's coordination, in process and in seconds: createRun, the worker's handleScoreJob (null engine, no
@@ -129,15 +129,9 @@ async function outputs(
   runId: string,
   keys: readonly string[],
 ): Promise<{ predicted: string[]; failed: FailureLine[] }> {
-  const predicted: string[] = [];
-  for await (const p of streamPredictions(s3, { bucket, prefix: 'out' }, runId)) predicted.push(p.key);
-  const text = (await getTextIfExists(s3, bucket, `out/${runId}/failures.jsonl`)) ?? '';
-  const failed = text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as FailureLine);
-  expect([...predicted, ...failed.map((f) => f.key)].sort()).toEqual([...keys].sort());
-  return { predicted, failed };
+  const out = await runOutputs(s3, { bucket, prefix: 'out' }, runId);
+  expect([...out.predicted, ...out.failed.map((f) => f.key)].sort()).toEqual([...keys].sort());
+  return out;
 }
 
 beforeAll(async () => {

@@ -8,6 +8,9 @@ const endToEnd = (t: RunMetrics['throughput']) =>
     ? `${t.endToEndImagesPerSec.toFixed(2)} images/s over ${t.wallSeconds.toFixed(1)} s`
     : `${t.endToEndImagesPerSec.toFixed(2)} images/s over ${t.activeSeconds.toFixed(1)} s of scoring (${t.wallSeconds.toFixed(1)} s since the run was created)`;
 
+const isolationFact = (i: NonNullable<RunMetrics['isolation']>) =>
+  `${i.crashedObjects} object(s) crashed the scoring process and failed alone; ${i.batches} batch(es) split ${i.splits} time(s), ${i.extraAttempts} extra batch attempt(s)`;
+
 /** The run's metrics as a terminal table. */
 export function metricsTable(m: RunMetrics): string {
   const t = new Table({ head: ['metric', 'value'] });
@@ -28,6 +31,9 @@ export function metricsTable(m: RunMetrics): string {
     ],
     ...(m.flags && (m.flags.flagged || m.flags.failedAsFlagged)
       ? [['flags', flagsFact(m.flags)] as [string, string]]
+      : []),
+    ...(m.isolation && (m.isolation.batches || m.isolation.crashedObjects)
+      ? [['crash isolation', isolationFact(m.isolation)] as [string, string]]
       : []),
     ['end to end', endToEnd(m.throughput)],
   );

@@ -13,6 +13,8 @@
  *   manifest.json                  the manifest index, put-if-absent last: the listing is complete
  *   parts/BBBBBB[.gG].jsonl        a batch's predictions and failures in attempt generation G (0: none)
  *   parts/BBBBBB[.gG].meta.json    the batch's timings and model facts
+ *   parts/BBBBBB[.gG].sS-E.jsonl   a slice of a batch split after its process crashed (isolate.ts), joined
+ *                                  into the batch's part when its slices cover it
  *   generations/GGGGGG.json        a later generation's plan index; its shards under generations/GGGGGG/TOKEN/
  *   merged/NNNNNN.*                a manifest shard's merge checkpoint (outputs, tally, scores, parts fingerprint)
  *   predictions.jsonl, predictions.csv, failures.jsonl, metrics.json
@@ -20,7 +22,8 @@
  *
  * Redis (run-store.ts, one Lua script a change, in commands/*.lua): PREFIX:run:ID (hash: status, totals,
  * counters, generation, listing flag, `fed` cursor), PREFIX:run:ID:done (bitmap of done batches),
- * PREFIX:run:ID:plan (batch -> generation for re-planned batches), PREFIX:run:ID:lister (listing lease).
+ * PREFIX:run:ID:plan (batch -> generation for re-planned batches), PREFIX:run:ID:lister (listing lease),
+ * PREFIX:run:ID:slices:B:G (a split batch's slice records, isolate.ts).
  *
  * State machine (status in Redis, mirrored in metrics.json):
  *
@@ -45,8 +48,10 @@ export { discoverPrefixes, listingPages, parallelListingPages, type SourcePage }
 
 // A batch's life in a worker: its keys, its record, the settle of one that used up its attempts.
 export { batchItemsOf } from './batch-items.js';
-export { recordBatchDone, topUpAfter, type BatchDeps } from './record-batch.js';
+export { recordBatchDone, topUpAfter, writePart, type BatchDeps } from './record-batch.js';
 export { settleBatch } from './settle-batch.js';
+export { recordPart, sliceOf, splitAfterCrash } from './isolate.js';
+export { CRASH_REASON, processCrash } from './crash.js';
 
 // The end: finalize (merge into outputs) and its job.
 export { finalizeRun, readRunMetrics, type FinalizeDeps, type FinalizeOutcome } from './finalize-run.js';
@@ -81,11 +86,13 @@ export { assertRunId, newRunId } from './batching.js';
 export { flagsFact, IN_TRAINING_FLAG, inSampleWarning, OOD_FLAG } from './flags.js';
 export type {
   BatchJobData,
+  BatchSlice,
   FailureLine,
   FinalizeJobData,
   PartLine,
   PartMeta,
   PredictionLine,
+  ProcessCrash,
   RunHeader,
   RunItem,
   RunManifest,

@@ -1,4 +1,5 @@
 import { batchName } from './batching.js';
+import type { BatchSlice } from './types.js';
 import { joinKey, type S3Location } from '../shared/s3/uri.js';
 
 const six = (n: number) => String(n).padStart(6, '0');
@@ -19,7 +20,9 @@ export function runLayout(out: S3Location, runId: string) {
     manifestShard: (shard: number) => joinKey(root, 'manifest', `${six(shard)}.jsonl`),
     skippedShard: (shard: number) => joinKey(root, 'manifest', `${six(shard)}.skipped.jsonl`),
     partsPrefix: joinKey(root, 'parts') + '/',
-    part: (batch: number, generation = 0) => joinKey(root, 'parts', `${partStem(batch, generation)}.jsonl`),
+    /** A batch's part; a slice's (isolate.ts) beside it, .sSTART-END, read only to join it into the batch's. */
+    part: (batch: number, generation = 0, slice?: BatchSlice) =>
+      joinKey(root, 'parts', `${partStem(batch, generation)}${slice ? `.s${slice.start}-${slice.end}` : ''}.jsonl`),
     partMeta: (batch: number, generation = 0) => joinKey(root, 'parts', `${partStem(batch, generation)}.meta.json`),
     generationsPrefix: joinKey(root, 'generations') + '/',
     generation: (generation: number) => joinKey(root, 'generations', `${six(generation)}.json`),

@@ -4,6 +4,10 @@ import type { MarkResult } from './run-store.js';
 import type { BatchJobData } from './types.js';
 import { topUp } from './feed.js';
 import { readHeader } from './run-record.js';
+import { runLayout } from './layout.js';
+import { putObject } from '../shared/s3/objects.js';
+import type { PartLine } from './types.js';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { RunDeps } from './reconcile.js';
 
 /** What recording a batch needs: S3 for the run's objects, Redis for its counters, the queue to feed. */
@@ -38,6 +42,18 @@ export async function recordBatchDone(
     if (mark.status === 'running') await topUpAfter(ctx, data, logger);
   }
   return mark;
+}
+
+/** Writes a job's part: its batch's in its attempt generation, or its slice's (an overwrite: a retry writes the same keys). */
+export async function writePart(s3: S3Client, data: BatchJobData, lines: readonly PartLine[]): Promise<void> {
+  const layout = runLayout(data.out, data.runId);
+  await putObject(
+    s3,
+    layout.bucket,
+    layout.part(data.batch, data.generation ?? 0, data.slice),
+    lines.map((l) => JSON.stringify(l)).join('\n') + '\n',
+    'application/x-ndjson',
+  );
 }
 
 /** Feeds the run's next batches into the queue as one leaves it; a failure here only delays feeding (the next batch, or score again, feeds). */

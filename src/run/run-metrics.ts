@@ -1,5 +1,5 @@
 import type { BinaryMetrics } from '../shared/metrics.js';
-import type { RunTally } from './tally.js';
+import type { IsolationCounts, RunTally } from './tally.js';
 import type { RunManifest, StageMs } from './types.js';
 import type { RunStatus } from './state.js';
 import { batchCount } from './plan.js';
@@ -44,6 +44,8 @@ export interface RunMetrics {
   classification: BinaryMetrics | null;
   /** Flags on the scored images, and the flagged images --skip-flagged turned into failures. */
   flags?: FlagCounts;
+  /** Poison-object isolation: batches split after their process crashed, the splits, the attempts they added, and the objects that failed alone for crashing it (absent in older metrics). */
+  isolation?: IsolationCounts;
 }
 
 export interface RunEnd {
@@ -90,6 +92,7 @@ export function buildRunMetrics(manifest: RunManifest, tally: RunTally, finished
       stages,
     },
     flags: tally.flags.result(),
+    isolation: { ...tally.isolation },
     classification: tally.classification(),
   };
 }

@@ -86,7 +86,11 @@ const SCRIPTS = {
   fail: script('fail-run'),
   takeLease: script('take-lease'),
   releaseLease: script('release-lease'),
+  recordSlice: script('record-slice'),
 };
+
+/** A split batch's slice records are kept a month, so a run resumed later still finds them. */
+const SLICE_TTL_S = 30 * 24 * 3600;
 
 const MARK_OUTCOMES: Record<number, MarkOutcome> = {
   1: 'counted',
@@ -319,6 +323,27 @@ export class RunStore {
   /** Gives the lease up, only while `holder` has it: a producer whose lease lapsed cannot end its successor's. */
   async releaseLease(runId: string, holder: string): Promise<boolean> {
     return (await SCRIPTS.releaseLease.run(this.redis, [this.leaseKey(runId)], [holder])) === 1;
+  }
+
+  /**
+   * Records a slice of a split batch once (field START-END) or its split (split:START-END); returns how many
+   * of the batch's keys recorded slices cover, and every record of the batch (record-slice.lua).
+   */
+  async recordSlice(
+    runId: string,
+    batch: number,
+    generation: number,
+    field: string,
+    value: unknown,
+  ): Promise<{ covered: number; fields: Map<string, string> }> {
+    const key = `${this.keys(runId)[0]}:slices:${batch}:${generation}`;
+    const reply = (await SCRIPTS.recordSlice.run(this.redis, [key], [field, JSON.stringify(value), SLICE_TTL_S])) as [
+      number,
+      ...string[],
+    ];
+    const fields = new Map<string, string>();
+    for (let i = 1; i < reply.length; i += 2) fields.set(reply[i] as string, reply[i + 1] as string);
+    return { covered: Number(reply[0]), fields };
   }
 
   private leaseKey(runId: string): string {

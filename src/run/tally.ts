@@ -2,6 +2,7 @@ import { confusionRates, type BinaryMetrics, type ConfusionMatrix } from '../sha
 import type { FailureLine, PartMeta, PredictionLine, StageMs } from './types.js';
 import { ThroughputAccumulator, type ThroughputState } from './throughput.js';
 import { FlagTally, type FlagState } from './flags.js';
+import { isCrashReason } from './crash.js';
 
 /** A growable Float32Array: 4 bytes a score, so 10 M scores take 40 MB (80 MB while growing, none when `capacity` is right). */
 export class ScoreArray {
@@ -48,6 +49,14 @@ export function rocAucSorted(pos: Float32Array, neg: Float32Array): number | nul
   return u / (pos.length * neg.length);
 }
 
+/** Poison-object isolation over a run (isolate.ts): batches split, their splits, extra attempts, objects that crashed the process. */
+export interface IsolationCounts {
+  batches: number;
+  splits: number;
+  extraAttempts: number;
+  crashedObjects: number;
+}
+
 export interface StageTotals {
   images: number;
   ms: StageMs;
@@ -64,6 +73,8 @@ export interface TallyState {
   backends: string[];
   throughput: ThroughputState;
   flags: FlagState;
+  /** Absent in a checkpoint written before isolation was counted. */
+  isolation?: IsolationCounts;
 }
 
 /** The labelled scores of a tally: scores[i] is a positive (PNEUMONIA) when positive[i] is 1. */
@@ -89,6 +100,7 @@ export class RunTally {
   readonly backends = new Set<string>();
   readonly throughput = new ThroughputAccumulator();
   readonly flags = new FlagTally();
+  readonly isolation: IsolationCounts = { batches: 0, splits: 0, extraAttempts: 0, crashedObjects: 0 };
 
   prediction(p: PredictionLine): void {
     this.scored++;
@@ -105,6 +117,7 @@ export class RunTally {
   failure(f: FailureLine): void {
     this.failed++;
     this.flags.failure(f);
+    if (isCrashReason(f.reason)) this.isolation.crashedObjects++;
   }
 
   meta(m: PartMeta): void {
@@ -112,6 +125,11 @@ export class RunTally {
     for (const k of Object.keys(this.stages.ms) as (keyof StageMs)[]) this.stages.ms[k] += m.stageMs[k];
     this.backends.add(m.backend);
     this.throughput.add(m);
+    if (m.isolation) {
+      this.isolation.batches++;
+      this.isolation.splits += m.isolation.splits;
+      this.isolation.extraAttempts += m.isolation.extraAttempts;
+    }
   }
 
   state(): TallyState {
@@ -126,6 +144,7 @@ export class RunTally {
       backends: [...this.backends],
       throughput: this.throughput.state(),
       flags: this.flags.state(),
+      isolation: { ...this.isolation },
     };
   }
 
@@ -149,6 +168,8 @@ export class RunTally {
     for (const b of s.backends) this.backends.add(b);
     this.throughput.absorb(s.throughput);
     this.flags.absorb(s.flags);
+    for (const k of Object.keys(this.isolation) as (keyof IsolationCounts)[])
+      this.isolation[k] += s.isolation?.[k] ?? 0;
     labelled.scores.forEach((x, i) => (labelled.positive[i] ? this.pos : this.neg).push(x));
   }
 

@@ -102,6 +102,20 @@ export interface BatchJobData {
   planShard?: string;
   /** Later generations of a plan written by the previous version (or a job enqueued by it): the keys. */
   items?: RunItem[];
+  /** Only these of the batch's keys: a slice split off after the batch's process crashed (isolate.ts). */
+  slice?: BatchSlice;
+}
+
+/** Keys [start, end) of a batch's keys, in their order. */
+export interface BatchSlice {
+  start: number;
+  end: number;
+}
+
+/** How a sandboxed process died under its job: by a signal, or with a non-zero exit code. */
+export interface ProcessCrash {
+  signal?: string;
+  code?: number;
 }
 
 export interface BatchShardRange {
@@ -113,6 +127,10 @@ export interface BatchShardRange {
 /** Records a batch that used up its attempts: its keys become failures with this reason. */
 export interface SettleJobData extends BatchJobData {
   reason: string;
+  /** The last attempt's process crashed: a batch or slice of several keys is split instead (isolate.ts). */
+  crash?: ProcessCrash;
+  /** Attempts the job made. */
+  attempts?: number;
 }
 
 export interface FinalizeJobData {
@@ -172,6 +190,8 @@ export interface PartMeta {
   finishedAt: string;
   /** Time this batch's process spent loading the model before it (its sandbox's first batch); absent when warm. */
   coldStartMs?: number;
+  /** A batch split after its process crashed (isolate.ts): its splits, and its jobs' attempts beyond the one. */
+  isolation?: { splits: number; extraAttempts: number };
 }
 
 export interface StageMs {

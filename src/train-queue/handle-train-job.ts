@@ -13,8 +13,6 @@ import { RoundStore } from './round-store.js';
 import { runShard } from './shard-job.js';
 import type { MergeJobData, ShardJobData } from './types.js';
 
-export const isTrainJob = (name: string): boolean => name === JOB_TRAIN_SHARD || name === JOB_TRAIN_MERGE;
-
 /** What a train job needs from the process that runs it (a worker's context satisfies it). */
 export interface TrainJobHost {
   s3: S3Client;
@@ -53,5 +51,6 @@ export async function handleTrainJob(
     const r = await runShard(d, job.data as ShardJobData);
     return { epoch: r.epoch, shard: r.shard, samples: r.samples, seconds: r.seconds };
   }
-  return runMerge(d, job.data as MergeJobData);
+  if (job.name === JOB_TRAIN_MERGE) return runMerge(d, job.data as MergeJobData);
+  throw new Error(`unknown job name ${JSON.stringify(job.name)} on the train queue`);
 }

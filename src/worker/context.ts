@@ -22,6 +22,16 @@ export interface WorkerContext {
   store: RunStore;
   claims: Claims;
   logger: Logger;
+  /**
+   * false: batches are scored without downloading or decoding their objects (CXR_NULL_IMAGES=skip on the
+   * null engine: scale tests and benchmarks of the orchestration). Decided once, from the environment.
+   */
+  readImages: boolean;
+  /**
+   * TEST-ONLY: CXR_TEST_CRASH_MARKER's bytes. A sandbox decoding an object that holds them kills itself with
+   * SIGSEGV, as a crashing native decoder would (the poison-object fault case). Absent unless the variable is set.
+   */
+  crashMarker?: Buffer;
   classifier(): Promise<PneumoniaClassifier>;
   /** The model's training and validation image hashes (data-hashes.bin), when it ships them; loaded once. */
   trainingSet?(): Promise<HashSet | undefined>;
@@ -83,6 +93,8 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
     store: new RunStore(redis, config.queuePrefix),
     claims: new RedisClaims(redis, config.queuePrefix),
     logger,
+    readImages: !(isNullEngine(env.CXR_ENGINE) && env.CXR_NULL_IMAGES === 'skip'),
+    ...(env.CXR_TEST_CRASH_MARKER ? { crashMarker: Buffer.from(env.CXR_TEST_CRASH_MARKER) } : {}),
     classifier: () => (model ??= load()),
     trainingSet: () => (trainingSet ??= loadWorkerTrainingSet(env, s3)),
     takeColdStartMs: () => {

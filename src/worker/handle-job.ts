@@ -7,8 +7,11 @@ import {
   type FinalizeJobData,
   type SettleJobData,
   finalizeRun,
-  recordBatchDone,
+  processCrash,
+  recordPart,
   settleBatch,
+  sliceOf,
+  splitAfterCrash,
   batchItemsOf,
   topUpAfter,
 } from '../run/index.js';
@@ -16,8 +19,6 @@ import type { WorkerContext } from './context.js';
 import type { S3Location } from '../shared/s3/uri.js';
 import { scoreBatch } from './score-batch.js';
 import { countFailures } from './http/failure-class.js';
-import { isNullEngine } from './engine-choice.js';
-import { JOB_TRAIN_MERGE, JOB_TRAIN_SHARD } from '../train-queue/jobs.js';
 
 export interface JobLike {
   id?: string;
@@ -25,16 +26,15 @@ export interface JobLike {
   data: unknown;
   /** Times BullMQ has started this job, crashes included. */
   attemptsStarted?: number;
+  /** Attempts that failed (a crash of the sandboxed process included; a stall not). */
+  attemptsMade?: number;
+  /** The last failed attempt's error: JSON-encoded in a sandbox (BullMQ's asJSON), plain in process. */
+  failedReason?: string | null;
   opts?: { attempts?: number };
 }
 
 /** Runs one score-queue job: a batch, the record of an exhausted batch (settle), or a finalize. */
-export async function handleJob(ctx: WorkerContext, job: JobLike): Promise<unknown> {
-  if (job.name === JOB_TRAIN_SHARD || job.name === JOB_TRAIN_MERGE) {
-    // Train queue: shard and merge jobs. Loaded on first use, so score sandboxes start without the training code.
-    const { handleTrainJob } = await import('../train-queue/handle-train-job.js');
-    return handleTrainJob(ctx, job);
-  }
+export async function handleScoreJob(ctx: WorkerContext, job: JobLike): Promise<unknown> {
   if (job.name === JOB_BATCH) {
     const data = job.data as BatchJobData;
     return runBatch(
@@ -89,26 +89,51 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
     throw new UnrecoverableError(reason);
   }
   const items = await batchItemsOf(ctx.s3, data);
-  // CXR_NULL_IMAGES=skip: the null engine scores keys without reading them (scale tests and benchmarks of the orchestration).
-  const readImages = !(isNullEngine(process.env.CXR_ENGINE) && process.env.CXR_NULL_IMAGES === 'skip');
+  // The last attempt's process crashed under these keys: split them rather than crash again (isolate.ts).
+  const crash = processCrash(lastFailure(job.failedReason));
+  if (crash) {
+    const split = await splitAfterCrash(ctx, data, items.length, job.attemptsMade ?? 1, logger);
+    if (split) return split;
+  }
+  const { start, end } = sliceOf(data, items.length);
   const { meta, lines } = await scoreBatch(
-    { s3: ctx.s3, classifier, logger, readImages, trainingSet, coldStartMs: ctx.takeColdStartMs() },
+    {
+      s3: ctx.s3,
+      classifier,
+      logger,
+      readImages: ctx.readImages,
+      trainingSet,
+      coldStartMs: ctx.takeColdStartMs(),
+      crashMarker: ctx.crashMarker,
+    },
     data,
-    items,
+    items.slice(start, end),
   );
-  const mark = await recordBatchDone(ctx, data, meta, logger);
+  const record = { scored: meta.scored, failed: meta.failed, attempts: (job.attemptsMade ?? 0) + 1, meta };
+  const mark = await recordPart(ctx, data, items.length, record, logger);
   logger.info(
     {
       scored: meta.scored,
       failed: meta.failed,
       stageMs: meta.stageMs,
-      done: mark.doneBatches,
-      total: mark.totalBatches,
+      ...(data.slice ? { slice: data.slice } : {}),
+      ...(mark ? { done: mark.doneBatches, total: mark.totalBatches } : {}),
     },
     'batch scored',
   );
   // failures by stage and reason class: the parent's /metrics counts them (see http/prometheus.ts).
   return { scored: meta.scored, failed: meta.failed, stageMs: meta.stageMs, failures: countFailures(lines) };
+}
+
+/** The last failed attempt's error message: BullMQ hands a sandbox the job as JSON, its failedReason JSON-encoded. */
+function lastFailure(reason: string | null | undefined): string | undefined {
+  if (!reason) return undefined;
+  try {
+    const decoded: unknown = JSON.parse(reason);
+    return typeof decoded === 'string' ? decoded : undefined;
+  } catch {
+    return reason; // in process (--inference shared): the message itself
+  }
 }
 
 /** The finalize's report of a labelled run (charts and Grad-CAM): loaded only when needed, logged, never thrown. */

@@ -1,27 +1,5 @@
-import type { SandboxedJob } from 'bullmq';
-import { createLogger } from '../shared/logger.js';
-import { contextFromEnv, type WorkerContext } from './context.js';
-import { handleJob } from './handle-job.js';
+import { handleScoreJob } from './handle-job.js';
+import { sandboxProcessor } from './sandbox-entry.js';
 
-// BullMQ runs this file in a child process per concurrent slot, so model inference never blocks
-// the parent's event loop, which keeps renewing job locks.
-let ctx: WorkerContext | undefined;
-
-// The parent (`cxr worker`) talks to this process over its IPC channel. When the parent dies the
-// channel closes and nobody would ever take this process's results: exit rather than run on as an orphan.
-function exitWhenOrphaned(): void {
-  const exit = () => {
-    createLogger({ role: 'sandbox' }).warn('the worker process is gone (IPC channel closed); exiting');
-    process.exit(1);
-  };
-  process.once('disconnect', exit);
-  setInterval(() => {
-    if (!process.connected) exit();
-  }, 1000).unref();
-}
-if (process.send) exitWhenOrphaned();
-
-export default async function processor(job: SandboxedJob): Promise<unknown> {
-  ctx ??= contextFromEnv();
-  return handleJob(ctx, job);
-}
+/** The score queue's sandbox entry: batch, settle and finalize jobs (see sandbox-entry.ts). */
+export default sandboxProcessor(handleScoreJob);

@@ -7,9 +7,8 @@ import { decodeInput } from '../shared/image/decode-input.js';
 import type { DicomInfo } from '../shared/image/dicom/decode-dicom.js';
 import { caffePreprocess } from '../model/preprocess.js';
 import type { PneumoniaClassifier, Scores } from '../model/classifier.js';
-import { putJson, putObject } from '../shared/s3/objects.js';
 import {
-  runLayout,
+  writePart,
   type BatchJobData,
   type FailureLine,
   type PartLine,
@@ -32,6 +31,8 @@ export interface ScoreDeps {
   readImages?: boolean;
   /** The model's training and validation image hashes: a match is flagged in-training-set. */
   trainingSet?: HashSet;
+  /** Test-only (CXR_TEST_CRASH_MARKER, see context.ts): decoding an object whose bytes hold these crashes the process. */
+  crashMarker?: Buffer;
 }
 
 export interface BatchResult {
@@ -39,7 +40,8 @@ export interface BatchResult {
   meta: PartMeta;
 }
 
-interface Decoded {
+/** An object ready for the model: its pixels and what the prediction line says about it besides the score. */
+export interface Decoded {
   item: RunItem;
   etag: string;
   rgb: Uint8Array;
@@ -50,99 +52,207 @@ interface Decoded {
   decodeMs: number;
 }
 
+/** An object's bytes as downloaded. */
+export interface Downloaded {
+  item: RunItem;
+  etag: string;
+  bytes: Uint8Array;
+  inTrainingSet?: boolean;
+  downloadMs: number;
+}
+
+/** What the model reads for a batch, with the failures of the objects it could not read and the stage times. */
+export interface Inputs {
+  decoded: Decoded[];
+  failures: FailureLine[];
+  downloadMs: number;
+  decodeMs: number;
+  /** Scores the decoded objects, in order. */
+  score(classifier: PneumoniaClassifier): Promise<Scores>;
+}
+
 /**
- * Downloads, decodes and scores one batch as a single tensor, then writes its part (idempotent overwrite).
+ * Downloads, decodes and scores one batch (or slice of one) as a single tensor, then writes its part
+ * (idempotent overwrite); the caller records it with its meta.
  * An unreadable or undecodable object becomes a failure line; S3 or model errors fail the batch for a retry.
  */
 export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: readonly RunItem[]): Promise<BatchResult> {
   const startedAt = new Date();
-  const failures: FailureLine[] = [];
-  const fail = (item: RunItem, etag: string, stage: FailureLine['stage'], reason: string) =>
-    failures.push({
-      type: 'failure',
-      key: item.key,
-      etag,
-      stage,
-      reason,
-      ...(item.label ? { trueLabel: item.label } : {}),
-    });
-
-  const limit = pLimit(deps.downloadConcurrency ?? 8);
-  const decodeLimit = pLimit(Math.max(2, os.availableParallelism()));
+  const inputs = deps.readImages === false ? unreadInputs(items) : await readInputs(deps, job, items);
   let t = performance.now();
-  const blank = new Uint8Array(0);
-  const downloaded =
-    deps.readImages === false
-      ? items.map((item) => ({ item, etag: item.etag, bytes: blank, downloadMs: 0 }))
-      : await Promise.all(
-          items.map((item) =>
-            limit(async () => {
-              const t0 = performance.now();
-              try {
-                const obj = await downloadObject(deps.s3, job.source.bucket, item.key);
-                return {
-                  item,
-                  ...obj,
-                  downloadMs: performance.now() - t0,
-                  inTrainingSet: deps.trainingSet?.hasImage(obj.bytes),
-                };
-              } catch (err) {
-                if (!(err instanceof ObjectReadError)) throw err;
-                fail(item, item.etag, 'download', err.reason);
-                return undefined;
-              }
-            }),
-          ),
-        );
-  const downloadMs = performance.now() - t;
-
-  t = performance.now();
-  const decoded = (
-    await Promise.all(
-      downloaded.map((d) =>
-        d && deps.readImages === false
-          ? { item: d.item, etag: d.etag, rgb: blank, downloadMs: 0, decodeMs: 0 }
-          : d
-            ? decodeLimit(async (): Promise<Decoded | undefined> => {
-                const t0 = performance.now();
-                try {
-                  const { rgb, dicom } = await decodeInput(d.bytes, deps.classifier.info.inputSize);
-                  return {
-                    item: d.item,
-                    etag: d.etag,
-                    rgb,
-                    dicom,
-                    inTrainingSet: 'inTrainingSet' in d && d.inTrainingSet,
-                    downloadMs: d.downloadMs,
-                    decodeMs: performance.now() - t0,
-                  };
-                } catch (err) {
-                  if (!(err instanceof ImageDecodeError)) throw err;
-                  fail(d.item, d.etag, 'decode', err.reason);
-                  return undefined;
-                }
-              })
-            : undefined,
-      ),
-    )
-  ).filter((d): d is Decoded => d !== undefined);
-  const decodeMs = performance.now() - t;
-
-  t = performance.now();
-  const { probabilities, ood } =
-    deps.readImages === false
-      ? { probabilities: await deps.classifier.predict(new Float32Array(0), decoded.length), ood: undefined }
-      : await predictAll(deps.classifier, decoded);
+  const scores = await inputs.score(deps.classifier);
   const inferenceMs = performance.now() - t;
+  const { predictions, failures } = assembleLines(deps.classifier, job, inputs, scores, inferenceMs);
+  const lines: PartLine[] = [...predictions, ...failures];
+  t = performance.now();
+  await writePart(deps.s3, job, lines);
+  const uploadMs = performance.now() - t;
+  // The meta is written by the part's record (recordPart): beside a whole batch's part, into a slice's record.
+  const meta: PartMeta = {
+    runId: job.runId,
+    batch: job.batch,
+    generation: job.generation ?? 0,
+    images: items.length,
+    scored: predictions.length,
+    failed: failures.length,
+    stageMs: {
+      download: round(inputs.downloadMs),
+      decode: round(inputs.decodeMs),
+      inference: round(inferenceMs),
+      upload: round(uploadMs),
+    },
+    backend: deps.classifier.backend,
+    host: os.hostname(),
+    pid: process.pid,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    ...(deps.coldStartMs ? { coldStartMs: deps.coldStartMs } : {}),
+  };
+  return { lines, meta };
+}
 
-  const { info } = deps.classifier;
+/** The failure line of one object. Pure. */
+export function failureLine(item: RunItem, etag: string, stage: FailureLine['stage'], reason: string): FailureLine {
+  return { type: 'failure', key: item.key, etag, stage, reason, ...(item.label ? { trueLabel: item.label } : {}) };
+}
+
+/** Downloads and decodes a batch's objects: the model's inputs, and a failure line for each object that has none. */
+export async function readInputs(
+  deps: Pick<ScoreDeps, 's3' | 'classifier' | 'downloadConcurrency' | 'trainingSet' | 'crashMarker'>,
+  job: Pick<BatchJobData, 'source'>,
+  items: readonly RunItem[],
+): Promise<Inputs> {
+  const failures: FailureLine[] = [];
+  let t = performance.now();
+  const downloaded = await downloadAll(deps, job.source.bucket, items, failures);
+  const downloadMs = performance.now() - t;
+  t = performance.now();
+  const decoded = await decodeAll(deps, downloaded, failures);
+  const decodeMs = performance.now() - t;
+  return { decoded, failures, downloadMs, decodeMs, score: (classifier) => predictAll(classifier, decoded) };
+}
+
+/**
+ * The null engine's inputs when images are not read (CXR_NULL_IMAGES=skip): every key, no pixels, scored
+ * by count alone, so a run's orchestration can be measured without S3 reads or decoding. Pure.
+ */
+export function unreadInputs(items: readonly RunItem[]): Inputs {
+  const blank = new Uint8Array(0);
+  const decoded = items.map((item) => ({ item, etag: item.etag, rgb: blank, downloadMs: 0, decodeMs: 0 }));
+  return {
+    decoded,
+    failures: [],
+    downloadMs: 0,
+    decodeMs: 0,
+    score: async (classifier) => ({ probabilities: await classifier.predict(new Float32Array(0), decoded.length) }),
+  };
+}
+
+/** Each object's bytes (8 at a time); one that cannot be read for reasons of its own becomes a failure line. */
+export async function downloadAll(
+  deps: Pick<ScoreDeps, 's3' | 'downloadConcurrency' | 'trainingSet'>,
+  bucket: string,
+  items: readonly RunItem[],
+  failures: FailureLine[],
+): Promise<Downloaded[]> {
+  const limit = pLimit(deps.downloadConcurrency ?? 8);
+  const downloaded = await Promise.all(
+    items.map((item) =>
+      limit(async (): Promise<Downloaded | undefined> => {
+        const t0 = performance.now();
+        try {
+          const obj = await downloadObject(deps.s3, bucket, item.key);
+          return {
+            item,
+            ...obj,
+            downloadMs: performance.now() - t0,
+            inTrainingSet: deps.trainingSet?.hasImage(obj.bytes),
+          };
+        } catch (err) {
+          if (!(err instanceof ObjectReadError)) throw err;
+          failures.push(failureLine(item, item.etag, 'download', err.reason));
+          return undefined;
+        }
+      }),
+    ),
+  );
+  return downloaded.filter((d) => d !== undefined);
+}
+
+/** Each object's pixels at the model's input size (a worker per core); one that does not decode becomes a failure line. */
+export async function decodeAll(
+  deps: Pick<ScoreDeps, 'classifier' | 'crashMarker'>,
+  downloaded: readonly Downloaded[],
+  failures: FailureLine[],
+): Promise<Decoded[]> {
+  const limit = pLimit(Math.max(2, os.availableParallelism()));
+  const decoded = await Promise.all(
+    downloaded.map((d) =>
+      limit(async (): Promise<Decoded | undefined> => {
+        if (deps.crashMarker) crashOnMarker(d.bytes, deps.crashMarker);
+        const t0 = performance.now();
+        try {
+          const { rgb, dicom } = await decodeInput(d.bytes, deps.classifier.info.inputSize);
+          return {
+            item: d.item,
+            etag: d.etag,
+            rgb,
+            dicom,
+            inTrainingSet: d.inTrainingSet,
+            downloadMs: d.downloadMs,
+            decodeMs: performance.now() - t0,
+          };
+        } catch (err) {
+          if (!(err instanceof ImageDecodeError)) throw err;
+          failures.push(failureLine(d.item, d.etag, 'decode', err.reason));
+          return undefined;
+        }
+      }),
+    ),
+  );
+  return decoded.filter((d) => d !== undefined);
+}
+
+/**
+ * TEST-ONLY crash hook (CXR_TEST_CRASH_MARKER): kills this process with SIGSEGV, as a native decoder's
+ * crash would, when an object's bytes hold the marker. Inert unless the variable is set (no marker, no call).
+ */
+function crashOnMarker(bytes: Uint8Array, marker: Buffer): void {
+  if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(marker))
+    process.kill(process.pid, 'SIGSEGV');
+}
+
+/** The decoded objects as one tensor through the model; nothing to score, no call. */
+async function predictAll(classifier: PneumoniaClassifier, decoded: readonly Decoded[]): Promise<Scores> {
+  if (decoded.length === 0) return { probabilities: new Float32Array(0) };
+  const size = classifier.info.inputSize * classifier.info.inputSize * 3;
+  const input = new Float32Array(decoded.length * size);
+  decoded.forEach((d, i) => caffePreprocess(d.rgb, input, i * size));
+  return classifier.score
+    ? classifier.score(input, decoded.length)
+    : { probabilities: await classifier.predict(input, decoded.length) };
+}
+
+/**
+ * A prediction line for each scored object (a flagged one fails instead under --skip-flagged), after the
+ * failures of reading. Pure.
+ */
+export function assembleLines(
+  classifier: Pick<PneumoniaClassifier, 'info'>,
+  job: Pick<BatchJobData, 'skipFlagged'>,
+  inputs: Pick<Inputs, 'decoded' | 'failures'>,
+  { probabilities, ood }: Scores,
+  inferenceMs: number,
+): { predictions: PredictionLine[]; failures: FailureLine[] } {
+  const { info } = classifier;
+  const failures = [...inputs.failures];
   const predictions: PredictionLine[] = [];
-  decoded.forEach((d, i) => {
+  inputs.decoded.forEach((d, i) => {
     const probability = probabilities[i];
     const extras = predictionExtras(d.dicom, ood?.[i], info.oodThreshold, d.inTrainingSet);
     const skipFor = skippableFlags(extras.flags);
     if (job.skipFlagged && skipFor) {
-      fail(d.item, d.etag, 'flagged', flaggedReason(skipFor));
+      failures.push(failureLine(d.item, d.etag, 'flagged', flaggedReason(skipFor)));
       return;
     }
     predictions.push({
@@ -159,57 +269,12 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
       timings: {
         downloadMs: round(d.downloadMs),
         decodeMs: round(d.decodeMs),
-        inferenceMs: round(inferenceMs / decoded.length),
+        inferenceMs: round(inferenceMs / inputs.decoded.length),
       },
       ...extras,
     });
   });
-  const lines: PartLine[] = [...predictions, ...failures];
-
-  t = performance.now();
-  const layout = runLayout(job.out, job.runId);
-  const generation = job.generation ?? 0;
-  await putObject(
-    deps.s3,
-    layout.bucket,
-    layout.part(job.batch, generation),
-    lines.map((l) => JSON.stringify(l)).join('\n') + '\n',
-    'application/x-ndjson',
-  );
-  const uploadMs = performance.now() - t;
-
-  const meta: PartMeta = {
-    runId: job.runId,
-    batch: job.batch,
-    generation,
-    images: items.length,
-    scored: predictions.length,
-    failed: failures.length,
-    stageMs: {
-      download: round(downloadMs),
-      decode: round(decodeMs),
-      inference: round(inferenceMs),
-      upload: round(uploadMs),
-    },
-    backend: deps.classifier.backend,
-    host: os.hostname(),
-    pid: process.pid,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    ...(deps.coldStartMs ? { coldStartMs: deps.coldStartMs } : {}),
-  };
-  await putJson(deps.s3, layout.bucket, layout.partMeta(job.batch, generation), meta);
-  return { lines, meta };
-}
-
-async function predictAll(classifier: PneumoniaClassifier, decoded: readonly Decoded[]): Promise<Scores> {
-  if (decoded.length === 0) return { probabilities: new Float32Array(0) };
-  const size = classifier.info.inputSize * classifier.info.inputSize * 3;
-  const input = new Float32Array(decoded.length * size);
-  decoded.forEach((d, i) => caffePreprocess(d.rgb, input, i * size));
-  return classifier.score
-    ? classifier.score(input, decoded.length)
-    : { probabilities: await classifier.predict(input, decoded.length) };
+  return { predictions, failures };
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -15,7 +15,7 @@ import {
 } from '../shared/queue.js';
 import { createWorkerRedis, type RedisTlsFiles } from '../shared/redis-connection.js';
 import { loadConfig, type Config } from '../shared/config.js';
-import type { BatchJobData, SettleJobData } from '../run/index.js';
+import { processCrash, type BatchJobData, type SettleJobData } from '../run/index.js';
 import { startEvalWorker } from '../eval/eval-worker.js';
 import { EVAL_QUEUE } from '../eval/types.js';
 import { TRAIN_QUEUE } from '../train-queue/jobs.js';
@@ -39,9 +39,9 @@ export interface WorkerOptions {
   scoreProcessor?: (job: Job) => Promise<unknown>;
 }
 
-/** The compiled sandbox entry; it runs in child processes, so it must be JavaScript. */
-export function sandboxFile(): string {
-  return path.join(repoRoot(), 'dist', 'worker', 'sandbox.js');
+/** A queue's compiled sandbox entry (one per queue, so each reaches only its own handler); it runs in child processes, so it must be JavaScript. */
+export function sandboxFile(queue: string): string {
+  return path.join(repoRoot(), 'dist', 'worker', queue === TRAIN_QUEUE ? 'train-sandbox.js' : 'sandbox.js');
 }
 
 /**
@@ -51,7 +51,14 @@ export function sandboxFile(): string {
 async function settleIfExhausted(queue: Queue, job: Job, err: Error, logger: Logger): Promise<void> {
   try {
     if ((await job.getState()) !== 'failed') return;
-    const data: SettleJobData = { ...(job.data as BatchJobData), reason: err.message };
+    // A crash of the job's own process is named, so the settle splits a batch of several keys (isolate.ts).
+    const crash = processCrash(err.message);
+    const data: SettleJobData = {
+      ...(job.data as BatchJobData),
+      reason: err.message,
+      attempts: job.attemptsMade,
+      ...(crash ? { crash } : {}),
+    };
     await queue.add(JOB_SETTLE, data, { jobId: `${job.id}-settle`, ...SETTLE_JOB_OPTIONS });
   } catch (e) {
     logger.error(
@@ -82,7 +89,7 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
     const connection = createWorkerRedis({ url: opts.redisUrl, tls: opts.redisTls });
     watch.attach(connection);
     const queue = createScoreQueue(connection, opts.prefix);
-    const processor = name === SCORE_QUEUE && opts.scoreProcessor ? opts.scoreProcessor : sandboxFile();
+    const processor = name === SCORE_QUEUE && opts.scoreProcessor ? opts.scoreProcessor : sandboxFile(name);
     const worker = new Worker(name, processor, {
       connection,
       prefix: opts.prefix,

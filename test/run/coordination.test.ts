@@ -9,7 +9,6 @@ import {
   readRunMetrics,
   resumeRun,
   RunStore,
-  streamPredictions,
   type FailureLine,
   type RunDeps,
   type SettleJobData,
@@ -19,22 +18,19 @@ import { loadRunRecord, readManifest } from '../../src/run/run-record.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createScoreQueue, JOB_SETTLE } from '../../src/shared/queue.js';
 import { RedisClaims } from '../../src/shared/redis-claims.js';
-import { getTextIfExists, putObject } from '../../src/shared/s3/objects.js';
-import { handleJob } from '../../src/worker/handle-job.js';
+import { putObject } from '../../src/shared/s3/objects.js';
+import { handleScoreJob } from '../../src/worker/handle-job.js';
 import type { WorkerContext } from '../../src/worker/context.js';
 import { loadNullClassifier } from '../../src/worker/null-classifier.js';
 import { freshBucket, testConfig, testRedis, testS3 } from '../helpers/services.js';
+import { runOutputs } from '../helpers/run-outputs.js';
 
 /**
- * The run's coordination, in process and in seconds: createRun, the worker's handleJob (null engine, no
+ * The run's coordination, in process and in seconds: createRun, the worker's handleScoreJob (null engine, no
  * image reads), record, settle, finalize and resume against a real redis-server and S3 server, with the
  * queue drained by hand so a test can crash a step, lose Redis or let a lease lapse at an exact point.
  * The fault suite proves the same cases end to end with real processes; these pin the logic down fast.
  */
-
-// handleJob reads these per job: the null engine scores keys without downloading them.
-process.env.CXR_ENGINE = 'null';
-process.env.CXR_NULL_IMAGES = 'skip';
 
 const KEYS = 23; // batches of 4: 6 batches, the last one short; 2 batches a manifest shard: 3 shards
 
@@ -56,7 +52,14 @@ async function harness(): Promise<Harness> {
   const logger = createLogger({ test: 'coordination' }, { write: () => true });
   const classifier = loadNullClassifier({ env: {} });
   const deps = { s3, queue, store, claims: new RedisClaims(redis, config.queuePrefix), logger };
-  const ctx: WorkerContext = { ...deps, redis, classifier: () => classifier, takeColdStartMs: () => 0 };
+  // readImages false: the null engine scores keys without downloading them.
+  const ctx: WorkerContext = {
+    ...deps,
+    redis,
+    readImages: false,
+    classifier: () => classifier,
+    takeColdStartMs: () => 0,
+  };
   const h = { ...deps, redis, prefix: config.queuePrefix, ctx };
   open.push(h);
   return h;
@@ -85,7 +88,7 @@ const request = (runId: string, prefix: string) => ({
 type Intercept = (job: Job) => 'crash' | undefined | Promise<'crash' | undefined>;
 
 /**
- * Runs the queue's jobs one at a time through the worker's handleJob until none is left, as one worker
+ * Runs the queue's jobs one at a time through the worker's handleScoreJob until none is left, as one worker
  * would; a job that throws stays in the queue with one more start (as a crashed attempt does). Returns
  * the results by job id.
  */
@@ -101,7 +104,7 @@ async function drain(h: Harness, intercept: Intercept = () => undefined): Promis
     try {
       results.set(
         job.id!,
-        await handleJob(h.ctx, {
+        await handleScoreJob(h.ctx, {
           id: job.id,
           name: job.name,
           data: job.data,
@@ -126,15 +129,9 @@ async function outputs(
   runId: string,
   keys: readonly string[],
 ): Promise<{ predicted: string[]; failed: FailureLine[] }> {
-  const predicted: string[] = [];
-  for await (const p of streamPredictions(s3, { bucket, prefix: 'out' }, runId)) predicted.push(p.key);
-  const text = (await getTextIfExists(s3, bucket, `out/${runId}/failures.jsonl`)) ?? '';
-  const failed = text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as FailureLine);
-  expect([...predicted, ...failed.map((f) => f.key)].sort()).toEqual([...keys].sort());
-  return { predicted, failed };
+  const out = await runOutputs(s3, { bucket, prefix: 'out' }, runId);
+  expect([...out.predicted, ...out.failed.map((f) => f.key)].sort()).toEqual([...keys].sort());
+  return out;
 }
 
 beforeAll(async () => {

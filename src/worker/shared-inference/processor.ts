@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { contextFromEnv } from '../context.js';
-import { handleJob } from '../handle-job.js';
+import { handleScoreJob } from '../handle-job.js';
 import { startSharedClassifier, type SharedOptions } from './shared-classifier.js';
 
 /**
@@ -16,7 +16,7 @@ export async function sharedScoreProcessor(
   const base = contextFromEnv();
   const ctx = { ...base, classifier: async () => classifier };
   return {
-    processor: (job) => handleJob(ctx, job),
+    processor: (job) => handleScoreJob(ctx, job),
     backend: classifier.backend,
     close: async () => {
       classifier.dispose();

@@ -1,0 +1,10 @@
+// Preload (node --import): at exit, prints the handles and requests still open as one JSON line on stderr,
+// `{"handlesAtExit":[...]}`. A process that ends on its own has none but its stdio; one that a deadline ended
+// with process.exit() names what it left open. With HANDLES_EVERY_MS set it also prints them while running
+// (an unref'd timer: it never keeps the process alive), to see what holds a process that does not end.
+import { writeSync } from 'node:fs';
+
+const print = (key) => writeSync(2, `${JSON.stringify({ [key]: process.getActiveResourcesInfo() })}\n`);
+process.on('exit', () => print('handlesAtExit'));
+const every = Number(process.env.HANDLES_EVERY_MS);
+if (every > 0) setInterval(() => print('handlesNow'), every).unref();

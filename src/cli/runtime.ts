@@ -7,7 +7,8 @@ import { closeWithin } from '../shared/deadline.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { LogGate } from './log-gate.js';
 import { createScoreQueue } from '../shared/queue.js';
-import { connectRedis } from '../shared/redis-connection.js';
+import { connectRedis, redisHostPort } from '../shared/redis-connection.js';
+import { noteRedis } from './errors.js';
 import { RedisClaims } from '../shared/redis-claims.js';
 import { createS3Client } from '../shared/s3/client.js';
 import type { Claims } from '../shared/s3/put-if-absent.js';
@@ -67,6 +68,7 @@ export async function openRuntime(
     outageMs: ms('CXR_REDIS_OUTAGE_MS'),
     keyPrefix: config.queuePrefix,
   });
+  noteRedis(redisHostPort(config.redisUrl));
   const watch = new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const queue = createScoreQueue(redis, config.queuePrefix, env);
   const s3 = createS3Client(config.s3);

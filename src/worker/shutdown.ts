@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Job, Worker } from 'bullmq';
 import { within } from '../shared/deadline.js';
 
@@ -61,6 +62,39 @@ export interface CloseWorkersOptions {
   /** Whether Redis is reachable now: when it stays unreachable for `lostMs`, the grace ends early (nothing could be recorded). */
   redisConnected?: () => boolean;
   lostMs?: number;
+  /** The sandbox entry (sandboxFile()): once the grace has ended, this process's sandboxes still running it are SIGKILLed. */
+  sandbox?: string;
+}
+
+/** The connection startWorkers made for each worker; cut when even the forced close missed its deadline. */
+const connections = new WeakMap<Worker, { disconnect(): void }>();
+
+export function ownConnection(worker: Worker, connection: { disconnect(): void }): void {
+  connections.set(worker, connection);
+}
+
+/**
+ * This process's child processes running `file` (Linux /proc; elsewhere none). A sandbox answers SIGTERM by
+ * finishing its job first, which with Redis gone never happens, and BullMQ waits 30 s before SIGKILL.
+ */
+function sandboxChildren(file: string): number[] {
+  const pids: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return pids;
+  }
+  for (const pid of entries) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue;
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(file)) pids.push(Number(pid));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
 }
 
 export interface ClosedWorkers {
@@ -102,8 +136,20 @@ export async function closeWorkers(
   clearInterval(poll);
   const finished = first?.kind === 'done';
   const abandoned = finished ? [] : held.list();
+  if (!finished && opts.sandbox)
+    for (const pid of sandboxChildren(opts.sandbox))
+      try {
+        process.kill(pid, 'SIGKILL'); // its job is abandoned: another worker runs it again once the lock expires
+      } catch {
+        /* already gone */
+      }
   // Even a forced close talks to Redis (it releases locks, closes connections): with Redis gone it may never return.
   const closed = await within(Promise.all(workers.map((w) => w.close(!finished))), forceMs);
+  if (closed.kind === 'timed-out')
+    for (const w of workers) {
+      void w.disconnect().catch(() => undefined); // its own (blocking) connection
+      connections.get(w)?.disconnect(); // and the one it was given, whose reconnect timer would keep the process alive
+    }
   return {
     closed: closed.kind !== 'timed-out',
     abandoned,

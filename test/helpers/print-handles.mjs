@@ -8,3 +8,18 @@ const print = (key) => writeSync(2, `${JSON.stringify({ [key]: process.getActive
 process.on('exit', () => print('handlesAtExit'));
 const every = Number(process.env.HANDLES_EVERY_MS);
 if (every > 0) setInterval(() => print('handlesNow'), every).unref();
+
+// With HANDLES_TRACE set: where each timer still holding the process at exit was created.
+if (process.env.HANDLES_TRACE) {
+  const live = new Map();
+  const original = globalThis.setTimeout;
+  globalThis.setTimeout = function (...args) {
+    const t = original.apply(this, args);
+    live.set(t, new Error('timer created').stack);
+    return t;
+  };
+  process.on('exit', () => {
+    for (const [t, stack] of live)
+      if (t.hasRef() && !t._destroyed) writeSync(2, `${JSON.stringify({ timerAtExit: stack })}\n`);
+  });
+}

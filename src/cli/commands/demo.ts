@@ -10,7 +10,7 @@ import { repoRoot } from '../../shared/paths.js';
 import { ensureBucket } from '../../shared/s3/bucket.js';
 import { downloadPrefix } from '../../shared/s3/download.js';
 import { ensureLocalStack } from '../../shared/services/local-stack.js';
-import { startWorkers } from '../../worker/start-worker.js';
+import { sandboxFile, startWorkers } from '../../worker/start-worker.js';
 import { closeWorkers, describeHeld, HeldJobs, type ClosedWorkers } from '../../worker/shutdown.js';
 import { ConnectionWatch } from '../../shared/connection-watch.js';
 import { closeWithin } from '../../shared/deadline.js';
@@ -85,7 +85,11 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
       // Closed once, with deadlines: jobs in progress (the finalize writing the report) get `graceMs`, less when Redis is gone.
       let closing: Promise<ClosedWorkers> | undefined;
       const closeOwnWorkers = (graceMs: number) =>
-        (closing ??= closeWorkers(workers, held, { graceMs, redisConnected: () => watch.connected }));
+        (closing ??= closeWorkers(workers, held, {
+          graceMs,
+          redisConnected: () => watch.connected,
+          sandbox: sandboxFile(),
+        }));
       try {
         const runId = newRunId();
         const bucket = 'cxr-demo';

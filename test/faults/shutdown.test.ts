@@ -9,10 +9,12 @@ import {
   WorkerProc,
   alive,
   childPids,
-  cli,
+  enqueueRun,
   faultSuite,
   plainLines,
   putImages,
+  runDone,
+  scoreArgs,
   sleep,
   startCli,
   waitFor,
@@ -59,23 +61,6 @@ describe('shutdown: every command ends, and says why, when Redis is lost', () =>
     if (left.length) process.stderr.write(`${timers.join('\n')}\n`);
     return left;
   };
-  const enqueue = async (runId: string, images: number) => {
-    await putImages(suite.stack.s3, suite.bucket, `${runId}/`, images);
-    const r = await cli(
-      [
-        'score',
-        `s3://${suite.bucket}/${runId}/`,
-        '--out',
-        `s3://${suite.bucket}/out`,
-        '--batch-size',
-        '4',
-        '--run-id',
-        runId,
-      ],
-      env(),
-    );
-    expect(r.code, r.stderr).toBe(0);
-  };
   /** Stops Redis for `body`, and always brings it back (with its data) for the next case. */
   const withoutRedis = async <T>(body: (stoppedAt: number) => Promise<T>): Promise<T> => {
     await suite.stack.stopRedis();
@@ -85,29 +70,11 @@ describe('shutdown: every command ends, and says why, when Redis is lost', () =>
       await suite.stack.startRedis();
     }
   };
-  const runDone = (runId: string) =>
-    waitFor(
-      `${runId} done`,
-      async () => ((await suite.t.store.get(runId))?.status === 'done' ? true : undefined),
-      90_000,
-      200,
-    );
-
   it('cxr score --wait: Redis lost mid-run -> exit 6 within its outage allowance, one line, no handle left; the run goes on', async () => {
     await putImages(suite.stack.s3, suite.bucket, 'wait/', 16);
     await new WorkerProc(['--concurrency', '1'], env({ CXR_NULL_DELAY_MS: '1000' })).ready();
     const producer = startCli(
-      [
-        'score',
-        `s3://${suite.bucket}/wait/`,
-        '--out',
-        `s3://${suite.bucket}/out`,
-        '--batch-size',
-        '4',
-        '--run-id',
-        'wait',
-        '--wait',
-      ],
+      scoreArgs(suite, 'wait', '--wait'),
       env({ CXR_REDIS_OUTAGE_MS: '2000', ...handlesPreload }),
     );
     await waitFor(
@@ -126,7 +93,7 @@ describe('shutdown: every command ends, and says why, when Redis is lost', () =>
     );
     expect(ms).toBeLessThan(2000 + 2000 + 5000); // the outage allowance, one reconnect backoff, a poll, the exit
     expect(openAtExit(r.stderr)).toEqual([]);
-    await runDone('wait'); // the worker rode out the outage and finished the run
+    await runDone(suite, 'wait'); // the worker rode out the outage and finished the run
     process.stderr.write(`score --wait: exit ${r.code} ${(ms / 1000).toFixed(1)} s after Redis went\n`);
   });
 
@@ -135,7 +102,7 @@ describe('shutdown: every command ends, and says why, when Redis is lost', () =>
       ['--concurrency', '1', '--drain-timeout', '120', '--lock-duration', '4000', '--stalled-interval', '2000'],
       env({ CXR_NULL_DELAY_MS: '60000' }),
     ).ready();
-    await enqueue('drain', 4);
+    await enqueueRun(suite, env(), 'drain', 4);
     await waitFor(
       'the batch taken',
       async () => ((await suite.t.queue.getActiveCount()) === 1 ? true : undefined),
@@ -160,7 +127,7 @@ describe('shutdown: every command ends, and says why, when Redis is lost', () =>
       ['--concurrency', '1', '--lock-duration', '4000', '--stalled-interval', '2000'],
       env(),
     ).ready();
-    await runDone('drain');
+    await runDone(suite, 'drain');
     process.stderr.write(
       `worker drain: exit ${exit.code} ${((exit.at - termAt) / 1000).toFixed(1)} s after SIGTERM; the run done ${((Date.now() - exit.at) / 1000).toFixed(1)} s after\n`,
     );

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_USAGE, UserError } from '../shared/errors.js';
 import { permissionLine } from '../shared/redis-failure.js';
+import { isConnectionError } from '../shared/redis-connection.js';
 import { s3FailureLine } from '../shared/s3/failure.js';
 import { scrubText, secretValues } from '../shared/secrets.js';
 
@@ -13,6 +14,13 @@ export interface ErrorOutcome {
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
 
+/** HOST:PORT of the Redis this command connected to (openRuntime notes it), for the line when it is lost. */
+let redisInUse: string | undefined;
+
+export function noteRedis(hostPort: string): void {
+  redisInUse = hostPort;
+}
+
 /** One line a person can act on, and the exit code, for anything a command threw. Pure. */
 export function describeError(err: unknown): ErrorOutcome {
   if (err instanceof CommanderError) {
@@ -20,6 +28,9 @@ export function describeError(err: unknown): ErrorOutcome {
     return { line: oneLine(err.message.replace(/^error: /, '')), exitCode: EXIT_USAGE };
   }
   if (err instanceof UserError) return { line: oneLine(err.message), exitCode: err.exitCode };
+  // ioredis's own words ("Connection is closed.") do not say which connection, nor that the command gave up.
+  if (redisInUse && isConnectionError(err))
+    return { line: `lost Redis at ${redisInUse}: ${oneLine(messageOf(err))}`, exitCode: EXIT_FAILURE };
   const denied = permissionLine(err);
   if (denied) return { line: denied, exitCode: EXIT_FAILURE };
   const s3 = s3FailureLine(err);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { exitWithError } from './errors.js';
+import { UserError } from '../shared/errors.js';
 import type { GlobalFlags } from './runtime.js';
 
 type Register = (program: Command, globals: () => GlobalFlags) => void;
@@ -53,12 +54,35 @@ function commandIn(args: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** Commands that go on serving after their action returns; their signal handling ends them. */
+const SERVING = new Set(['worker', 'dashboard', 's3-server']);
+
+/** Once a one-shot command has returned, what it left open (a connection, a timer) may delay the exit this long, no more. */
+const EXIT_GRACE_MS = 3000;
+
 async function main(): Promise<void> {
   const name = commandIn(process.argv.slice(2));
+  let returned = false;
+  // A command awaiting what can no longer happen (every connection closed under it) would otherwise end silently, code 0.
+  process.once('beforeExit', () => {
+    if (!returned)
+      exitWithError(
+        new UserError(
+          `${name ?? 'cxr'} stopped before finishing: nothing it waited on can happen any more (a connection lost?)`,
+        ),
+      );
+  });
   const loaders = name && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]] : [...new Set(Object.values(COMMANDS))];
   const globals = () => program.opts<GlobalFlags>();
   for (const load of loaders) for (const register of await load()) register(program, globals);
   await program.parseAsync(process.argv);
+  returned = true;
+  if (name && SERVING.has(name)) return;
+  setTimeout(() => {
+    if (['debug', 'trace'].includes(process.env.LOG_LEVEL ?? ''))
+      process.stderr.write(`cxr: exiting with handles still open: ${process.getActiveResourcesInfo().join(', ')}\n`);
+    process.exit();
+  }, EXIT_GRACE_MS).unref();
 }
 
 main().catch((err: unknown) => exitWithError(err));

@@ -3,10 +3,12 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig, redisTarget, type Config } from '../shared/config.js';
 import { ConnectionWatch } from '../shared/connection-watch.js';
+import { closeWithin } from '../shared/deadline.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { LogGate } from './log-gate.js';
 import { createScoreQueue } from '../shared/queue.js';
-import { connectRedis } from '../shared/redis-connection.js';
+import { connectRedis, redisHostPort } from '../shared/redis-connection.js';
+import { noteRedis } from './errors.js';
 import { RedisClaims } from '../shared/redis-claims.js';
 import { createS3Client } from '../shared/s3/client.js';
 import type { Claims } from '../shared/s3/put-if-absent.js';
@@ -45,9 +47,13 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+const RUNTIME_CLOSE_MS = 2000;
+
 /**
  * Connections for commands that are not workers. Redis must answer within 5 s (CXR_REDIS_CONNECT_TIMEOUT_MS)
- * or the command ends with one line saying so; close() releases everything so the process can exit.
+ * or the command ends with one line saying so; once connected, an outage is ridden out for 60 s
+ * (CXR_REDIS_OUTAGE_MS) before commands fail. close() releases everything, within a deadline, so the process
+ * can exit.
  */
 export async function openRuntime(
   config: Config,
@@ -56,8 +62,13 @@ export async function openRuntime(
 ): Promise<Runtime> {
   const gate = new LogGate();
   const logger = createLogger({ role }, gate);
-  const timeoutMs = env.CXR_REDIS_CONNECT_TIMEOUT_MS ? Number(env.CXR_REDIS_CONNECT_TIMEOUT_MS) : undefined;
-  const redis = await connectRedis(redisTarget(config), { timeoutMs, keyPrefix: config.queuePrefix });
+  const ms = (name: string) => (env[name] ? Number(env[name]) : undefined);
+  const redis = await connectRedis(redisTarget(config), {
+    timeoutMs: ms('CXR_REDIS_CONNECT_TIMEOUT_MS'),
+    outageMs: ms('CXR_REDIS_OUTAGE_MS'),
+    keyPrefix: config.queuePrefix,
+  });
+  noteRedis(redisHostPort(config.redisUrl));
   const watch = new ConnectionWatch(logger, config.redisUrl).attach(redis);
   const queue = createScoreQueue(redis, config.queuePrefix, env);
   const s3 = createS3Client(config.s3);
@@ -71,7 +82,8 @@ export async function openRuntime(
     logger,
     holdLogs: () => gate.hold(),
     async close() {
-      await queue.close().catch(() => undefined);
+      // Closing the queue talks to Redis, which may be gone: the connection is cut after RUNTIME_CLOSE_MS.
+      await closeWithin(RUNTIME_CLOSE_MS, () => queue.close());
       watch.detach(redis);
       redis.disconnect();
       s3.destroy();

@@ -5,10 +5,18 @@ export type WaitVerdict =
   | { kind: 'ok'; status: RunStatus; failed: number }
   | { kind: 'too-many-failures'; failed: number; allowed: number; total: number }
   | { kind: 'failed'; reason: string }
-  | { kind: 'stuck'; why: 'no-progress' | 'no-worker' | 'no-run'; seconds: number };
+  | { kind: 'stuck'; why: 'no-progress' | 'no-worker' | 'no-run'; seconds: number }
+  /** The waiting command lost Redis (HOST:PORT): the run itself goes on in the workers. */
+  | { kind: 'redis-lost'; redis: string };
 
 /** Distinct from the CLI's own codes (1 a failure at run time, 2 bad usage), so a script can tell them apart. */
-export const EXIT_CODES: Record<WaitVerdict['kind'], number> = { ok: 0, failed: 3, stuck: 4, 'too-many-failures': 5 };
+export const EXIT_CODES: Record<WaitVerdict['kind'], number> = {
+  ok: 0,
+  failed: 3,
+  stuck: 4,
+  'too-many-failures': 5,
+  'redis-lost': 6,
+};
 
 /** `--max-failures N` (keys) or `P%` (of the run's keys). */
 export type MaxFailures = { count: number } | { percent: number };
@@ -76,6 +84,8 @@ export function verdictLine(runId: string, v: WaitVerdict): string {
       return `run ${runId}: too many failures: ${v.failed} of ${v.total} keys failed (--max-failures allows ${v.allowed}); see failures.jsonl`;
     case 'failed':
       return `run ${runId}: failed: ${v.reason}`;
+    case 'redis-lost':
+      return `lost Redis at ${v.redis} while waiting; the run goes on; \`cxr status ${runId}\` or \`cxr score --resume ${runId}\` when it is back`;
     case 'stuck':
       return v.why === 'no-worker'
         ? `run ${runId}: stuck: no worker is alive on the score queue (for ${s(v.seconds)}); start workers, or cxr score --resume ${runId}`

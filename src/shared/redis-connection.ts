@@ -18,6 +18,16 @@ export function redisDisplayUrl(url: string): string {
   return displayUrl(url);
 }
 
+/** HOST:PORT of a Redis URL (the default port when it names none), for one-line messages: no user, no password. */
+export function redisHostPort(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '6379'}`;
+  } catch {
+    return redisDisplayUrl(url);
+  }
+}
+
 /**
  * Before the first connection, a command gives up at once on these: nothing listens at that port, or the host
  * name does not exist, so the setting is what to fix. Time-outs, resets and unreachable networks are retried

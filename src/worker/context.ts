@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig, redisTarget } from '../shared/config.js';
 import { ConnectionWatch } from '../shared/connection-watch.js';
+import { closeWithin } from '../shared/deadline.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { createRedis, createScoreQueue } from '../shared/queue.js';
 import { RedisClaims } from '../shared/redis-claims.js';
@@ -37,7 +38,12 @@ export interface WorkerContext {
   trainingSet?(): Promise<HashSet | undefined>;
   /** How long this process took to load its model, the first time it is asked after the load; else 0. */
   takeColdStartMs(): number;
+  /** Closes its queue, Redis connection and S3 client, within CONTEXT_CLOSE_MS: a Redis connection left open keeps the process alive, reconnecting. */
+  close(): Promise<void>;
 }
+
+/** How long closing a context's queue may take (it talks to Redis, which may be gone) before its connection is cut. */
+export const CONTEXT_CLOSE_MS = 2000;
 
 /**
  * The hash set shipped beside the model CXR_MODEL_URI names (a promoted pointer resolved first), if any.
@@ -67,11 +73,16 @@ export async function loadWorkerClassifier(
   return loadEngine({ engine: parseEngine(env.CXR_ENGINE), modelUri, s3, logger });
 }
 
-export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerContext {
+/**
+ * The context of a sandboxed process, or (`--inference shared`) of the worker process itself: then `watch` is
+ * the worker's, so that its Redis state lines are logged once for the process, not once per connection owner.
+ */
+export function contextFromEnv(env: NodeJS.ProcessEnv = process.env, watch?: ConnectionWatch): WorkerContext {
   const config = loadConfig(env);
   const logger = createLogger({ role: 'worker' });
   const redis = createRedis(redisTarget(config));
-  new ConnectionWatch(logger, config.redisUrl).attach(redis);
+  const watching = (watch ?? new ConnectionWatch(logger, config.redisUrl)).attach(redis);
+  const queue = createScoreQueue(redis, config.queuePrefix, env);
   const s3 = createS3Client(config.s3);
   let model: Promise<PneumoniaClassifier> | undefined;
   let trainingSet: Promise<HashSet | undefined> | undefined;
@@ -89,7 +100,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
   return {
     s3,
     redis,
-    queue: createScoreQueue(redis, config.queuePrefix, env),
+    queue,
     store: new RunStore(redis, config.queuePrefix),
     claims: new RedisClaims(redis, config.queuePrefix),
     logger,
@@ -101,6 +112,12 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerCont
       const ms = coldStartMs;
       coldStartMs = 0;
       return ms;
+    },
+    async close() {
+      await closeWithin(CONTEXT_CLOSE_MS, () => queue.close());
+      watching.detach(redis);
+      redis.disconnect();
+      s3.destroy();
     },
   };
 }

@@ -19,6 +19,7 @@ import { processCrash, type BatchJobData, type SettleJobData } from '../run/inde
 import { startEvalWorker } from '../eval/eval-worker.js';
 import { EVAL_QUEUE } from '../eval/types.js';
 import { TRAIN_QUEUE } from '../train-queue/jobs.js';
+import { ownConnection } from './shutdown.js';
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -99,6 +100,7 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
       maxStalledCount: STALLED.maxStalledCount,
       useWorkerThreads: false,
     });
+    ownConnection(worker, connection);
     worker.on('failed', (job, err) => {
       opts.logger.error({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
       if (job && name === SCORE_QUEUE && job.name === JOB_BATCH) void settleIfExhausted(queue, job, err, opts.logger);

@@ -323,3 +323,40 @@ export function faultSuite(prefix: string): FaultSuite {
   });
   return suite;
 }
+
+/** `cxr score` of run RUN_ID over the suite bucket's RUN_ID/ images, in batches of 4, outputs under out/. */
+export function scoreArgs(suite: FaultSuite, runId: string, ...extra: string[]): string[] {
+  const { bucket } = suite;
+  return [
+    'score',
+    `s3://${bucket}/${runId}/`,
+    '--out',
+    `s3://${bucket}/out`,
+    '--batch-size',
+    '4',
+    '--run-id',
+    runId,
+    ...extra,
+  ];
+}
+
+/** Uploads `images` images under RUN_ID/ and enqueues them as run RUN_ID (no wait). */
+export async function enqueueRun(
+  suite: FaultSuite,
+  env: NodeJS.ProcessEnv,
+  runId: string,
+  images: number,
+): Promise<void> {
+  await putImages(suite.stack.s3, suite.bucket, `${runId}/`, images);
+  const r = await cli(scoreArgs(suite, runId), env);
+  if (r.code !== 0) throw new Error(`cxr score ${runId} exited ${r.code}: ${r.stderr}`);
+}
+
+/** Waits for run RUN_ID to be done in Redis. */
+export const runDone = (suite: FaultSuite, runId: string, timeoutMs = 90_000) =>
+  waitFor(
+    `${runId} done`,
+    async () => ((await suite.t.store.get(runId))?.status === 'done' ? true : undefined),
+    timeoutMs,
+    200,
+  );

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { batchJobId } from '../../src/run/batching.js';
-import { WorkerProc, cli, faultSuite, putImages, sleep, waitFor } from '../faults/harness.js';
+import { WorkerProc, enqueueRun, faultSuite, runDone as runDoneIn, sleep, waitFor } from '../faults/harness.js';
 
 /**
  * Graceful drain of a real `cxr worker` process (null engine: each batch takes CXR_NULL_DELAY_MS). Workers
@@ -16,23 +16,7 @@ describe('cxr worker: SIGTERM drains', () => {
       ['--lock-duration', '2000', '--stalled-interval', '1000', ...args],
       suite.stack.env(prefix, { CXR_ENGINE: 'null', CXR_NULL_DELAY_MS: String(delayMs) }),
     ).ready();
-  const enqueue = async (runId: string, images: number) => {
-    await putImages(suite.stack.s3, suite.bucket, `${runId}/`, images);
-    const r = await cli(
-      [
-        'score',
-        `s3://${suite.bucket}/${runId}/`,
-        '--out',
-        `s3://${suite.bucket}/out`,
-        '--batch-size',
-        '4',
-        '--run-id',
-        runId,
-      ],
-      suite.stack.env(prefix),
-    );
-    expect(r.code, r.stderr).toBe(0);
-  };
+  const enqueue = (runId: string, images: number) => enqueueRun(suite, suite.stack.env(prefix), runId, images);
   const job = async (runId: string, i: number) => (await suite.t.queue.getJob(batchJobId(runId, i)))!;
   const activeJobs = (n: number) =>
     waitFor(
@@ -41,13 +25,7 @@ describe('cxr worker: SIGTERM drains', () => {
       60_000,
       100,
     );
-  const runDone = (runId: string) =>
-    waitFor(
-      `${runId} done`,
-      async () => ((await suite.t.store.get(runId))?.status === 'done' ? true : undefined),
-      60_000,
-      200,
-    );
+  const runDone = (runId: string) => runDoneIn(suite, runId, 60_000);
 
   it('mid-batch: the batches it holds complete once, it takes no new job, exits 0 within the timeout; no job stalls', async () => {
     const w = await worker(5000, '--concurrency', '2', '--drain-timeout', '30');

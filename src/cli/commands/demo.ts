@@ -4,18 +4,23 @@ import type { Command } from 'commander';
 import { heldOutSample } from '../../demo/held-out.js';
 import { uploadImages, uploadStratifiedSample } from '../../demo/upload-sample.js';
 import { defaultModelDir } from '../../model/classifier.js';
-import { createRun, newRunId, readRunMetrics, stallLimits } from '../../run/index.js';
+import { createRun, EXIT_CODES, newRunId, readRunMetrics, stallLimits, verdictLine } from '../../run/index.js';
 import { modelLoadNote, readLastModelLoad, recordModelLoad } from '../model-load-note.js';
 import { repoRoot } from '../../shared/paths.js';
 import { ensureBucket } from '../../shared/s3/bucket.js';
 import { downloadPrefix } from '../../shared/s3/download.js';
 import { ensureLocalStack } from '../../shared/services/local-stack.js';
-import { startWorkers } from '../../worker/start-worker.js';
+import { sandboxFile, startWorkers } from '../../worker/start-worker.js';
+import { closeWorkers, describeHeld, HeldJobs, type ClosedWorkers } from '../../worker/shutdown.js';
+import { ConnectionWatch } from '../../shared/connection-watch.js';
+import { closeWithin } from '../../shared/deadline.js';
+import { EXIT_FAILURE, UserError } from '../../shared/errors.js';
+import { redisHostPort } from '../../shared/redis-connection.js';
 import { metricsTable } from '../metrics-table.js';
 import { positiveInt } from '../parse.js';
 import { waitForRun } from '../progress.js';
 import { configFrom, openRuntime, type GlobalFlags } from '../runtime.js';
-import { exportSettings } from '../../shared/config.js';
+import { exportSettings, redisTarget } from '../../shared/config.js';
 
 interface DemoFlags {
   images?: string;
@@ -26,6 +31,14 @@ interface DemoFlags {
   concurrency?: number;
   keep?: string;
 }
+
+/** How long the demo's workers may take to finish the run's last jobs (its report) once it is done: CXR_CLOSE_TIMEOUT_S, default 120. */
+function closeGraceMs(env: NodeJS.ProcessEnv): number {
+  const s = Number(env.CXR_CLOSE_TIMEOUT_S ?? 120);
+  return (Number.isFinite(s) && s >= 0 ? s : 120) * 1000;
+}
+
+const ERROR_GRACE_MS = 5000;
 
 const DEFAULT_IMAGES = path.resolve(repoRoot(), '..', 'shared', 'datasets', 'chest-xray-pneumonia', 'train');
 
@@ -59,13 +72,24 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
       for (const s of stack.started) rt.logger.info(`started ${s}`);
       // Sandboxed worker processes read the same settings from the environment.
       exportSettings(rt.config);
+      const watch = new ConnectionWatch(rt.logger, redisTarget(rt.config));
       const workers = startWorkers({
         redisUrl: rt.config.redisUrl,
         redisTls: rt.config.redisTls,
         prefix: rt.config.queuePrefix,
         logger: rt.logger,
         concurrency: flags.concurrency,
+        watch,
       });
+      const held = new HeldJobs().watch(workers);
+      // Closed once, with deadlines: jobs in progress (the finalize writing the report) get `graceMs`, less when Redis is gone.
+      let closing: Promise<ClosedWorkers> | undefined;
+      const closeOwnWorkers = (graceMs: number) =>
+        (closing ??= closeWorkers(workers, held, {
+          graceMs,
+          redisConnected: () => watch.connected,
+          sandbox: sandboxFile(),
+        }));
       try {
         const runId = newRunId();
         const bucket = 'cxr-demo';
@@ -96,17 +120,30 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
         // The demo's own worker loads the model on its first batch: the bar says so rather than asking for a worker.
         const stateDir = path.join(repoRoot(), '.cxr');
         const loading = modelLoadNote(await readLastModelLoad(stateDir));
-        const { state } = await waitForRun(rt, runId, {
+        const { verdict, state } = await waitForRun(rt, runId, {
           maxFailures: { percent: 100 },
           limits: stallLimits(600_000),
           loading,
         });
+        if (verdict.kind === 'stuck' || verdict.kind === 'redis-lost')
+          throw new UserError(
+            `${verdictLine(runId, verdict)} (no outputs: the run did not end)`,
+            EXIT_CODES[verdict.kind],
+          );
         const metrics = await readRunMetrics(rt.s3, { out: state.out, runId });
-        if (!metrics) throw new Error(`run ${runId} ended without metrics.json`);
+        if (!metrics)
+          throw new UserError(`run ${runId} ended (${state.status}) without metrics.json: no outputs to copy`);
         await recordModelLoad(stateDir, metrics.throughput.coldStart).catch(() => undefined);
         process.stdout.write(metricsTable(metrics) + '\n');
         // A worker closes once its jobs are done: the finalize job writes the report after marking the run done.
-        await Promise.all(workers.map((w) => w.close()));
+        const closed = await closeOwnWorkers(closeGraceMs(process.env));
+        if (closed.abandoned.length) {
+          process.exitCode = EXIT_FAILURE;
+          const why = closed.why === 'redis-lost' ? `lost Redis at ${redisHostPort(rt.config.redisUrl)}` : 'timed out';
+          process.stderr.write(
+            `cxr: the demo's workers ${why} while finishing: abandoned ${describeHeld(closed.abandoned)}; the outputs below may lack the report\n`,
+          );
+        }
         const keep = path.resolve(flags.keep ?? path.join('cxr-demo-output', runId));
         await downloadPrefix(rt.s3, bucket, `results/${runId}`, keep);
         process.stdout.write(`outputs: ${keep}${path.sep} (from s3://${bucket}/results/${runId}/)\n`);
@@ -122,9 +159,10 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
           await writeFile(flags.metricsOut, JSON.stringify(metrics, null, 2) + '\n');
         }
       } finally {
-        await Promise.all(workers.map((w) => w.close()));
+        // On an error the demo is ending anyway: jobs in progress get a few seconds, not the full grace.
+        await closeOwnWorkers(ERROR_GRACE_MS);
         await rt.close();
-        await stack.stop();
+        await closeWithin(ERROR_GRACE_MS, () => stack.stop());
       }
     });
 }

@@ -58,7 +58,7 @@ export function waitOptions(cmd: Command): Command {
     )
     .addHelpText(
       'after',
-      '\nExit codes when waiting: 0 done (within --max-failures), 3 the run failed, 4 stuck (it says whether no batch progressed or no worker is alive), 5 too many failures; 2 bad usage, 1 any other error.',
+      '\nExit codes when waiting: 0 done (within --max-failures), 3 the run failed, 4 stuck (it says whether no batch progressed or no worker is alive), 5 too many failures, 6 lost Redis while waiting (the run goes on); 2 bad usage, 1 any other error.',
     );
 }
 
@@ -185,7 +185,9 @@ export async function waitAndReport(rt: Runtime, runId: string, flags: WaitFlags
     maxFailures: flags.maxFailures,
     limits: stallLimits(flags.stallTimeout * 1000),
   });
-  const metrics = verdict.kind === 'stuck' ? undefined : await readRunMetrics(rt.s3, { out: state.out, runId });
+  // A stuck run has no metrics yet; with Redis lost the run goes on, and its metrics are not final.
+  const ended = verdict.kind !== 'stuck' && verdict.kind !== 'redis-lost';
+  const metrics = ended ? await readRunMetrics(rt.s3, { out: state.out, runId }) : undefined;
   if (metrics) process.stdout.write(metricsTable(metrics) + '\n');
   const line = verdictLine(runId, verdict);
   if (verdict.kind !== 'ok') throw new UserError(line, EXIT_CODES[verdict.kind]);

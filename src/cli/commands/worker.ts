@@ -2,11 +2,18 @@ import { InvalidArgumentError, type Command } from 'commander';
 import os from 'node:os';
 import { ConnectionWatch } from '../../shared/connection-watch.js';
 import { exportSettings, redisTarget } from '../../shared/config.js';
-import { connectRedis, RedisRefusedError, type RedisTarget } from '../../shared/redis-connection.js';
+import {
+  connectRedis,
+  createWorkerRedis,
+  redisHostPort,
+  RedisRefusedError,
+  type RedisTarget,
+} from '../../shared/redis-connection.js';
 import { UsageError, UserError } from '../../shared/errors.js';
 import { exitWithError } from '../errors.js';
 import { createLogger } from '../../shared/logger.js';
 import { Drain } from '../../worker/drain.js';
+import { HeartbeatWriter } from '../../worker/heartbeat.js';
 import { WorkerEndpoint } from '../../worker/http/worker-endpoint.js';
 import { sharedScoreProcessor } from '../../worker/shared-inference/processor.js';
 import { EVAL_QUEUE } from '../../eval/types.js';
@@ -157,17 +164,31 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
               needsModel: scores,
             });
       if (endpoint) logger.info({ port, host: flags.httpHost }, 'serving /healthz, /readyz and /metrics');
+      // Every resource below is closed by the drain, each within a deadline (a Redis gone would hold a close forever).
+      const owned: { shared?: Awaited<ReturnType<typeof sharedScoreProcessor>> } = {};
+      const beatConnection = createWorkerRedis(redisTarget(config));
+      watch.attach(beatConnection);
       const drain = new Drain({
         logger,
         timeoutMs: flags.drainTimeout * 1000,
         redisConnected: () => watch.connected,
+        redis: redisHostPort(config.redisUrl),
         onDrain: () => endpoint?.readiness.drain(),
-        closeOthers: async () => endpoint?.close(),
-        exit: (code) => process.exit(code),
+        closeOthers: async () => {
+          watch.detach(beatConnection);
+          await Promise.all([endpoint?.close(), owned.shared?.close(), heartbeat.stop()]);
+        },
+        exit: (code, why) => {
+          if (why) process.stderr.write(`cxr: ${why}\n`);
+          process.exit(code);
+        },
       }).install();
+      // The CLI's stall detection reads it: starting, loading the model, idle or scoring, and recent sandbox crashes.
+      const heartbeat = new HeartbeatWriter(beatConnection, config.queuePrefix, () => drain.held.size).start();
       let modelBackend: string | undefined;
       if (scores) {
         // Before taking jobs: a worker that cannot score says so now and exits non-zero.
+        heartbeat.setPhase('loading');
         const { info, backend } = await checkModel(process.env);
         logger.info({ model: info, backend }, 'model loaded and checked');
         endpoint?.metrics.setModel(info, process.env.CXR_ENGINE ?? 'auto', backend);
@@ -179,14 +200,17 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         flags.inference ??
         fromEnv(process.env, 'CXR_INFERENCE', inferenceMode) ??
         (/cuda|gpu/i.test(modelBackend ?? '') ? 'shared' : 'slot');
-      const shared =
+      const shared = (owned.shared =
         scores && mode === 'shared'
-          ? await sharedScoreProcessor({
-              maxBatch: flags.maxBatch,
-              waitMs: flags.batchWait,
-              onBatch: (n, r) => endpoint?.metrics.inferenceBatch(n, r),
-            })
-          : undefined;
+          ? await sharedScoreProcessor(
+              {
+                maxBatch: flags.maxBatch,
+                waitMs: flags.batchWait,
+                onBatch: (n, r) => endpoint?.metrics.inferenceBatch(n, r),
+              },
+              watch,
+            )
+          : undefined);
       if (scores)
         logger.info(
           {
@@ -209,6 +233,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         scoreProcessor: shared?.processor,
       });
       drain.setWorkers(workers);
+      heartbeat.watch(workers).setPhase('running');
       endpoint?.observe(workers, concurrency * queues.filter((q) => q !== EVAL_QUEUE).length);
     });
 }

@@ -19,7 +19,7 @@ import { withBenchStack } from './bench-stack.js';
 import { startWorkers } from '../worker/start-worker.js';
 import { sharedScoreProcessor } from '../worker/shared-inference/processor.js';
 import { rawImagesPerSec } from './raw-children.js';
-import { parseEngine, type EngineChoice } from '../model/engine.js';
+import { autoOnnxPrecision, parseEngine, type EngineChoice } from '../model/engine.js';
 import { ensureOnnxModel } from '../model/onnx/onnx-file.js';
 import { importOrt } from '../model/onnx/ort-session.js';
 import { cmdlineOf, cpuSecondsOf, descendantPids, machineCpuSeconds } from './cpu-time.js';
@@ -227,8 +227,9 @@ async function main(): Promise<void> {
         ...(rates.shared !== undefined ? { sharedImagesPerSec: round(rates.shared.imagesPerSec) } : {}),
       };
     }
-    // The default engine is what 'auto' picks: ONNX Runtime FP32 when it loads.
-    const defaultEngine = engines['onnx-fp32'] ? 'onnx-fp32' : Object.keys(engines)[0];
+    // The default engine is what 'auto' picks here: ONNX Runtime (INT8 on a CPU host where parity holds) when it loads.
+    const auto = engineKey((await autoOnnxPrecision()).engine);
+    const defaultEngine = engines[auto] ? auto : Object.keys(engines)[0];
     const main = engines[defaultEngine];
 
     log(`listing ${listKeys} keys ...`);

@@ -1,17 +1,12 @@
 // The demo's default sample: images of the patients the shipped model holds out (held-out.json beside
 // the model, written when it was shipped). Nothing in its training, checkpoint, threshold or temperature
 // selection read them, so the demo's headline is an honest estimate and not an in-sample one.
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { HELD_OUT_FILE } from '../train-queue/finetune/evaluation-sets.js';
+import { readHeldOut } from '../model/held-out.js';
 import { CLASS_NAMES, type ClassName } from '../shared/labels.js';
 import { stratifiedSample } from '../shared/sampling.js';
 import type { LocalImage } from './upload-sample.js';
-
-interface HeldOutFile {
-  runId: string;
-  images: { path: string; label: number; patient: string }[];
-}
 
 export interface HeldOutSample {
   images: LocalImage[];
@@ -30,13 +25,8 @@ export async function heldOutSample(
   limit: number,
   seed = 42,
 ): Promise<HeldOutSample | undefined> {
-  const file = path.join(modelDir, HELD_OUT_FILE);
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
-  if (text === undefined) return undefined;
-  const held = JSON.parse(text) as HeldOutFile;
+  const held = await readHeldOut(modelDir);
+  if (held === undefined) return undefined;
   const byClass = new Map<ClassName, LocalImage[]>(CLASS_NAMES.map((c) => [c, []]));
   const missing: string[] = [];
   const patientOf = new Map<string, string>();

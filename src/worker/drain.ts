@@ -2,7 +2,6 @@ import type { Worker } from 'bullmq';
 import type { Logger } from '../shared/logger.js';
 import { closeWithin } from '../shared/deadline.js';
 import { closeWorkers, describeHeld, HeldJobs } from './shutdown.js';
-import { sandboxFile } from './start-worker.js';
 
 export interface DrainOptions {
   logger: Logger;
@@ -71,7 +70,7 @@ export class Drain {
       forceMs: FORCE_CLOSE_MS,
       redisConnected: () => this.opts.redisConnected(),
       lostMs: REDIS_LOST_MS,
-      sandbox: sandboxFile(),
+      killSandboxes: true,
     });
     const othersClosed = await closeWithin(FORCE_CLOSE_MS, () => this.opts.closeOthers?.());
     if (!result.closed || !othersClosed)

@@ -222,15 +222,30 @@ function crashOnMarker(bytes: Uint8Array, marker: Buffer): void {
     process.kill(process.pid, 'SIGSEGV');
 }
 
+/**
+ * Batch input tensors kept for the next batch: a fresh Float32Array per batch (9.6 MB for 16 images) costs
+ * page faults, zeroing and garbage collections, 0.5-1.9 CPU ms per image against 0.1-0.3 filling one that is
+ * reused (docs/benchmarks.md). A few, for the slots that shared inference runs in one process; an input the
+ * shared executor took by transfer comes back detached and is not kept. Every float is written each batch.
+ */
+const inputPool: Float32Array[] = [];
+const POOLED_INPUTS = 2;
+
 /** The decoded objects as one tensor through the model; nothing to score, no call. */
 async function predictAll(classifier: PneumoniaClassifier, decoded: readonly Decoded[]): Promise<Scores> {
   if (decoded.length === 0) return { probabilities: new Float32Array(0) };
   const size = classifier.info.inputSize * classifier.info.inputSize * 3;
-  const input = new Float32Array(decoded.length * size);
+  const floats = decoded.length * size;
+  const at = inputPool.findIndex((a) => a.length === floats);
+  const input = at >= 0 ? inputPool.splice(at, 1)[0] : new Float32Array(floats);
   decoded.forEach((d, i) => caffePreprocess(d.rgb, input, i * size));
-  return classifier.score
-    ? classifier.score(input, decoded.length)
-    : { probabilities: await classifier.predict(input, decoded.length) };
+  try {
+    return classifier.score
+      ? await classifier.score(input, decoded.length)
+      : { probabilities: await classifier.predict(input, decoded.length) };
+  } finally {
+    if (input.buffer.byteLength > 0 && inputPool.length < POOLED_INPUTS) inputPool.push(input);
+  }
 }
 
 /**

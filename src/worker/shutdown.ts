@@ -62,8 +62,8 @@ export interface CloseWorkersOptions {
   /** Whether Redis is reachable now: when it stays unreachable for `lostMs`, the grace ends early (nothing could be recorded). */
   redisConnected?: () => boolean;
   lostMs?: number;
-  /** The sandbox entry (sandboxFile()): once the grace has ended, this process's sandboxes still running it are SIGKILLed. */
-  sandbox?: string;
+  /** Once the grace has ended, SIGKILL this process's BullMQ sandboxes that still run an abandoned job. */
+  killSandboxes?: boolean;
 }
 
 /** The connection startWorkers made for each worker; cut when even the forced close missed its deadline. */
@@ -74,10 +74,17 @@ export function ownConnection(worker: Worker, connection: { disconnect(): void }
 }
 
 /**
- * This process's child processes running `file` (Linux /proc; elsewhere none). A sandbox answers SIGTERM by
- * finishing its job first, which with Redis gone never happens, and BullMQ waits 30 s before SIGKILL.
+ * BullMQ's sandbox entry (bullmq/dist/{esm,cjs}/classes/main.js): each sandbox is a fork of it, which then loads
+ * our processor file (sandbox.js, train-sandbox.js) over IPC, so the processor file is not on its command line.
  */
-function sandboxChildren(file: string): number[] {
+const SANDBOX_MAIN = /[\\/]bullmq[\\/]dist[\\/](esm|cjs)[\\/]classes[\\/]main\.js$/;
+
+/**
+ * This process's BullMQ sandboxes (Linux /proc; elsewhere none). A sandbox answers SIGTERM by finishing its job
+ * first, which with Redis gone never happens, and BullMQ waits 30 s before SIGKILL. Other children (the demo's
+ * redis-server and S3 server) do not match.
+ */
+export function sandboxChildren(): number[] {
   const pids: number[] = [];
   let entries: string[];
   try {
@@ -89,7 +96,12 @@ function sandboxChildren(file: string): number[] {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) continue;
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(file)) pids.push(Number(pid));
+      if (
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+          .split('\0')
+          .some((arg) => SANDBOX_MAIN.test(arg))
+      )
+        pids.push(Number(pid));
     } catch {
       /* gone meanwhile */
     }
@@ -136,8 +148,8 @@ export async function closeWorkers(
   clearInterval(poll);
   const finished = first?.kind === 'done';
   const abandoned = finished ? [] : held.list();
-  if (!finished && opts.sandbox)
-    for (const pid of sandboxChildren(opts.sandbox))
+  if (!finished && opts.killSandboxes)
+    for (const pid of sandboxChildren())
       try {
         process.kill(pid, 'SIGKILL'); // its job is abandoned: another worker runs it again once the lock expires
       } catch {

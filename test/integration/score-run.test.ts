@@ -19,7 +19,8 @@ import { runCli, startCliWorker, stopProcess, waitFor } from '../helpers/cli.js'
 
 const RUN = 'it-run-1';
 
-describe.each(['tfjs', 'onnx'])(
+// 'auto' is the default: on this CPU host, with the shipped model's passing int8-parity.json, INT8.
+describe.each(['tfjs', 'onnx', 'auto'] as const)(
   'scoring a bucket end to end on the %s engine (real Redis, real S3 server, two worker processes)',
   (engine) => {
     let config: Config;
@@ -131,7 +132,8 @@ describe.each(['tfjs', 'onnx'])(
       expect(metrics.counts).toMatchObject({ total: 15, scored: 12, failed: 3, labelled: 12 });
       expect(metrics.throughput.stages.inference.imagesPerSec).toBeGreaterThan(0);
       expect(metrics.backends.length).toBeGreaterThan(0);
-      expect(metrics.backends.every((b) => b.startsWith('onnxruntime'))).toBe(engine === 'onnx');
+      const expected = { tfjs: /^(?!onnxruntime)/, onnx: /^onnxruntime-cpu$/, auto: /^onnxruntime-cpu-int8$/ }[engine];
+      expect(metrics.backends.every((b) => expected.test(b))).toBe(true);
       const state = await store.get(RUN);
       expect(state).toMatchObject({ scored: 12, failed: 3, doneBatches: 4, totalBatches: 4 });
     }, 300_000); // two workers load the model first: minutes on a loaded 2-core machine

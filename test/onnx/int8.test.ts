@@ -19,7 +19,13 @@ import {
   TensorHistogram,
   uint8Params,
 } from '../../src/model/onnx/int8/ranges.js';
-import { cardSection, parityReport, scoreAgreement, withCardSection } from '../../src/model/onnx/int8/parity.js';
+import {
+  cardSection,
+  heldOutParity,
+  parityReport,
+  scoreAgreement,
+  withCardSection,
+} from '../../src/model/onnx/int8/parity.js';
 
 type T = tf.SymbolicTensor;
 const ort = await importOrt();
@@ -102,6 +108,32 @@ describe('parity report', () => {
     const once = withCardSection('# card\n', section);
     expect(withCardSection(once, section)).toBe(once); // replaced, not appended again
     expect(once).toMatch(/does NOT hold/);
+    expect(once).toMatch(/INT8 is therefore NOT the default engine/);
+  });
+
+  it('held-out patients: accuracy within half a point of FP32, whatever the agreement', () => {
+    // 200 images, threshold 0.5: INT8 flips one correct decision (0.5 points) or two (1 point).
+    const truth = Array.from({ length: 200 }, (_, i) => i % 2 === 0);
+    const fp32 = truth.map((t) => (t ? 0.9 : 0.1));
+    const oneFlip = fp32.map((p, i) => (i === 0 ? 0.4 : p));
+    const twoFlips = fp32.map((p, i) => (i < 3 && i % 2 === 0 ? 0.4 : p));
+    const one = heldOutParity(truth, fp32, oneFlip, 0.5, 100);
+    expect(one.accuracyChange).toBeCloseTo(-0.005, 10);
+    expect(one.pass).toBe(true);
+    const two = heldOutParity(truth, fp32, twoFlips, 0.5, 100);
+    expect(two.accuracyChange).toBeCloseTo(-0.01, 10);
+    expect(two.pass).toBe(false);
+    const r = parityReport(truth, fp32, fp32, 0.5);
+    const card = cardSection({
+      ...r,
+      modelId: 'm',
+      split: { seed: 42, valFraction: 0.2 },
+      calibration: { method: 'minmax', images: 3, keepFp32: [] },
+      heldOut: two,
+    });
+    expect(card).toMatch(/200 images of the 100 held-out patients/);
+    expect(card).toMatch(/Accuracy change -1\.00 points \(limit ±0\.5\).*NOT within the limit/);
+    expect(card).toMatch(/INT8 is therefore NOT the default engine/);
   });
 });
 

@@ -1,4 +1,7 @@
+import { fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionWatch } from '../../src/shared/connection-watch.js';
@@ -8,7 +11,7 @@ import { createWorkerRedis } from '../../src/shared/redis-connection.js';
 import type { LocalService } from '../../src/shared/services/child-service.js';
 import { freeLoopbackPort } from '../../src/shared/services/free-port.js';
 import { startRedisServer } from '../../src/shared/services/redis-server.js';
-import { closeWorkers, describeHeld, HeldJobs } from '../../src/worker/shutdown.js';
+import { closeWorkers, describeHeld, HeldJobs, sandboxChildren } from '../../src/worker/shutdown.js';
 
 /**
  * The deadlines of a worker's shutdown, in process, on a redis-server of its own (so it can be killed): a
@@ -100,5 +103,23 @@ describe('within', () => {
     expect(await within(Promise.resolve(7), 1000)).toEqual({ kind: 'done', value: 7 });
     const err = new Error('x');
     expect(await within(Promise.reject(err), 1000)).toEqual({ kind: 'failed', error: err });
+  });
+});
+
+describe('sandboxChildren', () => {
+  it("finds this process's forks of BullMQ's sandbox entry, and no other child", async () => {
+    const main = join(dirname(createRequire(import.meta.url).resolve('bullmq')), 'classes', 'main.js');
+    // A fork of BullMQ's main.js waits for its processor over IPC, as a sandbox does before its first job.
+    const sandbox = fork(main, [], { stdio: 'ignore' });
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const found = sandboxChildren();
+      expect(found).toContain(sandbox.pid);
+      expect(found).not.toContain(other.pid);
+    } finally {
+      sandbox.kill('SIGKILL');
+      other.kill('SIGKILL');
+    }
   });
 });

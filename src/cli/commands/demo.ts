@@ -10,7 +10,7 @@ import { repoRoot } from '../../shared/paths.js';
 import { ensureBucket } from '../../shared/s3/bucket.js';
 import { downloadPrefix } from '../../shared/s3/download.js';
 import { ensureLocalStack } from '../../shared/services/local-stack.js';
-import { sandboxFile, startWorkers } from '../../worker/start-worker.js';
+import { startWorkers } from '../../worker/start-worker.js';
 import { closeWorkers, describeHeld, HeldJobs, type ClosedWorkers } from '../../worker/shutdown.js';
 import { ConnectionWatch } from '../../shared/connection-watch.js';
 import { closeWithin } from '../../shared/deadline.js';
@@ -88,7 +88,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
         (closing ??= closeWorkers(workers, held, {
           graceMs,
           redisConnected: () => watch.connected,
-          sandbox: sandboxFile(),
+          killSandboxes: true,
         }));
       try {
         const runId = newRunId();

@@ -103,7 +103,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .option('--model <uri>', 'model folder or s3:// URI (default: CXR_MODEL_URI or the shipped model)')
     .option(
       '--engine <name>',
-      'inference engine: tfjs, onnx, onnx-int8 (static INT8, see docs/benchmarks.md) or auto (onnx when onnxruntime-node loads); default CXR_ENGINE or auto',
+      "inference engine: tfjs, onnx (FP32), onnx-int8 (static INT8, see docs/benchmarks.md) or auto (ONNX Runtime when onnxruntime-node loads: INT8 on a CPU host where the model's int8-parity.json passes, else FP32); default CXR_ENGINE or auto",
     )
     .option(
       '--http-port <port>',

@@ -92,6 +92,9 @@ const SIDE_FILES = [
   'ood-stats.json',
   'ood-stats.bin',
   'data-hashes.bin',
+  // INT8 as the default engine: its parity record and the ranges its file is built from (int8-model.ts).
+  'int8-calibration.json',
+  'int8-parity.json',
 ];
 
 /** Uploads a local model folder's files (model.json, shards, metadata) to s3://bucket/prefix/. */

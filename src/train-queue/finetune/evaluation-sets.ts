@@ -4,9 +4,6 @@
 import type { TrainItem, TrainRunSpec } from '../types.js';
 import { STRESS_COPIES } from '../../model/train/variants.js';
 
-/** The held-out patients' images, written beside a shipped model (metadata.heldOut names it). */
-export const HELD_OUT_FILE = 'held-out.json';
-
 export interface EvaluationSet {
   name: 'validation' | 'stressed validation' | 'held-out patients' | 'held-out patients, stressed';
   items: readonly TrainItem[];

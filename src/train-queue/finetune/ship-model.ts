@@ -38,7 +38,8 @@ import { fitTemperature, saturatedShare, scoresAt } from '../../model/train/temp
 import { reportAtThreshold, type ValidationReport } from '../../model/train/validation-report.js';
 import { STRESS_VARIANTS } from '../../model/train/variants.js';
 import type { TrainItem } from '../types.js';
-import { evaluationSets, concatF32, HELD_OUT_FILE } from './evaluation-sets.js';
+import { evaluationSets, concatF32 } from './evaluation-sets.js';
+import { HELD_OUT_FILE } from '../../model/held-out.js';
 import * as tf from '@tensorflow/tfjs';
 
 const { values: v } = parseArgs({

@@ -13,6 +13,7 @@ import { localModelDir, parseModelUri } from '../../io/s3-io.js';
 import { groupByPatient, parseGroupBy } from '../../train/groups.js';
 import { listDataset, type ImageItem } from '../../train/dataset.js';
 import { stratifiedSplit } from '../../train/split.js';
+import { readMetadata } from '../../metadata.js';
 import { verifyModelDir } from '../../verify-model.js';
 import { onceAcrossProcesses } from '../file-lock.js';
 import { checkOnnxModelId, defaultOnnxCache, ensureOnnxModel, type OnnxModelFile } from '../onnx-file.js';
@@ -177,6 +178,30 @@ export async function readCalibration(
   return text === undefined ? undefined : (JSON.parse(text) as CalibrationRecord);
 }
 
+/** Whether 'auto' may run a model on INT8: a passing int8-parity.json for this model id, and the means to build the file. */
+export type Int8Readiness = { ready: true; reason: string } | { ready: false; reason: string };
+
+/**
+ * Reads the local model folder (an S3 model's cached copy carries both files): INT8 is the default only
+ * where its parity with FP32 was measured for this very model and held, so a retrained or fine-tuned
+ * model stays on FP32 until `npm run int8:parity` passes for it.
+ */
+export async function int8Readiness(dir: string): Promise<Int8Readiness> {
+  const id = (await readMetadata(dir)).id;
+  const parityText = await readFile(join(dir, PARITY_FILE), 'utf8').catch(() => undefined);
+  if (parityText === undefined) return { ready: false, reason: `no ${PARITY_FILE} beside the model` };
+  const parity = JSON.parse(parityText) as { modelId?: string; pass?: boolean };
+  if (parity.modelId !== id)
+    return { ready: false, reason: `${PARITY_FILE} was measured for model ${parity.modelId}, not ${id}` };
+  if (parity.pass !== true) return { ready: false, reason: `${PARITY_FILE} records that INT8 parity does not hold` };
+  if (await exists(join(dir, INT8_FILE))) return { ready: true, reason: `INT8 parity holds (${PARITY_FILE})` };
+  const cal = await readCalibration(dir, dir);
+  if (!cal) return { ready: false, reason: `neither ${INT8_FILE} nor ${CALIBRATION_FILE} beside the model` };
+  if (cal.modelId !== id)
+    return { ready: false, reason: `${CALIBRATION_FILE} was calibrated for model ${cal.modelId}, not ${id}` };
+  return { ready: true, reason: `INT8 parity holds (${PARITY_FILE})` };
+}
+
 /**
  * The INT8 file for a model: model.int8.onnx beside it (local folder or S3, cached), else built from
  * the FP32 export and int8-calibration.json beside the model into <cache>/<modelId>.int8.onnx once.
@@ -227,7 +252,22 @@ export async function ensureInt8Model(
         { modelId: model.id, to: cached, method: cal.method },
         `no ${INT8_FILE} beside ${uri}; building it from ${CALIBRATION_FILE}`,
       );
-      await writeFileAtomic(cached, buildInt8(fp32.bytes, cal));
+      // Paid once per host and model (the first worker to get here; the others wait on the lock): logged with its cost.
+      const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
+      const bytes = buildInt8(fp32.bytes, cal);
+      await writeFileAtomic(cached, bytes);
+      const cpu = process.cpuUsage(cpu0);
+      opts.logger?.info(
+        {
+          modelId: model.id,
+          to: cached,
+          bytes: bytes.length,
+          ms: Math.round(performance.now() - t0),
+          cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+        },
+        'INT8 model built (first use on this host)',
+      );
       source = 'exported';
     });
   }

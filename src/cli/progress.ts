@@ -238,6 +238,9 @@ async function watchRun(
         },
         opts.limits,
       );
+      // The workers' own account goes into the verdict: loading for ten minutes or crashing is not "no progress".
+      if (stuck && stuck.kind === 'stuck' && stuck.why === 'no-progress' && deps.redis)
+        stuck.fleet = fleetNote(await readHeartbeats(deps.redis, deps.config.queuePrefix, now), now);
       if (stuck) return { verdict: stuck, state };
       await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
     }

@@ -5,7 +5,8 @@ export type WaitVerdict =
   | { kind: 'ok'; status: RunStatus; failed: number }
   | { kind: 'too-many-failures'; failed: number; allowed: number; total: number }
   | { kind: 'failed'; reason: string }
-  | { kind: 'stuck'; why: 'no-progress' | 'no-worker' | 'no-run'; seconds: number }
+  /** `fleet`: what the workers' heartbeats said at the end ("2 workers loading the model (9m50s)"), when read. */
+  | { kind: 'stuck'; why: 'no-progress' | 'no-worker' | 'no-run'; seconds: number; fleet?: string }
   /** The waiting command lost Redis (HOST:PORT): the run itself goes on in the workers. */
   | { kind: 'redis-lost'; redis: string };
 
@@ -91,6 +92,6 @@ export function verdictLine(runId: string, v: WaitVerdict): string {
         ? `run ${runId}: stuck: no worker is alive on the score queue (for ${s(v.seconds)}); start workers, or cxr score --resume ${runId}`
         : v.why === 'no-run'
           ? `run ${runId}: stuck: the run has been missing from Redis for ${s(v.seconds)} and no worker rebuilt it; cxr score --resume ${runId} --out OUT rebuilds it from S3`
-          : `run ${runId}: stuck: no batch progressed for ${s(v.seconds)}; cxr score --resume ${runId} re-enqueues what is missing`;
+          : `run ${runId}: stuck: no batch progressed for ${s(v.seconds)}${v.fleet ? ` (${v.fleet})` : ''}; cxr score --resume ${runId} re-enqueues what is missing`;
   }
 }

@@ -237,6 +237,17 @@ describe('how waiting on a run ends', () => {
       seconds: 600,
     });
     expect(verdictLine('r', { kind: 'stuck', why: 'no-worker', seconds: 61 })).toMatch(/no worker is alive/);
+    // The heartbeats' account of the workers goes into the no-progress line when it was read.
+    expect(
+      verdictLine('r', {
+        kind: 'stuck',
+        why: 'no-progress',
+        seconds: 600,
+        fleet: '2 workers loading the model (9m50s)',
+      }),
+    ).toBe(
+      'run r: stuck: no batch progressed for 600 s (2 workers loading the model (9m50s)); cxr score --resume r re-enqueues what is missing',
+    );
   });
 });
 

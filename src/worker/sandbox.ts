@@ -2,6 +2,7 @@ import type { SandboxedJob } from 'bullmq';
 import { createLogger } from '../shared/logger.js';
 import { contextFromEnv, type WorkerContext } from './context.js';
 import { handleJob } from './handle-job.js';
+import { decidingRetries } from '../shared/retry-decision.js';
 
 // BullMQ runs this file in a child process per concurrent slot, so model inference never blocks
 // the parent's event loop, which keeps renewing job locks.
@@ -21,7 +22,8 @@ function exitWhenOrphaned(): void {
 }
 if (process.send) exitWhenOrphaned();
 
-export default async function processor(job: SandboxedJob): Promise<unknown> {
+// A job that fails for a reason retrying cannot change fails at once (shared/retry-decision.ts).
+export default decidingRetries(async (job: SandboxedJob): Promise<unknown> => {
   ctx ??= contextFromEnv();
   return handleJob(ctx, job);
-}
+});

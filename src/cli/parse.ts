@@ -37,13 +37,9 @@ export function nonNegative(flag: string) {
   };
 }
 
-/** s3://bucket/prefix, kept as text. */
+/** s3://bucket/prefix, kept as text; a bad one is refused with the parser's reason. */
 export const s3Uri = parsedBy((v) => {
-  try {
-    parseS3Uri(v);
-  } catch {
-    throw new Error('expected s3://BUCKET/PREFIX');
-  }
+  parseS3Uri(v);
   return v;
 });
 

@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import { createRedis, createScoreQueue, queueErrorsTo } from '../shared/queue.js';
 import { RunStore } from '../run/index.js';
 import { RedisClaims } from '../shared/redis-claims.js';
+import { decidingRetries } from '../shared/retry-decision.js';
 import { createS3Client } from '../shared/s3/client.js';
 import { productionCamProvider } from '../report/cam-provider.js';
 import { dateIn, firingMillis } from './firing.js';
@@ -35,13 +36,13 @@ export function startEvalWorker(config: Config, logger: Logger, watch?: Connecti
   };
   const worker = new Worker(
     EVAL_QUEUE,
-    async (job: Job) => {
+    decidingRetries(async (job: Job) => {
       if (job.name !== JOB_EVAL) throw new Error(`unknown job name ${JSON.stringify(job.name)} on the eval queue`);
       const data = job.data as EvalJobData;
       const date = dateIn(firingMillis(job.id, job.timestamp), data.tz);
       const entry = await runEvaluation(deps, data, date);
       return { date, runId: entry.runId, alerts: entry.alerts.length };
-    },
+    }),
     { connection, prefix: config.queuePrefix, concurrency: 1 },
   );
   // Connection errors are the watch's to report (once); an unheard 'error' would print the whole error object.

@@ -41,7 +41,10 @@ export class TransientError extends Error {
   }
 }
 
-/** Whether trying again may succeed: false for a person's mistake, true for a passing condition, else unknown. */
+/**
+ * Whether trying again may succeed: false for a person's mistake, true for a passing condition, else unknown.
+ * Workers act on it (retry-decision.ts): a job failing with a non-retryable error fails at once, unretried.
+ */
 export function isRetryable(err: unknown): boolean | undefined {
   const r = (err as { retryable?: unknown } | null)?.retryable;
   return typeof r === 'boolean' ? r : undefined;

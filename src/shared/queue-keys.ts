@@ -6,7 +6,7 @@ export const RUNNABLE_KEYS: readonly RunnableKey[] = ['wait', 'active', 'priorit
 
 /**
  * A queue's key named by BullMQ itself, e.g. `<prefix>:<queue>:wait`. KEDA's redis scaler counts each of
- * them (LLEN for a list, ZCARD for a sorted set); infra/k8s names them, and test/k8s checks the two agree.
+ * them (LLEN for a list, ZCARD for a sorted set); infra/k8s names them, and test/infra/k8s checks the two agree.
  */
 export function queueListKey(prefix: string, queue: string, list: RunnableKey): string {
   return new QueueKeys(prefix).toKey(queue, list);

@@ -1,5 +1,6 @@
 import type { SandboxedJob } from 'bullmq';
 import { createLogger } from '../shared/logger.js';
+import { decidingRetries } from '../shared/retry-decision.js';
 import { contextFromEnv, type WorkerContext } from './context.js';
 
 // BullMQ runs a queue's sandbox entry (sandbox.ts, train-sandbox.ts) in a child process per concurrent slot,
@@ -18,11 +19,14 @@ function exitWhenOrphaned(): void {
   }, 1000).unref();
 }
 
-/** A sandbox entry's processor: one queue's handler over a context built once per process. */
+/**
+ * A sandbox entry's processor: one queue's handler over a context built once per process. A job that fails for
+ * a reason retrying cannot change fails at once (shared/retry-decision.ts).
+ */
 export function sandboxProcessor(
   handle: (ctx: WorkerContext, job: SandboxedJob) => Promise<unknown>,
 ): (job: SandboxedJob) => Promise<unknown> {
   if (process.send) exitWhenOrphaned();
   let ctx: WorkerContext | undefined;
-  return (job) => handle((ctx ??= contextFromEnv()), job);
+  return decidingRetries((job) => handle((ctx ??= contextFromEnv()), job));
 }

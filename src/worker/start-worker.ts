@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker, type Job, type Queue } from 'bullmq';
 import { repoRoot } from '../shared/paths.js';
+import { decidingRetries } from '../shared/retry-decision.js';
 import type { Logger } from '../shared/logger.js';
 import { ConnectionWatch } from '../shared/connection-watch.js';
 import {
@@ -90,7 +91,9 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
     const connection = createWorkerRedis({ url: opts.redisUrl, tls: opts.redisTls });
     watch.attach(connection);
     const queue = createScoreQueue(connection, opts.prefix);
-    const processor = name === SCORE_QUEUE && opts.scoreProcessor ? opts.scoreProcessor : sandboxFile(name);
+    // In process (--inference shared) or sandboxed (sandbox-entry.ts), errors go through the same retry decision.
+    const processor =
+      name === SCORE_QUEUE && opts.scoreProcessor ? decidingRetries(opts.scoreProcessor) : sandboxFile(name);
     const worker = new Worker(name, processor, {
       connection,
       prefix: opts.prefix,

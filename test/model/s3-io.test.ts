@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fsIO } from '../../src/model/io/fs-io.js';
-import { cachedS3Model, parseModelUri, s3IO } from '../../src/model/io/s3-io.js';
+import { cachedS3Model, s3IO } from '../../src/model/io/s3-io.js';
 
 /** In-memory S3 that answers the three commands the IOHandler uses. */
 function fakeS3(): { client: S3Client; store: Map<string, Uint8Array>; gets: string[] } {
@@ -45,10 +45,13 @@ describe('S3 IOHandler', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('parses model URIs', () => {
-    expect(parseModelUri('s3://b/models/x')).toEqual({ bucket: 'b', prefix: 'models/x/' });
-    expect(parseModelUri('s3://b')).toEqual({ bucket: 'b', prefix: '' });
-    expect(() => parseModelUri('/local')).toThrow(/not an S3 model URI/);
+  it("refuses a model URI whose bucket S3 would refuse, naming the URI and the reason (the one S3 URI parser's rule)", () => {
+    const { client } = fakeS3();
+    expect(() => s3IO(client, 's3://b/models/x')).toThrow(
+      's3://b/models/x is not an S3 URI: bucket name "b" is shorter than 3 characters',
+    );
+    expect(() => s3IO(client, 's3://Models/x')).toThrow('s3://Models/x is not an S3 URI: bucket name "Models" has "M"');
+    expect(() => s3IO(client, '/local')).toThrow('/local is not an S3 URI: expected s3://bucket/prefix');
   });
 
   it('saves, loads, and caches a model once per model.json ETag', async () => {

@@ -75,6 +75,6 @@ describe('cxr models export-onnx default output', () => {
     expect(defaultOnnxOut('models/pneumonia-resnet50', 'abcdef0123456789', '/c/onnx')).toBe(
       '/c/onnx/abcdef0123456789.f.onnx',
     ); // .f: the export with its pooled-features output;
-    expect(defaultOnnxOut('s3://b/models/pn/', 'abcdef0123456789')).toBe('s3://b/models/pn/model.onnx');
+    expect(defaultOnnxOut('s3://bkt/models/pn/', 'abcdef0123456789')).toBe('s3://bkt/models/pn/model.onnx');
   });
 });

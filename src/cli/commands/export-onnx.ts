@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { defaultModelDir } from '../../model/classifier.js';
-import { localModelDir, parseModelUri } from '../../model/io/s3-io.js';
+import { localModelDir } from '../../model/io/s3-io.js';
+import { parseS3Folder } from '../../shared/s3/uri.js';
 import { exportModelToOnnx } from '../../model/onnx/export-model.js';
 import { cachedOnnxFile, defaultOnnxCache, ONNX_FILE } from '../../model/onnx/onnx-file.js';
 import { verifyModelDir } from '../../model/verify-model.js';
@@ -28,7 +29,7 @@ interface ExportFlags {
  */
 export function defaultOnnxOut(modelUri: string, modelId: string, cacheDir = defaultOnnxCache()): string {
   if (!modelUri.startsWith('s3://')) return cachedOnnxFile(cacheDir, modelId);
-  const { bucket, prefix } = parseModelUri(modelUri);
+  const { bucket, prefix } = parseS3Folder(modelUri);
   return `s3://${bucket}/${prefix}${ONNX_FILE}`;
 }
 

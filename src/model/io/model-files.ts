@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { getObjectBytes, listObjects, putObject } from '../../shared/s3/objects.js';
-import { parseModelUri } from './s3-io.js';
+import { parseS3Folder } from '../../shared/s3/uri.js';
 
 /** A model folder's files by relative path, local or s3:// (every file, whatever the model format). */
 export interface ModelFolder {
@@ -35,7 +35,7 @@ function localFolder(dir: string): ModelFolder {
 }
 
 function s3Folder(s3: S3Client, uri: string): ModelFolder {
-  const { bucket, prefix } = parseModelUri(uri);
+  const { bucket, prefix } = parseS3Folder(uri);
   return {
     uri,
     list: async () => (await listObjects(s3, bucket, prefix)).map((o) => o.key.slice(prefix.length)).sort(),

@@ -7,19 +7,7 @@ import { join, resolve } from 'node:path';
 import { repoRoot } from '../../shared/paths.js';
 import { writeModelDir } from './fs-io.js';
 import { shippedModelDir } from './shipped-models.js';
-
-export interface S3Prefix {
-  bucket: string;
-  prefix: string;
-}
-
-/** s3://bucket/prefix/ -> { bucket, prefix } with prefix ending in "/" (or empty). */
-export function parseModelUri(uri: string): S3Prefix {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!m || !m[1]) throw new Error(`not an S3 model URI (expected s3://bucket/prefix/): ${uri}`);
-  const prefix = m[2].replace(/^\/+/, '');
-  return { bucket: m[1], prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
-}
+import { parseS3Folder } from '../../shared/s3/uri.js';
 
 async function getBytes(client: S3Client, bucket: string, key: string): Promise<Uint8Array> {
   return (await getObjectBytes(client, bucket, key)).bytes;
@@ -32,7 +20,7 @@ interface ManifestJson {
 
 /** TF.js IOHandler over s3://bucket/prefix/ (model.json + weight shards), using the given client. */
 export function s3IO(client: S3Client, uri: string): tf.io.IOHandler {
-  const { bucket, prefix } = parseModelUri(uri);
+  const { bucket, prefix } = parseS3Folder(uri);
   return {
     async load() {
       const json = JSON.parse(
@@ -99,7 +87,7 @@ const SIDE_FILES = [
 
 /** Uploads a local model folder's files (model.json, shards, metadata) to s3://bucket/prefix/. */
 export async function uploadModelDir(client: S3Client, dir: string, uri: string, files: string[]): Promise<void> {
-  const { bucket, prefix } = parseModelUri(uri);
+  const { bucket, prefix } = parseS3Folder(uri);
   for (const f of files)
     await putObject(
       client,
@@ -115,7 +103,7 @@ export async function uploadModelDir(client: S3Client, dir: string, uri: string,
  * and returns that folder; later calls (any process) reuse it. Written to a temp dir, then renamed.
  */
 export async function cachedS3Model(client: S3Client, uri: string, cacheDir: string): Promise<string> {
-  const { bucket, prefix } = parseModelUri(uri);
+  const { bucket, prefix } = parseS3Folder(uri);
   const head = await client
     .send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}model.json` }))
     .catch((err: unknown) => {

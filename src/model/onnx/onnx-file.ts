@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
 import { repoRoot } from '../../shared/paths.js';
 import { defaultModelDir } from '../classifier.js';
-import { localModelDir, parseModelUri } from '../io/s3-io.js';
+import { localModelDir } from '../io/s3-io.js';
+import { parseS3Folder } from '../../shared/s3/uri.js';
 import { exportModelToOnnx } from './export-model.js';
 import { onceAcrossProcesses } from './file-lock.js';
 import { verifyModelDir, type VerifiedModel } from '../verify-model.js';
@@ -32,7 +33,7 @@ const exists = (p: string) =>
 
 /** Downloads s3://…/model.onnx beside an S3 model to `dest`; false when there is none. */
 async function downloadBeside(s3: S3Client, uri: string, dest: string): Promise<boolean> {
-  const { bucket, prefix } = parseModelUri(uri);
+  const { bucket, prefix } = parseS3Folder(uri);
   const bytes = await getBytesIfExists(s3, bucket, prefix + ONNX_FILE);
   if (!bytes) return false;
   await writeFileAtomic(dest, bytes);

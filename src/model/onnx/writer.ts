@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { putObject } from '../../shared/s3/objects.js';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parseModelUri } from '../io/s3-io.js';
+import { parseS3Folder } from '../../shared/s3/uri.js';
 import { onnx, type OnnxTypes } from './proto.js';
 
 /** Protobuf bytes of a model (onnx-proto's encoder). */
@@ -45,7 +45,7 @@ export async function writeOnnx(dest: string, bytes: Uint8Array, s3?: S3Client):
   if (!s3) throw new Error(`writing ${dest} needs an S3 client`);
   const m = /^s3:\/\/[^/]+\/(.*)$/.exec(dest);
   const isPrefix = !m || m[1] === '' || dest.endsWith('/');
-  const { bucket, prefix } = parseModelUri(isPrefix ? dest : dest.slice(0, dest.lastIndexOf('/') + 1));
+  const { bucket, prefix } = parseS3Folder(isPrefix ? dest : dest.slice(0, dest.lastIndexOf('/') + 1));
   const key = isPrefix ? `${prefix}model.onnx` : `${prefix}${dest.slice(dest.lastIndexOf('/') + 1)}`;
   await putObject(s3, bucket, key, bytes, 'application/octet-stream');
   return `s3://${bucket}/${key}`;

@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { putObject } from '../../../shared/s3/objects.js';
 import type { Logger } from '../../../shared/logger.js';
-import { parseModelUri } from '../../io/s3-io.js';
+import { parseS3Folder } from '../../../shared/s3/uri.js';
 import type { VerifiedModel } from '../../verify-model.js';
 import { defaultOnnxCache, ensureOnnxModel } from '../onnx-file.js';
 import { importOrt, threadsPerProcess } from '../ort-session.js';
@@ -39,7 +39,7 @@ async function writeCalibration(o: WriteInt8Options, cal: CalibrationRecord): Pr
     await writeFileAtomic(p, new TextEncoder().encode(text));
     return p;
   }
-  const { bucket, prefix } = parseModelUri(o.modelUri);
+  const { bucket, prefix } = parseS3Folder(o.modelUri);
   await putObject(o.s3!, bucket, prefix + CALIBRATION_FILE, text, 'application/json');
   return `s3://${bucket}/${prefix}${CALIBRATION_FILE}`;
 }

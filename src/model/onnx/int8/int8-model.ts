@@ -9,7 +9,8 @@ import { getBytesIfExists, getTextIfExists } from '../../../shared/s3/objects.js
 import type { Logger } from '../../../shared/logger.js';
 import { seededRandom, shuffled } from '../../../shared/sampling.js';
 import { defaultModelDir } from '../../classifier.js';
-import { localModelDir, parseModelUri } from '../../io/s3-io.js';
+import { localModelDir } from '../../io/s3-io.js';
+import { parseS3Folder } from '../../../shared/s3/uri.js';
 import { groupByPatient, parseGroupBy } from '../../train/groups.js';
 import { listDataset, type ImageItem } from '../../train/dataset.js';
 import { stratifiedSplit } from '../../train/split.js';
@@ -171,7 +172,7 @@ export async function readCalibration(
 ): Promise<CalibrationRecord | undefined> {
   let text: string | undefined;
   if (modelUri.startsWith('s3://')) {
-    const { bucket, prefix } = parseModelUri(modelUri);
+    const { bucket, prefix } = parseS3Folder(modelUri);
     text = await getTextIfExists(s3!, bucket, prefix + CALIBRATION_FILE);
   } else if (await exists(join(localDir, CALIBRATION_FILE)))
     text = await readFile(join(localDir, CALIBRATION_FILE), 'utf8');
@@ -230,7 +231,7 @@ export async function ensureInt8Model(
   if (path === cached && !(await exists(cached))) {
     await onceAcrossProcesses(cached, async () => {
       if (uri.startsWith('s3://')) {
-        const { bucket, prefix } = parseModelUri(uri);
+        const { bucket, prefix } = parseS3Folder(uri);
         const bytes = await getBytesIfExists(opts.s3!, bucket, prefix + INT8_FILE);
         if (bytes) {
           await writeFileAtomic(cached, bytes);

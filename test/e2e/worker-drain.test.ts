@@ -11,6 +11,9 @@ import { WorkerProc, enqueueRun, faultSuite, runDone as runDoneIn, sleep, waitFo
 describe('cxr worker: SIGTERM drains', () => {
   const prefix = `d${randomUUID().slice(0, 6)}`;
   const suite = faultSuite(prefix);
+  // The null engine's delay also holds the worker's start-up model check (one blank image) before 'worker
+  // started': a batch that must outlast the drain needs only to be longer than the case waits, not a minute.
+  const HELD_MS = 12_000;
   const worker = (delayMs: number, ...args: string[]) =>
     new WorkerProc(
       ['--lock-duration', '2000', '--stalled-interval', '1000', ...args],
@@ -58,7 +61,7 @@ describe('cxr worker: SIGTERM drains', () => {
   });
 
   it('the drain timeout exits 1 at once; the batch it held is recovered as a stalled job by another worker', async () => {
-    const w = await worker(60_000, '--concurrency', '1', '--drain-timeout', '2');
+    const w = await worker(HELD_MS, '--concurrency', '1', '--drain-timeout', '2');
     await enqueue('timeout', 4);
     await activeJobs(1);
     const termAt = Date.now();
@@ -78,7 +81,7 @@ describe('cxr worker: SIGTERM drains', () => {
   });
 
   it('a second SIGTERM exits 1 at once', async () => {
-    const w = await worker(60_000, '--concurrency', '1', '--drain-timeout', '60');
+    const w = await worker(HELD_MS, '--concurrency', '1', '--drain-timeout', '60');
     await enqueue('twice', 4);
     await activeJobs(1);
     w.signal('SIGTERM');

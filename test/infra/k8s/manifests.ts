@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot } from '../../src/shared/paths.js';
+import { repoRoot } from '../../../src/shared/paths.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Doc = Record<string, any>;

@@ -8,7 +8,7 @@ import { putObject } from '../../src/shared/s3/objects.js';
 import { TRAIN_QUEUE } from '../../src/train-queue/jobs.js';
 import { runCli, startCliWorker, stopProcess, waitFor } from '../helpers/cli.js';
 import { childEnv, freshBucket, testConfig, testRedis, testS3 } from '../helpers/services.js';
-import { find, kedaMetrics, renderOverlay, type Doc } from './manifests.js';
+import { find, kedaMetrics, renderOverlay, type Doc } from '../infra/k8s/manifests.js';
 
 /**
  * KEDA wakes the pools for every kind of runnable job: the triggers of the rendered gpu overlay, each

@@ -22,6 +22,9 @@ import { childEnv, freshBucket, testConfig, testS3 } from '../helpers/services.j
 
 const K = 2;
 const PX = 224 * 224 * 3;
+// Images per class: enough for a patient split and two shards of a few batches each; the count itself proves
+// nothing here, and every image costs a prefix pass, a training step share and three adapt passes.
+const PER_CLASS = 8;
 const f32 = (b: Uint8Array) => new Float32Array(b.slice().buffer);
 
 describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes, WASM kernels, ONNX prefix)', () => {
@@ -41,8 +44,8 @@ describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes
     s3 = testS3(config);
     bucket = await freshBucket(s3);
     const files = [
-      ...datasetFiles('NORMAL', 16, 300).map((f) => ['NORMAL', f]),
-      ...datasetFiles('PNEUMONIA', 16, 300).map((f) => ['PNEUMONIA', f]),
+      ...datasetFiles('NORMAL', PER_CLASS, 300).map((f) => ['NORMAL', f]),
+      ...datasetFiles('PNEUMONIA', PER_CLASS, 300).map((f) => ['PNEUMONIA', f]),
     ];
     for (const [label, file] of files)
       await putObject(s3, bucket, `data/${label}/${path.basename(file)}`, readFileSync(file), 'image/jpeg');
@@ -168,7 +171,7 @@ describe('fine-tuning ResNet50 stage 5 on the train queue (K=2 trainer processes
     ).toBe(0);
     const same = tmp('cxr-same-');
     await runCli(['models', 'adapt', '--model', ref, '--data', `s3://${bucket}/data/`, '--out', same], env);
-    for (const f of [...datasetFiles('NORMAL', 16, 300), ...datasetFiles('PNEUMONIA', 16, 300)]) {
+    for (const f of [...datasetFiles('NORMAL', PER_CLASS, 300), ...datasetFiles('PNEUMONIA', PER_CLASS, 300)]) {
       const dark = await sharp(readFileSync(f)).linear(0.6, -10).blur(1.5).jpeg().toBuffer();
       await putObject(s3, bucket, `site/${path.basename(f)}`, dark, 'image/jpeg');
     }

@@ -4,14 +4,14 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { loadConfig } from '../../src/shared/config.js';
-import { repoRoot } from '../../src/shared/paths.js';
-import { SCORE_QUEUE } from '../../src/shared/queue.js';
-import { TRAIN_QUEUE } from '../../src/train-queue/jobs.js';
-import { queueListKey, RUNNABLE_KEYS } from '../../src/shared/queue-keys.js';
-import { defaultS3ModelCache } from '../../src/model/io/s3-io.js';
-import { defaultOnnxCache } from '../../src/model/onnx/onnx-file.js';
-import { CLI } from '../helpers/cli.js';
+import { loadConfig } from '../../../src/shared/config.js';
+import { repoRoot } from '../../../src/shared/paths.js';
+import { SCORE_QUEUE } from '../../../src/shared/queue.js';
+import { TRAIN_QUEUE } from '../../../src/train-queue/jobs.js';
+import { queueListKey, RUNNABLE_KEYS } from '../../../src/shared/queue-keys.js';
+import { defaultS3ModelCache } from '../../../src/model/io/s3-io.js';
+import { defaultOnnxCache } from '../../../src/model/onnx/onnx-file.js';
+import { CLI } from '../../helpers/cli.js';
 import {
   containersOf,
   find,

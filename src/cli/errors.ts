@@ -28,13 +28,15 @@ export function describeError(err: unknown): ErrorOutcome {
     return { line: oneLine(err.message.replace(/^error: /, '')), exitCode: EXIT_USAGE };
   }
   if (err instanceof UserError) return { line: oneLine(err.message), exitCode: err.exitCode };
+  // An S3 client's error carries its endpoint (s3/failure.ts): classified first, since its network codes
+  // (ECONNREFUSED, ...) would also read as a lost Redis below.
+  const s3 = s3FailureLine(err);
+  if (s3) return { line: s3, exitCode: EXIT_FAILURE };
   // ioredis's own words ("Connection is closed.") do not say which connection, nor that the command gave up.
   if (redisInUse && isConnectionError(err))
     return { line: `lost Redis at ${redisInUse}: ${oneLine(messageOf(err))}`, exitCode: EXIT_FAILURE };
   const denied = permissionLine(err);
   if (denied) return { line: denied, exitCode: EXIT_FAILURE };
-  const s3 = s3FailureLine(err);
-  if (s3) return { line: s3, exitCode: EXIT_FAILURE };
   const name = (err as { name?: string } | null)?.name;
   if (name === 'CredentialsProviderError') {
     return {

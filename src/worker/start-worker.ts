@@ -19,6 +19,7 @@ import type { BatchJobData, SettleJobData } from '../run/index.js';
 import { startEvalWorker } from '../eval/eval-worker.js';
 import { EVAL_QUEUE } from '../eval/types.js';
 import { TRAIN_QUEUE } from '../train-queue/jobs.js';
+import { sandboxEnv } from './sandbox-env.js';
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -91,6 +92,8 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
       stalledInterval: opts.stalledIntervalMs ?? STALLED.stalledIntervalMs,
       maxStalledCount: STALLED.maxStalledCount,
       useWorkerThreads: false,
+      // The slot's allocator and V8 settings (sandbox-env.ts), read once at the sandbox's start.
+      workerForkOptions: { env: sandboxEnv(process.env) },
     });
     worker.on('failed', (job, err) => {
       opts.logger.error({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import os from 'node:os';
 import type * as Ort from 'onnxruntime-node';
 import type { Logger } from '../../shared/logger.js';
+import { envSwitch } from '../../shared/config.js';
 
 export type OrtModule = typeof Ort;
 
@@ -32,6 +33,37 @@ export function cudaProviderInstalled(): boolean {
   }
 }
 
+/**
+ * How a session keeps its working memory: CXR_ORT_CPU_ARENA (ONNX Runtime's CPU memory arena) and
+ * CXR_ORT_MEM_PATTERN (activation buffers planned from the first run's shapes), each true or false.
+ * DEFAULT_SESSION_MEMORY holds the measured defaults (npm run bench:slot-memory, README "Memory per slot").
+ */
+export interface SessionMemory {
+  cpuArena: boolean;
+  memPattern: boolean;
+}
+
+export const DEFAULT_SESSION_MEMORY: SessionMemory = { cpuArena: true, memPattern: true };
+
+export function sessionMemory(env: NodeJS.ProcessEnv = process.env): SessionMemory {
+  return {
+    cpuArena: envSwitch(env, 'CXR_ORT_CPU_ARENA', DEFAULT_SESSION_MEMORY.cpuArena),
+    memPattern: envSwitch(env, 'CXR_ORT_MEM_PATTERN', DEFAULT_SESSION_MEMORY.memPattern),
+  };
+}
+
+/** The options every session here is created with, less its execution providers. */
+export function sessionOptions(threads: number, memory: SessionMemory): Ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: memory.cpuArena,
+    enableMemPattern: memory.memPattern,
+  };
+}
+
 export interface OrtSession {
   session: Ort.InferenceSession;
   backend: 'onnxruntime-cuda' | 'onnxruntime-cpu';
@@ -45,13 +77,9 @@ export async function createSession(
   threads: number,
   logger?: Logger,
   cuda = cudaProviderInstalled(),
+  memory: SessionMemory = sessionMemory(),
 ): Promise<OrtSession> {
-  const base: Ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  };
+  const base = sessionOptions(threads, memory);
   if (cuda) {
     try {
       const session = await ort.InferenceSession.create(model, { ...base, executionProviders: ['cuda', 'cpu'] });

@@ -48,9 +48,9 @@ export const SLOT_MEMORY_VARIANTS: Record<string, VariantSpec> = {
   'sharp-cache-off': { about: "sharp's operation cache off", env: { CXR_SHARP_CACHE: 'false' } },
   'sharp-threads-1': { about: 'one libvips thread per image', env: { CXR_SHARP_CONCURRENCY: '1' } },
   'malloc-arenas-2': { about: 'glibc MALLOC_ARENA_MAX=2', env: { MALLOC_ARENA_MAX: '2' } },
-  'malloc-arenas-default': {
-    about: 'glibc malloc arenas at its default (8 x cores)',
-    env: { MALLOC_ARENA_MAX: undefined },
+  'malloc-glibc-defaults': {
+    about: "glibc's own malloc settings (no MALLOC_* variable)",
+    env: { MALLOC_ARENA_MAX: undefined, MALLOC_TRIM_THRESHOLD_: undefined, MALLOC_MMAP_THRESHOLD_: undefined },
   },
   'malloc-trim-128k': {
     about: 'glibc MALLOC_TRIM_THRESHOLD_=131072 (fixed: frees heap tops over 128 KiB)',

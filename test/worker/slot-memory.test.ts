@@ -54,6 +54,9 @@ describe('bench:slot-memory variants', () => {
     expect('MALLOC_ARENA_MAX' in lib).toBe(false);
     expect(lib.PATH).toBe('/bin');
     expect(base.CXR_SHARP_CACHE).toBe('false');
+    // The sandbox's own allocator setting is what 'malloc-glibc-defaults' takes away.
+    expect(base.MALLOC_TRIM_THRESHOLD_).toBe(SANDBOX_ENV_DEFAULTS.MALLOC_TRIM_THRESHOLD_);
+    expect('MALLOC_TRIM_THRESHOLD_' in variantEnv('malloc-glibc-defaults', base)).toBe(false);
     expect(() => variantEnv('nope', base)).toThrow(/unknown variant 'nope'/);
     // Every variant names what it changes.
     for (const spec of Object.values(SLOT_MEMORY_VARIANTS)) expect(spec.about.length).toBeGreaterThan(0);

@@ -68,6 +68,10 @@ export const SLOT_MEMORY_VARIANTS: Record<string, VariantSpec> = {
     about: 'V8 young generation capped: --max-semi-space-size=2 (MiB)',
     env: { NODE_OPTIONS: '--max-semi-space-size=2' },
   },
+  'v8-semi-space-default': {
+    about: "V8's own young generation (no NODE_OPTIONS)",
+    env: { NODE_OPTIONS: undefined },
+  },
 };
 
 /** The environment a variant's process starts with: the sandbox's own, with the variant's changes. */

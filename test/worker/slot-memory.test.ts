@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { applySharpSettings, sharpSettings } from '../../src/shared/image/sharp-settings.js';
-import { SANDBOX_ENV_DEFAULTS, sandboxEnv } from '../../src/worker/sandbox-env.js';
+import { SANDBOX_ENV_DEFAULTS, SANDBOX_V8_FLAG, sandboxEnv } from '../../src/worker/sandbox-env.js';
 import { SLOT_MEMORY_VARIANTS, variantEnv } from '../../src/bench/slot-memory-variants.js';
 
 describe('sharp settings of a scoring slot', () => {
@@ -38,8 +38,18 @@ describe('sharp settings of a scoring slot', () => {
 describe('the environment a sandbox starts with', () => {
   it('adds the defaults the worker does not set, and keeps what it sets', () => {
     const env = sandboxEnv({ PATH: '/bin' });
-    expect(env).toEqual({ PATH: '/bin', ...SANDBOX_ENV_DEFAULTS });
+    expect(env).toEqual({ PATH: '/bin', ...SANDBOX_ENV_DEFAULTS, NODE_OPTIONS: SANDBOX_V8_FLAG });
     for (const name of Object.keys(SANDBOX_ENV_DEFAULTS)) expect(sandboxEnv({ [name]: 'mine' })[name]).toBe('mine');
+  });
+
+  it("adds the V8 flag to the worker's NODE_OPTIONS, unless they size the semi-space themselves", () => {
+    expect(sandboxEnv({ NODE_OPTIONS: '--enable-source-maps' }).NODE_OPTIONS).toBe(
+      `--enable-source-maps ${SANDBOX_V8_FLAG}`,
+    );
+    expect(sandboxEnv({ NODE_OPTIONS: '--max-semi-space-size=32' }).NODE_OPTIONS).toBe('--max-semi-space-size=32');
+    // Safe to repeat: a sandbox environment given again is unchanged.
+    const once = sandboxEnv({ NODE_OPTIONS: '--trace-warnings' });
+    expect(sandboxEnv(once)).toEqual(once);
   });
 });
 

@@ -11,8 +11,9 @@ export interface SharpSettings {
 
 /**
  * The worker's sharp settings: CXR_SHARP_CACHE (default false) and CXR_SHARP_CONCURRENCY (default: sharp's).
- * The cache is off because a worker never decodes the same object twice, so the cache only keeps the last
- * operations' pixel buffers alive after a batch (measured with npm run bench:slot-memory, README "Memory per slot").
+ * The cache is off because a worker never decodes the same object twice: it cannot hit, only hold the last
+ * operations' buffers. At the bench's sizes it held no measurable memory (npm run bench:slot-memory, one FP32 slot:
+ * peak / idle 796 / 796 MiB with it on, 817 / 816 off; README "Memory per slot").
  */
 export function sharpSettings(env: NodeJS.ProcessEnv = process.env): SharpSettings {
   const cache = envSwitch(env, 'CXR_SHARP_CACHE', false);

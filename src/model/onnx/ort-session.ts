@@ -36,22 +36,26 @@ export function cudaProviderInstalled(): boolean {
 /**
  * How a session keeps its working memory: CXR_ORT_CPU_ARENA (ONNX Runtime's CPU memory arena) and
  * CXR_ORT_MEM_PATTERN (activation buffers planned from the first run's shapes), each true or false.
- * DEFAULT_SESSION_MEMORY holds the measured defaults (npm run bench:slot-memory, README "Memory per slot").
+ * defaultSessionMemory holds the measured defaults (npm run bench:slot-memory, README "Memory per slot").
  */
 export interface SessionMemory {
   cpuArena: boolean;
   memPattern: boolean;
 }
 
-// The CPU arena keeps every block it ever grew to and never hands one back: off, a slot's idle RSS after scoring
-// fell 816 -> 640 MiB and its peak 817 -> 773 MiB at the same images/s (4.4 vs 4.3, FP32, full-size images, under
-// load). CXR_ORT_CPU_ARENA=true brings it back for a host where memory is plenty and allocation speed counts.
-export const DEFAULT_SESSION_MEMORY: SessionMemory = { cpuArena: false, memPattern: true };
+/**
+ * The measured defaults (npm run bench:slot-memory, full-size images, runs in the order off, on, on, off). The CPU
+ * arena keeps every block it grew to. FP32 off: idle 295-296 MiB against 522-530, peak 437-484 against 543-544, no
+ * speed lost that the noise shows (18.9 and 5.3 images/s against 12.9 and 10.3). INT8 off was slower (40.8 and
+ * 34.6 against 61.7 and 51.3) to save 80 MiB of idle memory, so it stays on there. CXR_ORT_CPU_ARENA overrides both.
+ */
+export const defaultSessionMemory = (int8: boolean): SessionMemory => ({ cpuArena: int8, memPattern: true });
 
-export function sessionMemory(env: NodeJS.ProcessEnv = process.env): SessionMemory {
+export function sessionMemory(env: NodeJS.ProcessEnv = process.env, int8 = false): SessionMemory {
+  const d = defaultSessionMemory(int8);
   return {
-    cpuArena: envSwitch(env, 'CXR_ORT_CPU_ARENA', DEFAULT_SESSION_MEMORY.cpuArena),
-    memPattern: envSwitch(env, 'CXR_ORT_MEM_PATTERN', DEFAULT_SESSION_MEMORY.memPattern),
+    cpuArena: envSwitch(env, 'CXR_ORT_CPU_ARENA', d.cpuArena),
+    memPattern: envSwitch(env, 'CXR_ORT_MEM_PATTERN', d.memPattern),
   };
 }
 

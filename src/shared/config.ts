@@ -50,6 +50,18 @@ const boolish = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
   .transform((v) => ['true', '1', 'yes'].includes(v));
 
+/**
+ * One on/off setting read outside the main configuration (a process-level tuning knob such as CXR_ORT_CPU_ARENA):
+ * unset or empty gives `fallback`; anything but true/false/1/0/yes/no is a ConfigError naming the variable.
+ */
+export function envSwitch(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const parsed = boolish.safeParse(raw.toLowerCase());
+  if (!parsed.success) throw new ConfigError(`${name}=${JSON.stringify(raw)}: must be true or false`);
+  return parsed.data;
+}
+
 const schema = z
   .object({
     REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),

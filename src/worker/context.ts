@@ -14,6 +14,7 @@ import type { PneumoniaClassifier } from '../model/classifier.js';
 import type { HashSet } from '../model/hash-set.js';
 import { resolveModelUri } from '../shared/model-pointer.js';
 import { isNullEngine } from './engine-choice.js';
+import { applySharpSettings, sharpSettings } from '../shared/image/sharp-settings.js';
 
 /** What a worker process needs, built once from the environment and reused across jobs. */
 export interface WorkerContext {
@@ -79,6 +80,8 @@ export async function loadWorkerClassifier(
  */
 export function contextFromEnv(env: NodeJS.ProcessEnv = process.env, watch?: ConnectionWatch): WorkerContext {
   const config = loadConfig(env);
+  // Process-wide, before the first decode: how much libvips keeps between batches (sharp-settings.ts).
+  applySharpSettings(sharpSettings(env));
   const logger = createLogger({ role: 'worker' });
   const redis = createRedis(redisTarget(config));
   const watching = (watch ?? new ConnectionWatch(logger, config.redisUrl)).attach(redis);

@@ -20,6 +20,7 @@ import { processCrash, type BatchJobData, type SettleJobData } from '../run/inde
 import { startEvalWorker } from '../eval/eval-worker.js';
 import { EVAL_QUEUE } from '../eval/types.js';
 import { TRAIN_QUEUE } from '../train-queue/jobs.js';
+import { sandboxEnv } from './sandbox-env.js';
 import { ownConnection } from './shutdown.js';
 
 export interface WorkerOptions {
@@ -102,6 +103,8 @@ export function startWorkers(opts: WorkerOptions): Worker[] {
       stalledInterval: opts.stalledIntervalMs ?? STALLED.stalledIntervalMs,
       maxStalledCount: STALLED.maxStalledCount,
       useWorkerThreads: false,
+      // The slot's allocator and V8 settings (sandbox-env.ts), read once at the sandbox's start.
+      workerForkOptions: { env: sandboxEnv(process.env) },
     });
     ownConnection(worker, connection);
     worker.on('failed', (job, err) => {

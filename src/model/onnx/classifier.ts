@@ -5,7 +5,7 @@ import { OOD_INPUT, OOD_OUTPUT, oodGraph } from '../ood/ood-graph.js';
 import { loadOodModel } from '../ood/stats-file.js';
 import { FEATURES_OUTPUT } from './export-model.js';
 import { ensureOnnxModel } from './onnx-file.js';
-import { createSession, importOrt, threadsPerProcess, type OrtModule } from './ort-session.js';
+import { createSession, importOrt, sessionMemory, threadsPerProcess, type OrtModule } from './ort-session.js';
 
 export interface OnnxClassifierOptions {
   modelUri?: string;
@@ -31,6 +31,8 @@ export async function loadOnnxClassifier(opts: OnnxClassifierOptions = {}): Prom
     file.bytes,
     opts.threads ?? threadsPerProcess(),
     opts.logger,
+    undefined,
+    sessionMemory(process.env, opts.int8 === true),
   );
   const m = file.model.meta;
   let ood = await loadOodModel(file.model.dir, opts.logger);

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import os from 'node:os';
 import type * as Ort from 'onnxruntime-node';
 import type { Logger } from '../../shared/logger.js';
+import { envSwitch } from '../../shared/config.js';
 
 export type OrtModule = typeof Ort;
 
@@ -32,6 +33,44 @@ export function cudaProviderInstalled(): boolean {
   }
 }
 
+/**
+ * How a session keeps its working memory: CXR_ORT_CPU_ARENA (ONNX Runtime's CPU memory arena) and
+ * CXR_ORT_MEM_PATTERN (activation buffers planned from the first run's shapes), each true or false.
+ * defaultSessionMemory holds the measured defaults (npm run bench:slot-memory, README "Memory per slot").
+ */
+export interface SessionMemory {
+  cpuArena: boolean;
+  memPattern: boolean;
+}
+
+/**
+ * The measured defaults (npm run bench:slot-memory, full-size images, runs in the order off, on, on, off). The CPU
+ * arena keeps every block it grew to. FP32 off: idle 295-296 MiB against 522-530, peak 437-484 against 543-544, no
+ * speed lost that the noise shows (18.9 and 5.3 images/s against 12.9 and 10.3). INT8 off was slower (40.8 and
+ * 34.6 against 61.7 and 51.3) to save 80 MiB of idle memory, so it stays on there. CXR_ORT_CPU_ARENA overrides both.
+ */
+export const defaultSessionMemory = (int8: boolean): SessionMemory => ({ cpuArena: int8, memPattern: true });
+
+export function sessionMemory(env: NodeJS.ProcessEnv = process.env, int8 = false): SessionMemory {
+  const d = defaultSessionMemory(int8);
+  return {
+    cpuArena: envSwitch(env, 'CXR_ORT_CPU_ARENA', d.cpuArena),
+    memPattern: envSwitch(env, 'CXR_ORT_MEM_PATTERN', d.memPattern),
+  };
+}
+
+/** The options every session here is created with, less its execution providers. */
+export function sessionOptions(threads: number, memory: SessionMemory): Ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: memory.cpuArena,
+    enableMemPattern: memory.memPattern,
+  };
+}
+
 export interface OrtSession {
   session: Ort.InferenceSession;
   backend: 'onnxruntime-cuda' | 'onnxruntime-cpu';
@@ -45,13 +84,9 @@ export async function createSession(
   threads: number,
   logger?: Logger,
   cuda = cudaProviderInstalled(),
+  memory: SessionMemory = sessionMemory(),
 ): Promise<OrtSession> {
-  const base: Ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  };
+  const base = sessionOptions(threads, memory);
   if (cuda) {
     try {
       const session = await ort.InferenceSession.create(model, { ...base, executionProviders: ['cuda', 'cpu'] });

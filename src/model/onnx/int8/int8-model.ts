@@ -272,7 +272,8 @@ export async function ensureInt8Model(
       source = 'exported';
     });
   }
-  const bytes = new Uint8Array(await readFile(path));
+  // The file's own buffer, not a copy: a copy doubles the model's bytes on the JS heap until a GC (slot-memory).
+  const bytes: Uint8Array = await readFile(path);
   checkOnnxModelId(bytes, model.id, path);
   return { model, path, source, bytes };
 }

@@ -62,7 +62,7 @@ export interface CloseWorkersOptions {
   /** Whether Redis is reachable now: when it stays unreachable for `lostMs`, the grace ends early (nothing could be recorded). */
   redisConnected?: () => boolean;
   lostMs?: number;
-  /** Once the grace has ended, SIGKILL this process's BullMQ sandboxes that still run an abandoned job. */
+  /** Once the grace has ended with Redis unreachable, SIGKILL this process's BullMQ sandboxes (their jobs are abandoned). */
   killSandboxes?: boolean;
 }
 
@@ -148,7 +148,11 @@ export async function closeWorkers(
   clearInterval(poll);
   const finished = first?.kind === 'done';
   const abandoned = finished ? [] : held.list();
-  if (!finished && opts.killSandboxes)
+  // Only with Redis gone: then nothing could record the job, and a sandbox told to stop waits for its job first.
+  // With Redis up a killed sandbox would fail its job as a crash of its process (isolation would split the
+  // batch); left alone, it exits once this process is gone (sandbox-entry.ts) and the job stalls and runs again.
+  const redisDown = lost || (redisConnected !== undefined && !redisConnected());
+  if (!finished && opts.killSandboxes && redisDown)
     for (const pid of sandboxChildren())
       try {
         process.kill(pid, 'SIGKILL'); // its job is abandoned: another worker runs it again once the lock expires

@@ -2,7 +2,7 @@ import type { Logger } from '../shared/logger.js';
 import { scheduleFinalize } from './finalize-job.js';
 import type { MarkResult } from './run-store.js';
 import type { BatchJobData } from './types.js';
-import { topUp } from './feed.js';
+import { feedWaitingRuns, topUp } from './feed.js';
 import { readHeader } from './run-record.js';
 import { runLayout } from './layout.js';
 import { putObject } from '../shared/s3/objects.js';
@@ -35,11 +35,14 @@ export async function recordBatchDone(
     mark.doneBatches >= mark.totalBatches
   ) {
     await scheduleFinalize(ctx.queue, data.runId, data.out, mark.generation);
+    // The run's last batch leaves room that runs waiting behind the window may take.
+    await feedWaitingAfter(ctx, logger);
   } else {
     if (mark.outcome === 'stale')
       logger.info('batch not counted: the run re-planned it in a later attempt generation (its part stays in S3)');
     // Stale jobs leave the window too: feed, or a window full of them would stall the new generation.
     if (mark.status === 'running') await topUpAfter(ctx, data, logger);
+    else await feedWaitingAfter(ctx, logger);
   }
   return mark;
 }
@@ -60,8 +63,18 @@ export async function writePart(s3: S3Client, data: BatchJobData, lines: readonl
 export async function topUpAfter(ctx: BatchDeps, data: BatchJobData, logger: Logger): Promise<void> {
   try {
     const header = await readHeader(ctx.s3, data.out, data.runId);
-    await topUp({ ...ctx, logger }, header);
+    await topUp({ ...ctx, logger }, header, 1); // this batch's job is still in the queue, about to leave it
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'could not feed the next batches');
+  }
+  await feedWaitingAfter(ctx, logger);
+}
+
+/** Feeds the runs waiting for room in the window (feed.ts feedWaitingRuns); a failure only delays them. */
+async function feedWaitingAfter(ctx: BatchDeps, logger: Logger): Promise<void> {
+  try {
+    await feedWaitingRuns({ ...ctx, logger }, (out, runId) => readHeader(ctx.s3, out, runId), 1);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not feed the runs waiting for the window');
   }
 }

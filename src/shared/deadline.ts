@@ -4,13 +4,18 @@
  */
 export type Settled<T> = { kind: 'done'; value: T } | { kind: 'failed'; error: unknown } | { kind: 'timed-out' };
 
-/** The promise's outcome, or 'timed-out' after `ms` (or when `abort` fires first); never rejects. The timer keeps nothing alive. */
+/**
+ * The promise's outcome, or 'timed-out' after `ms` (or when `abort` fires first); never rejects. The timer keeps
+ * nothing alive. `ms` Infinity: only `abort` ends the wait (Node would run a longer timer after 1 ms).
+ */
 export async function within<T>(promise: Promise<T>, ms: number, abort?: AbortSignal): Promise<Settled<T>> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const late = new Promise<Settled<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: 'timed-out' }), ms);
-    timer.unref();
+    if (Number.isFinite(ms)) {
+      timer = setTimeout(() => resolve({ kind: 'timed-out' }), ms);
+      timer.unref();
+    }
     onAbort = () => resolve({ kind: 'timed-out' });
     if (abort?.aborted) onAbort();
     else abort?.addEventListener('abort', onAbort, { once: true });
@@ -33,4 +38,22 @@ export async function within<T>(promise: Promise<T>, ms: number, abort?: AbortSi
 export async function closeWithin(ms: number, close: () => Promise<unknown> | unknown): Promise<boolean> {
   const r = await within(Promise.resolve().then(close), ms);
   return r.kind !== 'timed-out';
+}
+
+/**
+ * A signal that aborts once `up()` has read false for `ms` in a row (polled every 250 ms): a connection down
+ * that long ends what waits on it, since nothing it does could be recorded. stop() ends the polling; the
+ * poll keeps nothing alive.
+ */
+export function downFor(up: () => boolean, ms: number): { signal: AbortSignal; stop(): void } {
+  const down = new AbortController();
+  let since: number | undefined;
+  const poll = setInterval(() => {
+    if (up()) return void (since = undefined);
+    since ??= Date.now();
+    if (Date.now() - since < ms) return;
+    clearInterval(poll);
+    down.abort();
+  }, 250).unref();
+  return { signal: down.signal, stop: () => clearInterval(poll) };
 }

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Job, Worker } from 'bullmq';
-import { within } from '../shared/deadline.js';
+import { downFor, within } from '../shared/deadline.js';
 
 /** A job a worker holds (taken, not yet completed or failed): what a shutdown abandons if it cannot finish it. */
 export interface HeldJob {
@@ -131,21 +131,10 @@ export async function closeWorkers(
   opts: CloseWorkersOptions,
 ): Promise<ClosedWorkers> {
   const { graceMs, forceMs = 3000, redisConnected, lostMs = 3000 } = opts;
-  const stop = new AbortController();
-  let lost = false;
-  let downSince: number | undefined;
-  const poll = redisConnected
-    ? setInterval(() => {
-        if (redisConnected()) return void (downSince = undefined);
-        downSince ??= Date.now();
-        if (Date.now() - downSince < lostMs) return;
-        lost = true;
-        stop.abort();
-      }, 250).unref()
-    : undefined;
+  const lost = redisConnected ? downFor(redisConnected, lostMs) : undefined;
   const first =
-    graceMs > 0 ? await within(Promise.all(workers.map((w) => w.pause())), graceMs, stop.signal) : undefined;
-  clearInterval(poll);
+    graceMs > 0 ? await within(Promise.all(workers.map((w) => w.pause())), graceMs, lost?.signal) : undefined;
+  lost?.stop();
   const finished = first?.kind === 'done';
   const abandoned = finished ? [] : held.list();
   // Only with Redis gone: then nothing could record the job, and a sandbox told to stop waits for its job first.
@@ -169,6 +158,6 @@ export async function closeWorkers(
   return {
     closed: closed.kind !== 'timed-out',
     abandoned,
-    ...(finished ? {} : { why: lost ? 'redis-lost' : 'grace-ended' }),
+    ...(finished ? {} : { why: lost?.signal.aborted ? 'redis-lost' : 'grace-ended' }),
   } as ClosedWorkers;
 }

@@ -7,12 +7,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pLimit from 'p-limit';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { createS3Client } from '../../src/shared/s3/client.js';
 import { ensureBucket } from '../../src/shared/s3/bucket.js';
 import { putObject } from '../../src/shared/s3/objects.js';
 import { SCORE_QUEUE } from '../../src/shared/queue.js';
 import { RunStore } from '../../src/run/run-store.js';
+import { repoRoot } from '../../src/shared/paths.js';
 import type { LocalService } from '../../src/shared/services/child-service.js';
 import { freeLoopbackPort } from '../../src/shared/services/free-port.js';
 import { startRedisServer } from '../../src/shared/services/redis-server.js';
@@ -244,10 +245,14 @@ export interface CliResult {
   ms: number;
 }
 
-/** Starts `cxr ...`; `result` settles when it exits (it never rejects on a non-zero code). */
-export function startCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; result: Promise<CliResult> } {
+/** Starts `node SCRIPT ...`; `result` settles when it exits (it never rejects on a non-zero code). */
+export function startNode(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; result: Promise<CliResult> } {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));
@@ -259,7 +264,42 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): { child: Child
   return { child, result };
 }
 
+/** Starts `cxr ...`, as startNode. */
+export const startCli = (args: string[], env: NodeJS.ProcessEnv) => startNode(CLI, args, env);
+
 export const cli = (args: string[], env: NodeJS.ProcessEnv) => startCli(args, env).result;
+
+/** Environment that makes a Node process print what it leaves open at exit (test/helpers/print-handles.mjs). */
+export const handlesPreload: NodeJS.ProcessEnv = {
+  NODE_OPTIONS: `--import=${path.join(repoRoot(), 'test', 'helpers', 'print-handles.mjs')}`,
+  HANDLES_TRACE: '1',
+};
+
+/**
+ * What the process left open at exit (print-handles.mjs) besides its stdio pipes and two bounded leftovers:
+ * ioredis's timer after disconnect() (it destroys a socket not closed within 2 s; the socket is gone), and a
+ * sandbox BullMQ is killing (its SIGKILL timer and the child: a sandbox exits when its parent's IPC channel
+ * closes, which the demo case checks).
+ */
+export function openAtExit(stderr: string): string[] {
+  const line = stderr.split('\n').findLast((l) => l.startsWith('{"handlesAtExit"'));
+  expect(line, 'the preload printed the handles at exit').toBeDefined();
+  const timers = stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{"timerAtExit"'))
+    .map((l) => (JSON.parse(l) as { timerAtExit: string }).timerAtExit);
+  const killing = timers.filter((t) => /bullmq\/dist\/cjs\/classes\/child\.js/.test(t)).length;
+  let bounded = killing + timers.filter((t) => /ioredis\/built\/connectors\/AbstractConnector\.js/.test(t)).length;
+  let children = killing;
+  const left = (JSON.parse(line!) as { handlesAtExit: string[] }).handlesAtExit.filter(
+    (h) =>
+      !/^(PipeWrap|TTYWrap)$/.test(h) &&
+      !(h === 'Timeout' && bounded-- > 0) &&
+      !(h === 'ProcessWrap' && children-- > 0),
+  );
+  if (left.length) process.stderr.write(`${timers.join('\n')}\n`);
+  return left;
+}
 
 /** The last line of a CLI's stderr that is not a JSON log line or a progress bar. */
 export function plainLines(stderr: string): string[] {

@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../../src/shared/paths.js';
 import { DATASET } from '../helpers/dataset.js';
 import {
   WorkerProc,
@@ -11,6 +10,8 @@ import {
   childPids,
   enqueueRun,
   faultSuite,
+  handlesPreload,
+  openAtExit,
   plainLines,
   putImages,
   runDone,
@@ -25,42 +26,13 @@ import {
  * kills the suite's redis-server while a command depends on it, asserts the process exits on its own (no
  * SIGKILL) within its deadline with one line saying why, then brings Redis back. Processes started with
  * the print-handles preload also report what they left open at exit: nothing but their stdio.
- * The bench's shutdown path (`--inference shared`: the shared-inference processor) is the shared-worker case.
+ * The bench's own case (its private redis-server killed while it measures) is bench-shutdown.test.ts.
  */
 describe('shutdown: every command ends, and says why, when Redis is lost', () => {
   const prefix = `s${randomUUID().slice(0, 6)}`;
   const suite = faultSuite(prefix);
   const env = (extra: NodeJS.ProcessEnv = {}) => suite.stack.env(prefix, { CXR_ENGINE: 'null', ...extra });
   const redisAt = () => `127.0.0.1:${suite.stack.redisPort}`;
-  const handlesPreload = {
-    NODE_OPTIONS: `--import=${path.join(repoRoot(), 'test', 'helpers', 'print-handles.mjs')}`,
-    HANDLES_TRACE: '1',
-  };
-  /**
-   * What the process left open at exit (print-handles.mjs) besides its stdio pipes and two bounded leftovers:
-   * ioredis's timer after disconnect() (it destroys a socket not closed within 2 s; the socket is gone), and a
-   * sandbox BullMQ is killing (its SIGKILL timer and the child: a sandbox exits when its parent's IPC channel
-   * closes, which the demo case checks).
-   */
-  const openAtExit = (stderr: string): string[] => {
-    const line = stderr.split('\n').findLast((l) => l.startsWith('{"handlesAtExit"'));
-    expect(line, 'the preload printed the handles at exit').toBeDefined();
-    const timers = stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{"timerAtExit"'))
-      .map((l) => (JSON.parse(l) as { timerAtExit: string }).timerAtExit);
-    const killing = timers.filter((t) => /bullmq\/dist\/cjs\/classes\/child\.js/.test(t)).length;
-    let bounded = killing + timers.filter((t) => /ioredis\/built\/connectors\/AbstractConnector\.js/.test(t)).length;
-    let children = killing;
-    const left = (JSON.parse(line!) as { handlesAtExit: string[] }).handlesAtExit.filter(
-      (h) =>
-        !/^(PipeWrap|TTYWrap)$/.test(h) &&
-        !(h === 'Timeout' && bounded-- > 0) &&
-        !(h === 'ProcessWrap' && children-- > 0),
-    );
-    if (left.length) process.stderr.write(`${timers.join('\n')}\n`);
-    return left;
-  };
   /** Stops Redis for `body`, and always brings it back (with its data) for the next case. */
   const withoutRedis = async <T>(body: (stoppedAt: number) => Promise<T>): Promise<T> => {
     await suite.stack.stopRedis();

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionWatch } from '../../src/shared/connection-watch.js';
-import { within } from '../../src/shared/deadline.js';
+import { downFor, within } from '../../src/shared/deadline.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createWorkerRedis } from '../../src/shared/redis-connection.js';
 import type { LocalService } from '../../src/shared/services/child-service.js';
@@ -103,6 +103,35 @@ describe('within', () => {
     expect(await within(Promise.resolve(7), 1000)).toEqual({ kind: 'done', value: 7 });
     const err = new Error('x');
     expect(await within(Promise.reject(err), 1000)).toEqual({ kind: 'failed', error: err });
+  });
+
+  it('with ms Infinity waits for the promise or the abort only (no 1 ms overflow timer)', async () => {
+    const later = new Promise<string>((r) => setTimeout(() => r('late'), 100));
+    expect(await within(later, Infinity)).toEqual({ kind: 'done', value: 'late' });
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 100);
+    const t = Date.now();
+    expect(await within(new Promise<never>(() => undefined), Infinity, stop.signal)).toEqual({ kind: 'timed-out' });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(90);
+  });
+});
+
+describe('downFor', () => {
+  it('aborts once the connection has been down for ms in a row; a reconnect in between starts the count again', async () => {
+    let up = true;
+    const t = Date.now();
+    const lost = downFor(() => up, 600);
+    setTimeout(() => (up = false), 100);
+    setTimeout(() => (up = true), 500); // down 400 ms: not lost
+    setTimeout(() => (up = false), 800);
+    await new Promise<void>((r) => lost.signal.addEventListener('abort', () => r(), { once: true }));
+    // down again from 800 ms (seen at the next 250 ms poll), lost 600 ms after that
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1400);
+    lost.stop();
+    const stopped = downFor(() => false, 100);
+    stopped.stop();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(stopped.signal.aborted).toBe(false);
   });
 });
 

@@ -140,7 +140,7 @@ export async function closeWorkers(
   // Only with Redis gone: then nothing could record the job, and a sandbox told to stop waits for its job first.
   // With Redis up a killed sandbox would fail its job as a crash of its process (isolation would split the
   // batch); left alone, it exits once this process is gone (sandbox-entry.ts) and the job stalls and runs again.
-  const redisDown = lost || (redisConnected !== undefined && !redisConnected());
+  const redisDown = lost?.signal.aborted === true || (redisConnected !== undefined && !redisConnected());
   if (!finished && opts.killSandboxes && redisDown)
     for (const pid of sandboxChildren())
       try {

@@ -140,7 +140,9 @@ export async function closeWorkers(
   // Only with Redis gone: then nothing could record the job, and a sandbox told to stop waits for its job first.
   // With Redis up a killed sandbox would fail its job as a crash of its process (isolation would split the
   // batch); left alone, it exits once this process is gone (sandbox-entry.ts) and the job stalls and runs again.
-  const redisDown = lost?.signal.aborted === true || (redisConnected !== undefined && !redisConnected());
+  // No grace at all is the caller's word that Redis is already gone (the drain and the bench decide it so).
+  const redisDown =
+    graceMs === 0 || lost?.signal.aborted === true || (redisConnected !== undefined && !redisConnected());
   if (!finished && opts.killSandboxes && redisDown)
     for (const pid of sandboxChildren())
       try {

@@ -139,10 +139,13 @@ export async function createRun(deps: RunDeps, req: ScoreRequest): Promise<Creat
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  // Unref'd: the listing keeps the process alive while it runs. A listing abandoned because Redis is gone may wait
+  // for ever (ioredis leaves commands queued while reconnecting pending when disconnect() comes during the backoff),
+  // and its renewal must not then be what holds the process open (npm run bench's lost-Redis exit).
   const renew = setInterval(
     () => void deps.store.lease(req.runId, holder, LEASE_MS).catch(() => undefined),
     LEASE_MS / 3,
-  );
+  ).unref();
   try {
     const index = (await readManifestIfExists(deps.s3, req.out, req.runId)) ?? (await listRun(deps, req, header));
     return summary(index, put.created ? 'created' : 'adopted');

@@ -1,4 +1,5 @@
 import type { SandboxedJob } from 'bullmq';
+import { pino } from 'pino';
 import { createLogger } from '../shared/logger.js';
 import { decidingRetries } from '../shared/retry-decision.js';
 import { contextFromEnv, type WorkerContext } from './context.js';
@@ -7,11 +8,17 @@ import { contextFromEnv, type WorkerContext } from './context.js';
 // so model work never blocks the parent's event loop, which keeps renewing job locks.
 
 // The parent (`cxr worker`) talks to this process over its IPC channel. When the parent dies the
-// channel closes and nobody would ever take this process's results: exit rather than run on as an orphan.
+// channel closes and nobody would ever take this process's results: end rather than run on as an orphan.
+// It ends by SIGKILL, not process.exit(): exit() runs the native addons' static destructors, and a sandbox
+// orphaned by its parent's kill -9 (the fault suite's ONNX case) was found 30 min later with its channel closed
+// and its main thread blocked in a futex, an onnxruntime model loaded. Nothing is lost: the line is written
+// synchronously first, and the job it held stalls and runs again elsewhere.
 function exitWhenOrphaned(): void {
   const exit = () => {
-    createLogger({ role: 'sandbox' }).warn('the worker process is gone (IPC channel closed); exiting');
-    process.exit(1);
+    createLogger({ role: 'sandbox' }, pino.destination({ dest: 2, sync: true })).warn(
+      'the worker process is gone (IPC channel closed); exiting',
+    );
+    process.kill(process.pid, 'SIGKILL');
   };
   process.once('disconnect', exit);
   setInterval(() => {

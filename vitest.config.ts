@@ -1,10 +1,15 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { faultsProject } from './test/faults/project.js';
 
-// Two groups, one after the other. First the tests by subject, two files at a time: each uses its own queue
-// prefix, bucket and free loopback ports, so files do not share state. Then test/e2e, one file at a time:
-// its suites spawn `cxr worker` processes that load the model, and its lock and drain timings must not share
-// the CPU with another file. The fault suite has its own config (test/faults/vitest.config.ts); npm test runs
-// it after these.
+/** End-to-end files whose lock and drain timings must not share the CPU with another file. */
+const TIMING_SENSITIVE = ['test/e2e/lock.test.ts', 'test/e2e/worker-drain.test.ts'];
+
+// Three groups, one after the other (vitest runs the projects of one group together, in one pool of workers).
+// 1. The tests by subject, two files at a time: each uses its own queue prefix, bucket and free loopback ports,
+//    so files do not share state; they keep the two cores about 80% busy.
+// 2. test/e2e (spawned `cxr worker` processes) and the fault suite (test/faults, its own servers), two files at a
+//    time across both: apart, e2e kept the cores about 56% busy and the fault suite about 30%.
+// 3. The timing-sensitive e2e files, one at a time.
 export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
@@ -28,8 +33,20 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          fileParallelism: false,
+          exclude: [...configDefaults.exclude, ...TIMING_SENSITIVE],
+          fileParallelism: true,
+          maxWorkers: 2,
           sequence: { groupOrder: 1 },
+        },
+      },
+      { test: { ...faultsProject.test, sequence: { groupOrder: 1 } } },
+      {
+        extends: true,
+        test: {
+          name: 'e2e-timing',
+          include: TIMING_SENSITIVE,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

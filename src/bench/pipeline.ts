@@ -9,6 +9,7 @@ import {
   runLayout,
   type RunMetrics,
   type PartMeta,
+  type StageMs,
 } from '../run/index.js';
 import { listImages } from '../shared/s3/list-images.js';
 import { createScoreQueue } from '../shared/queue.js';
@@ -89,14 +90,27 @@ function pipelineCpuSeconds(): { pipeline: number; services: number } {
   };
 }
 
-/** Where the pipeline's wall time went: before the first batch, between batches of a process, after the last. */
-async function timeline(s3: S3Client, bucket: string, runId: string, t0: number, batches: number): Promise<string> {
+/** The part metas of a run's batches (generation 0: a bench run has no retries to resume). */
+async function partMetas(s3: S3Client, bucket: string, runId: string, batches: number): Promise<PartMeta[]> {
   const layout = runLayout({ bucket, prefix: 'out' }, runId);
-  const metas = (
-    await Promise.all(Array.from({ length: batches }, (_, i) => getTextIfExists(s3, bucket, layout.partMeta(i))))
-  )
+  return (await Promise.all(Array.from({ length: batches }, (_, i) => getTextIfExists(s3, bucket, layout.partMeta(i)))))
     .filter((t): t is string => t !== undefined)
     .map((t) => JSON.parse(t) as PartMeta);
+}
+
+/**
+ * CPU ms per image of each stage in the scoring processes, summed over the batches' metas (a sandboxed slot
+ * records them), or undefined where a batch has none (--inference shared: slots overlap in one process).
+ */
+function stageCpuPerImage(metas: readonly PartMeta[]): StageMs | undefined {
+  if (metas.length === 0 || !metas.every((m) => m.stageCpuMs)) return undefined;
+  const images = metas.reduce((a, m) => a + m.images, 0);
+  const per = (k: keyof StageMs) => metas.reduce((a, m) => a + m.stageCpuMs![k], 0) / images;
+  return { download: per('download'), decode: per('decode'), inference: per('inference'), upload: per('upload') };
+}
+
+/** Where the pipeline's wall time went: before the first batch, between batches of a process, after the last. */
+function timeline(metas: readonly PartMeta[], t0: number): string {
   const byPid = new Map<number, PartMeta[]>();
   for (const m of metas) byPid.set(m.pid, [...(byPid.get(m.pid) ?? []), m]);
   const ms = (iso: string) => Date.parse(iso);
@@ -171,7 +185,10 @@ async function main(): Promise<void> {
       const seconds = (performance.now() - t0) / 1000;
       const own = pipelineCpuSeconds(); // before the workers close: their sandboxes' CPU is read while they live
       const n = mainCount * runs;
+      const batches = Math.ceil(mainCount / batchSize);
+      const metas = await Promise.all(ids.map((id) => partMetas(s3, bucket, id, batches)));
       return {
+        firstRunMetas: metas[0],
         ids,
         n,
         seconds,
@@ -182,6 +199,7 @@ async function main(): Promise<void> {
           seconds,
           cpuMsPerImage: ((own.pipeline - own0.pipeline) * 1000) / n,
           servicesCpuMsPerImage: ((own.services - own0.services) * 1000) / n,
+          stageCpuMsPerImage: stageCpuPerImage(metas.flat()),
         },
       };
     };
@@ -191,19 +209,28 @@ async function main(): Promise<void> {
     for (const engine of await enginesToRun(logger)) {
       if (engine === 'onnx') await ensureOnnxModel({ logger }); // export once, outside the timings
       if (engine === 'onnx-int8') await ensureInt8Model({ logger });
-      log(`${engine}: raw model, ${concurrency} process(es), batch ${batchSize}, at least ${minSeconds} s ...`);
-      // Same thread sizing as a worker with this many sandboxed processes.
-      const raw = await rawImagesPerSec({
-        engine,
-        processes: concurrency,
-        batchSize,
-        batches: 2,
-        minSeconds,
-        env: { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) },
-      });
-      log(
-        `${engine}: raw ${raw.imagesPerSec.toFixed(1)} images/s over ${raw.seconds.toFixed(1)} s, ${raw.cpuMsPerImage.toFixed(1)} CPU ms per image`,
-      );
+      // The raw model runs half its time before the pipeline modes and half after: the host's speed may drift
+      // while the bench runs (per core by 1.5x within minutes on a shared VM), and a ratio of rates measured at
+      // two moments carries that drift. Bracketing cancels a steady drift; rawDrift reports it.
+      const rawHalf = async (when: string) => {
+        log(
+          `${engine}: raw model ${when}, ${concurrency} process(es), batch ${batchSize}, at least ${minSeconds / 2} s ...`,
+        );
+        // Same thread sizing as a worker with this many sandboxed processes.
+        const r = await rawImagesPerSec({
+          engine,
+          processes: concurrency,
+          batchSize,
+          batches: 2,
+          minSeconds: minSeconds / 2,
+          env: { ...process.env, CXR_WORKER_CONCURRENCY: String(concurrency) },
+        });
+        log(
+          `${engine}: raw ${when}: ${r.imagesPerSec.toFixed(1)} images/s over ${r.seconds.toFixed(1)} s, ${r.cpuMsPerImage.toFixed(1)} CPU ms per image`,
+        );
+        return r;
+      };
+      const rawBefore = await rawHalf('before');
       process.env.CXR_ENGINE = engine; // inherited by the sandboxed processes and the shared inference thread
       const rates: Record<string, Rate> = {};
       for (const mode of modes) {
@@ -221,7 +248,7 @@ async function main(): Promise<void> {
         const held = new HeldJobs().watch(workers);
         let measured: Measured;
         try {
-          measured = await unlessRedisLost(`measuring ${tag}`, measure(tag, raw.imagesPerSec));
+          measured = await unlessRedisLost(`measuring ${tag}`, measure(tag, rawBefore.imagesPerSec));
         } finally {
           // The runs are done: only their finalize jobs may still be writing. With Redis gone nothing the workers
           // hold could be recorded: they close at once, their sandboxes killed, so the bench can end.
@@ -234,7 +261,7 @@ async function main(): Promise<void> {
           });
           await shared?.close();
         }
-        const { ids, n, seconds, t0Wall, cpuBusy } = measured;
+        const { ids, n, seconds, t0Wall, cpuBusy, firstRunMetas } = measured;
         rates[mode] = measured.rate;
         const m = JSON.parse(
           (await getTextIfExists(s3, bucket, runLayout({ bucket, prefix: 'out' }, ids[0]).metrics)) ?? '{}',
@@ -242,19 +269,46 @@ async function main(): Promise<void> {
         const stages = Object.entries(m.throughput?.stages ?? {})
           .map(([k, v]) => `${k} ${(v.totalMs / 1000).toFixed(1)} s`)
           .join(', ');
+        const stageCpu = rates[mode].stageCpuMsPerImage;
         log(
-          `${tag}: ${n} images in ${seconds.toFixed(1)} s; pipeline processes ${rates[mode].cpuMsPerImage.toFixed(1)} CPU ms per image (inference alone ${raw.cpuMsPerImage.toFixed(1)}), local redis + S3 servers ${rates[mode].servicesCpuMsPerImage.toFixed(1)}`,
+          `${tag}: ${n} images in ${seconds.toFixed(1)} s; pipeline processes ${rates[mode].cpuMsPerImage.toFixed(1)} CPU ms per image (inference alone ${rawBefore.cpuMsPerImage.toFixed(1)} before), local redis + S3 servers ${rates[mode].servicesCpuMsPerImage.toFixed(1)}`,
         );
+        if (stageCpu)
+          log(
+            `${tag}: CPU ms per image by stage in the slots: ${Object.entries(stageCpu)
+              .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+              .join(
+                ', ',
+              )}; in no stage (queue, Redis, IPC, the worker's parent and this bench) ${(rates[mode].cpuMsPerImage - sumStages(stageCpu)).toFixed(2)}`,
+          );
         log(
           `${tag}: first run's busy time summed over slots: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`,
         );
         log(
           `${tag}: every process on this machine (the other load included) used ${cpuBusy.toFixed(1)} CPU s of ${(os.availableParallelism() * seconds).toFixed(1)} available`,
         );
-        log(`${tag}: first run: ${await timeline(s3, bucket, ids[0], t0Wall, Math.ceil(mainCount / batchSize))}`);
+        log(`${tag}: first run: ${timeline(firstRunMetas, t0Wall)}`);
       }
+      const rawAfter = await rawHalf('after');
+      const raw = {
+        backend: rawBefore.backend,
+        imagesPerSec: (rawBefore.images + rawAfter.images) / (rawBefore.seconds + rawAfter.seconds),
+        seconds: rawBefore.seconds + rawAfter.seconds,
+        cpuMsPerImage:
+          (rawBefore.cpuMsPerImage * rawBefore.images + rawAfter.cpuMsPerImage * rawAfter.images) /
+          (rawBefore.images + rawAfter.images),
+      };
+      const drift = rawAfter.imagesPerSec / rawBefore.imagesPerSec;
+      if (Math.abs(drift - 1) > 0.1)
+        log(
+          `${engine}: warning: the raw model ran ${Math.abs((drift - 1) * 100).toFixed(0)}% ${drift > 1 ? 'faster' : 'slower'} after the pipeline modes than before them: this host's speed changed while measuring, so the ratio is uncertain`,
+        );
       const main = rates.slot ?? rates.shared;
-      const outside = main.cpuMsPerImage - raw.cpuMsPerImage;
+      // Inference and decode CPU as the slots measured them in the same window (sandboxed slots), else as measured
+      // apart: raw inference before and after, decode in this process.
+      const stage = main.stageCpuMsPerImage;
+      const outside = main.cpuMsPerImage - (stage?.inference ?? raw.cpuMsPerImage);
+      const decodeInPipeline = stage?.decode ?? decodeMs;
       // What the pipeline could reach if the CPU did nothing but inference (at the raw rate) and decode (spread over the cores).
       const cpuBound = 1 / (1 / raw.imagesPerSec + decodeMs / 1000 / os.availableParallelism());
       engines[engineKey(engine)] = {
@@ -263,12 +317,24 @@ async function main(): Promise<void> {
         pipelineImagesPerSec: round(main.imagesPerSec),
         ratio: round(main.imagesPerSec / raw.imagesPerSec),
         cpuMsPerImageOutsideInference: round(outside),
-        cpuMsPerImageOutsideInferenceAndDecode: round(outside - decodeMs),
+        cpuMsPerImageOutsideInferenceAndDecode: round(outside - decodeInPipeline),
         inferenceCpuMsPerImage: round(raw.cpuMsPerImage),
+        ...(stage
+          ? {
+              stageCpuMsPerImage: {
+                download: round(stage.download),
+                decode: round(stage.decode),
+                inference: round(stage.inference),
+                upload: round(stage.upload),
+                other: round(main.cpuMsPerImage - sumStages(stage)),
+              },
+            }
+          : {}),
         servicesCpuMsPerImage: round(main.servicesCpuMsPerImage),
         cpuBoundImagesPerSec: round(cpuBound),
         ratioToCpuBound: round(main.imagesPerSec / cpuBound),
         rawSeconds: round(raw.seconds),
+        rawDrift: round(drift),
         pipelineSeconds: round(main.seconds),
         ...(rates.shared !== undefined ? { sharedImagesPerSec: round(rates.shared.imagesPerSec) } : {}),
       };
@@ -336,8 +402,12 @@ async function main(): Promise<void> {
     );
     for (const [name, e] of Object.entries(engines)) {
       const shared = e.sharedImagesPerSec !== undefined ? `; --inference shared ${e.sharedImagesPerSec} images/s` : '';
+      const st = e.stageCpuMsPerImage;
+      const split = st
+        ? `; slots' CPU ms/image: download ${st.download}, decode ${st.decode}, inference ${st.inference}, upload ${st.upload}, in no stage ${st.other}`
+        : '';
       console.log(
-        `${name.padEnd(9)} ${e.backend.padEnd(21)} raw ${e.rawImagesPerSec} images/s, pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio} (to the CPU bound ${e.ratioToCpuBound}), CPU outside inference ${e.cpuMsPerImageOutsideInference} ms/image (${e.cpuMsPerImageOutsideInferenceAndDecode} besides decode)${shared}`,
+        `${name.padEnd(9)} ${e.backend.padEnd(21)} raw ${e.rawImagesPerSec} images/s (after/before ${e.rawDrift}), pipeline (S3->S3) ${e.pipelineImagesPerSec} images/s, ratio ${e.ratio} (to the CPU bound ${e.ratioToCpuBound}), CPU outside inference ${e.cpuMsPerImageOutsideInference} ms/image (${e.cpuMsPerImageOutsideInferenceAndDecode} besides decode)${split}${shared}`,
       );
     }
     console.log(
@@ -351,6 +421,7 @@ async function main(): Promise<void> {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+const sumStages = (s: StageMs) => s.download + s.decode + s.inference + s.upload;
 
 /** How long the workers may take, once a mode's runs are done, to finish the jobs still in progress (the runs' finalize). */
 const CLOSE_GRACE_MS = 120_000;
@@ -360,6 +431,8 @@ interface Rate {
   cpuMsPerImage: number;
   servicesCpuMsPerImage: number;
   seconds: number;
+  /** CPU per image of each stage, from the sandboxed slots' part metas; absent in shared mode. */
+  stageCpuMsPerImage?: StageMs;
 }
 
 /** One pipeline mode's measured runs. */
@@ -373,6 +446,8 @@ interface Measured {
   /** CPU seconds every process on the machine used meanwhile. */
   cpuBusy: number;
   rate: Rate;
+  /** The first measured run's part metas, for its timeline. */
+  firstRunMetas: PartMeta[];
 }
 
 interface EngineResult {
@@ -380,15 +455,25 @@ interface EngineResult {
   rawImagesPerSec: number;
   pipelineImagesPerSec: number;
   ratio: number;
-  /** Pipeline CPU per image (worker processes, this one included) minus the raw model's: download, decode, S3 and Redis clients, OOD, JSON. */
+  /**
+   * Pipeline CPU per image (worker processes, this one included) minus inference's: download, decode, S3 and Redis
+   * clients, OOD, JSON. Inference as the sandboxed slots measured it in the same window (stageCpuMsPerImage), else
+   * the raw model's.
+   */
   cpuMsPerImageOutsideInference: number;
+  /** The same, less decode (the slots' decode stage, else decodeCpuMsPerImage). */
   cpuMsPerImageOutsideInferenceAndDecode: number;
+  /** The raw model's CPU per image, before and after the pipeline modes together. */
   inferenceCpuMsPerImage: number;
+  /** The slots' CPU per image by stage; `other` is the pipeline's CPU in no stage (queue, Redis, IPC, the parent). */
+  stageCpuMsPerImage?: StageMs & { other: number };
   /** The local redis-server and S3 server, apart: in production they run elsewhere. */
   servicesCpuMsPerImage: number;
   cpuBoundImagesPerSec: number;
   ratioToCpuBound: number;
   rawSeconds: number;
+  /** Raw images/s after the pipeline modes over raw images/s before them: 1 on a host of steady speed. */
+  rawDrift: number;
   pipelineSeconds: number;
   sharedImagesPerSec?: number;
 }

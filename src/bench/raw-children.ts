@@ -32,7 +32,7 @@ export async function rawImagesPerSec(opts: {
   batches: number;
   minSeconds?: number;
   env: NodeJS.ProcessEnv;
-}): Promise<{ backend: string; imagesPerSec: number; seconds: number; cpuMsPerImage: number }> {
+}): Promise<{ backend: string; images: number; imagesPerSec: number; seconds: number; cpuMsPerImage: number }> {
   const script = path.join(repoRoot(), 'dist', 'bench', 'raw-model.js');
   const children = Array.from({ length: opts.processes }, () => {
     const child = spawn(
@@ -68,6 +68,7 @@ export async function rawImagesPerSec(opts: {
   const images = results.reduce((s, r) => s + r.images, 0);
   return {
     backend: results[0].backend,
+    images,
     imagesPerSec: images / seconds,
     seconds,
     cpuMsPerImage: (results.reduce((s, r) => s + r.cpuSeconds, 0) * 1000) / images,

@@ -53,15 +53,16 @@ export const SLOT_MEMORY_VARIANTS: Record<string, VariantSpec> = {
     env: { MALLOC_ARENA_MAX: undefined, MALLOC_TRIM_THRESHOLD_: undefined, MALLOC_MMAP_THRESHOLD_: undefined },
   },
   'malloc-trim-128k': {
-    about: 'glibc MALLOC_TRIM_THRESHOLD_=131072 (fixed: frees heap tops over 128 KiB)',
-    env: { MALLOC_TRIM_THRESHOLD_: '131072' },
+    about:
+      'the previous sandbox default: glibc MALLOC_TRIM_THRESHOLD_=131072 alone (the mmap threshold then stays at 128 KiB: image-sized blocks are mapped)',
+    env: { MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: undefined },
   },
   'malloc-mmap-1m': {
-    about: 'glibc MALLOC_MMAP_THRESHOLD_=1048576 (fixed: blocks over 1 MiB are mmapped and returned on free)',
-    env: { MALLOC_MMAP_THRESHOLD_: '1048576' },
+    about: 'glibc MALLOC_MMAP_THRESHOLD_=1048576 alone (the trim threshold then stays at 128 KiB)',
+    env: { MALLOC_MMAP_THRESHOLD_: '1048576', MALLOC_TRIM_THRESHOLD_: undefined },
   },
   'malloc-trim+mmap': {
-    about: 'both glibc thresholds above',
+    about: 'glibc MALLOC_TRIM_THRESHOLD_=131072 with MALLOC_MMAP_THRESHOLD_=1048576',
     env: { MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '1048576' },
   },
   'v8-semi-space-2': {

@@ -97,4 +97,5 @@ export type {
   RunItem,
   RunManifest,
   SettleJobData,
+  StageMs,
 } from './types.js';

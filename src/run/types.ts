@@ -183,6 +183,12 @@ export interface PartMeta {
   scored: number;
   failed: number;
   stageMs: StageMs;
+  /**
+   * CPU milliseconds of the scoring process in each stage (user + system, every thread: sharp's decode and ONNX
+   * Runtime's pool included). Recorded by a process that scores one batch at a time (a sandboxed slot), where that
+   * CPU is the batch's own; absent where slots share the process (--inference shared).
+   */
+  stageCpuMs?: StageMs;
   backend: string;
   host: string;
   pid: number;

@@ -34,6 +34,11 @@ export interface WorkerContext {
    * SIGSEGV, as a crashing native decoder would (the poison-object fault case). Absent unless the variable is set.
    */
   crashMarker?: Buffer;
+  /**
+   * This process scores one batch at a time (a sandboxed slot), so its CPU between a batch's stages is that
+   * batch's: recorded per stage in the part meta. False where slots share the process (--inference shared).
+   */
+  stageCpu: boolean;
   classifier(): Promise<PneumoniaClassifier>;
   /** The model's training and validation image hashes (data-hashes.bin), when it ships them; loaded once. */
   trainingSet?(): Promise<HashSet | undefined>;
@@ -109,6 +114,7 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env, watch?: Con
     logger,
     readImages: !(isNullEngine(env.CXR_ENGINE) && env.CXR_NULL_IMAGES === 'skip'),
     ...(env.CXR_TEST_CRASH_MARKER ? { crashMarker: Buffer.from(env.CXR_TEST_CRASH_MARKER) } : {}),
+    stageCpu: true,
     classifier: () => (model ??= load()),
     trainingSet: () => (trainingSet ??= loadWorkerTrainingSet(env, s3)),
     takeColdStartMs: () => {

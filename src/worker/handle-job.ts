@@ -105,6 +105,7 @@ async function runBatch(ctx: WorkerContext, job: JobLike, data: BatchJobData, lo
       trainingSet,
       coldStartMs: ctx.takeColdStartMs(),
       crashMarker: ctx.crashMarker,
+      stageCpu: ctx.stageCpu,
     },
     data,
     items.slice(start, end),

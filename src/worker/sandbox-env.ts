@@ -3,12 +3,19 @@
  * V8 at process start, so they go in the environment the sandbox is forked with, not into a running process).
  */
 export const SANDBOX_ENV_DEFAULTS: Readonly<Record<string, string>> = {
-  // A fixed trim threshold (glibc's default one starts at 128 KiB but rises with every large free) returns freed
-  // heap tops to the system. ONNX Runtime's session build frees some 150 MiB of transient buffers that glibc
-  // otherwise keeps for the life of the slot: one FP32 slot, full-size images (npm run bench:slot-memory),
-  // loaded 679 -> 532 MiB, peak 817 -> 677 MiB, idle 816 -> 654 MiB, images/s unchanged (4.4 and 4.4, under load).
-  // MALLOC_ARENA_MAX=2 changed nothing (peak 859 MiB); a fixed MALLOC_MMAP_THRESHOLD_ did what this does.
-  MALLOC_TRIM_THRESHOLD_: '131072',
+  // glibc's dynamic thresholds rise with every large free: ONNX Runtime's session build frees some 150 MiB of
+  // transient buffers that glibc then keeps for the life of the slot. Fixed thresholds give them back, and these two
+  // do so without a cost per image. Blocks over 1 MiB (the session's buffers) are mmapped and unmapped on free;
+  // an image's buffers (145-150 KB: the downloaded object, the decoded pixels) come from the heap, and heap tops
+  // over 8 MiB go back to the system, above one batch's churn.
+  // The previous setting, MALLOC_TRIM_THRESHOLD_=131072 alone, fixed the mmap threshold at 128 KiB too: every
+  // image buffer was mapped, faulted in and unmapped. Null-engine pipeline (an ad-hoc script: 2 sandboxed slots,
+  // 1,280 full-size JPEGs from the local S3 server), three alternating pairs, before -> now: sandbox CPU 11.9, 12.1,
+  // 13.2 -> 11.1, 11.1, 12.8 ms per image, its system time 1.6-1.8 -> 1.1-1.2. One FP32 slot (npm run
+  // bench:slot-memory), before -> now: loaded 397 -> 408 MiB, peak 545 -> 554, idle 523 -> 546 (glibc's own
+  // thresholds: 587, 730, 730). A 4 MiB mmap and 32 MiB trim threshold measured the same as these.
+  MALLOC_MMAP_THRESHOLD_: '1048576',
+  MALLOC_TRIM_THRESHOLD_: '8388608',
 };
 
 /**

@@ -33,6 +33,8 @@ export interface ScoreDeps {
   trainingSet?: HashSet;
   /** Test-only (CXR_TEST_CRASH_MARKER, see context.ts): decoding an object whose bytes hold these crashes the process. */
   crashMarker?: Buffer;
+  /** This process scores one batch at a time (a sandboxed slot): its CPU per stage is the batch's, recorded in the meta. */
+  stageCpu?: boolean;
 }
 
 export interface BatchResult {
@@ -67,6 +69,9 @@ export interface Inputs {
   failures: FailureLine[];
   downloadMs: number;
   decodeMs: number;
+  /** This process's CPU in each stage (every thread; the batch's own where the process scores one batch at a time). */
+  downloadCpuMs: number;
+  decodeCpuMs: number;
   /** Scores the decoded objects, in order. */
   score(classifier: PneumoniaClassifier): Promise<Scores>;
 }
@@ -80,13 +85,17 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
   const startedAt = new Date();
   const inputs = deps.readImages === false ? unreadInputs(items) : await readInputs(deps, job, items);
   let t = performance.now();
+  let cpu = process.cpuUsage();
   const scores = await inputs.score(deps.classifier);
   const inferenceMs = performance.now() - t;
+  const inferenceCpuMs = cpuMsSince(cpu);
   const { predictions, failures } = assembleLines(deps.classifier, job, inputs, scores, inferenceMs);
   const lines: PartLine[] = [...predictions, ...failures];
   t = performance.now();
+  cpu = process.cpuUsage();
   await writePart(deps.s3, job, lines);
   const uploadMs = performance.now() - t;
+  const uploadCpuMs = cpuMsSince(cpu);
   // The meta is written by the part's record (recordPart): beside a whole batch's part, into a slice's record.
   const meta: PartMeta = {
     runId: job.runId,
@@ -101,6 +110,16 @@ export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: read
       inference: round(inferenceMs),
       upload: round(uploadMs),
     },
+    ...(deps.stageCpu
+      ? {
+          stageCpuMs: {
+            download: round(inputs.downloadCpuMs),
+            decode: round(inputs.decodeCpuMs),
+            inference: round(inferenceCpuMs),
+            upload: round(uploadCpuMs),
+          },
+        }
+      : {}),
     backend: deps.classifier.backend,
     host: os.hostname(),
     pid: process.pid,
@@ -124,12 +143,30 @@ export async function readInputs(
 ): Promise<Inputs> {
   const failures: FailureLine[] = [];
   let t = performance.now();
+  let cpu = process.cpuUsage();
   const downloaded = await downloadAll(deps, job.source.bucket, items, failures);
   const downloadMs = performance.now() - t;
+  const downloadCpuMs = cpuMsSince(cpu);
   t = performance.now();
+  cpu = process.cpuUsage();
   const decoded = await decodeAll(deps, downloaded, failures);
   const decodeMs = performance.now() - t;
-  return { decoded, failures, downloadMs, decodeMs, score: (classifier) => predictAll(classifier, decoded) };
+  const decodeCpuMs = cpuMsSince(cpu);
+  return {
+    decoded,
+    failures,
+    downloadMs,
+    decodeMs,
+    downloadCpuMs,
+    decodeCpuMs,
+    score: (classifier) => predictAll(classifier, decoded),
+  };
+}
+
+/** This process's CPU milliseconds (user + system, every thread) since `from`. */
+function cpuMsSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
 }
 
 /**
@@ -144,6 +181,8 @@ export function unreadInputs(items: readonly RunItem[]): Inputs {
     failures: [],
     downloadMs: 0,
     decodeMs: 0,
+    downloadCpuMs: 0,
+    decodeCpuMs: 0,
     score: async (classifier) => ({ probabilities: await classifier.predict(new Float32Array(0), decoded.length) }),
   };
 }

@@ -9,7 +9,7 @@ import type { Config } from '../../src/shared/config.js';
 import { SCORE_QUEUE } from '../../src/shared/queue.js';
 import { RunStore } from '../../src/run/run-store.js';
 import { getTextIfExists, putObject } from '../../src/shared/s3/objects.js';
-import type { BatchJobData, FailureLine, PredictionLine, RunManifest } from '../../src/run/types.js';
+import type { BatchJobData, FailureLine, PartMeta, PredictionLine, RunManifest } from '../../src/run/types.js';
 import { batchItemsOf } from '../../src/run/batch-items.js';
 import { readAllItems } from '../../src/run/run-record.js';
 import type { RunMetrics } from '../../src/run/run-metrics.js';
@@ -136,6 +136,10 @@ describe.each(['tfjs', 'onnx', 'auto'] as const)(
       expect(metrics.backends.every((b) => expected.test(b))).toBe(true);
       const state = await store.get(RUN);
       expect(state).toMatchObject({ scored: 12, failed: 3, doneBatches: 4, totalBatches: 4 });
+      // A sandboxed slot scores one batch at a time: its part meta carries the CPU each stage took.
+      const meta = JSON.parse(await read('parts/000000.meta.json')) as PartMeta;
+      expect(meta.stageCpuMs?.decode).toBeGreaterThan(0);
+      expect(meta.stageCpuMs?.inference).toBeGreaterThan(0);
     }, 300_000); // two workers load the model first: minutes on a loaded 2-core machine
 
     // Resume is the run's, not the engine's: once is enough (the ONNX pass; test/run/coordination.test.ts covers

@@ -63,6 +63,10 @@ describe('cxr worker --inference shared', () => {
       .trim()
       .split('\n');
     expect(predictions).toHaveLength(16);
+    // Slots score in one process at once: no part meta claims one batch's CPU per stage.
+    const meta = JSON.parse((await getTextIfExists(s3, bucket, 'out/shared-run/parts/000000.meta.json')) ?? '{}');
+    expect(meta).toHaveProperty('stageMs');
+    expect(meta).not.toHaveProperty('stageCpuMs');
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metric(text, 'cxr_images_scored_total')).toBe(16);
     // 8 batch jobs of 2 images; four slots at once, so their tensors share inference calls.

@@ -114,6 +114,23 @@ describe('isolation, pure', () => {
       isolation: { splits: 2, extraAttempts: 6 },
     });
     expect(joinedMeta(batch, [slices[1]], [1])).toBeUndefined();
+    // No slice recorded CPU per stage (--inference shared): the joined meta has none either.
+    expect(joinedMeta(batch, slices, splitAttempts)).not.toHaveProperty('stageCpuMs');
+
+    // Sandboxed slices record it: summed like the stage times, unless one slice lacks it.
+    const withCpu = (m: PartMeta, k: number): PartMeta => ({
+      ...m,
+      stageCpuMs: { download: k, decode: 10 * k, inference: 100 * k, upload: 0.5 },
+    });
+    const cpuSlices = slices.map((s, i) => (s.meta ? { ...s, meta: withCpu(s.meta, i + 1) } : s));
+    expect(joinedMeta(batch, cpuSlices, splitAttempts)?.stageCpuMs).toEqual({
+      download: 4,
+      decode: 40,
+      inference: 400,
+      upload: 1,
+    });
+    const oneWithout = cpuSlices.map((s, i) => (i === 0 && s.meta ? { ...s, meta: slices[0].meta } : s));
+    expect(joinedMeta(batch, oneWithout, splitAttempts)).not.toHaveProperty('stageCpuMs');
   });
 });
 

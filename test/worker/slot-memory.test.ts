@@ -66,7 +66,12 @@ describe('bench:slot-memory variants', () => {
     expect(base.CXR_SHARP_CACHE).toBe('false');
     // The sandbox's own allocator setting is what 'malloc-glibc-defaults' takes away.
     expect(base.MALLOC_TRIM_THRESHOLD_).toBe(SANDBOX_ENV_DEFAULTS.MALLOC_TRIM_THRESHOLD_);
-    expect('MALLOC_TRIM_THRESHOLD_' in variantEnv('malloc-glibc-defaults', base)).toBe(false);
+    expect(base.MALLOC_MMAP_THRESHOLD_).toBe(SANDBOX_ENV_DEFAULTS.MALLOC_MMAP_THRESHOLD_);
+    const glibc = variantEnv('malloc-glibc-defaults', base);
+    expect('MALLOC_TRIM_THRESHOLD_' in glibc || 'MALLOC_MMAP_THRESHOLD_' in glibc).toBe(false);
+    // The previous default sets the trim threshold alone: the shipped mmap threshold is taken away with it.
+    expect(variantEnv('malloc-trim-128k', base)).toMatchObject({ MALLOC_TRIM_THRESHOLD_: '131072' });
+    expect('MALLOC_MMAP_THRESHOLD_' in variantEnv('malloc-trim-128k', base)).toBe(false);
     expect(() => variantEnv('nope', base)).toThrow(/unknown variant 'nope'/);
     // Every variant names what it changes.
     for (const spec of Object.values(SLOT_MEMORY_VARIANTS)) expect(spec.about.length).toBeGreaterThan(0);

@@ -17,7 +17,8 @@ export async function sharedScoreProcessor(
 ): Promise<{ processor: (job: Job) => Promise<unknown>; backend: string; close(): Promise<void> }> {
   const classifier = await startSharedClassifier(opts);
   const base = contextFromEnv(process.env, watch);
-  const ctx = { ...base, classifier: async () => classifier };
+  // Every slot scores in this process at once: no stage's CPU is one batch's own.
+  const ctx = { ...base, classifier: async () => classifier, stageCpu: false };
   return {
     processor: (job) => handleScoreJob(ctx, job),
     backend: classifier.backend,

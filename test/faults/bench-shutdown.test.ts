@@ -58,7 +58,9 @@ describe('bench shutdown: npm run bench ends, and says why, when its Redis is lo
       'the bench measuring',
       async () => {
         if (bench.child.exitCode !== null) throw new Error(`the bench exited early:\n${bench.stderr()}`);
-        return /: pipeline, \d+ run\(s\) of \d+ images, measuring/.test(bench.stderr()) ? true : undefined;
+        return /: pipeline, one run of \d+ images \(\d+ copies of \d+\), measuring/.test(bench.stderr())
+          ? true
+          : undefined;
       },
       300_000,
       50,

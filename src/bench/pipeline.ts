@@ -185,7 +185,7 @@ async function main(): Promise<void> {
       );
       const runId = `main-${tag}`;
       log(
-        `${tag}: pipeline, one run of ${mainCount * copies} images (${copies} copies of ${mainCount}), measuring ...`,
+        `${tag}: pipeline, one run of ${mainCount * copies} images (${copies} ${copies === 1 ? 'copy' : 'copies'} of ${mainCount}), measuring ...`,
       );
       const t0 = performance.now();
       const t0Wall = Date.now();

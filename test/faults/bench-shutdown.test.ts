@@ -58,7 +58,7 @@ describe('bench shutdown: npm run bench ends, and says why, when its Redis is lo
       'the bench measuring',
       async () => {
         if (bench.child.exitCode !== null) throw new Error(`the bench exited early:\n${bench.stderr()}`);
-        return /: pipeline, one run of \d+ images \(\d+ copies of \d+\), measuring/.test(bench.stderr())
+        return /: pipeline, one run of \d+ images \(\d+ cop(y|ies) of \d+\), measuring/.test(bench.stderr())
           ? true
           : undefined;
       },

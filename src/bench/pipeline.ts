@@ -223,7 +223,7 @@ async function main(): Promise<void> {
       if (engine === 'onnx') await ensureOnnxModel({ logger }); // export once, outside the timings
       if (engine === 'onnx-int8') await ensureInt8Model({ logger });
       // The raw model runs half its time before the pipeline modes and half after: the host's speed may drift
-      // while the bench runs (per core by 1.5x within minutes on a shared VM), and a ratio of rates measured at
+      // while the bench runs (per core by up to 1.8x within minutes on this shared VM), and a ratio of rates measured at
       // two moments carries that drift. Bracketing cancels a steady drift; rawDrift reports it.
       const rawHalf = async (when: string) => {
         log(

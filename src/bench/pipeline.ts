@@ -11,6 +11,7 @@ import {
   type RunMetrics,
   type PartMeta,
   type StageMs,
+  sumStages,
 } from '../run/index.js';
 import { listImages } from '../shared/s3/list-images.js';
 import { createScoreQueue } from '../shared/queue.js';
@@ -101,13 +102,22 @@ async function partMetas(s3: S3Client, bucket: string, runId: string, batches: n
 
 /**
  * CPU ms per image of each stage in the scoring processes, summed over the batches' metas (a sandboxed slot
- * records them), or undefined where a batch has none (--inference shared: slots overlap in one process).
+ * records them), and `other`: the pipeline's CPU per image (`pipelineMs`) in no stage. Undefined where a batch
+ * has none (--inference shared: slots overlap in one process).
  */
-function stageCpuPerImage(metas: readonly PartMeta[]): StageMs | undefined {
+function stageCpuPerImage(metas: readonly PartMeta[], pipelineMs: number): StageCpu | undefined {
   if (metas.length === 0 || !metas.every((m) => m.stageCpuMs)) return undefined;
   const images = metas.reduce((a, m) => a + m.images, 0);
-  const per = (k: keyof StageMs) => metas.reduce((a, m) => a + m.stageCpuMs![k], 0) / images;
-  return { download: per('download'), decode: per('decode'), inference: per('inference'), upload: per('upload') };
+  const total = sumStages(metas.map((m) => m.stageCpuMs!));
+  const per = (k: keyof StageMs) => total[k] / images;
+  const inStages = (total.download + total.decode + total.inference + total.upload) / images;
+  return {
+    download: per('download'),
+    decode: per('decode'),
+    inference: per('inference'),
+    upload: per('upload'),
+    other: pipelineMs - inStages,
+  };
 }
 
 /** Where the pipeline's wall time went: before the first batch, between batches of a process, after the last. */
@@ -198,7 +208,9 @@ async function main(): Promise<void> {
       await waitDone(runId);
       const seconds = (performance.now() - t0) / 1000;
       const own = pipelineCpuSeconds(); // before the workers close: their sandboxes' CPU is read while they live
+      const cpuBusy = machineCpuSeconds() - cpu0; // before reading the part metas, which is not the pipeline's work
       const n = mainCount * copies;
+      const cpuMsPerImage = ((own.pipeline - own0.pipeline) * 1000) / n;
       const metas = await partMetas(s3, bucket, runId, Math.ceil(n / batchSize));
       return {
         metas,
@@ -206,13 +218,13 @@ async function main(): Promise<void> {
         n,
         seconds,
         t0Wall,
-        cpuBusy: machineCpuSeconds() - cpu0,
+        cpuBusy,
         rate: {
           imagesPerSec: n / seconds,
           seconds,
-          cpuMsPerImage: ((own.pipeline - own0.pipeline) * 1000) / n,
+          cpuMsPerImage,
           servicesCpuMsPerImage: ((own.services - own0.services) * 1000) / n,
-          stageCpuMsPerImage: stageCpuPerImage(metas),
+          stageCpuMsPerImage: stageCpuPerImage(metas, cpuMsPerImage),
         },
       };
     };
@@ -286,14 +298,14 @@ async function main(): Promise<void> {
         log(
           `${tag}: ${n} images in ${seconds.toFixed(1)} s; pipeline processes ${rates[mode].cpuMsPerImage.toFixed(1)} CPU ms per image (inference alone ${rawBefore.cpuMsPerImage.toFixed(1)} before), local redis + S3 servers ${rates[mode].servicesCpuMsPerImage.toFixed(1)}`,
         );
-        if (stageCpu)
+        if (stageCpu) {
+          const { other, ...inStages } = stageCpu;
           log(
-            `${tag}: CPU ms per image by stage in the slots: ${Object.entries(stageCpu)
+            `${tag}: CPU ms per image by stage in the slots: ${Object.entries(inStages)
               .map(([k, v]) => `${k} ${v.toFixed(2)}`)
-              .join(
-                ', ',
-              )}; in no stage (queue, Redis, IPC, the worker's parent and this bench) ${(rates[mode].cpuMsPerImage - sumStages(stageCpu)).toFixed(2)}`,
+              .join(', ')}; in no stage (queue, Redis, IPC, the worker's parent and this bench) ${other.toFixed(2)}`,
           );
+        }
         log(`${tag}: busy time summed over slots: ${stages} (wall ${m.throughput?.wallSeconds?.toFixed(1)} s)`);
         log(
           `${tag}: every process on this machine (the other load included) used ${cpuBusy.toFixed(1)} CPU s of ${(os.availableParallelism() * seconds).toFixed(1)} available`,
@@ -337,7 +349,7 @@ async function main(): Promise<void> {
                 decode: round(stage.decode),
                 inference: round(stage.inference),
                 upload: round(stage.upload),
-                other: round(main.cpuMsPerImage - sumStages(stage)),
+                other: round(stage.other),
               },
             }
           : {}),
@@ -432,7 +444,6 @@ async function main(): Promise<void> {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
-const sumStages = (s: StageMs) => s.download + s.decode + s.inference + s.upload;
 
 /** How long the workers may take, once a mode's run is done, to finish the jobs still in progress (the run's finalize). */
 const CLOSE_GRACE_MS = 120_000;
@@ -443,8 +454,11 @@ interface Rate {
   servicesCpuMsPerImage: number;
   seconds: number;
   /** CPU per image of each stage, from the sandboxed slots' part metas; absent in shared mode. */
-  stageCpuMsPerImage?: StageMs;
+  stageCpuMsPerImage?: StageCpu;
 }
+
+/** CPU ms per image by stage in the slots, and `other`: the pipeline's CPU in no stage (queue, Redis, IPC, the parent). */
+type StageCpu = StageMs & { other: number };
 
 /** One pipeline mode's measured run. */
 interface Measured {
@@ -476,8 +490,8 @@ interface EngineResult {
   cpuMsPerImageOutsideInferenceAndDecode: number;
   /** The raw model's CPU per image, before and after the pipeline modes together. */
   inferenceCpuMsPerImage: number;
-  /** The slots' CPU per image by stage; `other` is the pipeline's CPU in no stage (queue, Redis, IPC, the parent). */
-  stageCpuMsPerImage?: StageMs & { other: number };
+  /** The slots' CPU per image by stage, and what is in no stage. */
+  stageCpuMsPerImage?: StageCpu;
   /** The local redis-server and S3 server, apart: in production they run elsewhere. */
   servicesCpuMsPerImage: number;
   cpuBoundImagesPerSec: number;

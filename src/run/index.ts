@@ -81,6 +81,7 @@ export {
   type RunScores,
 } from './run-data.js';
 export type { RunMetrics } from './run-metrics.js';
+export { sumStages } from './run-metrics.js';
 export { runLayout, type RunLayout } from './layout.js';
 export { assertRunId, newRunId } from './batching.js';
 export { flagsFact, IN_TRAINING_FLAG, inSampleWarning, OOD_FLAG } from './flags.js';

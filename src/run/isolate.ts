@@ -6,7 +6,8 @@ import { runLayout } from './layout.js';
 import { parsePart } from './merge-parts.js';
 import { recordBatchDone, writePart, type BatchDeps } from './record-batch.js';
 import type { MarkResult } from './run-store.js';
-import type { BatchJobData, BatchSlice, PartLine, PartMeta, StageMs } from './types.js';
+import { sumStages } from './run-metrics.js';
+import type { BatchJobData, BatchSlice, PartLine, PartMeta } from './types.js';
 
 /**
  * Poison-object isolation. When a batch's sandboxed process dies under it (a segfault, an OOM kill, an abort
@@ -178,14 +179,8 @@ export function joinedMeta(
   const attempts = slices.reduce((a, s) => a + s.attempts, 0) + splitAttempts.reduce((a, n) => a + n, 0);
   const coldStartMs = sum((m) => m.coldStartMs ?? 0);
   const { runId, backend, host, pid } = metas[0];
-  const stages = (of: (m: PartMeta) => StageMs): StageMs => ({
-    download: sum((m) => of(m).download),
-    decode: sum((m) => of(m).decode),
-    inference: sum((m) => of(m).inference),
-    upload: sum((m) => of(m).upload),
-  });
   // CPU per stage only when every slice recorded it: a partial sum would read as the whole batch's.
-  const cpu = metas.every((m) => m.stageCpuMs) ? { stageCpuMs: stages((m) => m.stageCpuMs!) } : {};
+  const cpu = metas.every((m) => m.stageCpuMs) ? { stageCpuMs: sumStages(metas.map((m) => m.stageCpuMs!)) } : {};
   return {
     runId,
     batch: batch.batch,
@@ -193,7 +188,7 @@ export function joinedMeta(
     images: sum((m) => m.images),
     scored: sum((m) => m.scored),
     failed: slices.reduce((a, s) => a + s.failed, 0),
-    stageMs: stages((m) => m.stageMs),
+    stageMs: sumStages(metas.map((m) => m.stageMs)),
     ...cpu,
     backend,
     host,

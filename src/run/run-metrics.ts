@@ -54,12 +54,20 @@ export interface RunEnd {
   generation: number;
 }
 
+const STAGES: readonly (keyof StageMs)[] = ['download', 'decode', 'inference', 'upload'];
+
+/** Stage times (or CPU times) summed stage by stage: a split batch's slices, a bench run's batches. Pure. */
+export function sumStages(list: readonly StageMs[]): StageMs {
+  const total: StageMs = { download: 0, decode: 0, inference: 0, upload: 0 };
+  for (const s of list) for (const k of STAGES) total[k] += s[k];
+  return total;
+}
+
 /** Counts, throughput and (when labels are known) quality of a finished run, from its one-pass tally. Pure. */
 export function buildRunMetrics(manifest: RunManifest, tally: RunTally, finishedAt: Date, end: RunEnd): RunMetrics {
   const wallSeconds = Math.max(1e-3, (finishedAt.getTime() - Date.parse(manifest.createdAt)) / 1000);
-  const stageNames: (keyof StageMs)[] = ['download', 'decode', 'inference', 'upload'];
   const stages = Object.fromEntries(
-    stageNames.map((name) => {
+    STAGES.map((name) => {
       const totalMs = tally.stages.ms[name];
       return [name, { totalMs, imagesPerSec: totalMs > 0 ? (tally.stages.images * 1000) / totalMs : 0 }];
     }),

@@ -84,18 +84,10 @@ export interface Inputs {
 export async function scoreBatch(deps: ScoreDeps, job: BatchJobData, items: readonly RunItem[]): Promise<BatchResult> {
   const startedAt = new Date();
   const inputs = deps.readImages === false ? unreadInputs(items) : await readInputs(deps, job, items);
-  let t = performance.now();
-  let cpu = process.cpuUsage();
-  const scores = await inputs.score(deps.classifier);
-  const inferenceMs = performance.now() - t;
-  const inferenceCpuMs = cpuMsSince(cpu);
+  const { value: scores, ms: inferenceMs, cpuMs: inferenceCpuMs } = await timed(() => inputs.score(deps.classifier));
   const { predictions, failures } = assembleLines(deps.classifier, job, inputs, scores, inferenceMs);
   const lines: PartLine[] = [...predictions, ...failures];
-  t = performance.now();
-  cpu = process.cpuUsage();
-  await writePart(deps.s3, job, lines);
-  const uploadMs = performance.now() - t;
-  const uploadCpuMs = cpuMsSince(cpu);
+  const { ms: uploadMs, cpuMs: uploadCpuMs } = await timed(() => writePart(deps.s3, job, lines));
   // The meta is written by the part's record (recordPart): beside a whole batch's part, into a slice's record.
   const meta: PartMeta = {
     runId: job.runId,
@@ -142,31 +134,26 @@ export async function readInputs(
   items: readonly RunItem[],
 ): Promise<Inputs> {
   const failures: FailureLine[] = [];
-  let t = performance.now();
-  let cpu = process.cpuUsage();
-  const downloaded = await downloadAll(deps, job.source.bucket, items, failures);
-  const downloadMs = performance.now() - t;
-  const downloadCpuMs = cpuMsSince(cpu);
-  t = performance.now();
-  cpu = process.cpuUsage();
-  const decoded = await decodeAll(deps, downloaded, failures);
-  const decodeMs = performance.now() - t;
-  const decodeCpuMs = cpuMsSince(cpu);
+  const download = await timed(() => downloadAll(deps, job.source.bucket, items, failures));
+  const decode = await timed(() => decodeAll(deps, download.value, failures));
   return {
-    decoded,
+    decoded: decode.value,
     failures,
-    downloadMs,
-    decodeMs,
-    downloadCpuMs,
-    decodeCpuMs,
-    score: (classifier) => predictAll(classifier, decoded),
+    downloadMs: download.ms,
+    decodeMs: decode.ms,
+    downloadCpuMs: download.cpuMs,
+    decodeCpuMs: decode.cpuMs,
+    score: (classifier) => predictAll(classifier, decode.value),
   };
 }
 
-/** This process's CPU milliseconds (user + system, every thread) since `from`. */
-function cpuMsSince(from: NodeJS.CpuUsage): number {
-  const d = process.cpuUsage(from);
-  return (d.user + d.system) / 1000;
+/** `step`'s result, its wall time and this process's CPU meanwhile (user + system, every thread), in ms. */
+async function timed<T>(step: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
+  const t = performance.now();
+  const cpu = process.cpuUsage();
+  const value = await step();
+  const d = process.cpuUsage(cpu);
+  return { value, ms: performance.now() - t, cpuMs: (d.user + d.system) / 1000 };
 }
 
 /**
